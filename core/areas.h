@@ -1,0 +1,17 @@
+/* Each C area pushes one table of raw primitives; module.c collects them into
+ * the `lacuna.core` table. The friendly API lives in lua/lacuna/. */
+#ifndef LACUNA_AREAS_H
+#define LACUNA_AREAS_H
+
+#include <lua.h>
+
+int lacuna_open_json(lua_State *L);    /* core/json.c    */
+int lacuna_open_jsonl(lua_State *L);   /* core/jsonl.c   */
+int lacuna_open_rng(lua_State *L);     /* core/rng.c     */
+int lacuna_open_hash(lua_State *L);    /* core/sha256.c  */
+int lacuna_open_example(lua_State *L); /* core/example.c */
+int lacuna_open_sched(lua_State *L);   /* core/sched.c   */
+int lacuna_open_sandbox(lua_State *L); /* core/sandbox.c */
+int lacuna_open_sys(lua_State *L);     /* core/sys.c     */
+
+#endif

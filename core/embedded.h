@@ -1,0 +1,18 @@
+#ifndef LACUNA_EMBEDDED_H
+#define LACUNA_EMBEDDED_H
+
+#include <stddef.h>
+
+typedef struct lacuna_blob {
+  const char *name;
+  const char *data;
+  size_t size;
+} lacuna_blob;
+
+/* Generated at build time from the .lua files in lua/lacuna and recipes. */
+extern const lacuna_blob lacuna_embedded_modules[];
+extern const lacuna_blob lacuna_embedded_recipes[];
+
+const lacuna_blob *lacuna_find_blob(const lacuna_blob *list, const char *name);
+
+#endif

@@ -1,0 +1,46 @@
+/* Examples: chat messages whose content carries a train/ignore mask made of
+ * byte spans. Other C areas (tokenizer label mapping, pre-tokenized output)
+ * read an Example through these functions; Lua sees core.example. */
+#ifndef LACUNA_EXAMPLE_H
+#define LACUNA_EXAMPLE_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+#define LACUNA_EXAMPLE_MT "lacuna.Example"
+
+typedef struct lacuna_example lacuna_example;
+
+/* One contiguous run of a message's resolved mask, byte offsets into the
+ * content, end exclusive. */
+typedef struct lacuna_run {
+  size_t b, e;
+  int train; /* 0 or 1 */
+} lacuna_run;
+
+/* The Example at stack index idx; raises if it is not one or is closed. */
+lacuna_example *lacuna_check_example(lua_State *L, int idx);
+
+size_t lacuna_example_count(const lacuna_example *ex);
+
+/* Message i (0-based, i < count): its role and content. */
+const char *lacuna_example_role(const lacuna_example *ex, size_t i);
+const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *len);
+
+/* Writes at most cap runs of message i's mask into out (unset flags resolved
+ * by the role default: assistant trained, others not) and returns how many
+ * runs the mask has; call with cap 0 to size the array. Empty content has 0. */
+size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out,
+                           size_t cap);
+
+/* 1 if every byte of [b, e) in message i is trained (e > b), else 0: a token
+ * is trained only when it lies wholly inside trained text. */
+int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b,
+                                 size_t e);
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or values beyond
+ * U+10FFFF); otherwise 0 with *bad set to the offending byte offset. */
+int lacuna_utf8_valid(const char *s, size_t len, size_t *bad);
+
+#endif

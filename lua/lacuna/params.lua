@@ -1,0 +1,166 @@
+-- Typed recipe parameters: declared with defaults and docs, overridden from the
+-- command line as `-p key=value` strings, each checked with a clear error.
+local usage = require "lacuna.usage"
+
+local M = {}
+local Param = {}
+Param.__index = Param
+M.Param = Param
+
+local function is_int_text(s) return s:match("^%s*[-+]?%d+%s*$") ~= nil end
+
+local parsers = {}
+
+function parsers.int(p, s)
+  if not is_int_text(s) then return nil, "'" .. s .. "' is not an integer" end
+  local v = math.tointeger(tonumber(s))
+  if not v then return nil, "'" .. s .. "' is out of the integer range" end
+  return v
+end
+
+function parsers.number(p, s)
+  local v = tonumber(s)
+  if not v or v ~= v then return nil, "'" .. s .. "' is not a number" end
+  return v
+end
+
+function parsers.string(p, s) return s end
+
+local truth = { ["true"] = true, yes = true, on = true, ["1"] = true,
+                ["false"] = false, no = false, off = false, ["0"] = false }
+function parsers.bool(p, s)
+  local v = truth[s:lower()]
+  if v == nil then return nil, "'" .. s .. "' is not a boolean (true/false, yes/no, 1/0)" end
+  return v
+end
+
+function parsers.enum(p, s)
+  for _, c in ipairs(p.choices) do
+    if c == s then return s end
+  end
+  return nil, "'" .. s .. "' is not one of " .. table.concat(p.choices, ", ")
+end
+
+function parsers.list(p, s)
+  local out = {}
+  if s == "" then return out end
+  for piece in (s .. ","):gmatch("(.-),") do
+    local v, err = parsers[p.of]({}, piece)
+    if v == nil then return nil, "element " .. (#out + 1) .. ": " .. err end
+    out[#out + 1] = v
+  end
+  return out
+end
+
+local function check_value(p, v)
+  local kind = p.kind
+  if kind == "int" then
+    if math.type(v) ~= "integer" then return "expected an integer" end
+  elseif kind == "number" then
+    if type(v) ~= "number" then return "expected a number" end
+  elseif kind == "string" then
+    if type(v) ~= "string" then return "expected a string" end
+  elseif kind == "bool" then
+    if type(v) ~= "boolean" then return "expected a boolean" end
+  elseif kind == "enum" then
+    local _, err = parsers.enum(p, tostring(v))
+    if err then return err end
+  elseif kind == "list" then
+    if type(v) ~= "table" then return "expected a list" end
+    for i, e in ipairs(v) do
+      local err = check_value({ kind = p.of }, e)
+      if err then return "element " .. i .. ": " .. err end
+    end
+  end
+  if p.min and type(v) == "number" and v < p.min then return "must be >= " .. p.min end
+  if p.max and type(v) == "number" and v > p.max then return "must be <= " .. p.max end
+end
+
+local function declare(kind, default, doc, opts)
+  local p = setmetatable({ kind = kind, default = default, doc = doc or "" }, Param)
+  for k, v in pairs(opts or {}) do p[k] = v end
+  if default ~= nil then
+    local err = check_value(p, default)
+    if err then error("default of " .. kind .. " param: " .. err, 3) end
+  end
+  return p
+end
+
+function M.int(default, doc, opts) return declare("int", default, doc, opts) end
+function M.number(default, doc, opts) return declare("number", default, doc, opts) end
+function M.string(default, doc, opts) return declare("string", default, doc, opts) end
+function M.bool(default, doc, opts) return declare("bool", default, doc, opts) end
+function M.enum(choices, default, doc, opts)
+  if type(choices) ~= "table" or #choices == 0 then error("enum needs a non-empty list of choices", 2) end
+  local o = opts or {}
+  o.choices = choices
+  return declare("enum", default, doc, o)
+end
+function M.list(of, default, doc, opts)
+  if not parsers[of] or of == "list" or of == "enum" then
+    error("list elements must be int, number, string or bool", 2)
+  end
+  local o = opts or {}
+  o.of = of
+  return declare("list", default, doc, o)
+end
+
+function M.is_param(v) return getmetatable(v) == Param end
+
+-- "int", "enum(a|b)", "list of string"
+function Param:type_text()
+  if self.kind == "enum" then return "enum(" .. table.concat(self.choices, "|") .. ")" end
+  if self.kind == "list" then return "list of " .. self.of end
+  return self.kind
+end
+
+function Param:default_text()
+  local v = self.default
+  if v == nil then return self.required and "(required)" or "(none)" end
+  if type(v) == "table" then
+    local parts = {}
+    for i, e in ipairs(v) do parts[i] = tostring(e) end
+    return table.concat(parts, ",")
+  end
+  return tostring(v)
+end
+
+-- Resolves the final parameter table from the declaration and the
+-- "key=value" overrides; raises a usage error naming the recipe and key.
+function M.resolve(recipe_name, decl, overrides)
+  local values = {}
+  for name, p in pairs(decl) do
+    local d = p.default
+    if type(d) == "table" then
+      local copy = {}
+      for i, e in ipairs(d) do copy[i] = e end
+      d = copy
+    end
+    values[name] = d
+  end
+  for _, kv in ipairs(overrides or {}) do
+    local key, text = kv:match("^([^=]+)=(.*)$")
+    if not key then usage.error("-p %s: expected key=value", kv) end
+    local p = decl[key]
+    if not p then
+      local known = {}
+      for k in pairs(decl) do known[#known + 1] = k end
+      table.sort(known)
+      usage.error("unknown param '%s' for recipe %s (known: %s)", key, recipe_name,
+        #known > 0 and table.concat(known, ", ") or "none")
+    end
+    local v, err = parsers[p.kind](p, text)
+    if v == nil then usage.error("param '%s' (%s): %s", key, p:type_text(), err) end
+    local range_err = check_value(p, v)
+    if range_err then usage.error("param '%s' (%s): %s", key, p:type_text(), range_err) end
+    values[key] = v
+  end
+  for name, p in pairs(decl) do
+    if p.required and values[name] == nil then
+      usage.error("param '%s' of recipe %s is required: pass -p %s=VALUE", name, recipe_name, name)
+    end
+  end
+  return values
+end
+
+return M

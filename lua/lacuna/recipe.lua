@@ -1,0 +1,113 @@
+-- The recipe declaration: `lc.recipe{...}` checks the table a recipe file
+-- returns, so that a mistake in a recipe is reported when it is loaded, not
+-- half-way through a corpus.
+local params = require "lacuna.params"
+
+local M = {}
+local Recipe = {}
+Recipe.__index = Recipe
+M.Recipe = Recipe
+
+local known_fields = {
+  name = "string", version = "string", summary = "string", cite = "string",
+  description = "string", params = "table", input = "table", format = "string",
+  setup = "function", map = "function", finish = "function", examples = "table",
+  license = "string", author = "string",
+}
+
+local field_types = {
+  string = true, number = true, integer = true, boolean = true, table = true,
+  array = true, object = true, any = true,
+}
+
+-- "string", "string?" or {type="string", optional=true, doc="..."}
+local function parse_field(name, spec)
+  local f = {}
+  if type(spec) == "string" then
+    f.type, f.optional = spec:match("^(%a+)(%??)$")
+    f.optional = f.optional == "?"
+  elseif type(spec) == "table" then
+    f.type, f.optional, f.doc = spec.type, spec.optional and true or false, spec.doc
+  end
+  if not f.type or not field_types[f.type] then
+    error(string.format("recipe input field '%s': type must be one of string, number, integer, " ..
+      "boolean, table, array, object, any (optionally ending in '?'), got %s", name, tostring(spec)), 4)
+  end
+  f.name = name
+  return f
+end
+
+function M.declare(decl)
+  if type(decl) ~= "table" then error("lacuna.recipe expects a table", 2) end
+  for k, v in pairs(decl) do
+    local want = known_fields[k]
+    if not want then error("recipe: unknown field '" .. tostring(k) .. "'", 2) end
+    if type(v) ~= want then
+      error(string.format("recipe field '%s' must be a %s, got %s", k, want, type(v)), 2)
+    end
+  end
+  for _, k in ipairs({ "name", "version", "map" }) do
+    if decl[k] == nil then error("recipe: field '" .. k .. "' is required", 2) end
+  end
+  if not decl.name:match("^[%w_%-%.]+$") then
+    error("recipe name '" .. decl.name .. "' may only use letters, digits, '_', '-', '.'", 2)
+  end
+  local r = setmetatable({}, Recipe)
+  for k, v in pairs(decl) do r[k] = v end
+  r.params = {}
+  for k, p in pairs(decl.params or {}) do
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then
+      error("recipe param name '" .. tostring(k) .. "' is not an identifier", 2)
+    end
+    if not params.is_param(p) then
+      error("recipe param '" .. k .. "' must be declared with lc.int/number/string/bool/enum/list", 2)
+    end
+    r.params[k] = p
+  end
+  r.fields = {}
+  for k, spec in pairs(decl.input or {}) do
+    r.fields[#r.fields + 1] = parse_field(k, spec)
+  end
+  table.sort(r.fields, function(a, b) return a.name < b.name end)
+  return r
+end
+
+function M.is_recipe(v) return getmetatable(v) == Recipe end
+
+local function type_ok(ftype, v)
+  local t = type(v)
+  if ftype == "any" then return true end
+  if ftype == "integer" then return math.type(v) == "integer" end
+  if ftype == "array" or ftype == "object" then
+    if t ~= "table" then return false end
+    local is_array = next(v) == nil or v[1] ~= nil
+    return (ftype == "array") == is_array
+  end
+  return t == ftype
+end
+
+local function describe(v)
+  if type(v) == "table" then return (next(v) == nil or v[1] ~= nil) and "array" or "object" end
+  if math.type(v) == "integer" then return "integer" end
+  return type(v)
+end
+
+-- Checks one input record against the declared fields; returns nil or a
+-- message naming the field ("field 'answer': missing (expected string)").
+function Recipe:check_input(record, null)
+  if type(record) ~= "table" or (record[1] ~= nil) then
+    return "record is a " .. describe(record) .. ", expected a JSON object"
+  end
+  for _, f in ipairs(self.fields) do
+    local v = record[f.name]
+    if v == nil or v == null then
+      if not f.optional then
+        return string.format("field '%s': missing (expected %s)", f.name, f.type)
+      end
+    elseif not type_ok(f.type, v) then
+      return string.format("field '%s': expected %s, got %s", f.name, f.type, describe(v))
+    end
+  end
+end
+
+return M

@@ -1,0 +1,439 @@
+-- Running a recipe over a corpus: load it (sandboxed unless trusted), resolve
+-- its params, stream the inputs through the scheduler (one coroutine per work
+-- item) and account for every item as examples, a skip or a failure, written
+-- in input order.
+local core = require "lacuna.core"
+local usage = require "lacuna.usage"
+local recipe_mod = require "lacuna.recipe"
+local params_mod = require "lacuna.params"
+local sandbox = require "lacuna.sandbox"
+local formats = require "lacuna.formats"
+local example = require "lacuna.example"
+
+local json, jsonl, sys, sched, hash = core.json, core.jsonl, core.sys, core.sched, core.hash
+local encode, null = json.encode, json.null
+
+local M = {}
+
+M.defaults = {
+  window = 64,                      -- work items in flight (and buffered for ordering)
+  max_instructions = 1000000000,    -- per work item, sandboxed recipes
+  max_memory_mb = 4096,             -- whole Lua state, sandboxed recipes
+}
+
+local function stderr(s) io.stderr:write(s, "\n") end
+
+-- Finds a recipe by path, or by the name of a shipped recipe.
+-- Returns source text, chunk name, display path.
+function M.find_recipe(ref)
+  local f = io.open(ref, "rb")
+  if f then
+    local src = f:read("a")
+    f:close()
+    if src then return src, "@" .. ref, ref end
+  end
+  local name = ref:gsub("%.lua$", "")
+  local shipped = core.shipped_recipes[name]
+  if shipped then return shipped, "@recipes/" .. name .. ".lua", "recipes/" .. name .. ".lua" end
+  local names = {}
+  for k in pairs(core.shipped_recipes) do names[#names + 1] = k end
+  table.sort(names)
+  usage.error("%s: no such recipe file, and no shipped recipe of that name (shipped: %s)",
+    ref, table.concat(names, ", "))
+end
+
+local function first_line(s)
+  s = tostring(s)
+  return s:match("^[^\n]*")
+end
+
+-- Loads and validates a recipe. o.trust lifts the sandbox; o.max_instructions
+-- and o.max_memory_mb cap a sandboxed one.
+function M.load(ref, o)
+  o = o or {}
+  local src, chunkname, path = M.find_recipe(ref)
+  local lc = require "lacuna"
+  local env
+  if o.trust then
+    env = sandbox.trusted_env()
+  else
+    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end)
+  end
+  local chunk, err = load(src, chunkname, "t", env)
+  if not chunk then usage.error("%s", err) end
+  local ok, r = sched.call_limited(M.budget(o), chunk)
+  if not ok then usage.error("%s", first_line(r)) end
+  if not recipe_mod.is_recipe(r) then
+    usage.error("%s: a recipe must return lacuna.recipe{...} (it returned a %s)", path, type(r))
+  end
+  r.source_path = path
+  r.sha256 = hash.sha256(src)
+  return r
+end
+
+function M.budget(o)
+  if o.max_instructions then return o.max_instructions end
+  return o.trust and 0 or M.defaults.max_instructions
+end
+
+local function apply_memory_cap(o)
+  local mb = o.max_memory_mb
+  if mb == nil and not o.trust then mb = M.defaults.max_memory_mb end
+  if mb and mb > 0 then core.sandbox.limit_memory(mb * 1024 * 1024) end
+end
+
+-- Per-item context given to map.
+local Ctx = {}
+Ctx.__index = Ctx
+function Ctx:skip(reason) return (require "lacuna").skip(reason) end
+function Ctx:log(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  stderr(string.format("[%s:%d] %s", self.file or "?", self.line or 0, table.concat(parts, "\t")))
+end
+
+local function traceback_head(trace, n)
+  if not trace then return nil end
+  local lines = {}
+  for line in tostring(trace):gmatch("[^\n]+") do
+    lines[#lines + 1] = line
+    if #lines >= n then break end
+  end
+  return table.concat(lines, "\n")
+end
+
+local function describe_return(v)
+  if type(v) == "table" then return "table" end
+  return type(v)
+end
+
+-- The function each work item's coroutine runs. Returns an outcome table:
+-- {examples = {json lines}} | {skip = reason} | {fail = message}.
+local function make_work(r, values, o, fmt, notes)
+  local lc = require "lacuna"
+  local is_skip, is_example = lc.is_skip, example.is_example
+  local render = formats.render
+  local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes }
+  local seed = o.seed or 0
+  local new_rng = core.rng.new
+  local map = r.map
+  return function(w, seq)
+    if w.bad then return { fail = w.bad } end
+    local err = r:check_input(w.record, null)
+    if err then return { fail = string.format("%s:%d: %s", w.file, w.line, err), input_error = true } end
+    local ctx = setmetatable({
+      rng = new_rng(seed, seq), params = values, index = seq, seed = seed,
+      file = w.file, line = w.line, recipe = r.name,
+    }, Ctx)
+    local res = map(w.record, ctx)
+    if res == nil then return { skip = "map returned nothing" } end
+    if is_skip(res) then return { skip = res.reason } end
+    local list
+    if is_example(res) then
+      list = { res }
+    elseif type(res) == "table" and (getmetatable(res) == nil or json.is_array(res)) then
+      list = res
+    else
+      error("map returned a " .. describe_return(res) ..
+        "; expected an example, a list of examples or lc.skip(reason)", 0)
+    end
+    if #list == 0 then return { skip = "map returned no examples" } end
+    local lines = {}
+    for i, ex in ipairs(list) do
+      if not is_example(ex) then
+        error("map returned a list whose element " .. i .. " is a " .. type(ex) .. ", not an example", 0)
+      end
+      ex:validate()
+      lines[i] = encode(render(fmt, ex, fopts))
+    end
+    return { examples = lines }
+  end
+end
+
+-- Streams work items from the input files: {record=, file=, line=} or, for a
+-- malformed line, {bad = "file:line: message", file=, line=}.
+local function make_source(inputs, state, o)
+  local idx, reader, path = 0, nil, nil
+  local limit = o.limit
+  return function()
+    if state.stop or (limit and state.read >= limit) then return nil end
+    while true do
+      if not reader then
+        idx = idx + 1
+        path = inputs[idx]
+        if not path then return nil end
+        local err
+        reader, err = jsonl.open(path)
+        if not reader then usage.error("%s", err) end
+      end
+      local v, a, b = reader:next()
+      if v == nil then
+        if a then -- an I/O error reading the file
+          reader:close()
+          usage.error("%s", a)
+        end
+        reader:close()
+        reader = nil
+      else
+        state.read = state.read + 1
+        local w
+        if v == false then
+          w = { bad = a, file = path, line = b }
+        else
+          w = { record = v, file = path, line = a }
+        end
+        state.pending[state.read] = w
+        return w
+      end
+    end
+  end
+end
+
+-- Runs recipe r over the inputs, sending each outcome to sink in input order:
+-- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback).
+function M.execute(r, values, o, sink)
+  local fmt = o.format
+  local notes = {}
+  local state = { read = 0, pending = {}, stop = false }
+  local work = make_work(r, values, o, fmt, notes)
+  local n, interrupted = sched.run {
+    window = o.window or M.defaults.window,
+    budget = M.budget(o),
+    next = make_source(o.inputs, state, o),
+    work = work,
+    done = function(seq, ok, outcome, trace)
+      local w = state.pending[seq]
+      state.pending[seq] = nil
+      if not ok then
+        sink.fail(w, string.format("%s:%d: %s", w.file, w.line, tostring(outcome)), trace)
+      elseif outcome.fail then
+        sink.fail(w, outcome.fail, nil)
+      elseif outcome.skip then
+        sink.skip(w, outcome.skip)
+      else
+        sink.examples(w, outcome.examples)
+      end
+      if sink.should_stop and sink.should_stop() then state.stop = true end
+    end,
+  }
+  return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
+           stopped = state.stop }
+end
+
+local function side_path(out, suffix)
+  local base = out:gsub("%.jsonl%.gz$", ""):gsub("%.jsonl$", ""):gsub("%.json$", "")
+  return base .. suffix
+end
+M.side_path = side_path
+
+-- Prepares a run from options; raises usage errors. Returns recipe, params, format.
+function M.prepare(o)
+  local r = M.load(o.recipe, o)
+  local values = params_mod.resolve(r.name, r.params, o.params)
+  local fmt = o.format or r.format or formats.default
+  local known = false
+  for _, name in ipairs(formats.names) do
+    if name == fmt then known = true end
+  end
+  if not known then
+    usage.error("unknown format '%s' (formats: %s)", fmt, table.concat(formats.names, ", "))
+  end
+  o.format = fmt
+  for _, path in ipairs(o.inputs or {}) do
+    local rd, err = jsonl.open(path)
+    if not rd then usage.error("%s", err) end
+    rd:close()
+  end
+  return r, values
+end
+
+local function call_phase(r, o, name, ...)
+  local fn = r[name]
+  if not fn then return true end
+  local ok, err = sched.call_limited(M.budget(o), fn, ...)
+  if not ok then return false, err end
+  return true
+end
+
+-- The whole `lacuna run`: returns exit code and a counts table.
+function M.run(o)
+  local t0, cpu0 = sys.clock(), sys.cputime()
+  apply_memory_cap(o)
+  local r, values = M.prepare(o)
+  if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
+  if not o.output then usage.error("run: no output (-o FILE)") end
+  local out_path = o.output
+  local paths = {
+    out = out_path,
+    skipped = side_path(out_path, ".skipped.jsonl"),
+    failed = side_path(out_path, ".failed.jsonl"),
+    manifest = side_path(out_path, ".manifest.json"),
+  }
+  local writers = {}
+  for _, k in ipairs({ "out", "skipped", "failed" }) do
+    local w, err = jsonl.writer(paths[k])
+    if not w then
+      for _, prev in pairs(writers) do prev:abort() end
+      usage.error("%s", err)
+    end
+    writers[k] = w
+  end
+  local function abort_all()
+    for _, w in pairs(writers) do w:abort() end
+  end
+
+  local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
+                    format = o.format }
+  local ok, err = call_phase(r, o, "setup", run_ctx)
+  if not ok then
+    abort_all()
+    usage.error("%s: setup failed: %s", r.source_path, first_line(err))
+  end
+
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
+  local shown_failures = 0
+  local max_failures = o.max_failures
+  local sink = {
+    examples = function(_, lines)
+      counts.ok = counts.ok + 1
+      counts.examples = counts.examples + #lines
+      local out = writers.out
+      for i = 1, #lines do out:write(lines[i]) end
+    end,
+    skip = function(w, reason)
+      counts.skipped = counts.skipped + 1
+      writers.skipped:write(setmetatable({ file = w.file, line = w.line, reason = reason, item = w.record },
+        { __jsonorder = { "file", "line", "reason", "item" } }))
+    end,
+    fail = function(w, message, trace)
+      counts.failed = counts.failed + 1
+      if shown_failures < 5 then
+        stderr("lacuna: " .. message)
+        shown_failures = shown_failures + 1
+      end
+      writers.failed:write(setmetatable({
+        file = w.file, line = w.line, error = message,
+        traceback = traceback_head(trace, 8), item = w.record,
+      }, { __jsonorder = { "file", "line", "error", "traceback", "item" } }))
+    end,
+    should_stop = function() return max_failures and counts.failed > max_failures end,
+  }
+
+  local res = M.execute(r, values, o, sink)
+  counts.read = res.read
+  if res.interrupted then
+    abort_all()
+    stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written", counts.read))
+    return 130, counts
+  end
+
+  local summary = { counts = counts, output = out_path }
+  local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
+
+  for _, k in ipairs({ "skipped", "failed", "out" }) do
+    local okc, cerr = writers[k]:commit()
+    if not okc then
+      abort_all()
+      usage.error("%s", cerr)
+    end
+  end
+
+  local wall = sys.clock() - t0
+  local manifest = setmetatable({
+    lacuna_version = core.version,
+    recipe = setmetatable({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path },
+      { __jsonorder = { "name", "version", "sha256", "path" } }),
+    params = next(values) and values or json.object({}),
+    seed = o.seed or 0,
+    format = o.format,
+    format_notes = next(res.notes) and res.notes or nil,
+    inputs = json.array(o.inputs),
+    outputs = setmetatable({ examples = paths.out, skipped = paths.skipped, failed = paths.failed },
+      { __jsonorder = { "examples", "skipped", "failed" } }),
+    counts = setmetatable(counts, { __jsonorder = { "read", "ok", "examples", "skipped", "failed" } }),
+    stopped_early = res.stopped and string.format("more than %d failures (--max-failures)", max_failures) or nil,
+    trusted = o.trust and true or false,
+    limits = setmetatable({ max_instructions = M.budget(o), window = o.window or M.defaults.window },
+      { __jsonorder = { "max_instructions", "window" } }),
+    wall_seconds = math.floor(wall * 1000 + 0.5) / 1000,
+    cpu_seconds = math.floor((sys.cputime() - cpu0) * 1000 + 0.5) / 1000,
+    finished_at = sys.utc_iso8601(),
+  }, { __jsonorder = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
+                       "inputs", "outputs", "counts", "stopped_early", "trusted", "limits",
+                       "wall_seconds", "cpu_seconds", "finished_at" } })
+  local mf = io.open(paths.manifest .. ".tmp", "wb")
+  if not mf then usage.error("%s: cannot write the manifest", paths.manifest) end
+  mf:write(encode(manifest), "\n")
+  mf:close()
+  local okr, rerr = sys.rename(paths.manifest .. ".tmp", paths.manifest)
+  if not okr then usage.error("%s", rerr) end
+
+  if not o.quiet then
+    stderr(string.format(
+      "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
+      counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
+    if counts.failed > 0 then stderr("lacuna: failures are in " .. paths.failed) end
+    if res.stopped then
+      stderr(string.format("lacuna: stopped after more than %d failures (--max-failures)", max_failures))
+    end
+  end
+  if not fin_ok then
+    stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
+    return 1, counts
+  end
+  return (counts.failed > 0 or res.stopped) and 1 or 0, counts
+end
+
+-- `lacuna check`: validates the recipe and runs it on the first records (the
+-- inputs, or the recipe's own `examples`), printing each outcome.
+function M.check(o, out)
+  out = out or io.stdout
+  apply_memory_cap(o)
+  local r, values = M.prepare(o)
+  local n = o.limit or 3
+  local inputs = o.inputs
+  local tmp
+  if not inputs or #inputs == 0 then
+    if not r.examples or #r.examples == 0 then
+      usage.error("check: give an input (-i FILE) or declare `examples` in the recipe")
+    end
+    tmp = os.tmpname()
+    local f = assert(io.open(tmp, "wb"))
+    for _, rec in ipairs(r.examples) do f:write(encode(rec), "\n") end
+    f:close()
+    inputs = { tmp }
+  end
+  local ok_run, cerr = call_phase(r, o, "setup",
+    { params = values, seed = o.seed or 0, recipe = r.name, inputs = inputs, format = o.format })
+  if not ok_run then
+    if tmp then os.remove(tmp) end
+    usage.error("%s: setup failed: %s", r.source_path, first_line(cerr))
+  end
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
+  local co = { inputs = inputs, limit = n, format = o.format, seed = o.seed, trust = o.trust,
+               max_instructions = o.max_instructions, window = 1, meta = o.meta,
+               split_partial = o.split_partial }
+  local res = M.execute(r, values, co, {
+    examples = function(w, lines)
+      counts.ok = counts.ok + 1
+      counts.examples = counts.examples + #lines
+      for _, l in ipairs(lines) do out:write(l, "\n") end
+    end,
+    skip = function(w, reason)
+      counts.skipped = counts.skipped + 1
+      out:write(string.format("# skip %s:%d: %s\n", w.file == tmp and "examples" or w.file, w.line, reason))
+    end,
+    fail = function(w, message, trace)
+      counts.failed = counts.failed + 1
+      out:write("# FAIL " .. message .. "\n")
+      if trace then out:write((traceback_head(trace, 8):gsub("\n", "\n#   ")), "\n") end
+    end,
+  })
+  if tmp then os.remove(tmp) end
+  counts.read = res.read
+  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed\n",
+    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed))
+  return counts.failed > 0 and 1 or 0, counts
+end
+
+return M

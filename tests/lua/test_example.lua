@@ -1,0 +1,137 @@
+-- The friendly Example API (lua/lacuna/example.lua) over core.example.
+local t = require "testlib"
+local lc = require "lacuna"
+local E = require "lacuna.example"
+
+-- Segments as compact strings "b-e/cb-ce:T|F" for readable comparisons.
+local function segs(ex, i)
+  local out = {}
+  for k, s in ipairs(ex:segments(i)) do
+    out[k] = string.format("%d-%d/%d-%d:%s", s.b, s.e, s.cb, s.ce, s.train and "T" or "F")
+  end
+  return out
+end
+
+t.test("builders chain and read back", function()
+  local ex = E.new()
+  t.eq(ex:system("Be careful."):user("2+2?"):assistant("4"), ex)
+  t.eq(#ex, 3)
+  t.eq(ex:count(), 3)
+  t.eq(ex:message(1), { role = "system", content = "Be careful." })
+  t.eq(ex:message(3), { role = "assistant", content = "4" })
+  ex:user("ok", true):message("tool", "{}", false)
+  t.eq(ex:message(4), { role = "user", content = "ok", train = true })
+  t.eq(ex:message(5), { role = "tool", content = "{}", train = false })
+  t.eq(tostring(ex), "Example (5 messages: system, user, assistant, user, tool)")
+  t.truthy(E.is_example(ex))
+  t.truthy(not E.is_example({}))
+  t.truthy(not E.is_example("x"))
+end)
+
+t.test("role defaults: assistant trained, others not", function()
+  local ex = E.new():system("s"):user("u"):assistant("a"):message("tool", "t")
+  t.eq(segs(ex, 1), { "0-1/0-1:F" })
+  t.eq(segs(ex, 2), { "0-1/0-1:F" })
+  t.eq(segs(ex, 3), { "0-1/0-1:T" })
+  t.eq(segs(ex, 4), { "0-1/0-1:F" })
+  ex:assistant("x", false):user("y", true)
+  t.eq(segs(ex, 5), { "0-1/0-1:F" })
+  t.eq(segs(ex, 6), { "0-1/0-1:T" })
+end)
+
+t.test("parts build a PAM message", function()
+  local attempt = "A1: the answer is (B). "
+  local verify = "Thinking about the correctness of the previous answer... Sorry, there is an error. "
+  local fix = "A2: the answer is (C)."
+  local ex = E.new()
+    :user("Q?")
+    :assistant { E.part(attempt, false), E.part(verify, true), { fix, train = true } }
+  local m = ex:message(2)
+  t.eq(m.content, attempt .. verify .. fix)
+  t.eq(m.spans, { { 0, #attempt, false }, { #attempt, #attempt + #verify, true },
+    { #attempt + #verify, #m.content, true } })
+  local n = #m.content
+  t.eq(segs(ex, 2), {
+    string.format("0-%d/0-%d:F", #attempt, #attempt),
+    string.format("%d-%d/%d-%d:T", #attempt, n, #attempt, n),
+  })
+end)
+
+t.test("parts: plain strings and nil flags take the message flag", function()
+  local ex = E.new():assistant({ "a", E.part("b", false), "c" })
+  t.eq(segs(ex, 1), { "0-1/0-1:T", "1-2/1-2:F", "2-3/2-3:T" })
+  ex:user({ "a", E.part("b", true) })
+  t.eq(segs(ex, 2), { "0-1/0-1:F", "1-2/1-2:T" })
+  ex:message("user", { "a", "b" }, true)
+  t.eq(segs(ex, 3), { "0-2/0-2:T" })
+  -- a single part given alone
+  ex:assistant(E.part("solo", false))
+  t.eq(ex:message(4).content, "solo")
+  t.eq(segs(ex, 4), { "0-4/0-4:F" })
+  ex:assistant({ text = "named", train = false })
+  t.eq(segs(ex, 5), { "0-5/0-5:F" })
+  -- lc exposes the same builders
+  local ex2 = lc.example():assistant { lc.part("x", false), lc.part("y", true) }
+  t.eq(segs(ex2, 1), { "0-1/0-1:F", "1-2/1-2:T" })
+end)
+
+t.test("segments use character offsets for multi-byte text", function()
+  -- "Café 中文 😀!" with the CJK word and the emoji trained
+  local ex = E.new():assistant { E.part("Café ", false), E.part("中文", true), E.part(" ", false),
+    E.part("😀", true), E.part("!", false) }
+  t.eq(segs(ex, 1), { "0-6/0-5:F", "6-12/5-7:T", "12-13/7-8:F", "13-17/8-9:T", "17-18/9-10:F" })
+  t.eq(ex:char_offset(1, 0), 0)
+  t.eq(ex:char_offset(1, 6), 5)
+  t.eq(ex:char_offset(1, 17), 9)
+  t.eq(ex:char_offset(1, 18), 10)
+  t.raises(function() ex:char_offset(1, 7) end, "inside a UTF-8 character")
+end)
+
+t.test("explicit spans", function()
+  local ex = E.new():spans("assistant", "abcdef", { { 1, 3, true }, { 3, 4, false } })
+  t.eq(segs(ex, 1), { "0-1/0-1:F", "1-3/1-3:T", "3-6/3-6:F" })
+  -- nil span flag: the role default
+  ex:spans("assistant", "abcdef", { { 2, 4 } })
+  t.eq(segs(ex, 2), { "0-2/0-2:F", "2-4/2-4:T", "4-6/4-6:F" })
+  -- a rejected span list adds nothing
+  t.raises(function() ex:spans("assistant", "aé", { { 0, 2 } }) end,
+    "span 1: end 2 is inside a UTF-8 character")
+  t.eq(#ex, 2)
+  t.raises(function() ex:spans("user", "abc", { { 0, 2 }, { 1, 3 } }) end, "span 2: overlaps span 1")
+  t.eq(#ex, 2)
+end)
+
+t.test("meta", function()
+  local ex = E.new { meta = { id = "q1", depth = 0.5 } }
+  t.eq(ex:meta(), { id = "q1", depth = 0.5 })
+  ex:meta().strategy = "step-by-step"
+  t.eq(ex:meta().strategy, "step-by-step")
+  t.truthy(rawequal(ex:meta(), ex:meta()))
+  t.eq(E.new():meta(), {})
+  t.eq(E({ meta = { a = 1 } }):meta(), { a = 1 })
+end)
+
+t.test("validate", function()
+  local ex = E.new():user("héllo"):assistant("fine")
+  t.eq(ex:validate(), true)
+  ex:assistant("bad \xff byte")
+  t.raises(function() ex:validate() end, "message 3 (assistant): invalid UTF-8 at byte offset 4")
+end)
+
+t.test("caller mistakes raise", function()
+  local ex = E.new()
+  t.raises(function() ex:assistant(42) end, "assistant: text must be a string or a list of parts")
+  t.raises(function() ex:user("x", "yes") end, "user: train must be a boolean or nil")
+  t.raises(function() ex:assistant { "a", 5 } end, "assistant: part 2 must be a string")
+  t.raises(function() ex:assistant { { "a", train = 1 } } end, "part 1: train must be a boolean")
+  t.eq(#ex, 0) -- a bad part list adds nothing
+  t.raises(function() ex:message(true, "x") end, "message: role must be a string")
+  t.raises(function() ex:message(1) end, "message index 1 out of range")
+  t.raises(function() E.part(1) end, "string expected")
+  t.raises(function() E.part("x", 1) end, "boolean or nil expected")
+  t.raises(function() E.new { meta = 3 } end, "meta must be a table")
+  t.raises(function() E.new(5) end, "table or nil expected")
+  t.raises(function() ex:spans("user", 3, {}) end, "spans: text must be a string")
+end)
+
+return t.done()
