@@ -21,20 +21,21 @@ static int msghandler(lua_State *L) {
 static int call_cli(lua_State *L, const char *fname, int nargs, char *err, size_t errlen) {
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, msghandler);
+  int h = lua_gettop(L);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "lacuna");
-  int status = lua_pcall(L, 1, 0, base + 1);
+  int status = lua_pcall(L, 1, 0, h);
   if (status == LUA_OK) {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "lacuna.cli");
-    status = lua_pcall(L, 1, 1, base + 1);
+    status = lua_pcall(L, 1, 1, h);
   }
   int code = 2;
   if (status == LUA_OK) {
     lua_getfield(L, -1, fname);
     lua_remove(L, -2);
     for (int i = 1; i <= nargs; i++) lua_pushvalue(L, base + i);
-    status = lua_pcall(L, nargs, 1, base + 1);
+    status = lua_pcall(L, nargs, 1, h);
     if (status == LUA_OK) code = (int)luaL_optinteger(L, -1, 0);
   }
   if (status != LUA_OK) {

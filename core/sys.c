@@ -106,6 +106,24 @@ static int sys_stat(lua_State *L) {
   return 1;
 }
 
+/* sys.mkdirs(dir) -> true | nil, msg: creates dir and its missing parents. */
+static int sys_mkdirs(lua_State *L) {
+  size_t n;
+  const char *dir = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *path = luaL_buffinitsize(L, &b, n + 1);
+  memcpy(path, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (path[i] != '/' && path[i] != '\0') continue;
+    char saved = path[i];
+    path[i] = '\0';
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) return fail(L, path);
+    path[i] = saved;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* sys.utc_iso8601() -> "2026-11-24T00:00:00Z" */
 static int sys_utc(lua_State *L) {
   time_t now = time(NULL);
@@ -127,6 +145,7 @@ static const luaL_Reg sys_funcs[] = {
     {"isatty", sys_isatty},
     {"rename", sys_rename},
     {"stat", sys_stat},
+    {"mkdirs", sys_mkdirs},
     {"utc_iso8601", sys_utc},
     {NULL, NULL},
 };

@@ -106,11 +106,11 @@ function M.info(r)
   local function add(...) lines[#lines + 1] = string.format(...) end
   add("%s %s", r.name, r.version)
   if r.summary then add("  %s", r.summary) end
-  if r.description then add("\n%s", r.description) end
   if r.cite then add("  cite: %s", r.cite) end
   if r.license then add("  license: %s", r.license) end
   add("  source: %s (sha256 %s)", r.source_path, r.sha256)
   add("  default format: %s", r.format or formats.default)
+  if r.description then add("\n%s", r.description) end
   local names = {}
   for k in pairs(r.params) do names[#names + 1] = k end
   table.sort(names)
@@ -118,6 +118,7 @@ function M.info(r)
   if #names == 0 then add("  (none)") end
   local w = 4
   for _, k in ipairs(names) do w = math.max(w, #k) end
+  for _, f in ipairs(r.fields) do w = math.max(w, #f.name) end
   for _, k in ipairs(names) do
     local p = r.params[k]
     add("  %s  %s = %s  %s", pad(k, w), p:type_text(), p:default_text(), p.doc)

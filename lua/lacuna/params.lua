@@ -21,7 +21,7 @@ end
 function parsers.number(p, s)
   local v = tonumber(s)
   if not v or v ~= v then return nil, "'" .. s .. "' is not a number" end
-  return v
+  return v + 0.0
 end
 
 function parsers.string(p, s) return s end
@@ -86,15 +86,29 @@ local function declare(kind, default, doc, opts)
   return p
 end
 
-function M.int(default, doc, opts) return declare("int", default, doc, opts) end
-function M.number(default, doc, opts) return declare("number", default, doc, opts) end
-function M.string(default, doc, opts) return declare("string", default, doc, opts) end
-function M.bool(default, doc, opts) return declare("bool", default, doc, opts) end
+-- (The constructors avoid tail calls so that error levels reach the recipe.)
+function M.int(default, doc, opts)
+  local p = declare("int", default, doc, opts)
+  return p
+end
+function M.number(default, doc, opts)
+  local p = declare("number", default, doc, opts)
+  return p
+end
+function M.string(default, doc, opts)
+  local p = declare("string", default, doc, opts)
+  return p
+end
+function M.bool(default, doc, opts)
+  local p = declare("bool", default, doc, opts)
+  return p
+end
 function M.enum(choices, default, doc, opts)
   if type(choices) ~= "table" or #choices == 0 then error("enum needs a non-empty list of choices", 2) end
   local o = opts or {}
   o.choices = choices
-  return declare("enum", default, doc, o)
+  local p = declare("enum", default, doc, o)
+  return p
 end
 function M.list(of, default, doc, opts)
   if not parsers[of] or of == "list" or of == "enum" then
@@ -102,7 +116,8 @@ function M.list(of, default, doc, opts)
   end
   local o = opts or {}
   o.of = of
-  return declare("list", default, doc, o)
+  local p = declare("list", default, doc, o)
+  return p
 end
 
 function M.is_param(v) return getmetatable(v) == Param end

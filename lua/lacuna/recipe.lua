@@ -96,7 +96,7 @@ end
 -- message naming the field ("field 'answer': missing (expected string)").
 function Recipe:check_input(record, null)
   if type(record) ~= "table" or (record[1] ~= nil) then
-    return "record is a " .. describe(record) .. ", expected a JSON object"
+    return "record: expected a JSON object, got " .. describe(record)
   end
   for _, f in ipairs(self.fields) do
     local v = record[f.name]

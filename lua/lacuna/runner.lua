@@ -269,6 +269,11 @@ function M.run(o)
     failed = side_path(out_path, ".failed.jsonl"),
     manifest = side_path(out_path, ".manifest.json"),
   }
+  local dir = out_path:match("^(.*)/[^/]*$")
+  if dir and dir ~= "" then
+    local okd, derr = sys.mkdirs(dir)
+    if not okd then usage.error("%s", derr) end
+  end
   local writers = {}
   for _, k in ipairs({ "out", "skipped", "failed" }) do
     local w, err = jsonl.writer(paths[k])

@@ -20,12 +20,21 @@ local function refuse(what, hint)
   end
 end
 
--- A read-only proxy of a module table; nested tables get proxies too.
+-- Parts of lacuna a sandboxed recipe must not reach: anything that opens or
+-- writes files or changes the process.
+local hidden = { jsonl = true, sys = true, sandbox = true, sched = true, shipped_recipes = true }
+
+-- A read-only proxy of a module table; nested tables get proxies too, and
+-- the hidden parts raise a clear error.
 local function readonly(t, name, cache)
   cache = cache or {}
   if cache[t] then return cache[t] end
   local proxy = setmetatable({}, {
     __index = function(_, k)
+      if hidden[k] then
+        error(name .. "." .. tostring(k) .. " is not available to sandboxed recipes" ..
+          " (run with --trust to lift the sandbox)", 2)
+      end
       local v = t[k]
       if type(v) == "table" and getmetatable(v) == nil then
         return readonly(v, name .. "." .. tostring(k), cache)
@@ -35,7 +44,13 @@ local function readonly(t, name, cache)
     __newindex = function(_, k)
       error("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe", 2)
     end,
-    __pairs = function() return next, t, nil end,
+    __pairs = function()
+      return function(_, k)
+        local nk, nv = next(t, k)
+        while nk ~= nil and hidden[nk] do nk, nv = next(t, nk) end
+        return nk, nv
+      end, t, nil
+    end,
     __metatable = false,
   })
   cache[t] = proxy
@@ -43,21 +58,8 @@ local function readonly(t, name, cache)
 end
 M.readonly = readonly
 
--- Parts of lacuna a sandboxed recipe must not reach: anything that opens or
--- writes files or changes the process.
-local hidden = { jsonl = true, sys = true, sandbox = true, sched = true, cli = true, runner = true }
-
 function M.lacuna_view(lc)
-  local view = {}
-  for k, v in pairs(lc) do
-    if not hidden[k] then view[k] = v end
-  end
-  local core = {}
-  for k, v in pairs(lc.core) do
-    if not hidden[k] then core[k] = v end
-  end
-  view.core = core
-  return readonly(view, "lacuna")
+  return readonly(lc, "lacuna")
 end
 
 -- Builds the environment of one recipe chunk. `log` receives print output
@@ -81,7 +83,9 @@ function M.env(lc, log)
   env.math.random = refuse("math.random", "use ctx.rng, which is deterministic per item")
   env.math.randomseed = refuse("math.randomseed", "use --seed")
   env.os = setmetatable({ time = os.time, clock = os.clock, date = os.date, difftime = os.difftime }, {
-    __index = function(_, k) refuse("os." .. tostring(k))() end,
+    __index = function(_, k)
+      error("os." .. tostring(k) .. " is not available to sandboxed recipes (run with --trust to lift the sandbox)", 2)
+    end,
   })
   env.io = nil
   env.getmetatable = function(v)

@@ -1,0 +1,60 @@
+/* JSON <-> Lua for other C areas (core/json.c).
+ *
+ * Decoding follows json.decode: integers that fit int64 become Lua integers,
+ * other numbers floats parsed exactly from their source text; null is the
+ * lightuserdata NULL (json.null); arrays and objects carry the marker
+ * metatables named below, so empty ones round-trip as [] and {}. */
+#ifndef LACUNA_JSON_H
+#define LACUNA_JSON_H
+
+#include <stddef.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+/* Registry names of the marker metatables (luaL_getmetatable). */
+#define LACUNA_JSON_ARRAY_MT "lacuna.json.array"
+#define LACUNA_JSON_OBJECT_MT "lacuna.json.object"
+
+/* Default and ceiling of the nesting limit (cJSON refuses deeper input). */
+#define LACUNA_JSON_DEFAULT_DEPTH 128
+#define LACUNA_JSON_MAX_DEPTH 1000
+
+/* Returns 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, nothing
+ * above U+10FFFF, no truncated sequence); else 0 and *bad_pos = the 0-based
+ * offset of the first byte of the first invalid sequence. */
+int lacuna_utf8_check(const char *s, size_t n, size_t *bad_pos);
+
+/* Decodes s[0..n) (s need not be NUL-terminated). On success pushes the value
+ * and returns 1. On malformed input (bad UTF-8, syntax, nesting deeper than
+ * max_depth, 1..LACUNA_JSON_MAX_DEPTH) pushes nothing, writes
+ * "byte N: ..." / "invalid UTF-8 at byte N" / "nesting deeper than D at
+ * byte N" (N 1-based) into err and returns 0. Raises only on memory errors. */
+int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth,
+                       char *err, size_t errlen);
+
+/* Appends the JSON text of the value at idx to b; raises on values that
+ * cannot be encoded (the message names the path, e.g. messages[2].content).
+ * Use it like luaL_addvalue: call it with the stack exactly as your last
+ * buffer operation left it, and give idx as an absolute (positive) index of a
+ * slot below the buffer, e.g. taken with lua_absindex before luaL_buffinit.
+ * On return the stack is as it was, ready for the next buffer operation. */
+void lacuna_json_encode(lua_State *L, int idx, luaL_Buffer *b);
+
+/* A malloc'd output buffer for encoding without creating Lua strings, e.g. a
+ * writer that reuses one buffer for every line. Zero-initialise it; the owner
+ * must free it with lacuna_jsonbuf_free, also when an encode raises, so keep
+ * it inside a userdata whose __gc frees it. */
+typedef struct lacuna_jsonbuf {
+  char *data;
+  size_t len, cap;
+  void *keys; /* private: scratch table of object keys for sorting */
+  size_t nkeys, keycap;
+} lacuna_jsonbuf;
+
+/* Appends the JSON of the value at idx to jb->data (same rules and errors as
+ * lacuna_json_encode). jb->data is not NUL-terminated. */
+void lacuna_json_encode_into(lua_State *L, int idx, lacuna_jsonbuf *jb);
+void lacuna_jsonbuf_free(lacuna_jsonbuf *jb);
+
+#endif

@@ -1,0 +1,87 @@
+-- Typed recipe params and the recipe declaration.
+local t = require "testlib"
+local lc = require "lacuna"
+local params = require "lacuna.params"
+
+local decl = {
+  n = lc.int(4, "attempts", { min = 1, max = 10 }),
+  temp = lc.number(0.7, "temperature"),
+  name = lc.string("x", "a name"),
+  flag = lc.bool(false, "a flag"),
+  mode = lc.enum({ "a", "b" }, "a", "a mode"),
+  tags = lc.list("string", { "p", "q" }, "tags"),
+  ids = lc.list("int", {}, "ids"),
+}
+
+t.test("defaults resolve", function()
+  local v = params.resolve("r", decl, {})
+  t.eq(v, { n = 4, temp = 0.7, name = "x", flag = false, mode = "a", tags = { "p", "q" }, ids = {} })
+end)
+
+t.test("overrides parse by type", function()
+  local v = params.resolve("r", decl, { "n=7", "temp=1", "name=a=b", "flag=yes", "mode=b", "tags=x,y,z", "ids=1,2" })
+  t.eq(v.n, 7)
+  t.eq(math.type(v.temp), "float")
+  t.eq(v.name, "a=b")
+  t.eq(v.flag, true)
+  t.eq(v.mode, "b")
+  t.eq(v.tags, { "x", "y", "z" })
+  t.eq(v.ids, { 1, 2 })
+end)
+
+t.test("ill-typed and unknown values are clear errors", function()
+  local function err(kv)
+    local ok, e = pcall(params.resolve, "r", decl, { kv })
+    t.eq(ok, false)
+    return tostring(e)
+  end
+  t.truthy(err("n=abc"):find("param 'n' (int): 'abc' is not an integer", 1, true))
+  t.truthy(err("n=11"):find("must be <= 10", 1, true))
+  t.truthy(err("n=0"):find("must be >= 1", 1, true))
+  t.truthy(err("temp=hot"):find("'hot' is not a number", 1, true))
+  t.truthy(err("flag=maybe"):find("'maybe' is not a boolean", 1, true))
+  t.truthy(err("mode=c"):find("'c' is not one of a, b", 1, true))
+  t.truthy(err("ids=1,x"):find("element 2: 'x' is not an integer", 1, true))
+  t.truthy(err("zzz=1"):find("unknown param 'zzz' for recipe r (known: flag, ids, mode, n, name, tags, temp)", 1, true))
+  t.truthy(err("novalue"):find("expected key=value", 1, true))
+end)
+
+t.test("required params must be given", function()
+  local d = { key = lc.string(nil, "api key name", { required = true }) }
+  local ok, e = pcall(params.resolve, "r", d, {})
+  t.eq(ok, false)
+  t.truthy(tostring(e):find("param 'key' of recipe r is required", 1, true))
+end)
+
+t.test("bad declarations raise at declaration", function()
+  t.raises(function() lc.int(1.5) end, "expected an integer")
+  t.raises(function() lc.enum({}) end, "non-empty list")
+  t.raises(function() lc.list("table") end, "list elements must be")
+end)
+
+t.test("recipe declarations are checked", function()
+  local map = function() end
+  t.raises(function() lc.recipe { version = "1", map = map } end, "field 'name' is required")
+  t.raises(function() lc.recipe { name = "x", version = "1" } end, "field 'map' is required")
+  t.raises(function() lc.recipe { name = "x", version = "1", map = map, mapp = map } end, "unknown field 'mapp'")
+  t.raises(function() lc.recipe { name = "x", version = 1, map = map } end, "field 'version' must be a string")
+  t.raises(function() lc.recipe { name = "x", version = "1", map = map, params = { n = 3 } } end,
+    "must be declared with lc.int")
+  t.raises(function() lc.recipe { name = "x", version = "1", map = map, input = { q = "str" } } end,
+    "recipe input field 'q': type must be one of")
+end)
+
+t.test("input records are checked field by field", function()
+  local r = lc.recipe { name = "x", version = "1", map = function() end,
+    input = { q = "string", n = "integer?", c = "array", o = { type = "object", optional = true } } }
+  t.eq(r:check_input({ q = "a", c = lc.json.array({}) }, lc.null), nil)
+  t.eq(r:check_input({ c = {} }, lc.null), "field 'q': missing (expected string)")
+  t.eq(r:check_input({ q = 1, c = {} }, lc.null), "field 'q': expected string, got integer")
+  t.eq(r:check_input({ q = "a", c = {}, n = 1.5 }, lc.null), "field 'n': expected integer, got number")
+  t.eq(r:check_input({ q = "a", c = { a = 1 } }, lc.null), "field 'c': expected array, got object")
+  t.eq(r:check_input({ q = "a", c = {}, o = { 1 } }, lc.null), "field 'o': expected object, got array")
+  t.eq(r:check_input({ q = lc.null, c = {} }, lc.null), "field 'q': missing (expected string)")
+  t.eq(r:check_input({ 1, 2 }, lc.null), "record: expected a JSON object, got array")
+end)
+
+return t.done()

@@ -1,0 +1,134 @@
+-- The scheduler: one coroutine per item, results in input order, failures
+-- carry their traceback, a stray yield is an error, budgets stop runaways.
+local t = require "testlib"
+local lc = require "lacuna"
+local sched = lc.core.sched
+
+local function run(items, work, window, budget)
+  local i = 0
+  local got = {}
+  local n = sched.run {
+    window = window, budget = budget,
+    next = function()
+      i = i + 1
+      return items[i]
+    end,
+    work = work,
+    done = function(seq, ok, value, trace)
+      got[#got + 1] = { seq = seq, ok = ok, value = value, trace = trace }
+    end,
+  }
+  return got, n
+end
+
+t.test("results arrive in input order with their sequence numbers", function()
+  local got, n = run({ 10, 20, 30, 40, 50 }, function(x, seq) return x + seq end, 2)
+  t.eq(n, 5)
+  for k, r in ipairs(got) do
+    t.eq(r.seq, k)
+    t.eq(r.ok, true)
+    t.eq(r.value, k * 10 + k)
+  end
+end)
+
+t.test("each item runs in its own coroutine", function()
+  local threads = {}
+  run({ 1, 2, 3 }, function(x)
+    local co, main = coroutine.running()
+    t.eq(main, false)
+    threads[x] = co
+    return x
+  end, 8)
+  t.truthy(threads[1] ~= threads[2] and threads[2] ~= threads[3])
+end)
+
+t.test("a failing item keeps its message and traceback; the others complete", function()
+  local got = run({ 1, 2, 3, 4 }, function(x)
+    if x == 3 then error("boom on three") end
+    return x
+  end, 3)
+  t.eq(#got, 4)
+  t.eq(got[3].ok, false)
+  t.truthy(got[3].value:find("boom on three", 1, true))
+  t.truthy(got[3].trace:find("stack traceback", 1, true))
+  t.eq(got[4].ok, true)
+  t.eq(got[4].value, 4)
+end)
+
+t.test("non-string errors become text", function()
+  local got = run({ 1 }, function() error({ code = 7 }) end, 1)
+  t.eq(got[1].ok, false)
+  t.truthy(got[1].value:find("table", 1, true))
+end)
+
+t.test("a yield that is not lacuna I/O fails the item", function()
+  local got = run({ 1, 2 }, function(x)
+    if x == 1 then coroutine.yield() end
+    return x
+  end, 2)
+  t.eq(got[1].ok, false)
+  t.truthy(got[1].value:find("coroutine.yield outside a coroutine created by the recipe", 1, true))
+  t.eq(got[2].value, 2)
+end)
+
+t.test("recipe-created coroutines work inside an item", function()
+  local got = run({ 3 }, function(x)
+    local gen = coroutine.wrap(function()
+      for k = 1, x do coroutine.yield(k) end
+    end)
+    local sum = 0
+    for _ = 1, x do sum = sum + gen() end
+    return sum
+  end, 1)
+  t.eq(got[1].value, 6)
+end)
+
+t.test("the instruction budget stops a runaway item, even under pcall", function()
+  local got = run({ 1, 2, 3 }, function(x)
+    if x == 2 then
+      pcall(function() while true do end end)
+      while true do end
+    end
+    return x
+  end, 2, 100000)
+  t.eq(got[1].ok, true)
+  t.eq(got[2].ok, false)
+  t.truthy(got[2].value:find("instruction limit exceeded", 1, true))
+  t.eq(got[3].ok, true)
+end)
+
+t.test("the window bounds the items in flight", function()
+  -- With nothing to wait on, each item completes before the next starts; the
+  -- window only matters for ordering, so a window of 1 still runs everything.
+  local got = run({ 1, 2, 3, 4, 5, 6, 7 }, function(x) return x * x end, 1)
+  t.eq(#got, 7)
+  t.eq(got[7].value, 49)
+end)
+
+t.test("an error in next or done propagates and the scheduler can run again", function()
+  local ok, err = pcall(sched.run, {
+    next = function() error("source broke") end,
+    work = function() end,
+    done = function() end,
+  })
+  t.eq(ok, false)
+  t.truthy(tostring(err):find("source broke", 1, true))
+  local got = run({ 1 }, function(x) return x end, 1)
+  t.eq(got[1].value, 1)
+end)
+
+t.test("caller mistakes raise", function()
+  t.raises(function() sched.run { next = 1, work = print, done = print } end, "field 'next' must be a function")
+  t.raises(function() sched.run { window = 0, next = print, work = print, done = print } end, "window must be")
+end)
+
+t.test("call_limited runs a function under a budget and reports a traceback", function()
+  local ok, a, b = sched.call_limited(0, function(x, y) return x + y, x * y end, 3, 4)
+  t.eq({ ok, a, b }, { true, 7, 12 })
+  local ok2, msg = sched.call_limited(50000, function() while true do end end)
+  t.eq(ok2, false)
+  t.truthy(msg:find("instruction limit exceeded", 1, true))
+  t.truthy(msg:find("stack traceback", 1, true))
+end)
+
+return t.done()
