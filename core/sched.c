@@ -1,43 +1,70 @@
-/* One scheduler owns lua_resume. Work items run in their own coroutines inside
- * a window of `window` slots; results are handed to `done` strictly in input
- * order, so output order never depends on completion order, and memory is
- * bounded by the window, not by the input. */
+/* One scheduler owns lua_resume. Work items run in their own coroutines (root
+ * tasks) inside a window of `window` items; an item may spawn child tasks and
+ * join them (fan-out). Results are handed to `done` strictly in input order,
+ * so output order never depends on completion order, and memory is bounded by
+ * the window, not by the input. Tasks wait on outside I/O (pollers), timers
+ * (sleep) or each other (park/unpark, join). */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "areas.h"
 #include "sched.h"
 #include "sys.h"
 
-enum slot_state { SLOT_FREE, SLOT_READY, SLOT_WAITING, SLOT_DONE };
+enum task_state { T_FREE, T_READY, T_WAITING, T_DONE };
+enum wait_kind { W_NONE, W_IO, W_SLEEP, W_PARK, W_JOIN };
 
-typedef struct slot {
+typedef struct task {
   lua_State *co;
   int co_ref;
+  enum task_state state;
+  enum wait_kind wait;
+  int nargs;      /* values to pass to the next lua_resume */
+  int suspended;  /* set by a waiting primitive just before it yields */
+  int item;       /* index of the item slot the task works for */
+  int parent;     /* parent task id, -1 for an item's root task */
+  unsigned gen;   /* generation, so a stale handle is detected */
+  double wake_at; /* W_SLEEP deadline */
+  int join_ref;   /* W_JOIN: table of the handles being joined */
+  int failed, result_ref, trace_ref; /* a finished child's outcome */
+} task;
+
+typedef struct item {
   long long seq;
-  enum slot_state state;
-  int nargs;       /* values to pass to the next lua_resume */
-  int suspended;   /* set by lacuna_sched_suspend just before it yields */
-  int failed;      /* result is an error message + traceback */
-  int result_ref;  /* first value returned by work, or the error message */
-  int trace_ref;   /* traceback text of a failure */
+  int root;       /* task id of the root, -1 once finished */
+  int live;       /* tasks of the item not finished yet */
+  int root_done;
+  int failed, result_ref, trace_ref;
   long long instructions;
-} slot;
+} item;
 
 struct lacuna_sched {
   lua_State *L;
-  slot *slots;
+  item *items;
   int window;
-  slot *current;          /* the slot being resumed, NULL between resumes */
-  long long budget;       /* instructions per item, 0 = unlimited */
+  task *tasks;
+  int ntasks, captasks;
+  int *freelist, nfree;
+  int *readyq, rq_head, rq_len; /* ring of ready task ids, capacity captasks */
+  int current;                  /* running task id, -1 between resumes */
+  long long budget;             /* instructions per item, 0 = unlimited */
   lacuna_poller pollers[8];
   int npollers;
-  int nwaiting;
+  unsigned long run_id;
 };
+
+static unsigned long run_counter;
 
 #define HOOK_STEP 1000
 static const char SCHED_KEY = 'S'; /* registry key: the running scheduler */
+
+double lacuna_sched_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static lacuna_sched *get_sched(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
@@ -48,35 +75,68 @@ static lacuna_sched *get_sched(lua_State *L) {
 
 lacuna_sched *lacuna_sched_current(lua_State *L) {
   lacuna_sched *s = get_sched(L);
-  return (s && s->current && s->current->co == L) ? s : NULL;
+  return (s && s->current >= 0 && s->tasks[s->current].co == L) ? s : NULL;
 }
 
 int lacuna_sched_add_poller(lacuna_sched *s, lacuna_poller p) {
+  for (int i = 0; i < s->npollers; i++)
+    if (s->pollers[i].ud == p.ud) return 1;
   if (s->npollers >= (int)(sizeof s->pollers / sizeof s->pollers[0])) return 0;
   s->pollers[s->npollers++] = p;
   return 1;
 }
 
-int lacuna_sched_token(lua_State *L) {
-  lacuna_sched *s = lacuna_sched_current(L);
-  return s ? (int)(s->current - s->slots) : -1;
+static lua_Integer handle_of(lacuna_sched *s, int id) {
+  return ((lua_Integer)s->tasks[id].gen << 24) | id;
 }
 
-int lacuna_sched_suspend(lua_State *L, lua_KContext ctx, lua_KFunction k) {
+static int task_of_handle(lacuna_sched *s, lua_Integer h) {
+  int id = (int)(h & 0xffffff);
+  if (id < 0 || id >= s->ntasks || s->tasks[id].gen != (unsigned)(h >> 24) || s->tasks[id].state == T_FREE)
+    return -1;
+  return id;
+}
+
+lua_Integer lacuna_sched_token(lua_State *L) {
   lacuna_sched *s = lacuna_sched_current(L);
-  if (!s) return luaL_error(L, "this call can only wait inside a work item of lacuna's scheduler");
-  s->current->suspended = 1;
+  return s ? handle_of(s, s->current) : -1;
+}
+
+unsigned long lacuna_sched_run_id(lacuna_sched *s) { return s->run_id; }
+
+lua_State *lacuna_sched_thread(lacuna_sched *s, lua_Integer token) {
+  int id = task_of_handle(s, token);
+  if (id < 0 || s->tasks[id].state != T_WAITING || s->tasks[id].wait != W_IO) return NULL;
+  return s->tasks[id].co;
+}
+
+static void make_ready(lacuna_sched *s, int id, int nargs) {
+  task *t = &s->tasks[id];
+  t->state = T_READY;
+  t->wait = W_NONE;
+  t->nargs = nargs;
+  s->readyq[(s->rq_head + s->rq_len) % s->captasks] = id;
+  s->rq_len++;
+}
+
+void lacuna_sched_wake(lacuna_sched *s, lua_Integer token, int nres) {
+  int id = task_of_handle(s, token);
+  if (id < 0) return;
+  task *t = &s->tasks[id];
+  if (t->state != T_WAITING || t->wait != W_IO) return;
+  make_ready(s, id, nres);
+}
+
+static int suspend_as(lua_State *L, enum wait_kind kind, lua_KContext ctx, lua_KFunction k) {
+  lacuna_sched *s = lacuna_sched_current(L);
+  if (!s) return luaL_error(L, "this call can only wait inside a work item run by lacuna's scheduler");
+  s->tasks[s->current].suspended = 1;
+  s->tasks[s->current].wait = kind;
   return lua_yieldk(L, 0, ctx, k);
 }
 
-lua_State *lacuna_sched_thread(lacuna_sched *s, int token) { return s->slots[token].co; }
-
-void lacuna_sched_wake(lacuna_sched *s, int token, int nres) {
-  slot *sl = &s->slots[token];
-  if (sl->state != SLOT_WAITING) return;
-  sl->state = SLOT_READY;
-  sl->nargs = nres;
-  s->nwaiting--;
+int lacuna_sched_suspend(lua_State *L, lua_KContext ctx, lua_KFunction k) {
+  return suspend_as(L, W_IO, ctx, k);
 }
 
 /* Count hook: charges the running item and stops it past its budget. Once it
@@ -84,47 +144,186 @@ void lacuna_sched_wake(lacuna_sched *s, int token, int nres) {
  * cannot swallow the limit. Also turns a pending Ctrl-C into an error. */
 static void count_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  lacuna_sched *s = get_sched(L);
   if (lacuna_sys_interrupted()) {
     lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "interrupted");
   }
-  if (!s || !s->current || s->budget <= 0) return;
-  s->current->instructions += HOOK_STEP;
-  if (s->current->instructions > s->budget) {
+  lacuna_sched *s = get_sched(L);
+  if (!s || s->current < 0 || s->budget <= 0) return;
+  item *it = &s->items[s->tasks[s->current].item];
+  it->instructions += HOOK_STEP;
+  if (it->instructions > s->budget) {
     lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "instruction limit exceeded (%I per item; raise it with --max-instructions)",
                (lua_Integer)s->budget);
   }
 }
 
-static void release_slot(lua_State *L, slot *sl) {
-  luaL_unref(L, LUA_REGISTRYINDEX, sl->co_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, sl->result_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, sl->trace_ref);
-  memset(sl, 0, sizeof *sl);
-  sl->co_ref = sl->result_ref = sl->trace_ref = LUA_NOREF;
-  sl->state = SLOT_FREE;
+/* ---- tasks ---- */
+
+static int grow_tasks(lacuna_sched *s) {
+  int cap = s->captasks ? s->captasks * 2 : 64;
+  task *t = realloc(s->tasks, (size_t)cap * sizeof *t);
+  if (!t) return 0;
+  s->tasks = t;
+  int *fl = realloc(s->freelist, (size_t)cap * sizeof *fl);
+  if (!fl) return 0;
+  s->freelist = fl;
+  int *rq = malloc((size_t)cap * sizeof *rq);
+  if (!rq) return 0;
+  for (int i = 0; i < s->rq_len; i++) rq[i] = s->readyq[(s->rq_head + i) % s->captasks];
+  free(s->readyq);
+  s->readyq = rq;
+  s->rq_head = 0;
+  s->captasks = cap;
+  return 1;
 }
 
-static void finish_failed(lacuna_sched *s, slot *sl, const char *msg) {
+static void clear_refs(lua_State *L, int *refs[], int n) {
+  for (int i = 0; i < n; i++) {
+    luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
+    *refs[i] = LUA_NOREF;
+  }
+}
+
+static void free_task(lacuna_sched *s, int id) {
+  task *t = &s->tasks[id];
+  int *refs[] = {&t->co_ref, &t->join_ref, &t->result_ref, &t->trace_ref};
+  clear_refs(s->L, refs, 4);
+  unsigned gen = t->gen + 1;
+  memset(t, 0, sizeof *t);
+  t->co_ref = t->join_ref = t->result_ref = t->trace_ref = LUA_NOREF;
+  t->gen = gen;
+  t->state = T_FREE;
+  s->freelist[s->nfree++] = id;
+}
+
+/* Creates a ready task running the function and nargs arguments on top of the
+ * main state's stack (function first), which it moves to the new coroutine. */
+static int new_task(lacuna_sched *s, int item_idx, int parent, int nargs) {
   lua_State *L = s->L;
-  lua_pushstring(L, msg);
-  sl->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  luaL_traceback(L, sl->co, NULL, 0);
-  sl->trace_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  sl->failed = 1;
-  sl->state = SLOT_DONE;
+  if (s->nfree == 0) {
+    if (s->ntasks == s->captasks && !grow_tasks(s)) luaL_error(L, "scheduler: out of memory");
+    int id = s->ntasks++;
+    memset(&s->tasks[id], 0, sizeof s->tasks[id]);
+    s->tasks[id].co_ref = s->tasks[id].join_ref = LUA_NOREF;
+    s->tasks[id].result_ref = s->tasks[id].trace_ref = LUA_NOREF;
+    s->freelist[s->nfree++] = id;
+  }
+  int id = s->freelist[--s->nfree];
+  task *t = &s->tasks[id];
+  lua_State *co = lua_newthread(L);
+  t->co = co;
+  t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->item = item_idx;
+  t->parent = parent;
+  t->state = T_WAITING; /* until make_ready */
+  if (s->budget > 0 || lacuna_sys_interrupt_armed()) lua_sethook(co, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+  lua_xmove(L, co, nargs + 1);
+  s->items[item_idx].live++;
+  make_ready(s, id, nargs);
+  return id;
 }
 
-static void resume_slot(lacuna_sched *s, slot *sl) {
-  lua_State *L = s->L, *co = sl->co;
-  int nres = 0;
-  s->current = sl;
-  sl->suspended = 0;
-  int status = lua_resume(co, L, sl->nargs, &nres);
-  s->current = NULL;
-  sl->nargs = 0;
+/* Pushes {ok=, value=, traceback=} for a finished child. */
+static void push_outcome(lua_State *L, task *t) {
+  lua_createtable(L, 0, 3);
+  lua_pushboolean(L, !t->failed);
+  lua_setfield(L, -2, "ok");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->result_ref);
+  lua_setfield(L, -2, "value");
+  if (t->failed) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->trace_ref);
+    lua_setfield(L, -2, "traceback");
+  }
+}
+
+/* If every handle joined by task `id` is finished, wakes it with the list of
+ * outcomes and frees the children. */
+static void try_finish_join(lacuna_sched *s, int id) {
+  lua_State *L = s->L;
+  task *t = &s->tasks[id];
+  if (t->state != T_WAITING || t->wait != W_JOIN) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->join_ref);
+  int list = lua_gettop(L);
+  lua_Integer n = luaL_len(L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    int c = task_of_handle(s, lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    if (c >= 0 && s->tasks[c].state != T_DONE) {
+      lua_pop(L, 1);
+      return;
+    }
+  }
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    int c = task_of_handle(s, lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    push_outcome(L, &s->tasks[c]);
+    lua_rawseti(L, -2, i);
+    free_task(s, c);
+  }
+  lua_xmove(L, t->co, 1);
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->join_ref);
+  t->join_ref = LUA_NOREF;
+  make_ready(s, id, 1);
+}
+
+/* Records how task `id` ended; the error object or first result is on L. */
+static void task_finished(lacuna_sched *s, int id, int failed, const char *trace) {
+  lua_State *L = s->L;
+  task *t = &s->tasks[id];
+  item *it = &s->items[t->item];
+  it->live--;
+  if (t->parent < 0) {
+    it->failed = failed;
+    it->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (trace) {
+      lua_pushstring(L, trace);
+      it->trace_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    it->root_done = 1;
+    it->root = -1;
+    free_task(s, id);
+  } else {
+    t->failed = failed;
+    t->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (trace) {
+      lua_pushstring(L, trace);
+      t->trace_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    t->state = T_DONE;
+    /* The coroutine is no longer needed; its outcome is kept in refs. */
+    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+    t->co_ref = LUA_NOREF;
+    t->co = NULL;
+    if (s->tasks[t->parent].state != T_FREE) try_finish_join(s, t->parent);
+  }
+}
+
+static void fail_task(lacuna_sched *s, int id, const char *msg) {
+  lua_State *L = s->L;
+  luaL_traceback(L, s->tasks[id].co, NULL, 0);
+  const char *trace = lua_tostring(L, -1);
+  lua_pushstring(L, msg);
+  task_finished(s, id, 1, trace);
+  lua_pop(L, 1); /* the traceback */
+}
+
+static void resume_task(lacuna_sched *s, int id) {
+  lua_State *L = s->L;
+  task *t = &s->tasks[id];
+  lua_State *co = t->co;
+  int nres = 0, nargs = t->nargs;
+  s->current = id;
+  t->suspended = 0;
+  t->nargs = 0;
+  int status = lua_resume(co, L, nargs, &nres);
+  s->current = -1;
+  t = &s->tasks[id]; /* the array may have grown during the resume */
   if (status == LUA_OK) {
     if (nres > 0) {
       lua_pop(co, nres - 1);
@@ -132,59 +331,99 @@ static void resume_slot(lacuna_sched *s, slot *sl) {
     } else {
       lua_pushnil(L);
     }
-    sl->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    sl->state = SLOT_DONE;
+    task_finished(s, id, 0, NULL);
   } else if (status == LUA_YIELD) {
     lua_pop(co, nres);
-    if (sl->suspended) {
-      sl->state = SLOT_WAITING;
-      s->nwaiting++;
+    if (t->suspended) {
+      t->state = T_WAITING;
+      if (t->wait == W_JOIN) try_finish_join(s, id);
     } else {
-      finish_failed(s, sl, "coroutine.yield outside a coroutine created by the recipe");
+      fail_task(s, id, "coroutine.yield outside a coroutine created by the recipe");
     }
   } else {
-    /* The error object stays on the dead coroutine's stack. */
     const char *msg = luaL_tolstring(co, -1, NULL);
+    luaL_traceback(L, co, NULL, 0);
+    const char *trace = lua_tostring(L, -1);
     lua_pushstring(L, msg);
-    lua_pop(co, 1);
-    finish_failed(s, sl, lua_tostring(L, -1));
-    lua_pop(L, 1);
+    lua_pop(co, 2);
+    task_finished(s, id, 1, trace);
+    lua_pop(L, 1); /* the traceback */
   }
 }
 
-/* Waits for outside events when no coroutine can run. */
-static int wait_for_events(lacuna_sched *s) {
-  int pending = 0;
-  for (int i = 0; i < s->npollers; i++)
-    pending += s->pollers[i].poll(s->pollers[i].ud, s, s->npollers == 1 ? -1 : 10);
-  (void)pending;
-  return s->npollers > 0;
+static void run_ready(lacuna_sched *s) {
+  while (s->rq_len > 0) {
+    int id = s->readyq[s->rq_head];
+    s->rq_head = (s->rq_head + 1) % s->captasks;
+    s->rq_len--;
+    if (s->tasks[id].state == T_READY) resume_task(s, id);
+  }
 }
 
-/* Calls opts.done(seq, ok, value, traceback) for the slot. */
-static void emit(lua_State *L, slot *sl, int done_idx) {
+/* Waits for I/O or the next timer when no task can run. Returns 0 when
+ * nothing could ever wake the waiting tasks. */
+static int wait_for_events(lacuna_sched *s) {
+  double now = lacuna_sched_now(), next = -1;
+  for (int i = 0; i < s->ntasks; i++) {
+    task *t = &s->tasks[i];
+    if (t->state == T_WAITING && t->wait == W_SLEEP && (next < 0 || t->wake_at < next)) next = t->wake_at;
+  }
+  int io = 0;
+  for (int i = 0; i < s->npollers; i++) io += s->pollers[i].pending(s->pollers[i].ud);
+  if (!io && next < 0) return 0;
+  /* Bounded waits, so that Ctrl-C is noticed promptly. */
+  int timeout = 200;
+  if (next >= 0) {
+    double ms = (next - now) * 1000.0;
+    timeout = ms <= 0 ? 0 : ms < 200 ? (int)ms + 1 : 200;
+  }
+  if (io) {
+    for (int i = 0; i < s->npollers; i++)
+      if (s->pollers[i].pending(s->pollers[i].ud)) s->pollers[i].poll(s->pollers[i].ud, s, s->npollers > 1 ? 0 : timeout);
+  } else if (timeout > 0) {
+    struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  now = lacuna_sched_now();
+  for (int i = 0; i < s->ntasks; i++) {
+    task *t = &s->tasks[i];
+    if (t->state == T_WAITING && t->wait == W_SLEEP && t->wake_at <= now) make_ready(s, i, 0);
+  }
+  return 1;
+}
+
+static void release_item(lacuna_sched *s, item *it) {
+  int *refs[] = {&it->result_ref, &it->trace_ref};
+  clear_refs(s->L, refs, 2);
+  memset(it, 0, sizeof *it);
+  it->root = -1;
+  it->result_ref = it->trace_ref = LUA_NOREF;
+}
+
+/* Calls done(seq, ok, value, traceback) for a finished item. */
+static void emit(lua_State *L, item *it, int done_idx) {
   lua_pushvalue(L, done_idx);
-  lua_pushinteger(L, sl->seq);
-  lua_pushboolean(L, !sl->failed);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sl->result_ref);
-  if (sl->failed)
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sl->trace_ref);
+  lua_pushinteger(L, it->seq);
+  lua_pushboolean(L, !it->failed);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, it->result_ref);
+  if (it->failed)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, it->trace_ref);
   else
     lua_pushnil(L);
   lua_call(L, 4, 0);
 }
 
-static int sched_gc(lua_State *L) {
-  lacuna_sched *s = lua_touserdata(L, 1);
-  free(s->slots);
-  s->slots = NULL;
-  return 0;
+static int item_done(item *it) { return it->root_done && it->live == 0; }
+
+static void fail_all_waiting(lacuna_sched *s, const char *why) {
+  for (int i = 0; i < s->ntasks; i++)
+    if (s->tasks[i].state == T_WAITING) fail_task(s, i, why);
 }
 
-static int field_function(lua_State *L, int opts, const char *name) {
-  if (lua_getfield(L, opts, name) != LUA_TFUNCTION)
-    return luaL_error(L, "sched.run: field '%s' must be a function", name);
-  return lua_gettop(L);
+/* Frees the finished children nobody joined once their item is emitted. */
+static void free_orphans(lacuna_sched *s, int item_idx) {
+  for (int i = 0; i < s->ntasks; i++)
+    if (s->tasks[i].state == T_DONE && s->tasks[i].item == item_idx) free_task(s, i);
 }
 
 /* The body of sched.run, called protected: (sched, next, work, done). */
@@ -195,7 +434,6 @@ static int sched_loop(lua_State *L) {
   int exhausted = 0, interrupted = 0;
   for (;;) {
     if (lacuna_sys_interrupted()) interrupted = 1;
-    /* Start new items while the window has room. */
     while (!exhausted && !interrupted && launched - emitted < s->window) {
       lua_pushvalue(L, next_idx);
       lua_call(L, 0, 1);
@@ -204,68 +442,60 @@ static int sched_loop(lua_State *L) {
         exhausted = 1;
         break;
       }
-      slot *sl = &s->slots[launched % s->window];
-      lua_State *co = lua_newthread(L);
-      sl->co = co;
-      sl->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-      sl->seq = launched + 1;
-      if (s->budget > 0 || lacuna_sys_interrupt_armed()) lua_sethook(co, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+      int idx = (int)(launched % s->window);
+      item *it = &s->items[idx];
+      it->seq = launched + 1;
       lua_pushvalue(L, work_idx);
-      lua_xmove(L, co, 1);
-      lua_xmove(L, co, 1); /* the item */
-      lua_pushinteger(co, sl->seq);
-      sl->nargs = 2;
-      sl->state = SLOT_READY;
+      lua_insert(L, -2);
+      lua_pushinteger(L, it->seq);
+      it->root = new_task(s, idx, -1, 2);
       launched++;
-      resume_slot(s, sl);
-      /* Emit whatever is complete at the head, keeping memory flat. */
-      while (emitted < launched && s->slots[emitted % s->window].state == SLOT_DONE) {
-        slot *head = &s->slots[emitted % s->window];
+      run_ready(s);
+      while (emitted < launched && item_done(&s->items[emitted % s->window])) {
+        item *head = &s->items[emitted % s->window];
         emit(L, head, done_idx);
-        release_slot(L, head);
+        free_orphans(s, (int)(emitted % s->window));
+        release_item(s, head);
         emitted++;
       }
     }
-    while (emitted < launched && s->slots[emitted % s->window].state == SLOT_DONE) {
-      slot *head = &s->slots[emitted % s->window];
+    run_ready(s);
+    while (emitted < launched && item_done(&s->items[emitted % s->window])) {
+      item *head = &s->items[emitted % s->window];
       emit(L, head, done_idx);
-      release_slot(L, head);
+      free_orphans(s, (int)(emitted % s->window));
+      release_item(s, head);
       emitted++;
     }
     if (emitted == launched && (exhausted || interrupted)) break;
-    int ran = 0;
-    for (int i = 0; i < s->window; i++) {
-      if (s->slots[i].state == SLOT_READY) {
-        resume_slot(s, &s->slots[i]);
-        ran = 1;
-      }
-    }
-    if (ran) continue;
-    if (emitted < launched && s->nwaiting > 0) {
+    if (s->rq_len > 0) continue;
+    if (emitted < launched) {
       if (interrupted) {
-        /* Waiting items are abandoned; the caller reports the interruption. */
-        for (int i = 0; i < s->window; i++)
-          if (s->slots[i].state == SLOT_WAITING) finish_failed(s, &s->slots[i], "interrupted");
-        s->nwaiting = 0;
-        continue;
+        fail_all_waiting(s, "interrupted");
+      } else if (!wait_for_events(s)) {
+        fail_all_waiting(s, "work item waits for an event nobody will deliver");
       }
-      if (!wait_for_events(s)) {
-        for (int i = 0; i < s->window; i++)
-          if (s->slots[i].state == SLOT_WAITING)
-            finish_failed(s, &s->slots[i], "work item waits for an event nobody will deliver");
-        s->nwaiting = 0;
-      }
-    } else if (emitted < launched && !exhausted && !interrupted) {
-      continue; /* window full of done items was drained above */
-    } else if (emitted < launched) {
-      return luaL_error(L, "sched.run: internal error: %d items neither done nor waiting",
-                        (int)(launched - emitted));
     }
   }
-
   lua_pushinteger(L, (lua_Integer)emitted);
   lua_pushboolean(L, interrupted);
   return 2;
+}
+
+static int sched_gc(lua_State *L) {
+  lacuna_sched *s = lua_touserdata(L, 1);
+  free(s->items);
+  free(s->tasks);
+  free(s->freelist);
+  free(s->readyq);
+  memset(s, 0, sizeof *s);
+  return 0;
+}
+
+static int field_function(lua_State *L, int opts, const char *name) {
+  if (lua_getfield(L, opts, name) != LUA_TFUNCTION)
+    return luaL_error(L, "sched.run: field '%s' must be a function", name);
+  return lua_gettop(L);
 }
 
 /* sched.run{window=, next=, work=, done=, budget=} -> items, interrupted
@@ -294,9 +524,11 @@ static int sched_run(lua_State *L) {
   s->L = L;
   s->window = (int)window;
   s->budget = budget;
-  s->slots = calloc((size_t)window, sizeof *s->slots);
-  if (!s->slots) return luaL_error(L, "sched.run: out of memory");
-  for (int i = 0; i < s->window; i++) release_slot(L, &s->slots[i]);
+  s->current = -1;
+  s->run_id = ++run_counter;
+  s->items = calloc((size_t)window, sizeof *s->items);
+  if (!s->items || !grow_tasks(s)) return luaL_error(L, "sched.run: out of memory");
+  for (int i = 0; i < s->window; i++) release_item(s, &s->items[i]);
 
   lua_pushlightuserdata(L, s);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
@@ -310,9 +542,99 @@ static int sched_run(lua_State *L) {
   int status = lua_pcall(L, 4, 2, 0);
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
-  for (int i = 0; i < s->window; i++) release_slot(L, &s->slots[i]);
+  for (int i = 0; i < s->ntasks; i++)
+    if (s->tasks[i].state != T_FREE) free_task(s, i);
+  for (int i = 0; i < s->window; i++) release_item(s, &s->items[i]);
   if (status != LUA_OK) return lua_error(L);
   return 2;
+}
+
+/* ---- primitives for tasks ---- */
+
+static int k_return_all(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return lua_gettop(L);
+}
+
+/* sched.sleep(seconds): suspends the task; outside a run, blocks. */
+static int sched_sleep(lua_State *L) {
+  lua_Number secs = luaL_checknumber(L, 1);
+  luaL_argcheck(L, secs >= 0, 1, "must be >= 0");
+  lacuna_sched *s = lacuna_sched_current(L);
+  if (!s) {
+    struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && !lacuna_sys_interrupted()) {
+    }
+    return 0;
+  }
+  s->tasks[s->current].wake_at = lacuna_sched_now() + secs;
+  lua_settop(L, 0);
+  return suspend_as(L, W_SLEEP, 0, k_return_all);
+}
+
+/* sched.self() -> handle of the running task, or nil outside a run. */
+static int sched_self(lua_State *L) {
+  lacuna_sched *s = lacuna_sched_current(L);
+  if (!s) return 0;
+  lua_pushinteger(L, handle_of(s, s->current));
+  return 1;
+}
+
+/* sched.park() -> values given to unpark. */
+static int sched_park(lua_State *L) {
+  lua_settop(L, 0);
+  return suspend_as(L, W_PARK, 0, k_return_all);
+}
+
+/* sched.unpark(handle, ...) -> true if the task was parked and is now ready. */
+static int sched_unpark(lua_State *L) {
+  lua_Integer h = luaL_checkinteger(L, 1);
+  lacuna_sched *s = get_sched(L);
+  int id = s ? task_of_handle(s, h) : -1;
+  if (id < 0 || s->tasks[id].state != T_WAITING || s->tasks[id].wait != W_PARK) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  int n = lua_gettop(L) - 1;
+  lua_xmove(L, s->tasks[id].co, n);
+  make_ready(s, id, n);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* sched.spawn(fn, ...) -> handle: a child task of the running one. */
+static int sched_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lacuna_sched *s = lacuna_sched_current(L);
+  if (!s) return luaL_error(L, "sched.spawn: only inside a work item run by lacuna's scheduler");
+  int parent = s->current;
+  int nargs = lua_gettop(L) - 1;
+  /* new_task moves the function and its arguments from the main state. */
+  lua_State *main = s->L;
+  lua_xmove(L, main, nargs + 1);
+  int id = new_task(s, s->tasks[parent].item, parent, nargs);
+  lua_pushinteger(L, handle_of(s, id));
+  return 1;
+}
+
+/* sched.join(handles) -> {{ok=, value=, traceback=}...} in the same order. */
+static int sched_join(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lacuna_sched *s = lacuna_sched_current(L);
+  if (!s) return luaL_error(L, "sched.join: only inside a work item run by lacuna's scheduler");
+  lua_Integer n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    int id = task_of_handle(s, lua_tointeger(L, -1));
+    if (id < 0 || s->tasks[id].parent != s->current)
+      return luaL_error(L, "sched.join: element %d is not a live child of this task", (int)i);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 1);
+  lua_xmove(L, s->L, 1);
+  s->tasks[s->current].join_ref = luaL_ref(s->L, LUA_REGISTRYINDEX);
+  return suspend_as(L, W_JOIN, 0, k_return_all);
 }
 
 /* Runs fn(...) under an instruction budget in the calling thread, for recipe
@@ -363,10 +685,17 @@ static int sched_call_limited(lua_State *L) {
   return lua_gettop(L);
 }
 
+static int sched_now(lua_State *L) {
+  lua_pushnumber(L, lacuna_sched_now());
+  return 1;
+}
+
 static const luaL_Reg sched_funcs[] = {
-    {"run", sched_run},
-    {"call_limited", sched_call_limited},
-    {NULL, NULL},
+    {"run", sched_run},     {"call_limited", sched_call_limited},
+    {"sleep", sched_sleep}, {"self", sched_self},
+    {"park", sched_park},   {"unpark", sched_unpark},
+    {"spawn", sched_spawn}, {"join", sched_join},
+    {"now", sched_now},     {NULL, NULL},
 };
 
 int lacuna_open_sched(lua_State *L) {

@@ -131,4 +131,72 @@ t.test("call_limited runs a function under a budget and reports a traceback", fu
   t.truthy(msg:find("stack traceback", 1, true))
 end)
 
+t.test("sleep suspends one item while the others run; output order is kept", function()
+  local order = {}
+  local got = run({ 30, 0, 10 }, function(ms, seq)
+    sched.sleep(ms / 1000)
+    order[#order + 1] = seq
+    return seq
+  end, 3)
+  t.eq(order, { 2, 3, 1 })
+  t.eq({ got[1].value, got[2].value, got[3].value }, { 1, 2, 3 })
+end)
+
+t.test("park and unpark pass values between items", function()
+  local parked
+  local got = run({ "waiter", "waker" }, function(role)
+    if role == "waiter" then
+      parked = sched.self()
+      local a, b = sched.park()
+      return a .. b
+    end
+    sched.sleep(0.001)
+    t.eq(sched.unpark(parked, "x", "y"), true)
+    t.eq(sched.unpark(parked, "again"), false)
+    return "woke"
+  end, 2)
+  t.eq(got[1].value, "xy")
+  t.eq(got[2].value, "woke")
+end)
+
+t.test("spawn and join fan out inside one item", function()
+  local got = run({ 3 }, function(n)
+    local hs = {}
+    for i = 1, n do
+      hs[i] = sched.spawn(function(k)
+        sched.sleep((n - k) / 1000)
+        if k == 2 then error("child two failed") end
+        return k * 10
+      end, i)
+    end
+    local res = sched.join(hs)
+    return res
+  end, 1)
+  local res = got[1].value
+  t.eq(#res, 3)
+  t.eq({ res[1].ok, res[1].value }, { true, 10 })
+  t.eq(res[2].ok, false)
+  t.truthy(res[2].value:find("child two failed", 1, true))
+  t.truthy(res[2].traceback:find("stack traceback", 1, true))
+  t.eq({ res[3].ok, res[3].value }, { true, 30 })
+end)
+
+t.test("an item waiting for nothing fails instead of hanging", function()
+  local got = run({ 1, 2 }, function(x)
+    if x == 1 then sched.park() end
+    return x
+  end, 2)
+  t.eq(got[1].ok, false)
+  t.truthy(got[1].value:find("waits for an event nobody will deliver", 1, true))
+  t.eq(got[2].value, 2)
+end)
+
+t.test("waiting primitives outside a run", function()
+  local t0 = sched.now()
+  sched.sleep(0.01)
+  t.truthy(sched.now() - t0 >= 0.009)
+  t.raises(function() sched.park() end, "only wait inside a work item")
+  t.raises(function() sched.spawn(print) end, "only inside a work item")
+end)
+
 return t.done()
