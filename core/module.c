@@ -18,6 +18,7 @@ static const struct {
     {"rng", lacuna_open_rng},         {"hash", lacuna_open_hash},
     {"example", lacuna_open_example}, {"sched", lacuna_open_sched},
     {"sandbox", lacuna_open_sandbox}, {"sys", lacuna_open_sys},
+    {"http", lacuna_open_http},       {"cache", lacuna_open_cache},
     {NULL, NULL},
 };
 

@@ -28,17 +28,38 @@ run/check options:
       --seed N            seed of the per-item random streams (default 0)
       --limit N           process only the first N items
       --max-failures N    stop after more than N failed items (the rest is kept)
-      --window N          work items in flight and buffered for ordering (default %d)
+      --window N          work items in flight and buffered for ordering
+                          (default max(%d, 2 x --concurrency))
       --no-meta           leave example metadata out of the output lines
       --split-partial     openai format: split a partly trained assistant turn into
                           consecutive assistant messages instead of failing
       --trust             lift the sandbox (full Lua library, no limits)
       --max-instructions N  per-item instruction budget of a sandboxed recipe (default %d)
       --max-memory MB     memory cap of a sandboxed run (default %d)
-  -q, --quiet             no summary line on stderr
+  -q, --quiet             no progress or summary on stderr
+      --no-progress       no progress line
 
-exit codes: 0 every item done, 1 some items failed, 2 usage or configuration
-error, 130 interrupted.
+teacher (OpenAI-compatible chat completions; recipes call ctx.teacher:chat{...}):
+      --model MODEL       the default teacher's model
+      --teacher NAME=MODEL[@BASE_URL]  a named teacher (ctx.teachers.NAME); repeatable
+      --base-url URL      API base (default $OPENAI_BASE_URL, else https://api.openai.com/v1)
+      --api-key-env VAR   environment variable holding the API key (default OPENAI_API_KEY)
+      --concurrency N     requests in flight (default %d; lowered on 429 and recovered)
+      --rpm N, --tpm N    requests / tokens per minute
+      --timeout SECONDS   per request (default 120); --max-retries N (default 6)
+      --cache DB          response cache (default .lacuna/cache.db); --no-cache; --cache-only
+      --batch-export FILE write cache misses as an OpenAI Batch input file and stop (exit 3)
+      --price MODEL=IN/OUT  dollars per 1M input/output tokens; repeatable
+      --max-cost USD      stop cleanly once the cost reaches USD, keeping what is done
+
+cache:
+  lacuna cache stats [--cache DB]
+  lacuna cache export FILE [--cache DB]         responses as JSONL, to reproduce without a teacher
+  lacuna cache import FILE [--cache DB]
+  lacuna cache import-batch FILE [--cache DB]   load an OpenAI Batch API output file
+
+exit codes: 0 every item done, 1 some items failed (or stopped early), 2 usage
+or configuration error, 3 requests exported for the Batch API, 130 interrupted.
 ]]
 
 local function shipped_names()
@@ -50,7 +71,15 @@ end
 
 function M.help_text()
   return string.format(HELP, shipped_names(), table.concat(formats.names, ", "),
-    runner.defaults.window, runner.defaults.max_instructions, runner.defaults.max_memory_mb)
+    runner.defaults.window, runner.defaults.max_instructions, runner.defaults.max_memory_mb,
+    runner.defaults.concurrency)
+end
+
+local function num_arg(flag, v, min)
+  local n = v and tonumber(v)
+  if not n then usage.error("%s expects a number, got '%s'", flag, tostring(v)) end
+  if min and n < min then usage.error("%s must be >= %g", flag, min) end
+  return n
 end
 
 local function int_arg(flag, v, min)
@@ -83,7 +112,36 @@ function M.parse_options(args, i)
     elseif a == "--seed" then o.seed = int_arg(a, value(a))
     elseif a == "--limit" then o.limit = int_arg(a, value(a), 0)
     elseif a == "--max-failures" then o.max_failures = int_arg(a, value(a), 0)
-    elseif a == "--window" or a == "--concurrency" then o.window = int_arg(a, value(a), 1)
+    elseif a == "--window" then o.window = int_arg(a, value(a), 1)
+    elseif a == "--concurrency" then o.concurrency = int_arg(a, value(a), 1)
+    elseif a == "--model" then o.model = value(a)
+    elseif a == "--teacher" then
+      local spec = value(a)
+      local name, model, url = spec:match("^([%w_%-]+)=([^@]+)@(.+)$")
+      if not name then name, model = spec:match("^([%w_%-]+)=(.+)$") end
+      if not name then usage.error("--teacher expects NAME=MODEL or NAME=MODEL@BASE_URL, got '%s'", spec) end
+      o.teachers = o.teachers or {}
+      o.teachers[name] = { model = model, base_url = url }
+    elseif a == "--base-url" then o.base_url = value(a)
+    elseif a == "--api-key-env" then o.api_key_env = value(a)
+    elseif a == "--rpm" then o.rpm = int_arg(a, value(a), 1)
+    elseif a == "--tpm" then o.tpm = int_arg(a, value(a), 1)
+    elseif a == "--timeout" then o.timeout = num_arg(a, value(a), 0.001)
+    elseif a == "--max-retries" then o.max_retries = int_arg(a, value(a), 0)
+    elseif a == "--cache" then o.cache = value(a)
+    elseif a == "--no-cache" then o.no_cache = true
+    elseif a == "--cache-only" then o.cache_only = true
+    elseif a == "--batch-export" then o.batch_export = value(a)
+    elseif a == "--price" then
+      local spec = value(a)
+      local model, pin, pout = spec:match("^(.+)=([%d%.]+)/([%d%.]+)$")
+      if not model or not tonumber(pin) or not tonumber(pout) then
+        usage.error("--price expects MODEL=INPUT/OUTPUT in dollars per 1M tokens, got '%s'", spec)
+      end
+      o.prices = o.prices or {}
+      o.prices[model] = { input = tonumber(pin), output = tonumber(pout) }
+    elseif a == "--max-cost" then o.max_cost = num_arg(a, value(a), 0)
+    elseif a == "--no-progress" then o.progress = false
     elseif a == "--max-instructions" then o.max_instructions = int_arg(a, value(a), 0)
     elseif a == "--max-memory" then o.max_memory_mb = int_arg(a, value(a), 0)
     elseif a == "--no-meta" then o.meta = false
@@ -157,6 +215,34 @@ function commands.check(args)
   local o = M.parse_options(args, 2)
   if not o.recipe then usage.error("check: which recipe? (lacuna check RECIPE [-i INPUT])") end
   return (runner.check(o))
+end
+
+-- lacuna cache stats|export|import|import-batch [FILE] [--cache DB]
+function commands.cache(args)
+  local sub = args[2]
+  local db, file = ".lacuna/cache.db", nil
+  local i = 3
+  while i <= #args do
+    local a = args[i]
+    if a == "--cache" then
+      i = i + 1
+      db = args[i] or usage.error("--cache needs a value")
+    elseif a:sub(1, 1) == "-" then
+      usage.error("unknown option '%s' for lacuna cache", a)
+    elseif not file then
+      file = a
+    else
+      usage.error("unexpected argument '%s'", a)
+    end
+    i = i + 1
+  end
+  local cache = require "lacuna.cache"
+  if sub == "stats" then return cache.cmd_stats(db, io.stdout) end
+  local needs = { export = cache.cmd_export, import = cache.cmd_import, ["import-batch"] = cache.cmd_import_batch }
+  local fn = needs[sub or ""]
+  if not fn then usage.error("lacuna cache: expected stats, export, import or import-batch") end
+  if not file then usage.error("lacuna cache %s: which file?", sub) end
+  return fn(db, file)
 end
 
 function commands.run(args)

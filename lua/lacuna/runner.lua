@@ -9,6 +9,7 @@ local params_mod = require "lacuna.params"
 local sandbox = require "lacuna.sandbox"
 local formats = require "lacuna.formats"
 local example = require "lacuna.example"
+local teacher = require "lacuna.teacher"
 
 local json, jsonl, sys, sched, hash = core.json, core.jsonl, core.sys, core.sched, core.hash
 local encode, null = json.encode, json.null
@@ -17,6 +18,7 @@ local M = {}
 
 M.defaults = {
   window = 64,                      -- work items in flight (and buffered for ordering)
+  concurrency = 16,                 -- teacher requests in flight
   max_instructions = 1000000000,    -- per work item, sandboxed recipes
   max_memory_mb = 4096,             -- whole Lua state, sandboxed recipes
 }
@@ -84,7 +86,24 @@ end
 
 -- Per-item context given to map.
 local Ctx = {}
-Ctx.__index = Ctx
+-- ctx.teacher and ctx.teachers[name] are made on first use, bound to the item.
+Ctx.__index = function(ctx, k)
+  if k == "teacher" then
+    local t = rawget(ctx, "_pool"):teacher(nil, ctx.index)
+    rawset(ctx, "teacher", t)
+    return t
+  elseif k == "teachers" then
+    local pool, index = rawget(ctx, "_pool"), ctx.index
+    local named = setmetatable({}, { __index = function(tbl, name)
+      local t = pool:teacher(name, index)
+      rawset(tbl, name, t)
+      return t
+    end })
+    rawset(ctx, "teachers", named)
+    return named
+  end
+  return Ctx[k]
+end
 function Ctx:skip(reason) return (require "lacuna").skip(reason) end
 function Ctx:log(...)
   local parts = {}
@@ -109,7 +128,7 @@ end
 
 -- The function each work item's coroutine runs. Returns an outcome table:
 -- {examples = {json lines}} | {skip = reason} | {fail = message}.
-local function make_work(r, values, o, fmt, notes)
+local function make_work(r, values, o, fmt, notes, pool)
   local lc = require "lacuna"
   local is_skip, is_example = lc.is_skip, example.is_example
   local render = formats.render
@@ -123,7 +142,7 @@ local function make_work(r, values, o, fmt, notes)
     if err then return { fail = string.format("%s:%d: %s", w.file, w.line, err), input_error = true } end
     local ctx = setmetatable({
       rng = new_rng(seed, seq), params = values, index = seq, seed = seed,
-      file = w.file, line = w.line, recipe = r.name,
+      file = w.file, line = w.line, recipe = r.name, _pool = pool,
     }, Ctx)
     local res = map(w.record, ctx)
     if res == nil then return { skip = "map returned nothing" } end
@@ -157,6 +176,10 @@ local function make_source(inputs, state, o)
   local limit = o.limit
   return function()
     if state.stop or (limit and state.read >= limit) then return nil end
+    if state.pool and state.pool.stop_reason then
+      state.stop = state.pool.stop_reason
+      return nil
+    end
     while true do
       if not reader then
         idx = idx + 1
@@ -167,6 +190,7 @@ local function make_source(inputs, state, o)
         if not reader then usage.error("%s", err) end
       end
       local v, a, b = reader:next()
+      state.reader = reader
       if v == nil then
         if a then -- an I/O error reading the file
           reader:close()
@@ -191,20 +215,23 @@ end
 
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback).
-function M.execute(r, values, o, sink)
+function M.execute(r, values, o, sink, pool)
   local fmt = o.format
   local notes = {}
-  local state = { read = 0, pending = {}, stop = false }
-  local work = make_work(r, values, o, fmt, notes)
+  local state = { read = 0, pending = {}, stop = false, pool = pool }
+  local work = make_work(r, values, o, fmt, notes, pool)
   local n, interrupted = sched.run {
-    window = o.window or M.defaults.window,
+    window = M.window(o),
     budget = M.budget(o),
     next = make_source(o.inputs, state, o),
     work = work,
     done = function(seq, ok, outcome, trace)
       local w = state.pending[seq]
       state.pending[seq] = nil
-      if not ok then
+      if pool and pool.deferred_items[seq] then
+        pool.deferred_items[seq] = nil
+        sink.deferred(w)
+      elseif not ok then
         sink.fail(w, string.format("%s:%d: %s", w.file, w.line, tostring(outcome)), trace)
       elseif outcome.fail then
         sink.fail(w, outcome.fail, nil)
@@ -214,10 +241,87 @@ function M.execute(r, values, o, sink)
         sink.examples(w, outcome.examples)
       end
       if sink.should_stop and sink.should_stop() then state.stop = true end
+      if sink.progress then sink.progress(state) end
     end,
   }
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
            stopped = state.stop }
+end
+
+-- Items in flight: enough to keep --concurrency requests busy.
+function M.window(o)
+  return o.window or math.max(M.defaults.window, 2 * (o.concurrency or M.defaults.concurrency))
+end
+
+-- The teacher pool's configuration from the run options and the environment.
+function M.teacher_config(o)
+  return {
+    base_url = o.base_url or os.getenv("OPENAI_BASE_URL"),
+    api_key_env = o.api_key_env,
+    model = o.model,
+    teachers = o.teachers,
+    concurrency = o.concurrency or M.defaults.concurrency,
+    rpm = o.rpm, tpm = o.tpm, timeout = o.timeout, max_retries = o.max_retries,
+    cache = o.cache or ".lacuna/cache.db",
+    cache_mode = o.no_cache and "off" or (o.cache_only and "only" or "rw"),
+    batch_export = o.batch_export,
+    prices = o.prices, max_cost = o.max_cost,
+    open_cache = function(path, readonly)
+      local dir = path:match("^(.*)/[^/]*$")
+      if dir and dir ~= "" and not readonly then sys.mkdirs(dir) end
+      return (require "lacuna.cache").open(path, { readonly = readonly })
+    end,
+  }
+end
+
+-- The progress line on stderr: one updating line on a terminal, otherwise a
+-- line every few seconds.
+local function progress_printer(o, counts, pool, inputs)
+  local tty = sys.isatty(2)
+  local every = tty and 0.25 or 5
+  local t0 = sys.clock()
+  local last = t0
+  local total_bytes = 0
+  for _, path in ipairs(inputs or {}) do
+    local st = sys.stat(path)
+    if st and path:sub(-3) ~= ".gz" then total_bytes = total_bytes + st.size else total_bytes = nil end
+    if not total_bytes then break end
+  end
+  local done_bytes_before, current_file = 0, nil
+  local function line(state, final)
+    local now = sys.clock()
+    if not final and now - last < every then return end
+    last = now
+    local done = counts.ok + counts.skipped + counts.failed + (counts.deferred or 0)
+    local el = now - t0
+    local rate = el > 0 and done / el or 0
+    local parts = { string.format("%d done", done) }
+    if total_bytes and total_bytes > 0 and state and state.reader then
+      local _, raw = state.reader:bytes_read()
+      local frac = math.min(1, (done_bytes_before + (raw or 0)) / total_bytes)
+      parts[1] = string.format("%d done (%.0f%%)", done, frac * 100)
+      if frac > 0 and frac < 1 then parts[#parts + 1] = string.format("ETA %ds", math.floor(el / frac - el)) end
+    end
+    parts[#parts + 1] = string.format("%.1f/s", rate)
+    if counts.failed > 0 then parts[#parts + 1] = counts.failed .. " failed" end
+    if pool and pool.stats.requests + pool.stats.cache_hits > 0 then
+      local st = pool.stats
+      parts[#parts + 1] = string.format("%d in flight", pool.inflight)
+      parts[#parts + 1] = string.format("%d requests", st.requests)
+      parts[#parts + 1] = string.format("%d retries", st.retries)
+      parts[#parts + 1] = string.format("%d cache hits", st.cache_hits)
+      parts[#parts + 1] = string.format("%d tokens", st.prompt_tokens + st.completion_tokens)
+      if pool.cfg.prices then parts[#parts + 1] = string.format("$%.4f", pool.cost) end
+    end
+    local text = "lacuna: " .. table.concat(parts, ", ")
+    if tty then
+      io.stderr:write("\r\27[K", text, final and "\n" or "")
+    elseif not final then
+      io.stderr:write(text, "\n")
+    end
+    io.stderr:flush()
+  end
+  return line
 end
 
 local function side_path(out, suffix)
@@ -295,10 +399,16 @@ function M.run(o)
     usage.error("%s: setup failed: %s", r.source_path, first_line(err))
   end
 
-  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0 }
   local shown_failures = 0
   local max_failures = o.max_failures
+  local pool = teacher.pool(M.teacher_config(o))
+  local progress = (not o.quiet and o.progress ~= false) and progress_printer(o, counts, pool, o.inputs) or nil
   local sink = {
+    progress = progress,
+    deferred = function()
+      counts.deferred = counts.deferred + 1
+    end,
     examples = function(_, lines)
       counts.ok = counts.ok + 1
       counts.examples = counts.examples + #lines
@@ -324,13 +434,33 @@ function M.run(o)
     should_stop = function() return max_failures and counts.failed > max_failures end,
   }
 
-  local res = M.execute(r, values, o, sink)
+  local ok_exec, res = pcall(M.execute, r, values, o, sink, pool)
+  if not ok_exec then
+    abort_all()
+    pcall(pool.close, pool)
+    error(res, 0)
+  end
+  if progress and not o.quiet then progress(nil, true) end
+  pool:close()
   counts.read = res.read
   if res.interrupted then
     abort_all()
     stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written", counts.read))
     return 130, counts
   end
+
+  -- A batch-export run stops here: the requests are in the batch file, and
+  -- the data is made by the rerun after `lacuna cache import-batch`.
+  if counts.deferred > 0 then
+    abort_all()
+    stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
+      " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
+      " (without --batch-export) to finish from the cache", pool.stats.deferred, counts.deferred, o.batch_export))
+    stderr(string.format("lacuna: %d read = %d ok + %d skipped + %d failed + %d waiting for the batch",
+      counts.read, counts.ok, counts.skipped, counts.failed, counts.deferred))
+    return 3, counts
+  end
+  counts.deferred = nil
 
   local summary = { counts = counts, output = out_path }
   local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
@@ -343,6 +473,12 @@ function M.run(o)
     end
   end
 
+  local stopped
+  if type(res.stopped) == "string" then
+    stopped = res.stopped
+  elseif res.stopped then
+    stopped = string.format("more than %d failures (--max-failures)", max_failures)
+  end
   local wall = sys.clock() - t0
   local manifest = setmetatable({
     lacuna_version = core.version,
@@ -356,15 +492,16 @@ function M.run(o)
     outputs = setmetatable({ examples = paths.out, skipped = paths.skipped, failed = paths.failed },
       { __jsonorder = { "examples", "skipped", "failed" } }),
     counts = setmetatable(counts, { __jsonorder = { "read", "ok", "examples", "skipped", "failed" } }),
-    stopped_early = res.stopped and string.format("more than %d failures (--max-failures)", max_failures) or nil,
+    stopped_early = stopped,
+    teacher = M.teacher_manifest(pool),
     trusted = o.trust and true or false,
-    limits = setmetatable({ max_instructions = M.budget(o), window = o.window or M.defaults.window },
+    limits = setmetatable({ max_instructions = M.budget(o), window = M.window(o) },
       { __jsonorder = { "max_instructions", "window" } }),
     wall_seconds = math.floor(wall * 1000 + 0.5) / 1000,
     cpu_seconds = math.floor((sys.cputime() - cpu0) * 1000 + 0.5) / 1000,
     finished_at = sys.utc_iso8601(),
   }, { __jsonorder = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
-                       "inputs", "outputs", "counts", "stopped_early", "trusted", "limits",
+                       "inputs", "outputs", "counts", "stopped_early", "teacher", "trusted", "limits",
                        "wall_seconds", "cpu_seconds", "finished_at" } })
   local mf = io.open(paths.manifest .. ".tmp", "wb")
   if not mf then usage.error("%s: cannot write the manifest", paths.manifest) end
@@ -377,16 +514,45 @@ function M.run(o)
     stderr(string.format(
       "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
       counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
-    if counts.failed > 0 then stderr("lacuna: failures are in " .. paths.failed) end
-    if res.stopped then
-      stderr(string.format("lacuna: stopped after more than %d failures (--max-failures)", max_failures))
+    local st = pool.stats
+    if st.requests + st.cache_hits > 0 then
+      stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
+        st.requests, st.retries, st.cache_hits, st.prompt_tokens, st.completion_tokens,
+        pool.cfg.prices and string.format(", $%.4f", pool.cost) or ""))
     end
+    if counts.failed > 0 then stderr("lacuna: failures are in " .. paths.failed) end
+    if stopped then stderr("lacuna: stopped early: " .. stopped .. "; everything done so far is kept") end
   end
   if not fin_ok then
     stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
     return 1, counts
   end
-  return (counts.failed > 0 or res.stopped) and 1 or 0, counts
+  return (counts.failed > 0 or stopped) and 1 or 0, counts
+end
+
+-- The teacher's part of the manifest (nil when no teacher was called).
+function M.teacher_manifest(pool)
+  local st = pool.stats
+  if st.requests + st.cache_hits == 0 then return nil end
+  local models = {}
+  for model, u in pairs(pool.usage) do
+    models[model] = setmetatable({ requests = u.requests, cached = u.cached, prompt_tokens = u.prompt_tokens,
+      completion_tokens = u.completion_tokens, cost_usd = pool.cfg.prices and pool.cfg.prices[model] and u.cost or nil },
+      { __jsonorder = { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" } })
+  end
+  return setmetatable({
+    models = models,
+    requests = st.requests, retries = st.retries, cache_hits = st.cache_hits,
+    rate_limited = st.rate_limited, failures = st.failures,
+    prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens,
+    cost_usd = pool.cfg.prices and pool.cost or nil,
+    prices = pool.cfg.prices, max_cost = pool.cfg.max_cost,
+    cache = pool.cfg.cache_mode ~= "off" and pool.cfg.cache or nil,
+    cache_mode = pool.cfg.cache_mode,
+    concurrency = pool.max_limit,
+  }, { __jsonorder = { "models", "requests", "retries", "cache_hits", "rate_limited", "failures",
+                       "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
+                       "cache_mode", "concurrency" } })
 end
 
 -- `lacuna check`: validates the recipe and runs it on the first records (the
@@ -415,10 +581,15 @@ function M.check(o, out)
     usage.error("%s: setup failed: %s", r.source_path, first_line(cerr))
   end
   local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
-  local co = { inputs = inputs, limit = n, format = o.format, seed = o.seed, trust = o.trust,
-               max_instructions = o.max_instructions, window = 1, meta = o.meta,
-               split_partial = o.split_partial }
+  local co = {}
+  for k, v in pairs(o) do co[k] = v end
+  co.inputs, co.limit = inputs, n
+  local pool = teacher.pool(M.teacher_config(co))
   local res = M.execute(r, values, co, {
+    deferred = function(w)
+      counts.deferred = (counts.deferred or 0) + 1
+      out:write(string.format("# deferred %s:%d: waiting for the batch file\n", w.file, w.line))
+    end,
     examples = function(w, lines)
       counts.ok = counts.ok + 1
       counts.examples = counts.examples + #lines
@@ -433,7 +604,8 @@ function M.check(o, out)
       out:write("# FAIL " .. message .. "\n")
       if trace then out:write((traceback_head(trace, 8):gsub("\n", "\n#   ")), "\n") end
     end,
-  })
+  }, pool)
+  pool:close()
   if tmp then os.remove(tmp) end
   counts.read = res.read
   out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed\n",

@@ -23,7 +23,7 @@ expect_in "$ERR" "lacuna: $BAD:2: " "failures are shown on stderr as lacuna: FIL
 # --max-failures stops the run early but keeps what was done.
 lc run chat_mask -i "$BAD" -o "$TMP/stop.jsonl" --max-failures 1
 expect_code 1 "--max-failures exit code"
-expect_in "$ERR" "stopped after more than 1 failures" "--max-failures message"
+expect_in "$ERR" "stopped early: more than 1 failures (--max-failures); everything done so far is kept" "--max-failures message"
 expect_eq "$(lines "$TMP/stop.failed.jsonl")" 2 "--max-failures stops after the second failure"
 
 # Configuration errors: exit 2, nothing written.

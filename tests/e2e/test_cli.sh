@@ -12,7 +12,7 @@ expect_in "$OUT" "lacuna 0.1.0" "version text"
 
 lc help
 expect_code 0 "help"
-expect_in "$OUT" "exit codes: 0 every item done, 1 some items failed, 2 usage" "help documents exit codes"
+expect_in "$OUT" "exit codes: 0 every item done, 1 some items failed (or stopped early), 2 usage" "help documents exit codes"
 
 lc
 expect_code 2 "no command"

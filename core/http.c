@@ -1,0 +1,392 @@
+/* HTTP POST over libcurl's multi interface, for the teacher. A request made
+ * inside a work item suspends only that item's task; the scheduler polls the
+ * multi handle when no task can run, and completions wake their tasks. Curl's
+ * callbacks only append bytes and note headers; Lua never runs inside them.
+ * Outside a run (a script, the REPL) the same call blocks.
+ *
+ * Retries, backoff, rate limits and caching are policy: lua/lacuna/teacher.lua. */
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "areas.h"
+#include "sched.h"
+
+#define CLIENT_MT "lacuna.HttpClient"
+#define MAX_BODY ((size_t)256 << 20)
+
+typedef struct transfer {
+  CURL *easy;
+  struct http_client *client;
+  struct transfer *prev, *next; /* in-flight list */
+  unsigned long run_id;         /* 0: a blocking call outside any run */
+  lua_Integer token;
+  int done;
+  char *body;
+  size_t len, cap;
+  int too_big;
+  double retry_after; /* seconds, < 0 when absent */
+  struct curl_slist *headers;
+  long status;
+  CURLcode result;
+  char errbuf[CURL_ERROR_SIZE];
+} transfer;
+
+typedef struct http_client {
+  CURLM *multi;
+  transfer *inflight;
+  int ninflight;
+  long long requests, failures;
+  lacuna_sched *sched; /* the run whose poller list holds us */
+  unsigned long sched_run;
+} http_client;
+
+static int curl_ready;
+
+static http_client *check_client(lua_State *L, int idx) {
+  http_client *c = luaL_checkudata(L, idx, CLIENT_MT);
+  if (!c->multi) luaL_error(L, "http client is closed");
+  return c;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud) {
+  transfer *t = ud;
+  size_t add = size * n;
+  if (t->len + add > MAX_BODY) {
+    t->too_big = 1;
+    return 0; /* makes curl fail the transfer */
+  }
+  if (t->len + add + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 4096;
+    while (cap < t->len + add + 1) cap *= 2;
+    char *p = realloc(t->body, cap);
+    if (!p) return 0;
+    t->body = p;
+    t->cap = cap;
+  }
+  memcpy(t->body + t->len, data, add);
+  t->len += add;
+  return add;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
+static size_t on_header(char *data, size_t size, size_t n, void *ud) {
+  transfer *t = ud;
+  size_t len = size * n;
+  static const char name[] = "retry-after:";
+  if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+    char value[128];
+    size_t vlen = len - (sizeof name - 1);
+    if (vlen >= sizeof value) vlen = sizeof value - 1;
+    memcpy(value, data + sizeof name - 1, vlen);
+    value[vlen] = '\0';
+    char *v = value;
+    while (*v == ' ' || *v == '\t') v++;
+    for (char *e = v + strlen(v); e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--) e[-1] = '\0';
+    char *end;
+    double secs = strtod(v, &end);
+    if (end != v && *end == '\0' && secs >= 0) {
+      t->retry_after = secs;
+    } else {
+      time_t when = curl_getdate(v, NULL);
+      if (when != -1) {
+        double d = difftime(when, time(NULL));
+        t->retry_after = d > 0 ? d : 0;
+      }
+    }
+  }
+  return len;
+}
+
+static void unlink_transfer(http_client *c, transfer *t) {
+  if (t->prev) t->prev->next = t->next;
+  else c->inflight = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  c->ninflight--;
+}
+
+static void free_transfer(transfer *t) {
+  if (t->easy) curl_easy_cleanup(t->easy);
+  curl_slist_free_all(t->headers);
+  free(t->body);
+  free(t);
+}
+
+/* Pushes status, body, retry_after, error — the results of one POST. */
+static void push_results(lua_State *L, transfer *t) {
+  if (t->result == CURLE_OK) {
+    lua_pushinteger(L, t->status);
+    lua_pushlstring(L, t->body ? t->body : "", t->len);
+    if (t->retry_after >= 0)
+      lua_pushnumber(L, t->retry_after);
+    else
+      lua_pushnil(L);
+    lua_pushnil(L);
+  } else {
+    lua_pushinteger(L, t->status); /* 0 unless the error came after the headers */
+    lua_pushlstring(L, t->body ? t->body : "", t->len);
+    lua_pushnil(L);
+    if (t->too_big)
+      lua_pushfstring(L, "response larger than %d MB", (int)(MAX_BODY >> 20));
+    else
+      lua_pushfstring(L, "%s%s%s", curl_easy_strerror(t->result), t->errbuf[0] ? ": " : "", t->errbuf);
+  }
+}
+
+/* Collects finished transfers; wakes their tasks (or marks blocking ones). */
+static void drain(http_client *c, lacuna_sched *s) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(c->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    transfer *t;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+    t->result = msg->data.result;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    curl_multi_remove_handle(c->multi, t->easy);
+    unlink_transfer(c, t);
+    if (t->result != CURLE_OK) c->failures++;
+    if (t->run_id == 0) {
+      t->done = 1; /* the blocking caller reads and frees it */
+      continue;
+    }
+    lua_State *co = (s && t->run_id == lacuna_sched_run_id(s)) ? lacuna_sched_thread(s, t->token) : NULL;
+    if (co) {
+      push_results(co, t);
+      lacuna_sched_wake(s, t->token, 4);
+    }
+    free_transfer(t);
+  }
+}
+
+static int poller_pending(void *ud) { return ((http_client *)ud)->ninflight; }
+
+static void poller_poll(void *ud, lacuna_sched *s, int timeout_ms) {
+  http_client *c = ud;
+  int running;
+  curl_multi_perform(c->multi, &running);
+  int before = c->ninflight;
+  drain(c, s);
+  if (c->ninflight == before && c->ninflight > 0) {
+    curl_multi_poll(c->multi, NULL, 0, timeout_ms < 0 ? 1000 : timeout_ms, NULL);
+    curl_multi_perform(c->multi, &running);
+    drain(c, s);
+  }
+}
+
+static int k_post(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 4;
+}
+
+static double opt_number(lua_State *L, int idx, const char *field, double dflt) {
+  if (lua_isnoneornil(L, idx)) return dflt;
+  lua_getfield(L, idx, field);
+  double v = lua_isnil(L, -1) ? dflt : luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* client:post(url, headers, body [, {timeout=, connect_timeout=, stall=}])
+ *   -> status, body, retry_after|nil, error|nil
+ * A transport failure (timeout, reset, refused, truncated body) is not raised:
+ * it comes back as `error`, for the caller's retry policy. */
+static int client_post(lua_State *L) {
+  http_client *c = check_client(L, 1);
+  const char *url = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  size_t blen;
+  const char *body = luaL_checklstring(L, 4, &blen);
+  double timeout = opt_number(L, 5, "timeout", 120);
+  double connect_timeout = opt_number(L, 5, "connect_timeout", 10);
+  double stall = opt_number(L, 5, "stall", 60);
+
+  transfer *t = calloc(1, sizeof *t);
+  if (!t) return luaL_error(L, "http: out of memory");
+  t->client = c;
+  t->retry_after = -1;
+  t->easy = curl_easy_init();
+  if (!t->easy) {
+    free(t);
+    return luaL_error(L, "http: curl_easy_init failed");
+  }
+  lua_Integer nh = luaL_len(L, 3);
+  for (lua_Integer i = 1; i <= nh; i++) {
+    lua_rawgeti(L, 3, i);
+    const char *h = lua_tostring(L, -1);
+    if (!h) {
+      free_transfer(t);
+      return luaL_error(L, "http: header %d is not a string", (int)i);
+    }
+    t->headers = curl_slist_append(t->headers, h);
+    lua_pop(L, 1);
+  }
+  CURL *e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+  /* A stalled server (no byte for `stall` seconds) fails fast, before the
+   * overall timeout. */
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(stall < 1 ? 1 : stall));
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+
+  lacuna_sched *s = lacuna_sched_current(L);
+  if (s) {
+    t->run_id = lacuna_sched_run_id(s);
+    t->token = lacuna_sched_token(L);
+    if (c->sched != s || c->sched_run != t->run_id) {
+      lacuna_poller p = {poller_pending, poller_poll, c};
+      if (!lacuna_sched_add_poller(s, p)) {
+        free_transfer(t);
+        return luaL_error(L, "http: too many pollers");
+      }
+      c->sched = s;
+      c->sched_run = t->run_id;
+    }
+  }
+  if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+    free_transfer(t);
+    return luaL_error(L, "http: cannot add the transfer");
+  }
+  t->next = c->inflight;
+  if (c->inflight) c->inflight->prev = t;
+  c->inflight = t;
+  c->ninflight++;
+  c->requests++;
+  if (s) {
+    lua_settop(L, 0);
+    return lacuna_sched_suspend(L, 0, k_post);
+  }
+  /* Blocking: drive the multi handle until this transfer is done. */
+  while (!t->done) {
+    int running;
+    curl_multi_perform(c->multi, &running);
+    drain(c, NULL);
+    if (!t->done) curl_multi_poll(c->multi, NULL, 0, 100, NULL);
+  }
+  push_results(L, t);
+  free_transfer(t);
+  return 4;
+}
+
+static void close_client(http_client *c) {
+  if (!c->multi) return;
+  while (c->inflight) {
+    transfer *t = c->inflight;
+    curl_multi_remove_handle(c->multi, t->easy);
+    unlink_transfer(c, t);
+    free_transfer(t);
+  }
+  curl_multi_cleanup(c->multi);
+  c->multi = NULL;
+}
+
+static int client_gc(lua_State *L) {
+  close_client(luaL_checkudata(L, 1, CLIENT_MT));
+  return 0;
+}
+
+/* client:stats() -> {requests=, in_flight=, transport_failures=} */
+static int client_stats(lua_State *L) {
+  http_client *c = check_client(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, c->requests);
+  lua_setfield(L, -2, "requests");
+  lua_pushinteger(L, c->ninflight);
+  lua_setfield(L, -2, "in_flight");
+  lua_pushinteger(L, c->failures);
+  lua_setfield(L, -2, "transport_failures");
+  return 1;
+}
+
+static int client_tostring(lua_State *L) {
+  http_client *c = luaL_checkudata(L, 1, CLIENT_MT);
+  if (!c->multi)
+    lua_pushliteral(L, "http client (closed)");
+  else
+    lua_pushfstring(L, "http client (%d in flight)", c->ninflight);
+  return 1;
+}
+
+/* http.client{max_connections=, max_host_connections=} -> client */
+static int http_client_new(lua_State *L) {
+  lua_Integer maxconn = 0, maxhost = 0;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "max_connections");
+    maxconn = luaL_optinteger(L, -1, 0);
+    lua_getfield(L, 1, "max_host_connections");
+    maxhost = luaL_optinteger(L, -1, 0);
+    lua_pop(L, 2);
+  }
+  http_client *c = lua_newuserdatauv(L, sizeof *c, 0);
+  memset(c, 0, sizeof *c);
+  luaL_setmetatable(L, CLIENT_MT);
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "http: curl_global_init failed");
+    curl_ready = 1;
+  }
+  c->multi = curl_multi_init();
+  if (!c->multi) return luaL_error(L, "http: curl_multi_init failed");
+  if (maxconn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)maxconn);
+  if (maxhost > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)maxhost);
+  curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  return 1;
+}
+
+/* http.version() -> libcurl's version string */
+static int http_version(lua_State *L) {
+  lua_pushstring(L, curl_version());
+  return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"post", client_post},
+    {"stats", client_stats},
+    {NULL, NULL},
+};
+
+static const luaL_Reg client_meta[] = {
+    {"__gc", client_gc},
+    {"__close", client_gc},
+    {"__tostring", client_tostring},
+    {"__index", NULL},
+    {NULL, NULL},
+};
+
+static const luaL_Reg http_funcs[] = {
+    {"client", http_client_new},
+    {"version", http_version},
+    {NULL, NULL},
+};
+
+int lacuna_open_http(lua_State *L) {
+  if (luaL_newmetatable(L, CLIENT_MT)) {
+    luaL_setfuncs(L, client_meta, 0);
+    luaL_newlib(L, client_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, http_funcs);
+  return 1;
+}

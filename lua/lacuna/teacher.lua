@@ -1,0 +1,510 @@
+-- Teacher calls: the policy over the raw HTTP client (core.http). A recipe
+-- writes `ctx.teacher:chat{...}` as sequential code; the call suspends only
+-- its own work item while many requests are in flight. Here: the cache,
+-- retries with full-jitter backoff honouring Retry-After, RPM/TPM token
+-- buckets, AIMD concurrency, usage and cost, batch export, fan-out and the
+-- JSON helper. The API key lives only in the request headers in memory.
+local core = require "lacuna.core"
+local json, sched, sha256 = core.json, core.sched, core.hash.sha256
+local encode, decode, null = json.encode, json.decode, json.null
+
+local M = {}
+
+-- Fields of an OpenAI chat-completions request that a recipe may set.
+local REQUEST_FIELDS = {
+  model = "string", messages = "table", temperature = "number", top_p = "number",
+  max_tokens = "number", max_completion_tokens = "number", seed = "number",
+  stop = "any", n = "number", response_format = "table", presence_penalty = "number",
+  frequency_penalty = "number", tools = "table", tool_choice = "any", logprobs = "boolean",
+  top_logprobs = "number", reasoning_effort = "string", logit_bias = "table",
+}
+-- lacuna's own fields, not sent: the sample index (k samples of one prompt
+-- are k cache entries) and per-call limits.
+local LOCAL_FIELDS = { sample = true, timeout = true, max_reasks = true, validate = true, schema = true }
+
+local RETRY_STATUS = { [408] = true, [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
+
+local DEFERRED = "lacuna: deferred to the batch file: "
+M.DEFERRED = DEFERRED
+
+local function kind(v)
+  if math.type(v) == "integer" then return "integer" end
+  return type(v)
+end
+
+-- Validates a recipe's request and returns the body to send.
+local function build_body(req, default_model)
+  if type(req) ~= "table" then error("teacher:chat expects a table of request fields", 3) end
+  local body = {}
+  for k, v in pairs(req) do
+    local want = REQUEST_FIELDS[k]
+    if want then
+      if want ~= "any" and type(v) ~= want then
+        error(string.format("teacher:chat: field '%s' must be a %s, got %s", k, want, kind(v)), 3)
+      end
+      body[k] = v
+    elseif not LOCAL_FIELDS[k] then
+      error("teacher:chat: unknown request field '" .. tostring(k) .. "'", 3)
+    end
+  end
+  body.model = body.model or default_model
+  if not body.model then
+    error("teacher:chat: no model (pass model= or run with --model / --teacher NAME=MODEL)", 3)
+  end
+  if type(body.messages) ~= "table" or #body.messages == 0 then
+    error("teacher:chat: messages must be a non-empty list", 3)
+  end
+  for i, m in ipairs(body.messages) do
+    if type(m) ~= "table" or type(m.role) ~= "string" then
+      error("teacher:chat: messages[" .. i .. "] needs a string role", 3)
+    end
+    if m.content ~= nil and m.content ~= null and type(m.content) ~= "string" and type(m.content) ~= "table" then
+      error("teacher:chat: messages[" .. i .. "].content must be a string or a list of parts", 3)
+    end
+  end
+  body.messages = json.array(body.messages)
+  return body
+end
+
+local function estimate_tokens(body)
+  local chars = 0
+  for _, m in ipairs(body.messages) do
+    if type(m.content) == "string" then chars = chars + #m.content end
+  end
+  return math.ceil(chars / 4) + math.floor(body.max_tokens or body.max_completion_tokens or 256)
+end
+
+-- A token bucket refilled continuously: `rate` per second up to `capacity`.
+local Bucket = {}
+Bucket.__index = Bucket
+local function bucket(per_minute)
+  return setmetatable({ capacity = per_minute, level = per_minute, rate = per_minute / 60, t = sched.now() },
+    Bucket)
+end
+function Bucket:refill()
+  local now = sched.now()
+  self.level = math.min(self.capacity, self.level + (now - self.t) * self.rate)
+  self.t = now
+end
+-- Waits (suspending the task) until n can be taken, then takes it.
+function Bucket:take(n)
+  n = math.min(n, self.capacity)
+  self:refill()
+  while self.level < n do
+    sched.sleep((n - self.level) / self.rate)
+    self:refill()
+  end
+  self.level = self.level - n
+end
+function Bucket:give(n) self.level = math.min(self.capacity, self.level + n) end
+
+-- The state shared by every teacher call of one run.
+local Pool = {}
+Pool.__index = Pool
+
+-- cfg: base_url, api_key_env, model, teachers{name={model=, base_url=, api_key_env=}},
+-- concurrency, rpm, tpm, timeout, stall, max_retries, backoff_base, backoff_cap,
+-- cache (path), cache_mode ("rw"|"off"|"only"), batch_export (path), prices
+-- {model={input=, output=}} per 1M tokens, max_cost, open_cache(path, readonly)
+function M.pool(cfg)
+  cfg = cfg or {}
+  local p = setmetatable({
+    cfg = cfg,
+    limit = cfg.concurrency or 16,
+    max_limit = cfg.concurrency or 16,
+    inflight = 0,
+    waiters = {},
+    last_decrease = 0,
+    usage = {},
+    cost = 0,
+    stats = { requests = 0, retries = 0, cache_hits = 0, failures = 0, rate_limited = 0,
+              prompt_tokens = 0, completion_tokens = 0, deferred = 0 },
+    deferred_items = {},
+    batch_keys = {},
+    jitter = core.rng.new(math.floor(sched.now() * 1e6), core.sys.pid()),
+  }, Pool)
+  if cfg.rpm then p.rpm = bucket(cfg.rpm) end
+  if cfg.tpm then p.tpm = bucket(cfg.tpm) end
+  return p
+end
+
+function Pool:http()
+  if not self.client then
+    self.client = core.http.client { max_host_connections = math.max(self.max_limit, 1) }
+  end
+  return self.client
+end
+
+function Pool:cache()
+  if self.cache_obj == nil then
+    local mode = self.cfg.cache_mode or "rw"
+    if mode == "off" or not self.cfg.open_cache then
+      self.cache_obj = false
+    else
+      local c, err = self.cfg.open_cache(self.cfg.cache or ".lacuna/cache.db", mode == "only")
+      if not c then error("teacher cache: " .. tostring(err), 0) end
+      self.cache_obj = c
+    end
+  end
+  return self.cache_obj or nil
+end
+
+function Pool:close()
+  if self.cache_obj then self.cache_obj:close() end
+  if self.batch then self.batch:commit() end
+end
+
+-- Concurrency window with AIMD: halve on 429 (at most once a second), grow
+-- by 1/limit per success, never above --concurrency.
+function Pool:acquire()
+  if not sched.self() then return end
+  while self.inflight >= math.max(1, math.floor(self.limit)) do
+    self.waiters[#self.waiters + 1] = sched.self()
+    sched.park()
+  end
+  self.inflight = self.inflight + 1
+end
+
+function Pool:release()
+  if not sched.self() then return end
+  self.inflight = self.inflight - 1
+  while #self.waiters > 0 and self.inflight + #self.waiters > 0 do
+    local h = table.remove(self.waiters, 1)
+    if sched.unpark(h) then break end
+  end
+end
+
+function Pool:on_rate_limited()
+  self.stats.rate_limited = self.stats.rate_limited + 1
+  local now = sched.now()
+  if now - self.last_decrease >= 1 then
+    self.limit = math.max(1, self.limit / 2)
+    self.last_decrease = now
+  end
+end
+
+function Pool:on_success()
+  self.limit = math.min(self.max_limit, self.limit + 1 / self.limit)
+end
+
+function Pool:account(model, usage, cached)
+  local u = self.usage[model]
+  if not u then
+    u = { requests = 0, cached = 0, prompt_tokens = 0, completion_tokens = 0, cost = 0 }
+    self.usage[model] = u
+  end
+  local pt = usage and math.tointeger(usage.prompt_tokens) or 0
+  local ct = usage and math.tointeger(usage.completion_tokens) or 0
+  if cached then
+    u.cached = u.cached + 1
+    return
+  end
+  u.requests = u.requests + 1
+  u.prompt_tokens = u.prompt_tokens + pt
+  u.completion_tokens = u.completion_tokens + ct
+  self.stats.prompt_tokens = self.stats.prompt_tokens + pt
+  self.stats.completion_tokens = self.stats.completion_tokens + ct
+  local price = self.cfg.prices and self.cfg.prices[model]
+  if price then
+    local c = (pt * price.input + ct * price.output) / 1e6
+    u.cost = u.cost + c
+    self.cost = self.cost + c
+    if self.cfg.max_cost and self.cost >= self.cfg.max_cost and not self.stop_reason then
+      self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, self.cfg.max_cost)
+    end
+  end
+end
+
+-- Where and how to reach a named teacher (nil name: the default one).
+function Pool:endpoint(name)
+  local t = name and self.cfg.teachers and self.cfg.teachers[name]
+  if name and not t then
+    local names = {}
+    for k in pairs(self.cfg.teachers or {}) do names[#names + 1] = k end
+    table.sort(names)
+    error("no teacher named '" .. name .. "' (configure it with --teacher " .. name ..
+      "=MODEL; configured: " .. (#names > 0 and table.concat(names, ", ") or "none") .. ")", 3)
+  end
+  t = t or {}
+  local base = t.base_url or self.cfg.base_url or "https://api.openai.com/v1"
+  local key_env = t.api_key_env or self.cfg.api_key_env or "OPENAI_API_KEY"
+  local key = os.getenv(key_env)
+  local headers = { "Content-Type: application/json", "Accept: application/json" }
+  if key and key ~= "" then headers[#headers + 1] = "Authorization: Bearer " .. key end
+  return { url = base:gsub("/+$", "") .. "/chat/completions", headers = headers,
+           model = t.model or self.cfg.model, name = name or "default" }
+end
+
+local function server_message(status, body)
+  local obj = decode(body or "")
+  if type(obj) == "table" and type(obj.error) == "table" and type(obj.error.message) == "string" then
+    return obj.error.message
+  end
+  if type(obj) == "table" and type(obj.error) == "string" then return obj.error end
+  local text = tostring(body or ""):sub(1, 200):gsub("%s+", " ")
+  return text ~= "" and text or ("HTTP " .. status)
+end
+
+-- Checks a 200 body; returns the decoded response or nil, why (retryable).
+local function parse_reply(body)
+  local obj, err = decode(body)
+  if obj == nil then return nil, "reply is not JSON (" .. tostring(err) .. ")" end
+  if type(obj) ~= "table" then return nil, "reply is not a JSON object" end
+  if type(obj.choices) ~= "table" or #obj.choices == 0 then return nil, "reply has no choices" end
+  for i, c in ipairs(obj.choices) do
+    if type(c) ~= "table" or type(c.message) ~= "table" then
+      return nil, "reply choice " .. i .. " has no message"
+    end
+  end
+  return obj
+end
+
+local function result_of(obj, key, cached)
+  local choices = {}
+  for i, c in ipairs(obj.choices) do
+    local content = c.message.content
+    choices[i] = { text = content ~= null and content or nil, finish_reason = c.finish_reason,
+                   message = c.message }
+  end
+  local usage = obj.usage ~= null and obj.usage or nil
+  return {
+    text = choices[1].text, finish_reason = choices[1].finish_reason, choices = choices,
+    usage = usage, model = obj.model, cached = cached, key = key, response = obj,
+  }
+end
+
+-- Sends one request with retries; returns the decoded reply and its body.
+function Pool:send(ep, body_text, est_tokens, opts)
+  local cfg = self.cfg
+  local max_retries = cfg.max_retries or 6
+  local base, cap = cfg.backoff_base or 0.5, cfg.backoff_cap or 30
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    if self.rpm then self.rpm:take(1) end
+    if self.tpm then self.tpm:take(est_tokens) end
+    self:acquire()
+    self.stats.requests = self.stats.requests + 1
+    local ok, status, body, retry_after, terr = pcall(self:http().post, self:http(), ep.url, ep.headers,
+      body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
+    self:release()
+    if not ok then error(status, 0) end
+    local why, retryable
+    if terr then
+      why, retryable = terr, true
+    elseif status == 200 then
+      local obj, perr = parse_reply(body)
+      if obj then
+        self:on_success()
+        return obj, body
+      end
+      why, retryable = perr, true
+    else
+      why = "HTTP " .. status .. ": " .. server_message(status, body)
+      retryable = RETRY_STATUS[status] or false
+      if status == 429 then self:on_rate_limited() end
+    end
+    if not retryable then
+      self.stats.failures = self.stats.failures + 1
+      error("teacher " .. ep.name .. " (" .. ep.url .. "): " .. why, 0)
+    end
+    if attempt > max_retries then
+      self.stats.failures = self.stats.failures + 1
+      error(string.format("teacher %s (%s): %s (gave up after %d attempts)", ep.name, ep.url, why, attempt), 0)
+    end
+    self.stats.retries = self.stats.retries + 1
+    -- Full jitter (uniform in [0, min(cap, base * 2^n)]), but never sooner
+    -- than the server's Retry-After.
+    local delay = self.jitter:float() * math.min(cap, base * 2 ^ (attempt - 1))
+    if retry_after and retry_after > delay then delay = retry_after end
+    if self.tpm then self.tpm:give(est_tokens) end
+    sched.sleep(delay)
+  end
+end
+
+-- One chat completion (see M.Teacher:chat).
+function Pool:chat(ep, req, item)
+  local body = build_body(req, ep.model)
+  local body_text = encode(body)
+  local sample = req.sample or 0
+  if math.type(sample) ~= "integer" then error("teacher:chat: sample must be an integer", 3) end
+  local key = sha256(body_text .. "\n" .. sample)
+  local cache = self:cache()
+  if cache then
+    local hit = cache:get(key)
+    if hit then
+      local obj = parse_reply(hit)
+      if obj then
+        self.stats.cache_hits = self.stats.cache_hits + 1
+        self:account(body.model, obj.usage ~= null and obj.usage or nil, true)
+        return result_of(obj, key, true)
+      end
+    end
+  end
+  if self.cfg.cache_mode == "only" then
+    error("teacher: cache miss for request " .. key:sub(1, 16) .. " (model " .. body.model ..
+      ") and --cache-only forbids calling the teacher", 0)
+  end
+  if self.cfg.batch_export then
+    self:defer(key, body, item)
+  end
+  local obj, raw = self:send(ep, body_text, estimate_tokens(body), req)
+  if cache then
+    local usage = obj.usage ~= null and obj.usage or {}
+    local ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
+      prompt_tokens = math.tointeger(usage.prompt_tokens) or 0,
+      completion_tokens = math.tointeger(usage.completion_tokens) or 0 })
+    if not ok then error("teacher cache: " .. tostring(err), 0) end
+  end
+  self:account(body.model, obj.usage ~= null and obj.usage or nil, false)
+  return result_of(obj, key, false)
+end
+
+-- Batch export: writes the request in OpenAI Batch API form and stops the
+-- item; the rerun after `lacuna cache import-batch` finds it in the cache.
+function Pool:defer(key, body, item)
+  if not self.batch then
+    local w, err = core.jsonl.writer(self.cfg.batch_export)
+    if not w then error("--batch-export: " .. tostring(err), 0) end
+    self.batch = w
+  end
+  if not self.batch_keys[key] then
+    self.batch_keys[key] = true
+    self.batch:write(setmetatable({ custom_id = key, method = "POST", url = "/v1/chat/completions", body = body },
+      { __jsonorder = { "custom_id", "method", "url", "body" } }))
+    self.stats.deferred = self.stats.deferred + 1
+  end
+  if item then self.deferred_items[item] = true end
+  error(DEFERRED .. key, 0)
+end
+
+-- The object a recipe sees as ctx.teacher / ctx.teachers[name].
+local Teacher = {}
+Teacher.__index = Teacher
+M.Teacher = Teacher
+
+function Pool:teacher(name, item)
+  return setmetatable({ pool = self, ep = self:endpoint(name), item = item }, Teacher)
+end
+
+-- teacher:chat{model=, messages=, temperature=, max_tokens=, n=, seed=, stop=,
+-- response_format=, sample=} -> {text=, finish_reason=, usage=, model=,
+-- cached=, choices={{text=, finish_reason=}...}}
+function Teacher:chat(req)
+  return self.pool:chat(self.ep, req, self.item)
+end
+
+-- teacher:chat_many{req1, req2, ...} -> {result1, result2, ...}: all sent at
+-- once (fan-out); raises the first error after all have finished.
+function Teacher:chat_many(reqs)
+  if type(reqs) ~= "table" then error("teacher:chat_many expects a list of requests", 2) end
+  if not sched.self() or #reqs <= 1 then
+    local out = {}
+    for i, r in ipairs(reqs) do out[i] = self:chat(r) end
+    return out
+  end
+  local handles = {}
+  for i, r in ipairs(reqs) do
+    handles[i] = sched.spawn(function() return self.pool:chat(self.ep, r, self.item) end)
+  end
+  local res = sched.join(handles)
+  local out = {}
+  for i, r in ipairs(res) do
+    if not r.ok then error(r.value, 0) end
+    out[i] = r.value
+  end
+  return out
+end
+
+-- Strips a ```json fence that chat models like to add.
+local function unfence(text)
+  local inner = text:match("^%s*```[%w_-]*%s*\n(.-)\n?%s*```%s*$")
+  return inner or text
+end
+
+local function check_schema(v, schema, path)
+  if type(schema) ~= "table" then return true end
+  local t = schema.type
+  local function is(tn)
+    if tn == "object" then return type(v) == "table" and not json.is_array(v) end
+    if tn == "array" then return type(v) == "table" and json.is_array(v) end
+    if tn == "integer" then return math.type(v) == "integer" end
+    if tn == "number" then return type(v) == "number" end
+    if tn == "null" then return v == null end
+    return type(v) == tn
+  end
+  if t and not is(t) then return false, path .. ": expected " .. t end
+  if schema.enum then
+    local found = false
+    for _, e in ipairs(schema.enum) do
+      if e == v then found = true end
+    end
+    if not found then return false, path .. ": not one of the allowed values" end
+  end
+  if type(v) == "table" then
+    for _, k in ipairs(schema.required or {}) do
+      if v[k] == nil then return false, path .. ": missing field '" .. k .. "'" end
+    end
+    for k, sub in pairs(schema.properties or {}) do
+      if v[k] ~= nil then
+        local ok, err = check_schema(v[k], sub, path .. "." .. k)
+        if not ok then return false, err end
+      end
+    end
+    if schema.items then
+      for i, e in ipairs(v) do
+        local ok, err = check_schema(e, schema.items, path .. "[" .. i .. "]")
+        if not ok then return false, err end
+      end
+    end
+  end
+  return true
+end
+M.check_schema = check_schema
+
+-- teacher:chat_json{..., schema=, validate=fn(obj)->ok,err, max_reasks=2}
+-- -> value, result. Parses the reply as JSON, checks it against `schema` (a
+-- JSON-Schema subset: type, required, properties, items, enum; by default
+-- the response_format's json_schema) and `validate`, and re-asks with the
+-- error a bounded number of times.
+function Teacher:chat_json(req)
+  local schema = req.schema
+  if not schema and type(req.response_format) == "table" and type(req.response_format.json_schema) == "table" then
+    schema = req.response_format.json_schema.schema
+  end
+  local max_reasks = req.max_reasks or 2
+  local messages = {}
+  for i, m in ipairs(req.messages or {}) do messages[i] = m end
+  local last_err
+  for attempt = 0, max_reasks do
+    local r = {}
+    for k, v in pairs(req) do
+      if k ~= "schema" and k ~= "validate" and k ~= "max_reasks" then r[k] = v end
+    end
+    r.messages = messages
+    local res = self:chat(r)
+    local text = res.text or ""
+    local value, err = decode(unfence(text))
+    if value == nil then
+      err = "not valid JSON (" .. tostring(err) .. ")"
+    else
+      local ok, serr = check_schema(value, schema, "reply")
+      if ok and req.validate then ok, serr = req.validate(value) end
+      if ok then return value, res end
+      err = serr or "rejected by validate"
+      value = nil
+    end
+    last_err = err
+    if attempt < max_reasks then
+      local nxt = {}
+      for i, m in ipairs(messages) do nxt[i] = m end
+      nxt[#nxt + 1] = { role = "assistant", content = text }
+      nxt[#nxt + 1] = { role = "user", content = "That reply was " .. err ..
+        ". Reply again with only the corrected JSON, nothing else." }
+      messages = nxt
+    end
+  end
+  error("teacher reply is " .. tostring(last_err) .. " after " .. (max_reasks + 1) .. " attempts", 2)
+end
+
+return M
