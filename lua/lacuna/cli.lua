@@ -47,6 +47,7 @@ teacher (OpenAI-compatible chat completions; recipes call ctx.teacher:chat{...})
       --concurrency N     requests in flight (default %d; lowered on 429 and recovered)
       --rpm N, --tpm N    requests / tokens per minute
       --timeout SECONDS   per request (default 120); --max-retries N (default 6)
+      --retry-base SECONDS  first backoff bound (default 0.5; doubles, full jitter, cap 30)
       --cache DB          response cache (default .lacuna/cache.db); --no-cache; --cache-only
       --batch-export FILE write cache misses as an OpenAI Batch input file and stop (exit 3)
       --price MODEL=IN/OUT  dollars per 1M input/output tokens; repeatable
@@ -128,6 +129,7 @@ function M.parse_options(args, i)
     elseif a == "--tpm" then o.tpm = int_arg(a, value(a), 1)
     elseif a == "--timeout" then o.timeout = num_arg(a, value(a), 0.001)
     elseif a == "--max-retries" then o.max_retries = int_arg(a, value(a), 0)
+    elseif a == "--retry-base" then o.retry_base = num_arg(a, value(a), 0)
     elseif a == "--cache" then o.cache = value(a)
     elseif a == "--no-cache" then o.no_cache = true
     elseif a == "--cache-only" then o.cache_only = true

@@ -35,6 +35,7 @@ lc.example = example.new
 lc.part = example.part
 lc.is_example = example.is_example
 lc.formats = require "lacuna.formats"
+lc.tokenizer = require "lacuna.tokenizer"
 
 -- Deterministic random streams
 function lc.rng(seed, stream) return core.rng.new(seed or 0, stream or 0) end

@@ -262,6 +262,7 @@ function M.teacher_config(o)
     teachers = o.teachers,
     concurrency = o.concurrency or M.defaults.concurrency,
     rpm = o.rpm, tpm = o.tpm, timeout = o.timeout, max_retries = o.max_retries,
+    backoff_base = o.retry_base,
     cache = o.cache or ".lacuna/cache.db",
     cache_mode = o.no_cache and "off" or (o.cache_only and "only" or "rw"),
     batch_export = o.batch_export,
@@ -422,8 +423,8 @@ function M.run(o)
     end,
     fail = function(w, message, trace)
       counts.failed = counts.failed + 1
-      if shown_failures < 5 then
-        stderr("lacuna: " .. message)
+      if shown_failures < 5 and not sys.interrupted() then
+        stderr("lacuna: " .. first_line(message))
         shown_failures = shown_failures + 1
       end
       writers.failed:write(setmetatable({
@@ -443,6 +444,7 @@ function M.run(o)
   if progress and not o.quiet then progress(nil, true) end
   pool:close()
   counts.read = res.read
+  if pool.stop_reason and not res.stopped then res.stopped = pool.stop_reason end
   if res.interrupted then
     abort_all()
     stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written", counts.read))

@@ -138,11 +138,20 @@ end
 function Pool:cache()
   if self.cache_obj == nil then
     local mode = self.cfg.cache_mode or "rw"
+    local path = self.cfg.cache or ".lacuna/cache.db"
     if mode == "off" or not self.cfg.open_cache then
       self.cache_obj = false
+    elseif mode == "only" and not core.sys.stat(path) then
+      -- Nothing cached yet: every lookup misses, which --cache-only reports.
+      self.cache_obj = false
     else
-      local c, err = self.cfg.open_cache(self.cfg.cache or ".lacuna/cache.db", mode == "only")
-      if not c then error("teacher cache: " .. tostring(err), 0) end
+      local c, err = self.cfg.open_cache(path, mode == "only")
+      if not c then
+        -- A cache that cannot be opened stops the run rather than failing
+        -- every item the same way.
+        self.stop_reason = "the teacher cache cannot be opened: " .. tostring(err)
+        error("teacher cache: " .. tostring(err), 0)
+      end
       self.cache_obj = c
     end
   end
@@ -284,6 +293,12 @@ function Pool:send(ep, body_text, est_tokens, opts)
     if self.rpm then self.rpm:take(1) end
     if self.tpm then self.tpm:take(est_tokens) end
     self:acquire()
+    if self.stop_reason then
+      -- Nothing more is paid for once the run stops; the item is recorded as
+      -- failed and a rerun with the cache completes it.
+      self:release()
+      error("teacher request not sent: the run stopped because " .. self.stop_reason, 0)
+    end
     self.stats.requests = self.stats.requests + 1
     local ok, status, body, retry_after, terr = pcall(self:http().post, self:http(), ep.url, ep.headers,
       body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
