@@ -19,6 +19,7 @@ static const struct {
     {"example", lacuna_open_example}, {"sched", lacuna_open_sched},
     {"sandbox", lacuna_open_sandbox}, {"sys", lacuna_open_sys},
     {"http", lacuna_open_http},       {"cache", lacuna_open_cache},
+    {"tokenizer", lacuna_open_tokenizer},
     {NULL, NULL},
 };
 

@@ -1,0 +1,517 @@
+/* The BPE model (HF models/bpe): vocab, merges by rank, unk/fuse_unk, byte_fallback,
+ * ignore_merges, continuing_subword_prefix/end_of_word_suffix. The merge loop is
+ * HF's Word::merge_all (a min-heap on (rank, position)), so ties resolve the same
+ * way; a per-caller cache maps a pre-token's bytes to its tokens. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tok_internal.h"
+
+#define CACHE_MAX_KEY 256    /* HF caches words shorter than this */
+#define CACHE_MAX_ENTRIES 65536
+#define CACHE_MAX_TOKS (1u << 22)
+
+/* ---- merges map ------------------------------------------------------------------- */
+static uint32_t mix64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ull;
+  k ^= k >> 33;
+  return (uint32_t)k;
+}
+
+static int merges_put(tk_merges *mm, uint64_t key, uint32_t rank, uint32_t nid) {
+  if ((mm->n + 1) * 2 > mm->cap) {
+    size_t cap = mm->cap ? mm->cap * 2 : 4096;
+    uint64_t *k = malloc(cap * sizeof *k);
+    uint32_t *r = malloc(cap * sizeof *r), *d = malloc(cap * sizeof *d);
+    if (!k || !r || !d) {
+      free(k);
+      free(r);
+      free(d);
+      return -1;
+    }
+    memset(k, 0xFF, cap * sizeof *k);
+    for (size_t i = 0; i < mm->cap; i++) {
+      if (mm->keys[i] == UINT64_MAX) continue;
+      size_t j = mix64(mm->keys[i]) & (cap - 1);
+      while (k[j] != UINT64_MAX) j = (j + 1) & (cap - 1);
+      k[j] = mm->keys[i];
+      r[j] = mm->rank[i];
+      d[j] = mm->nid[i];
+    }
+    free(mm->keys);
+    free(mm->rank);
+    free(mm->nid);
+    mm->keys = k;
+    mm->rank = r;
+    mm->nid = d;
+    mm->cap = cap;
+  }
+  size_t j = mix64(key) & (mm->cap - 1);
+  while (mm->keys[j] != UINT64_MAX && mm->keys[j] != key) j = (j + 1) & (mm->cap - 1);
+  if (mm->keys[j] == UINT64_MAX) mm->n++;
+  mm->keys[j] = key;
+  mm->rank[j] = rank; /* a repeated pair keeps its last rank, as HF's HashMap does */
+  mm->nid[j] = nid;
+  return 0;
+}
+
+static inline int merges_get(const tk_merges *mm, int32_t a, int32_t b, uint32_t *rank,
+                             uint32_t *nid) {
+  if (!mm->cap) return 0;
+  uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+  size_t j = mix64(key) & (mm->cap - 1);
+  for (;;) {
+    uint64_t k = mm->keys[j];
+    if (k == key) {
+      *rank = mm->rank[j];
+      *nid = mm->nid[j];
+      return 1;
+    }
+    if (k == UINT64_MAX) return 0;
+    j = (j + 1) & (mm->cap - 1);
+  }
+}
+
+/* ---- load ------------------------------------------------------------------------- */
+void tk_bpe_free(tk_bpe *m) {
+  tk_strmap_free(&m->vocab);
+  free(m->id_str);
+  free(m->id_len);
+  free(m->merges.keys);
+  free(m->merges.rank);
+  free(m->merges.nid);
+  free(m->unk_token);
+  free(m->prefix);
+  free(m->suffix);
+  memset(m, 0, sizeof *m);
+}
+
+static char *jstr_dup(const cJSON *j, const char *k, size_t *len) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+  if (!cJSON_IsString(v)) return NULL;
+  size_t n = strlen(v->valuestring);
+  char *p = malloc(n + 1);
+  if (p) memcpy(p, v->valuestring, n + 1);
+  if (len) *len = n;
+  return p;
+}
+
+static int add_merge(tk_bpe *m, const char *a, size_t al, const char *b, size_t bl,
+                     uint32_t rank, tk_buf *tmp, tk_err *e) {
+  int32_t ia = tk_strmap_get(&m->vocab, a, al), ib = tk_strmap_get(&m->vocab, b, bl);
+  if (ia < 0 || ib < 0) {
+    tk_seterr(e, "model.merges[%u]: token '%.*s' is not in the vocabulary", rank,
+              (int)(ia < 0 ? al : bl), ia < 0 ? a : b);
+    return -1;
+  }
+  if (bl < m->prefix_len) {
+    tk_seterr(e, "model.merges[%u]: '%.*s' is shorter than the subword prefix", rank, (int)bl, b);
+    return -1;
+  }
+  tmp->len = 0;
+  if (tk_buf_add(tmp, a, al) < 0 || tk_buf_add(tmp, b + m->prefix_len, bl - m->prefix_len) < 0)
+    goto oom;
+  int32_t in = tk_strmap_get(&m->vocab, tmp->p, tmp->len);
+  if (in < 0) {
+    tk_seterr(e, "model.merges[%u]: merged token '%.*s' is not in the vocabulary", rank,
+              (int)tmp->len, tmp->p);
+    return -1;
+  }
+  if (merges_put(&m->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib, rank,
+                 (uint32_t)in) < 0)
+    goto oom;
+  return 0;
+oom:
+  tk_seterr(e, "out of memory");
+  return -1;
+}
+
+int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
+  const cJSON *j = json;
+  tk_buf tmp = {0};
+  memset(m, 0, sizeof *m);
+  m->unk_id = -2;
+  const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(j, "dropout");
+  if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0) {
+    tk_seterr(e, "model.dropout %g is not supported (it makes encoding random)",
+              dropout->valuedouble);
+    return -1;
+  }
+  const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(j, "vocab");
+  if (!cJSON_IsObject(vocab)) {
+    tk_seterr(e, "model.vocab: expected an object of token → id");
+    return -1;
+  }
+  int32_t maxid = -1;
+  for (const cJSON *v = vocab->child; v; v = v->next) {
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2147483647.0) {
+      tk_seterr(e, "model.vocab['%s']: expected a non-negative integer id", v->string);
+      goto fail;
+    }
+    int32_t id = (int32_t)v->valuedouble;
+    if (tk_strmap_put(&m->vocab, v->string, strlen(v->string), id) < 0) goto oom;
+    if (id > maxid) maxid = id;
+  }
+  m->vocab_n = m->vocab.n;
+  m->id_cap = (size_t)(maxid + 1);
+  m->id_str = calloc(m->id_cap + 1, sizeof *m->id_str);
+  m->id_len = calloc(m->id_cap + 1, sizeof *m->id_len);
+  if (!m->id_str || !m->id_len) goto oom;
+  for (size_t i = 0; i < m->vocab.n; i++) {
+    const struct tk_sent *s = &m->vocab.ents[i];
+    m->id_str[s->id] = m->vocab.pool + s->off; /* pool is final: no more puts */
+    m->id_len[s->id] = s->len;
+  }
+  m->unk_token = jstr_dup(j, "unk_token", NULL);
+  if (m->unk_token) m->unk_id = tk_strmap_get(&m->vocab, m->unk_token, strlen(m->unk_token));
+  m->prefix = jstr_dup(j, "continuing_subword_prefix", &m->prefix_len);
+  m->suffix = jstr_dup(j, "end_of_word_suffix", &m->suffix_len);
+  m->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "fuse_unk"));
+  m->byte_fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "byte_fallback"));
+  m->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ignore_merges"));
+  for (int b = 0; b < 256; b++) {
+    char name[8], c[4];
+    snprintf(name, sizeof name, "<0x%02X>", b);
+    m->byte_id[b] = tk_strmap_get(&m->vocab, name, 6);
+    int l = tk_utf8_enc(tk_byte_char((unsigned char)b), c);
+    m->bl_byte_id[b] = tk_strmap_get(&m->vocab, c, (size_t)l);
+  }
+  const cJSON *merges = cJSON_GetObjectItemCaseSensitive(j, "merges");
+  if (merges && !cJSON_IsArray(merges) && !cJSON_IsNull(merges)) {
+    tk_seterr(e, "model.merges: expected an array");
+    goto fail;
+  }
+  uint32_t rank = 0;
+  for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next, rank++) {
+    if (cJSON_IsString(v)) {
+      const char *s = v->valuestring, *sp = strchr(s, ' ');
+      if (!sp || strchr(sp + 1, ' ')) {
+        tk_seterr(e, "model.merges[%u]: '%s' is not \"a b\"", rank, s);
+        goto fail;
+      }
+      if (add_merge(m, s, (size_t)(sp - s), sp + 1, strlen(sp + 1), rank, &tmp, e) < 0) goto fail;
+    } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 &&
+               cJSON_IsString(cJSON_GetArrayItem(v, 0)) && cJSON_IsString(cJSON_GetArrayItem(v, 1))) {
+      const char *a = cJSON_GetArrayItem(v, 0)->valuestring, *b = cJSON_GetArrayItem(v, 1)->valuestring;
+      if (add_merge(m, a, strlen(a), b, strlen(b), rank, &tmp, e) < 0) goto fail;
+    } else {
+      tk_seterr(e, "model.merges[%u]: expected \"a b\" or [a, b]", rank);
+      goto fail;
+    }
+  }
+  free(tmp.p);
+  return 0;
+oom:
+  tk_seterr(e, "out of memory");
+fail:
+  free(tmp.p);
+  tk_bpe_free(m);
+  return -1;
+}
+
+const char *tk_bpe_id_to_token(const tk_bpe *m, int32_t id, size_t *len) {
+  if (id < 0 || (size_t)id >= m->id_cap || !m->id_str[id]) return NULL;
+  if (len) *len = m->id_len[id];
+  return m->id_str[id];
+}
+
+/* ---- scratch growth ---------------------------------------------------------------- */
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need) c *= 2;
+  void *np = realloc(*p, c * elem);
+  if (!np) return -1;
+  *p = np;
+  *cap = c;
+  return 0;
+}
+
+/* ---- the merge loop ------------------------------------------------------------------ */
+static inline int heap_less(const struct tk_heap *a, const struct tk_heap *b) {
+  return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
+}
+
+static void heap_push(struct tk_heap *h, size_t *n, struct tk_heap v) {
+  size_t i = (*n)++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!heap_less(&v, &h[p])) break;
+    h[i] = h[p];
+    i = p;
+  }
+  h[i] = v;
+}
+
+static struct tk_heap heap_pop(struct tk_heap *h, size_t *n) {
+  struct tk_heap top = h[0], last = h[--*n];
+  size_t i = 0, m = *n;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= m) break;
+    if (c + 1 < m && heap_less(&h[c + 1], &h[c])) c++;
+    if (!heap_less(&h[c], &last)) break;
+    h[i] = h[c];
+    i = c;
+  }
+  if (m) h[i] = last;
+  return top;
+}
+
+static void merge_all(const tk_bpe *m, tk_scratch *S, size_t ns) {
+  struct tk_sym *sy = S->syms;
+  struct tk_heap *h = S->heap;
+  size_t hn = 0;
+  uint32_t rank, nid;
+  for (size_t i = 0; i + 1 < ns; i++)
+    if (merges_get(&m->merges, sy[i].id, sy[i + 1].id, &rank, &nid))
+      heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)i, nid});
+  while (hn) {
+    struct tk_heap top = heap_pop(h, &hn);
+    struct tk_sym *cur = &sy[top.pos];
+    if (cur->len == 0 || cur->next == -1) continue;
+    struct tk_sym right = sy[cur->next];
+    if (!merges_get(&m->merges, cur->id, right.id, &rank, &nid) || nid != top.nid) continue;
+    int32_t next_pos = cur->next;
+    cur->id = (int32_t)top.nid;
+    cur->len += right.len;
+    cur->next = right.next;
+    sy[next_pos].len = 0;
+    if (right.next > -1 && (size_t)right.next < ns) sy[right.next].prev = (int32_t)top.pos;
+    if (cur->prev >= 0) {
+      struct tk_sym *pv = &sy[cur->prev];
+      if (merges_get(&m->merges, pv->id, cur->id, &rank, &nid))
+        heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)cur->prev, nid});
+    }
+    if (cur->next >= 0 && (size_t)cur->next < ns) {
+      if (merges_get(&m->merges, cur->id, sy[cur->next].id, &rank, &nid))
+        heap_push(h, &hn, (struct tk_heap){rank, top.pos, nid});
+    }
+  }
+}
+
+static int sym_add(tk_scratch *S, size_t *ns, int32_t id, uint32_t len) {
+  if (grow((void **)&S->syms, &S->syms_cap, *ns + 1, sizeof *S->syms) < 0) return -1;
+  struct tk_sym *sy = S->syms;
+  if (*ns) sy[*ns - 1].next = (int32_t)*ns;
+  sy[*ns] = (struct tk_sym){id, (int32_t)*ns - 1, -1, len};
+  (*ns)++;
+  return 0;
+}
+
+/* BPE::merge_word: builds the symbols then merges them. Returns the symbol count. */
+static int merge_word(const tk_bpe *m, tk_scratch *S, const unsigned char *w, size_t n, int bl,
+                      size_t *out_ns, tk_err *e) {
+  size_t ns = 0;
+  int have_unk = 0;
+  int32_t unk_id = 0;
+  uint32_t unk_len = 0;
+  char c4[4];
+  for (size_t i = 0; i < n;) {
+    const char *s;
+    size_t slen, blen;
+    if (bl) {
+      slen = (size_t)tk_utf8_enc(tk_byte_char(w[i]), c4);
+      s = c4;
+      blen = 1;
+    } else {
+      blen = (size_t)tk_utf8_len(w[i]);
+      if (i + blen > n) blen = n - i;
+      s = (const char *)w + i;
+      slen = blen;
+    }
+    int first = i == 0, last = i + blen >= n;
+    int32_t id;
+    if (bl && !m->prefix && !m->suffix) {
+      id = m->bl_byte_id[w[i]];
+    } else if ((m->prefix && !first) || (m->suffix && last)) {
+      size_t need = slen + m->prefix_len + m->suffix_len;
+      if (grow((void **)&S->tmp, &S->tmp_cap, need, 1) < 0) goto oom;
+      size_t k = 0;
+      if (m->prefix && !first) {
+        memcpy(S->tmp, m->prefix, m->prefix_len);
+        k = m->prefix_len;
+      }
+      memcpy(S->tmp + k, s, slen);
+      k += slen;
+      if (m->suffix && last) {
+        memcpy(S->tmp + k, m->suffix, m->suffix_len);
+        k += m->suffix_len;
+      }
+      s = S->tmp;
+      slen = k;
+      id = tk_strmap_get(&m->vocab, s, slen);
+    } else {
+      id = tk_strmap_get(&m->vocab, s, slen);
+    }
+    i += blen;
+    if (id >= 0) {
+      if (have_unk) {
+        if (sym_add(S, &ns, unk_id, unk_len) < 0) goto oom;
+        have_unk = 0;
+      }
+      if (sym_add(S, &ns, id, (uint32_t)blen) < 0) goto oom;
+      continue;
+    }
+    if (m->byte_fallback) {
+      size_t k;
+      for (k = 0; k < slen; k++)
+        if (m->byte_id[(unsigned char)s[k]] < 0) break;
+      if (k == slen) {
+        for (k = 0; k < slen; k++)
+          if (sym_add(S, &ns, m->byte_id[(unsigned char)s[k]], 1) < 0) goto oom;
+        continue;
+      }
+    }
+    if (m->unk_token) {
+      if (m->unk_id < 0) {
+        tk_seterr(e, "the unk_token '%s' is not in the vocabulary", m->unk_token);
+        return -1;
+      }
+      if (have_unk && m->fuse_unk) {
+        unk_len += (uint32_t)blen;
+      } else {
+        if (have_unk && sym_add(S, &ns, unk_id, unk_len) < 0) goto oom;
+        have_unk = 1;
+        unk_id = m->unk_id;
+        unk_len = (uint32_t)blen;
+      }
+    }
+  }
+  if (have_unk && sym_add(S, &ns, unk_id, unk_len) < 0) goto oom;
+  if (grow((void **)&S->heap, &S->heap_cap, ns * 2 + 16, sizeof *S->heap) < 0) goto oom;
+  merge_all(m, S, ns);
+  *out_ns = ns;
+  return 0;
+oom:
+  tk_seterr(e, "out of memory");
+  return -1;
+}
+
+/* ---- cache ------------------------------------------------------------------------------ */
+static void cache_clear(tk_cache *c) {
+  c->keys_len = c->toks_len = c->n = 0;
+  if (c->slots) memset(c->slots, 0, ((size_t)c->mask + 1) * sizeof *c->slots);
+}
+
+static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int bl,
+                                uint32_t h, size_t *ntok) {
+  if (!c->slots) return NULL;
+  for (uint32_t j = h & c->mask, s; (s = c->slots[j]); j = (j + 1) & c->mask) {
+    const struct tk_centry *en = &c->ents[s - 1];
+    if (en->hash == h && en->klen == n && en->bl == bl && memcmp(c->keys + en->koff, k, n) == 0) {
+      *ntok = en->ntok;
+      return c->toks + en->toff;
+    }
+  }
+  return NULL;
+}
+
+static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
+                      const struct tk_sym *sy, size_t ns, size_t nlive) {
+  if (!c->slots) {
+    c->slots = calloc(CACHE_MAX_ENTRIES * 2, sizeof *c->slots);
+    if (!c->slots) return;
+    c->mask = CACHE_MAX_ENTRIES * 2 - 1;
+  }
+  if (c->n >= CACHE_MAX_ENTRIES || c->toks_len + nlive * 2 > CACHE_MAX_TOKS) cache_clear(c);
+  if (grow((void **)&c->ents, &c->cap, c->n + 1, sizeof *c->ents) < 0 ||
+      grow((void **)&c->keys, &c->keys_cap, c->keys_len + n, 1) < 0 ||
+      grow((void **)&c->toks, &c->toks_cap, c->toks_len + nlive * 2, sizeof *c->toks) < 0)
+    return;
+  struct tk_centry *en = &c->ents[c->n];
+  *en = (struct tk_centry){(uint32_t)c->keys_len, (uint32_t)n, h, (uint32_t)c->toks_len,
+                           (uint32_t)nlive, (uint8_t)bl};
+  memcpy(c->keys + c->keys_len, k, n);
+  c->keys_len += n;
+  for (size_t i = 0; i < ns; i++) {
+    if (!sy[i].len) continue;
+    c->toks[c->toks_len++] = sy[i].id;
+    c->toks[c->toks_len++] = (int32_t)sy[i].len;
+  }
+  uint32_t j = h & c->mask;
+  while (c->slots[j]) j = (j + 1) & c->mask;
+  c->slots[j] = (uint32_t)++c->n;
+}
+
+/* ---- tokenize one split -------------------------------------------------------------------- */
+static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks,
+                size_t *n, size_t *cap) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 256;
+    tk_tok *nt = realloc(*toks, c * sizeof *nt);
+    if (!nt) return -1;
+    *toks = nt;
+    *cap = c;
+  }
+  tk_tok *t = &(*toks)[(*n)++];
+  t->id = id;
+  t->str = NULL;
+  t->slen = 0;
+  t->special = 0;
+  size_t end = pos + len;
+  if (len == 0) { /* HF returns the empty range itself */
+    t->bs = t->be = (uint32_t)(sp->ns.shift + pos);
+  } else if (end <= sp->ns.len) {
+    t->bs = sp->ns.al[pos].s;
+    t->be = sp->ns.al[end - 1].e;
+  } else { /* out of range: HF keeps the raw relative offsets */
+    t->bs = (uint32_t)pos;
+    t->be = (uint32_t)end;
+  }
+  return 0;
+}
+
+int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks,
+                    size_t *n, size_t *cap, tk_err *e) {
+  const char *w = sp->ns.p;
+  size_t len = sp->ns.len;
+  int bl = sp->bytelevel;
+  if (!len) return 0;
+  if (m->ignore_merges) {
+    const char *key = w;
+    size_t klen = len;
+    if (bl) {
+      if (grow((void **)&S->tmp, &S->tmp_cap, len * 2, 1) < 0) goto oom;
+      klen = 0;
+      for (size_t i = 0; i < len; i++)
+        klen += (size_t)tk_utf8_enc(tk_byte_char((unsigned char)w[i]), S->tmp + klen);
+      key = S->tmp;
+    }
+    int32_t id = tk_strmap_get(&m->vocab, key, klen);
+    if (id >= 0) return emit(sp, id, 0, len, toks, n, cap) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
+  }
+  uint32_t h = 0;
+  if (len < CACHE_MAX_KEY) {
+    h = tk_hash(w, len) ^ (uint32_t)bl;
+    size_t nt;
+    const int32_t *hit = cache_get(&S->cache, w, len, bl, h, &nt);
+    if (hit) {
+      size_t pos = 0;
+      for (size_t i = 0; i < nt; i++) {
+        if (emit(sp, hit[2 * i], pos, (size_t)hit[2 * i + 1], toks, n, cap) < 0) goto oom;
+        pos += (size_t)hit[2 * i + 1];
+      }
+      return 0;
+    }
+  }
+  size_t ns;
+  if (merge_word(m, S, (const unsigned char *)w, len, bl, &ns, e) < 0) return -1;
+  size_t pos = 0, live = 0;
+  for (size_t i = 0; i < ns; i++) {
+    if (!S->syms[i].len) continue;
+    live++;
+    if (emit(sp, S->syms[i].id, pos, S->syms[i].len, toks, n, cap) < 0) goto oom;
+    pos += S->syms[i].len;
+  }
+  if (len < CACHE_MAX_KEY) cache_put(&S->cache, w, len, bl, h, S->syms, ns, live);
+  return 0;
+oom:
+  tk_seterr(e, "out of memory");
+  return -1;
+}

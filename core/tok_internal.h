@@ -1,0 +1,303 @@
+/* Internals shared by the tokenizer files (core/tokenizer.c and core/tok_*.c).
+ * The pipeline mirrors HF tokenizers: added-token split → normalize → added-token
+ * split on the normalized text → pre-tokenize → BPE → post-process. A piece of
+ * text is a "normalized string": bytes plus, for every byte, the range of the
+ * ORIGINAL text it came from (absolute offsets), like HF's NormalizedString. */
+#ifndef LACUNA_TOK_INTERNAL_H
+#define LACUNA_TOK_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer.h"
+
+/* ---- errors ---------------------------------------------------------------- */
+typedef struct {
+  char *buf;
+  size_t len;
+} tk_err;
+void tk_seterr(tk_err *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- memory ---------------------------------------------------------------- */
+typedef struct tk_chunk tk_chunk;
+typedef struct {
+  tk_chunk *head;
+} tk_arena; /* bump allocator, reset once per encode */
+void *tk_alloc(tk_arena *a, size_t n);
+void tk_arena_reset(tk_arena *a);
+void tk_arena_free(tk_arena *a);
+
+/* A growable byte buffer (malloc based). */
+typedef struct {
+  char *p;
+  size_t len, cap;
+} tk_buf;
+int tk_buf_add(tk_buf *b, const void *p, size_t n);
+int tk_buf_addc(tk_buf *b, char c);
+
+/* ---- UTF-8 and Unicode ----------------------------------------------------- */
+/* Decodes one code point of VALID UTF-8 at s (n > 0 bytes left); *len gets its size. */
+uint32_t tk_utf8_dec(const unsigned char *s, size_t n, int *len);
+int tk_utf8_enc(uint32_t cp, char *out); /* returns 1..4 */
+static inline int tk_utf8_len(unsigned char lead) {
+  return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
+/* Rust String::from_utf8_lossy. Returns malloc'd text (NUL-terminated) or NULL
+ * when s is already valid (then *outlen = n). */
+char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen, int *oom);
+/* At s[i]: 1 and *ok = length of a valid sequence, or 0 and *bad = length of the
+ * maximal invalid subpart that one U+FFFD replaces. */
+int tk_utf8_step(const char *s, size_t n, size_t i, size_t *ok, size_t *bad);
+int tk_is_whitespace(uint32_t cp); /* Rust char::is_whitespace (White_Space) */
+int tk_is_word(uint32_t cp);       /* regex \w (Unicode) */
+int tk_is_numeric(uint32_t cp);    /* Rust char::is_numeric (N*) */
+
+/* ---- string → id map --------------------------------------------------------- */
+typedef struct {
+  char *pool;
+  size_t pool_len, pool_cap;
+  struct tk_sent {
+    uint32_t off, len, hash;
+    int32_t id;
+  } *ents;
+  size_t n, cap;
+  uint32_t *slots; /* entry index + 1, 0 = empty */
+  uint32_t mask;
+} tk_strmap;
+uint32_t tk_hash(const void *p, size_t n);
+int tk_strmap_put(tk_strmap *m, const char *s, size_t n, int32_t id); /* -1 OOM */
+int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n);   /* -1 absent */
+void tk_strmap_free(tk_strmap *m);
+
+/* ---- normalized strings ------------------------------------------------------ */
+typedef struct {
+  uint32_t s, e;
+} tk_al;
+typedef struct {
+  const char *p;
+  const tk_al *al;
+  uint32_t len;
+  uint32_t shift; /* HF original_shift: absolute start of this piece's original */
+} tk_ns;
+
+/* Builds a new normalized string with HF's transform() semantics: each output char
+ * comes with a change (1 inserted, 0 replaces the next source char, -N replaces it
+ * and removes N more). Supports transforming a sub-range (transform_range). */
+typedef struct {
+  tk_arena *A;
+  const tk_ns *src;
+  char *p;
+  tk_al *al;
+  size_t len, cap;
+  size_t idx;      /* read position in src */
+  size_t rs, re;   /* current range being transformed */
+  int oom;
+} tk_xf;
+void tk_xf_begin(tk_xf *x, tk_arena *A, const tk_ns *src);
+void tk_xf_copy_to(tk_xf *x, size_t upto); /* copy src bytes unchanged up to upto */
+void tk_xf_range(tk_xf *x, size_t rs, size_t re, size_t initial_chars);
+void tk_xf_push(tk_xf *x, uint32_t cp, int change);
+void tk_xf_range_end(tk_xf *x); /* drops unconsumed source chars of the range */
+int tk_xf_end(tk_xf *x, tk_ns *out);  /* copies the rest; -1 on OOM */
+
+/* ---- regex (PCRE2) ---------------------------------------------------------- */
+typedef struct {
+  pcre2_code *code;
+  char *literal; /* when the pattern is a plain string: searched with memmem */
+  size_t litlen;
+} tk_regex;
+typedef struct tk_scratch tk_scratch;
+int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);
+void tk_regex_free(tk_regex *r);
+/* Next match at or after start: 1 found (*ms,*me), 0 none, -1 error. */
+int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, size_t start,
+                  size_t *ms, size_t *me, tk_err *e);
+/* HF Pattern::find_matches: (start, end, is_match) covering the whole string. */
+typedef struct {
+  uint32_t s, e;
+  uint8_t m;
+} tk_match;
+int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n,
+                    tk_match **out, size_t *nout, tk_err *e);
+
+/* ---- splits (HF PreTokenizedString) ----------------------------------------- */
+typedef struct {
+  tk_ns ns;
+  int32_t id;        /* >= 0: already a token (added token), -1: text */
+  uint8_t bytelevel; /* ByteLevel's byte→char mapping applies (done lazily) */
+  uint8_t special;
+} tk_split;
+
+typedef struct {
+  tk_split *v;
+  size_t n, cap;
+} tk_splits;
+int tk_splits_push(tk_scratch *S, tk_splits *l, const tk_split *sp);
+
+/* Tokens before post-processing. */
+typedef struct {
+  int32_t id;
+  uint32_t bs, be;  /* byte offsets into the (repaired) input */
+  const char *str;  /* token text for offset trimming (added tokens), or NULL */
+  uint32_t slen;
+  uint8_t special;
+} tk_tok;
+
+/* ---- BPE model ---------------------------------------------------------------- */
+typedef struct {
+  uint64_t *keys; /* (a << 32) | b, UINT64_MAX = empty */
+  uint32_t *rank, *nid;
+  size_t cap, n;
+} tk_merges;
+
+typedef struct {
+  tk_strmap vocab;
+  char **id_str; /* id → token text (NUL-terminated) */
+  uint32_t *id_len;
+  size_t id_cap;   /* size of id_str */
+  size_t vocab_n;  /* distinct tokens (HF get_vocab_size) */
+  tk_merges merges;
+  int32_t unk_id;  /* -2 none, -1 unk_token given but not in vocab */
+  char *unk_token;
+  char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix */
+  size_t prefix_len, suffix_len;
+  int fuse_unk, byte_fallback, ignore_merges;
+  int32_t byte_id[256];      /* "<0xNN>" ids for byte_fallback, -1 absent */
+  int32_t bl_byte_id[256];   /* id of the byte-level char of each byte, -1 absent */
+} tk_bpe;
+
+/* Per-caller scratch: the only mutable state during encode. */
+typedef struct {
+  char *keys;
+  size_t keys_len, keys_cap;
+  struct tk_centry {
+    uint32_t koff, klen, hash, toff, ntok;
+    uint8_t bl;
+  } *ents;
+  size_t n, cap;
+  uint32_t *slots;
+  uint32_t mask;
+  int32_t *toks; /* (id, len) pairs */
+  size_t toks_len, toks_cap;
+} tk_cache;
+
+struct tk_scratch {
+  tk_arena A;
+  pcre2_match_data *md;
+  pcre2_match_context *mc;
+  pcre2_jit_stack *js;
+  tk_cache cache;
+  /* BPE work arrays */
+  struct tk_sym {
+    int32_t id;
+    int32_t prev, next;
+    uint32_t len;
+  } *syms;
+  size_t syms_cap;
+  struct tk_heap {
+    uint32_t rank, pos, nid;
+  } *heap;
+  size_t heap_cap;
+  char *tmp;
+  size_t tmp_cap;
+};
+tk_scratch *tk_scratch_new(void);
+void tk_scratch_free(tk_scratch *S);
+
+int tk_bpe_load(tk_bpe *m, const void *json_model, tk_err *e); /* json_model: cJSON* */
+void tk_bpe_free(tk_bpe *m);
+/* Tokenizes one split, appending to *toks (offsets already mapped to the original). */
+int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks,
+                    size_t *n, size_t *cap, tk_err *e);
+const char *tk_bpe_id_to_token(const tk_bpe *m, int32_t id, size_t *len);
+
+/* ---- normalizers ---------------------------------------------------------------- */
+typedef struct tk_norm tk_norm;
+tk_norm *tk_norm_load(const void *json, const char *path, tk_err *e);
+void tk_norm_free(tk_norm *n);
+int tk_norm_apply(const tk_norm *n, tk_scratch *S, tk_ns *ns, tk_err *e);
+
+/* ---- pre-tokenizers ------------------------------------------------------------- */
+typedef struct tk_pretok tk_pretok;
+tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e);
+void tk_pretok_free(tk_pretok *p);
+/* Replaces *l's text splits by their pre-tokens. */
+int tk_pretok_apply(const tk_pretok *p, tk_scratch *S, tk_splits *l, tk_err *e);
+/* Materializes a pending byte-level mapping (needed before normalize-like steps). */
+int tk_bytelevel_materialize(tk_scratch *S, tk_split *sp);
+uint32_t tk_byte_char(unsigned char b);
+int tk_char_byte(uint32_t cp); /* inverse of tk_bytes_char, -1 if none */
+
+/* Splits the normalized string by matches with an HF SplitDelimiterBehavior. */
+enum { TK_REMOVED, TK_ISOLATED, TK_MERGED_PREV, TK_MERGED_NEXT, TK_CONTIGUOUS };
+int tk_split_by(tk_scratch *S, const tk_split *sp, tk_match *m, size_t nm, int behavior,
+                tk_splits *out);
+
+/* ---- added vocabulary ------------------------------------------------------------ */
+typedef struct tk_added tk_added;
+typedef struct {
+  char *content;
+  size_t len;
+  int single_word, lstrip, rstrip, normalized, special;
+  int32_t id;
+} tk_added_tok;
+tk_added *tk_added_new(void);
+void tk_added_free(tk_added *a);
+/* HF AddedVocabulary::add_tokens for one token; model lookups through the BPE. */
+int tk_added_add(tk_added *a, const tk_added_tok *t, const tk_bpe *m, tk_err *e);
+/* Builds the two tries (normalized contents go through the normalizer). */
+int tk_added_build(tk_added *a, const tk_norm *norm, tk_scratch *S, tk_err *e);
+int32_t tk_added_token_to_id(const tk_added *a, const char *s, size_t n); /* -1 */
+const tk_added_tok *tk_added_by_id(const tk_added *a, int32_t id);
+int tk_added_is_special(const tk_added *a, const char *s, size_t n);
+size_t tk_added_count(const tk_added *a);
+size_t tk_added_extra(const tk_added *a, const tk_bpe *m); /* contents not in the model */
+/* Splits text splits of *l on added tokens; which = 0 raw trie, 1 normalized trie. */
+int tk_added_split(const tk_added *a, int which, tk_scratch *S, tk_splits *l, tk_err *e);
+
+/* ---- post-processors ----------------------------------------------------------------- */
+typedef struct tk_post tk_post;
+tk_post *tk_post_load(const void *json, const char *path, const lacuna_tokenizer *tok,
+                      tk_err *e);
+void tk_post_free(tk_post *p);
+int tk_post_apply(const tk_post *p, const lacuna_tokenizer *tok, tk_tok **toks, size_t *n,
+                  size_t *cap, int add_special, tk_err *e);
+
+/* ---- decoders ------------------------------------------------------------------------- */
+typedef struct tk_dec tk_dec;
+tk_dec *tk_dec_load(const void *json, const char *path, tk_err *e);
+void tk_dec_free(tk_dec *d);
+/* tokens: n NUL-terminated strings (malloc'd, owned by the array; may be replaced). */
+typedef struct {
+  char **s;
+  size_t *len;
+  size_t n, cap;
+} tk_strs;
+int tk_strs_push(tk_strs *v, const char *s, size_t n);
+void tk_strs_free(tk_strs *v);
+int tk_dec_apply(const tk_dec *d, tk_scratch *S, tk_strs *v, tk_err *e);
+
+/* ---- the tokenizer ----------------------------------------------------------------- */
+struct lacuna_tokenizer {
+  tk_bpe bpe;
+  tk_added *added;
+  tk_norm *norm;
+  tk_pretok *pretok;
+  tk_post *post;
+  tk_dec *dec;
+  _Atomic(tk_scratch *) spare; /* one reusable scratch for the common single caller */
+};
+int32_t tk_token_to_id(const lacuna_tokenizer *t, const char *s, size_t n);
+const char *tk_id_to_token(const lacuna_tokenizer *t, int32_t id, size_t *len);
+
+/* JSON helpers (cJSON) */
+const char *tk_json_type(const void *obj); /* "type" string or NULL */
+
+#endif

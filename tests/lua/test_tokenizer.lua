@@ -1,0 +1,153 @@
+-- lacuna.tokenizer: the friendly API, and the pipeline stages on tokenizers built
+-- here. With ignore_merges on and every expected piece in the vocabulary, each
+-- pre-token comes out as one token, so the tokens show the splits themselves.
+local t = require "testlib"
+local lc = require "lacuna"
+local tk = lc.tokenizer
+
+local fixtures = os.getenv("LACUNA_FIXTURES") or "../fixtures"
+
+local function jstr(s) return '"' .. s:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"' end
+
+-- A tokenizer whose vocab is `pieces` (plus their single chars), ignore_merges on.
+local function make(parts, pieces)
+  local vocab, seen, n = {}, {}, 0
+  local function add(p)
+    if not seen[p] then
+      seen[p] = true
+      vocab[#vocab + 1] = jstr(p) .. ":" .. n
+      n = n + 1
+    end
+  end
+  for _, p in ipairs(pieces) do
+    for _, c in utf8.codes(p) do add(utf8.char(c)) end
+    add(p)
+  end
+  local json = string.format([[{"version":"1.0","added_tokens":%s,"normalizer":%s,"pre_tokenizer":%s,
+    "post_processor":null,"decoder":%s,
+    "model":{"type":"BPE","unk_token":null,"ignore_merges":true,"vocab":{%s},"merges":[]}}]],
+    parts.added or "[]", parts.normalizer or "null", parts.pre_tokenizer or "null",
+    parts.decoder or "null", table.concat(vocab, ","))
+  return assert(tk.from_json(json))
+end
+
+local function pieces(tok, text, opts)
+  local ids, bytes, chars = tok:encode(text, opts or { add_special_tokens = false, offsets = true })
+  local out = {}
+  for i, id in ipairs(ids) do out[i] = tok:id_to_token(id) end
+  return out, bytes, chars
+end
+
+local WORDS = { "the", "-", "final", "countdown", "the-", "final-", "-final", "-countdown", "--" }
+
+t.test("Split: every behavior on the-final--countdown (HF's documented example)", function()
+  local want = {
+    Removed = { "the", "final", "countdown" },
+    Isolated = { "the", "-", "final", "-", "-", "countdown" },
+    MergedWithPrevious = { "the-", "final-", "-", "countdown" },
+    MergedWithNext = { "the", "-final", "-", "-countdown" },
+    Contiguous = { "the", "-", "final", "--", "countdown" },
+  }
+  for behavior, expect in pairs(want) do
+    local tok = make({ pre_tokenizer = string.format(
+      '{"type":"Split","pattern":{"String":"-"},"behavior":"%s","invert":false}', behavior) }, WORDS)
+    t.eq(pieces(tok, "the-final--countdown"), expect, behavior)
+  end
+end)
+
+t.test("Split: regex pattern with invert keeps the matches", function()
+  local tok = make({ pre_tokenizer =
+    [[{"type":"Split","pattern":{"Regex":"[a-z]+"},"behavior":"Removed","invert":true}]] }, WORDS)
+  t.eq(pieces(tok, "the-final--countdown"), { "the", "final", "countdown" })
+end)
+
+t.test("ByteLevel splits with GPT-2's regex and maps bytes", function()
+  local tok = make({ pre_tokenizer = [[{"type":"ByteLevel","add_prefix_space":true,"use_regex":true}]],
+    decoder = [[{"type":"ByteLevel"}]] }, { "Ġhello", "Ġworld", "!", "Ġ" })
+  local got, bytes = pieces(tok, "hello world!")
+  t.eq(got, { "Ġhello", "Ġworld", "!" })
+  -- the prefix space is aligned with the first character, so offsets stay in the text
+  t.eq(bytes, { { 0, 5 }, { 5, 11 }, { 11, 12 } })
+  t.eq(tok:decode(tok:encode("hello world!", { add_special_tokens = false })), " hello world!")
+end)
+
+t.test("Metaspace: prepend_scheme first, split on the replacement", function()
+  local tok = make({ pre_tokenizer =
+    [[{"type":"Metaspace","replacement":"▁","prepend_scheme":"first","split":true}]],
+    decoder = [[{"type":"Metaspace","replacement":"▁","prepend_scheme":"first","split":true}]] },
+    { "▁hey", "▁you", "▁" })
+  local got, bytes = pieces(tok, "hey you")
+  t.eq(got, { "▁hey", "▁you" })
+  t.eq(bytes, { { 0, 3 }, { 3, 7 } })
+  t.eq(tok:decode(tok:encode("hey you")), "hey you")
+end)
+
+t.test("Digits: individual or contiguous", function()
+  local one = make({ pre_tokenizer = [[{"type":"Digits","individual_digits":true}]] }, { "ab", "123" })
+  t.eq(pieces(one, "ab123"), { "ab", "1", "2", "3" })
+  local run = make({ pre_tokenizer = [[{"type":"Digits","individual_digits":false}]] }, { "ab", "123" })
+  t.eq(pieces(run, "ab123"), { "ab", "123" })
+end)
+
+t.test("Sequence of pre-tokenizers", function()
+  local tok = make({ pre_tokenizer = [[{"type":"Sequence","pretokenizers":[
+      {"type":"WhitespaceSplit"},{"type":"Digits","individual_digits":true}]}]] }, { "ab", "12" })
+  t.eq(pieces(tok, " ab  12 "), { "ab", "1", "2" })
+end)
+
+t.test("NFC: a composed char aligns with its first source char (HF's alignment)", function()
+  local tok = make({ normalizer = [[{"type":"NFC"}]] }, { "é", "x" })
+  local got, bytes, chars = pieces(tok, "e\u{301}x")
+  t.eq(got, { "é", "x" })
+  t.eq(bytes, { { 0, 1 }, { 3, 4 } })
+  t.eq(chars, { { 0, 1 }, { 2, 3 } })
+end)
+
+t.test("Replace and Lowercase normalizers keep offsets on the original", function()
+  local tok = make({ normalizer = [[{"type":"Sequence","normalizers":[{"type":"Lowercase"},
+      {"type":"Replace","pattern":{"String":"  "},"content":"_"}]}]],
+    pre_tokenizer = [[{"type":"Split","pattern":{"String":"_"},"behavior":"Isolated","invert":false}]] },
+    { "ab", "_" })
+  local got, bytes = pieces(tok, "AB  ab")
+  t.eq(got, { "ab", "_", "ab" })
+  -- the replacement aligns with the last character it replaced
+  t.eq(bytes, { { 0, 2 }, { 3, 4 }, { 4, 6 } })
+end)
+
+t.test("added tokens: normalized contents match the normalized text", function()
+  local tok = make({ normalizer = [[{"type":"Lowercase"}]], added = [==[[
+      {"id":0,"content":"<B>","single_word":false,"lstrip":false,"rstrip":false,"normalized":true,"special":true}]]==] },
+    { "a", "<b>" })
+  local got, bytes = pieces(tok, "a<B>a")
+  t.eq(#got, 3)
+  t.eq(got[2], "<B>")
+  t.eq(bytes[2], { 1, 4 })
+  t.eq(tok:decode(tok:encode("a<B>a"), { skip_special_tokens = true }), "a a")
+end)
+
+t.test("load from a directory or a file; errors are nil, message", function()
+  local tok = assert(tk.load(fixtures .. "/tokenizer/bytelevel.json"))
+  t.eq(tok.approximate, false)
+  t.eq(tok:encode("ab"), { 9, 4 })
+  t.eq(tok:encode("ab", { add_special_tokens = false }), { 4 })
+  t.eq(tok:count("ab abc"), 3)
+  t.eq(tok:token_to_id("<x>"), 10)
+  t.eq(tok:id_to_token(10), "<x>")
+  t.eq(tok:vocab_size(), 11)
+  t.fails("normalizer type 'BertNormalizer' is not supported",
+    tk.load(fixtures .. "/tokenizer/unsupported_normalizer.json"))
+  t.fails("cannot open", tk.load(fixtures .. "/tokenizer/missing"))
+  t.raises(function() tok:encode(42) end, "text must be a string")
+  t.raises(function() tok:decode({ "x" }) end, "not a token id")
+end)
+
+t.test("approximate counter says it is approximate", function()
+  local a = tk.approximate()
+  t.eq(a.approximate, true)
+  t.eq(a:count(""), 0)
+  t.eq(a:count("abcdefgh"), 2)
+  t.eq(a:count("中文字"), 3)
+  t.eq(a:count("中文 abcd"), 2 + 2) -- the space and abcd: 5 chars → 2
+end)
+
+return t.done()

@@ -1,0 +1,638 @@
+#!/usr/bin/env node
+// An OpenAI-compatible chat-completions server on loopback, for lacuna's teacher
+// tests and benchmarks. Node >= 18, standard library only.
+//
+// Replies are a pure function of the request's canonical form, so a client's
+// output can be compared byte for byte across runs, concurrency levels and
+// injected faults. Faults are drawn from a PRNG seeded by (--seed, request
+// counter): a rerun of the same request sequence sees the same faults.
+// Usage and every option, endpoint and fault: see README.md beside this file.
+
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const FAULT_KINDS = ['429', '500', '502', '503', '504', 'reset', 'truncate',
+  'badjson', 'nochoices', 'stall', '400'];
+// The kinds drawn when --fault-rate is set without --faults: all the quick,
+// retryable ones. A stall costs the client a whole timeout and a 400 fails the
+// item, so tests name those explicitly.
+const DEFAULT_FAULTS = ['429', '500', '502', '503', '504', 'reset', 'truncate',
+  'badjson', 'nochoices'];
+const CANONICAL_FIELDS = ['model', 'messages', 'temperature', 'top_p', 'max_tokens',
+  'max_completion_tokens', 'seed', 'stop', 'n', 'response_format'];
+const CREATED = 1700000000; // fixed, so that replies are byte-identical
+const MAX_BODY = 64 * 1024 * 1024;
+const USAGE = `usage: node server.mjs [--port 0] [--port-file FILE] [--latency-ms 0]
+  [--fault-rate 0] [--faults LIST] [--seed 1] [--script FILE.mjs]
+  [--retry-after SECONDS|date] [--stall-ms 30000] [--log FILE] [--max-lifetime-s 0]
+fault kinds: ${FAULT_KINDS.join(',')}`;
+
+function die(msg) {
+  process.stderr.write(`server.mjs: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseFaults(s) {
+  const list = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const k of list) if (!FAULT_KINDS.includes(k)) throw new Error(`unknown fault kind '${k}'`);
+  return list;
+}
+
+function parseRetryAfter(s) {
+  if (s === 'date') return s;
+  if (!/^\d+$/.test(String(s))) throw new Error(`--retry-after wants whole seconds or 'date', got '${s}'`);
+  return Number(s);
+}
+
+function nonNegative(name, s) {
+  const v = Number(s);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} wants a number >= 0, got '${s}'`);
+  return v;
+}
+
+const opt = {
+  port: 0, portFile: null, latencyMs: 0, faultRate: 0, faults: null, seed: 1,
+  script: null, retryAfter: 1, stallMs: 30000, log: null, maxLifetimeS: 0,
+};
+{
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); process.exit(0); }
+    const val = () => {
+      if (v !== undefined) return v;
+      if (i + 1 >= argv.length) die(`option ${a} needs a value`);
+      return argv[++i];
+    };
+    try {
+      switch (a) {
+        case '--port': opt.port = nonNegative(a, val()); break;
+        case '--port-file': opt.portFile = val(); break;
+        case '--latency-ms': opt.latencyMs = nonNegative(a, val()); break;
+        case '--fault-rate': opt.faultRate = nonNegative(a, val());
+          if (opt.faultRate > 1) throw new Error('--fault-rate must be within 0..1');
+          break;
+        case '--faults': opt.faults = parseFaults(val()); break;
+        case '--seed': opt.seed = Number(val()) >>> 0; break;
+        case '--script': opt.script = val(); break;
+        case '--retry-after': opt.retryAfter = parseRetryAfter(val()); break;
+        case '--stall-ms': opt.stallMs = nonNegative(a, val()); break;
+        case '--log': opt.log = val(); break;
+        case '--max-lifetime-s': opt.maxLifetimeS = nonNegative(a, val()); break;
+        default: die(`unknown option '${a}'`);
+      }
+    } catch (e) {
+      die(e.message);
+    }
+  }
+  if (opt.faults === null) opt.faults = DEFAULT_FAULTS;
+  if (opt.faults.length === 0 && opt.faultRate > 0) die('--fault-rate > 0 needs at least one fault kind');
+}
+
+let script = null;
+if (opt.script) {
+  try {
+    script = await import(pathToFileURL(path.resolve(opt.script)).href);
+  } catch (e) {
+    die(`cannot load --script ${opt.script}: ${e.message}`);
+  }
+  if (typeof script.reply !== 'function') die(`--script ${opt.script} exports no reply(request, ctx)`);
+}
+
+let logStream = null;
+if (opt.log) {
+  logStream = fs.createWriteStream(opt.log, { flags: 'a' });
+  logStream.on('error', (e) => die(`--log ${opt.log}: ${e.message}`));
+}
+
+// ---- deterministic pieces ----
+
+// 32-bit integer mixer (murmur3's finalizer): enough to turn (seed, counter,
+// salt) into independent uniform draws without any state.
+function mix32(h) {
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+function draw(counter, salt) {
+  let h = mix32(opt.seed ^ 0x9e3779b9);
+  h = mix32(h ^ Math.imul(counter >>> 0, 0x27d4eb2d) ^ Math.floor(counter / 4294967296));
+  h = mix32(h ^ Math.imul(salt, 0x165667b1));
+  return h / 4294967296;
+}
+
+// JSON with object keys sorted at every level: the canonical text of a value.
+function canonicalJSON(v) {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return '[' + v.map(canonicalJSON).join(',') + ']';
+  const keys = Object.keys(v).sort();
+  let s = '{';
+  let first = true;
+  for (const k of keys) {
+    if (v[k] === undefined) continue;
+    s += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJSON(v[k]);
+    first = false;
+  }
+  return s + '}';
+}
+
+function canonicalRequest(req) {
+  const c = {};
+  for (const f of CANONICAL_FIELDS) if (req[f] !== undefined) c[f] = req[f];
+  return canonicalJSON(c);
+}
+
+function textOf(content) {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
+  }
+  return '';
+}
+
+// A minimal instance of a JSON schema: enough for a client's schema check.
+function instanceOf(schema, digest, depth) {
+  if (!schema || typeof schema !== 'object' || depth > 8) return digest;
+  if (schema.const !== undefined) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
+  for (const k of ['anyOf', 'oneOf', 'allOf']) {
+    if (Array.isArray(schema[k]) && schema[k].length) return instanceOf(schema[k][0], digest, depth + 1);
+  }
+  let t = schema.type;
+  if (Array.isArray(t)) t = t.find((x) => x !== 'null') ?? t[0];
+  if (!t) t = schema.properties ? 'object' : schema.items ? 'array' : 'string';
+  switch (t) {
+    case 'object': {
+      const o = {};
+      for (const [k, s] of Object.entries(schema.properties || {})) o[k] = instanceOf(s, digest, depth + 1);
+      return o;
+    }
+    case 'array': {
+      const n = Math.max(1, schema.minItems || 0);
+      return Array.from({ length: n }, () => instanceOf(schema.items, digest, depth + 1));
+    }
+    case 'integer': return Math.max(0, Math.ceil(schema.minimum ?? 0));
+    case 'number': return schema.minimum ?? 0;
+    case 'boolean': return true;
+    case 'null': return null;
+    default: return digest;
+  }
+}
+
+function defaultContents(req, digest) {
+  const n = req.n ?? 1;
+  const rf = req.response_format;
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const tag = n > 1 ? `${digest}#${i}` : digest;
+    if (rf && (rf.type === 'json_object' || rf.type === 'json_schema')) {
+      const schema = rf.type === 'json_schema' && rf.json_schema && rf.json_schema.schema;
+      out.push(JSON.stringify(schema ? instanceOf(schema, tag, 0) : { answer: tag }));
+    } else {
+      let last = '';
+      for (let j = req.messages.length - 1; j >= 0; j--) {
+        if (req.messages[j].role === 'user') { last = textOf(req.messages[j].content); break; }
+      }
+      if (last.length > 200) last = last.slice(0, 200);
+      out.push(`reply to ${last} [${tag}]`);
+    }
+  }
+  return out;
+}
+
+// Applies stop sequences and max_tokens to one choice's content.
+function finishChoice(content, req) {
+  let finish = 'stop';
+  const stops = typeof req.stop === 'string' ? [req.stop] : Array.isArray(req.stop) ? req.stop : [];
+  for (const s of stops) {
+    if (typeof s !== 'string' || s === '') continue;
+    const at = content.indexOf(s);
+    if (at >= 0) content = content.slice(0, at);
+  }
+  const max = req.max_tokens ?? req.max_completion_tokens;
+  if (typeof max === 'number' && max < Math.ceil(content.length / 4)) {
+    content = content.slice(0, Math.max(0, max) * 4);
+    finish = 'length';
+  }
+  return [content, finish];
+}
+
+function promptChars(req) {
+  let n = 0;
+  for (const m of req.messages) n += textOf(m.content).length;
+  return n;
+}
+
+// ---- validation ----
+
+function openaiError(message, type, param = null, code = null) {
+  return { error: { message, type, param, code } };
+}
+
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
+// Returns null when the request is valid, else [param, message].
+function invalid(req) {
+  if (req === null || typeof req !== 'object' || Array.isArray(req)) return [null, 'The request body must be a JSON object.'];
+  if (typeof req.model !== 'string' || req.model === '') return ['model', "'model' is required and must be a non-empty string."];
+  if (!Array.isArray(req.messages)) return ['messages', "'messages' is required and must be an array."];
+  if (req.messages.length === 0) return ['messages', "'messages' must contain at least one message."];
+  for (let i = 0; i < req.messages.length; i++) {
+    const m = req.messages[i];
+    const p = `messages[${i}]`;
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return [p, `'${p}' must be an object.`];
+    if (typeof m.role !== 'string' || !ROLES.has(m.role)) return [`${p}.role`, `'${p}.role' must be one of ${[...ROLES].join(', ')}.`];
+    const c = m.content;
+    const okNull = c === null && m.role === 'assistant';
+    if (typeof c !== 'string' && !Array.isArray(c) && !okNull) return [`${p}.content`, `'${p}.content' must be a string or an array of content parts.`];
+  }
+  if (req.n !== undefined && (!Number.isInteger(req.n) || req.n < 1 || req.n > 128)) return ['n', "'n' must be an integer from 1 to 128."];
+  for (const k of ['max_tokens', 'max_completion_tokens']) {
+    if (req[k] !== undefined && req[k] !== null && (!Number.isInteger(req[k]) || req[k] < 1)) return [k, `'${k}' must be a positive integer.`];
+  }
+  for (const k of ['temperature', 'top_p']) {
+    if (req[k] !== undefined && req[k] !== null && typeof req[k] !== 'number') return [k, `'${k}' must be a number.`];
+  }
+  if (req.stop !== undefined && req.stop !== null && typeof req.stop !== 'string' &&
+      !(Array.isArray(req.stop) && req.stop.every((s) => typeof s === 'string'))) return ['stop', "'stop' must be a string or an array of strings."];
+  const rf = req.response_format;
+  if (rf !== undefined && rf !== null) {
+    if (typeof rf !== 'object' || !['text', 'json_object', 'json_schema'].includes(rf.type)) {
+      return ['response_format', "'response_format.type' must be one of text, json_object, json_schema."];
+    }
+  }
+  return null;
+}
+
+// ---- counters ----
+
+const stats = {
+  requests: 0, by_status: {}, faults: {}, completed: {}, in_flight: 0, max_in_flight: 0,
+  connections: 0, first_ms: 0, last_ms: 0,
+};
+let attempts = new Map(); // digest -> requests seen with that digest
+const t0 = performance.now();
+
+function resetStats() {
+  stats.requests = 0; stats.by_status = {}; stats.faults = {}; stats.completed = {};
+  stats.max_in_flight = stats.in_flight; stats.connections = 0; stats.first_ms = 0; stats.last_ms = 0;
+  attempts = new Map();
+}
+
+function statsJSON() {
+  let distinct = 0;
+  let repeated = 0;
+  for (const k in stats.completed) { distinct++; if (stats.completed[k] > 1) repeated++; }
+  return JSON.stringify({
+    requests: stats.requests, by_status: stats.by_status, faults: stats.faults,
+    completed: stats.completed, distinct_completed: distinct, repeated_completed: repeated,
+    in_flight: stats.in_flight, max_in_flight: stats.max_in_flight, connections: stats.connections,
+    window_ms: stats.first_ms ? Math.round((stats.last_ms - stats.first_ms) * 1000) / 1000 : 0,
+  });
+}
+
+function bump(obj, key) { obj[key] = (obj[key] || 0) + 1; }
+
+// ---- responses ----
+
+function send(res, status, body, headers) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const h = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+  if (headers) Object.assign(h, headers);
+  res.writeHead(status, h);
+  res.end(text);
+}
+
+function retryAfterValue() {
+  if (opt.retryAfter === 'date') {
+    // HTTP-dates have whole seconds: round up so that the date is >= now + 1 s.
+    return new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000).toUTCString();
+  }
+  return String(opt.retryAfter);
+}
+
+const FAULT_STATUS = {
+  '500': [500, 'The server had an error while processing your request. Sorry about that!', 'server_error'],
+  '502': [502, 'Bad gateway.', 'server_error'],
+  '503': [503, 'The engine is currently overloaded, please try again later.', 'server_error'],
+  '504': [504, 'Gateway timeout.', 'server_error'],
+};
+
+// Carries out one fault. Returns the status sent (or null: none was sent).
+function doFault(kind, res, cx) {
+  const sock = res.socket;
+  switch (kind) {
+    case '429':
+      send(res, 429, openaiError('Rate limit reached for requests (injected by the test server).',
+        'requests', null, 'rate_limit_exceeded'), { 'Retry-After': retryAfterValue() });
+      return 429;
+    case '400':
+      send(res, 400, openaiError('Invalid request (injected by the test server).',
+        'invalid_request_error', null, null));
+      return 400;
+    case 'badjson':
+      send(res, 200, '{"id": "chatcmpl-broken", "choices": [ this is not JSON');
+      return 200;
+    case 'nochoices':
+      send(res, 200, { id: `chatcmpl-${cx.digest}`, object: 'chat.completion', created: CREATED, model: cx.req.model, choices: [] });
+      return 200;
+    case 'reset':
+      // RST, not FIN: the client sees "connection reset by peer".
+      if (sock) { if (sock.resetAndDestroy) sock.resetAndDestroy(); else sock.destroy(); }
+      return null;
+    case 'truncate': {
+      // Promise the whole body, send half of it, then close the connection.
+      const body = replyBody(cx, defaultContents(cx.req, cx.digest), null, null);
+      const half = body.slice(0, body.length >> 1);
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.write(half, () => { if (res.socket) res.socket.destroySoon(); });
+      return 200;
+    }
+    case 'stall':
+      // Answer nothing; after --stall-ms drop the connection (still no answer),
+      // so that a late reply can never count as a completed request.
+      cx.stallTimer = setTimeout(() => { if (res.socket) res.socket.destroy(); }, opt.stallMs);
+      return null;
+    default: {
+      const [status, msg, type] = FAULT_STATUS[kind];
+      send(res, status, openaiError(msg, type, null, null));
+      return status;
+    }
+  }
+}
+
+function replyBody(cx, contents, finishes, usage, model) {
+  const req = cx.req;
+  const choices = [];
+  let completion = 0;
+  for (let i = 0; i < contents.length; i++) {
+    let [content, finish] = finishChoice(String(contents[i]), req);
+    if (finishes && finishes[i]) finish = finishes[i];
+    completion += Math.ceil(content.length / 4);
+    choices.push({ index: i, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish });
+  }
+  const prompt = Math.ceil(promptChars(req) / 4);
+  const u = usage || { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  return JSON.stringify({
+    id: `chatcmpl-${cx.digest}`, object: 'chat.completion', created: CREATED,
+    model: model || req.model, choices, usage: u, system_fingerprint: 'fp_lacuna_test',
+  });
+}
+
+// The normal (or scripted) answer. Returns the status sent.
+function answer(res, cx, scripted) {
+  const n = cx.req.n ?? 1;
+  if (scripted && scripted.status !== undefined) {
+    send(res, scripted.status, scripted.body ?? '', scripted.headers);
+    if (scripted.status === 200) noteCompleted(scripted.body, cx.digest);
+    return scripted.status;
+  }
+  let contents;
+  let finishes = null;
+  if (scripted && scripted.content !== undefined) {
+    contents = Array.isArray(scripted.content) ? scripted.content : Array(n).fill(scripted.content);
+    if (scripted.finish_reason) finishes = Array(contents.length).fill(scripted.finish_reason);
+  } else {
+    contents = defaultContents(cx.req, cx.digest);
+  }
+  const body = replyBody(cx, contents, finishes, scripted && scripted.usage, scripted && scripted.model);
+  send(res, 200, body);
+  if (contents.length > 0) bump(stats.completed, cx.digest);
+  return 200;
+}
+
+// A scripted 200 counts as completed when its body carries choices.
+function noteCompleted(body, digest) {
+  try {
+    const b = typeof body === 'string' ? JSON.parse(body) : body;
+    if (b && Array.isArray(b.choices) && b.choices.length > 0) bump(stats.completed, digest);
+  } catch { /* not JSON: not a completion */ }
+}
+
+function logLine(cx, fault, status) {
+  if (!logStream) return;
+  logStream.write(JSON.stringify({
+    n: cx.counter, t_ms: Math.round(performance.now() - t0), digest: cx.digest ?? null,
+    model: cx.req ? cx.req.model : null, fault: fault ?? null, status: status ?? null,
+  }) + '\n');
+}
+
+// ---- request handling ----
+
+function authorized(req) {
+  const key = process.env.TEST_SERVER_API_KEY;
+  if (!key) return true;
+  return req.headers.authorization === `Bearer ${key}`;
+}
+
+function pickFault(req, cx) {
+  const forced = req.headers['x-test-fault'];
+  if (forced !== undefined) {
+    if (forced === 'none') return null;
+    if (FAULT_KINDS.includes(forced)) return forced;
+    return { bad: `X-Test-Fault: unknown fault kind '${forced}'` };
+  }
+  if (opt.faultRate > 0 && opt.faults.length > 0 && draw(cx.counter, 1) < opt.faultRate) {
+    return opt.faults[Math.floor(draw(cx.counter, 2) * opt.faults.length)];
+  }
+  return null;
+}
+
+function handleChat(req, res, raw) {
+  const cx = { counter: stats.requests++, req: null, digest: null, stallTimer: null };
+  const now = performance.now();
+  if (!stats.first_ms) stats.first_ms = now;
+  stats.in_flight++;
+  if (stats.in_flight > stats.max_in_flight) stats.max_in_flight = stats.in_flight;
+  let done = false;
+  const finish = (fault, status) => {
+    if (done) return;
+    done = true;
+    stats.in_flight--;
+    stats.last_ms = performance.now();
+    if (fault) bump(stats.faults, fault);
+    if (status !== null && status !== undefined) bump(stats.by_status, String(status));
+    logLine(cx, fault, status);
+  };
+  res.on('close', () => {
+    if (cx.stallTimer) clearTimeout(cx.stallTimer);
+    if (!done) finish(cx.pendingFault, null); // the client went away first
+  });
+
+  if (!authorized(req)) {
+    send(res, 401, openaiError('Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+      'invalid_request_error', null, 'invalid_api_key'));
+    return finish(null, 401);
+  }
+  try {
+    cx.req = JSON.parse(raw);
+  } catch (e) {
+    send(res, 400, openaiError(`We could not parse the JSON body of your request. (${e.message})`, 'invalid_request_error'));
+    return finish(null, 400);
+  }
+  const bad = invalid(cx.req);
+  if (bad) {
+    send(res, 400, openaiError(bad[1], 'invalid_request_error', bad[0]));
+    cx.req = null;
+    return finish(null, 400);
+  }
+  const canonical = canonicalRequest(cx.req);
+  cx.digest = crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+  const attempt = (attempts.get(cx.digest) || 0) + 1;
+  attempts.set(cx.digest, attempt);
+
+  let fault = pickFault(req, cx);
+  if (fault && fault.bad) {
+    send(res, 400, openaiError(fault.bad, 'invalid_request_error', null));
+    return finish(null, 400);
+  }
+  let scripted = null;
+  if (!fault && script) {
+    try {
+      scripted = script.reply(cx.req, {
+        digest: cx.digest, canonical, counter: cx.counter, attempt,
+        headers: req.headers, defaultContents: () => defaultContents(cx.req, cx.digest),
+      });
+    } catch (e) {
+      process.stderr.write(`server.mjs: script error: ${e && e.stack ? e.stack : e}\n`);
+      send(res, 500, openaiError(`test server script error: ${e && e.message}`, 'script_error'));
+      return finish(null, 500);
+    }
+    if (scripted && scripted.fault !== undefined) {
+      if (!FAULT_KINDS.includes(String(scripted.fault))) {
+        send(res, 500, openaiError(`script asked for unknown fault '${scripted.fault}'`, 'script_error'));
+        return finish(null, 500);
+      }
+      fault = String(scripted.fault);
+    }
+  }
+  cx.pendingFault = fault;
+  const go = () => {
+    if (done || res.destroyed) return;
+    if (fault) {
+      const status = doFault(fault, res, cx);
+      if (fault !== 'stall') finish(fault, status);
+      return;
+    }
+    finish(null, answer(res, cx, scripted));
+  };
+  const lat = req.headers['x-test-latency-ms'] !== undefined ? Number(req.headers['x-test-latency-ms'])
+    : scripted && scripted.delay_ms !== undefined ? scripted.delay_ms : opt.latencyMs;
+  // setTimeout, never a busy wait: thousands of requests wait at once.
+  if (lat > 0) setTimeout(go, lat); else go();
+}
+
+// Runtime reconfiguration (POST /config): lets one server serve several phases.
+function applyConfig(c) {
+  const next = { ...opt };
+  if (c.latency_ms !== undefined) next.latencyMs = nonNegative('latency_ms', c.latency_ms);
+  if (c.fault_rate !== undefined) next.faultRate = nonNegative('fault_rate', c.fault_rate);
+  if (next.faultRate > 1) throw new Error('fault_rate must be within 0..1');
+  if (c.faults !== undefined) next.faults = parseFaults(Array.isArray(c.faults) ? c.faults.join(',') : String(c.faults));
+  if (c.seed !== undefined) next.seed = Number(c.seed) >>> 0;
+  if (c.retry_after !== undefined) next.retryAfter = parseRetryAfter(String(c.retry_after));
+  if (c.stall_ms !== undefined) next.stallMs = nonNegative('stall_ms', c.stall_ms);
+  Object.assign(opt, next);
+}
+
+function configJSON() {
+  return JSON.stringify({ latency_ms: opt.latencyMs, fault_rate: opt.faultRate, faults: opt.faults,
+    seed: opt.seed, retry_after: opt.retryAfter, stall_ms: opt.stallMs });
+}
+
+const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => {
+  const url = req.url;
+  const q = url.indexOf('?');
+  const p = q < 0 ? url : url.slice(0, q);
+  if (p === '/v1/chat/completions' || p === '/chat/completions') {
+    if (req.method !== 'POST') {
+      send(res, 405, openaiError(`Method ${req.method} not allowed; use POST.`, 'invalid_request_error'), { Allow: 'POST' });
+      return;
+    }
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        send(res, 413, openaiError('Request body too large.', 'invalid_request_error'), { Connection: 'close' });
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY) return;
+      handleChat(req, res, chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
+    return;
+  }
+  const withBody = (fn) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => fn(Buffer.concat(chunks).toString('utf8')));
+  };
+  if (p === '/health' && req.method === 'GET') return send(res, 200, '{"status":"ok"}');
+  if (p === '/stats' && req.method === 'GET') return send(res, 200, statsJSON());
+  if (p === '/reset-stats' && req.method === 'POST') {
+    return withBody(() => { resetStats(); send(res, 200, statsJSON()); });
+  }
+  if (p === '/config' && req.method === 'GET') return send(res, 200, configJSON());
+  if (p === '/config' && req.method === 'POST') {
+    return withBody((raw) => {
+      try {
+        applyConfig(raw.trim() === '' ? {} : JSON.parse(raw));
+      } catch (e) {
+        return send(res, 400, openaiError(`bad config: ${e.message}`, 'invalid_request_error'));
+      }
+      send(res, 200, configJSON());
+    });
+  }
+  if ((p === '/v1/models' || p === '/models') && req.method === 'GET') {
+    return send(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', created: CREATED, owned_by: 'lacuna-test' }] });
+  }
+  send(res, 404, openaiError(`Unknown request URL: ${req.method} ${p}.`, 'invalid_request_error', null, 'unknown_url'));
+});
+
+// Keep-alive without artificial limits: a client's pooled connections stay open
+// across a whole run, and one socket may carry any number of requests.
+server.keepAliveTimeout = 60000;
+server.headersTimeout = 65000;
+server.requestTimeout = 120000;
+server.maxRequestsPerSocket = 0;
+server.on('connection', () => { stats.connections++; });
+server.on('clientError', (err, socket) => {
+  if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  else socket.destroy();
+});
+
+function shutdown() {
+  server.close();
+  if (server.closeAllConnections) server.closeAllConnections();
+  if (logStream) logStream.end(() => process.exit(0));
+  else process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+
+server.on('error', (e) => die(`cannot listen: ${e.message}`));
+server.listen({ host: '127.0.0.1', port: opt.port, backlog: 1024 }, () => {
+  const port = server.address().port;
+  if (opt.portFile) {
+    // Written under a temporary name and renamed: a reader never sees half a port.
+    const tmp = `${opt.portFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${port}\n`);
+    fs.renameSync(tmp, opt.portFile);
+  }
+  process.stdout.write(`listening on 127.0.0.1:${port}\n`);
+  if (opt.maxLifetimeS > 0) {
+    // A safety net for test harnesses that die without stopping the server.
+    setTimeout(shutdown, opt.maxLifetimeS * 1000).unref();
+  }
+});

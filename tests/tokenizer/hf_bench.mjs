@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// Reference side of the tokenizer benchmark (tests/bench/run_tokenizer.sh).
+//
+// Usage: hf_bench.mjs MODEL_DIR CORPUS [REPS]
+//          HF tokenizers' native binding: load time (Tokenizer.fromFile), then
+//          encode, add_special_tokens on, two ways: one record per call
+//          (awaited in turn: one encode in flight) and all records in one
+//          encodeBatch call. Run it with RAYON_NUM_THREADS=1 and
+//          TOKENIZERS_PARALLELISM=false for single-thread numbers.
+//        hf_bench.mjs --tiktoken ENCODING CORPUS [REPS]
+//          tiktoken (WASM) encode_ordinary, one record per call.
+// Prints one JSON line with medians over REPS (default 3); MB = 10^6 bytes of
+// UTF-8 input. ids_hash is the 32-bit FNV-1a over every id and 0xFFFFFFFF after
+// each record (as tok_bench.c computes it), outside the timed loops.
+import { performance } from 'node:perf_hooks';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { loadBinding, npmDir, readRecords, tokenizerFile } from './hf_dump.mjs';
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+function fnv(h, v) {
+  return Math.imul((h ^ v) >>> 0, 16777619) >>> 0;
+}
+
+function hashIds(all) {
+  let h = 2166136261;
+  for (const ids of all) {
+    for (const id of ids) h = fnv(h, id);
+    h = fnv(h, 0xffffffff);
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const tiktoken = args[0] === '--tiktoken';
+  if (tiktoken) args.shift();
+  if (args.length < 2 || args.length > 3) {
+    process.stderr.write('usage: hf_bench.mjs [--tiktoken ENCODING | MODEL_DIR] CORPUS [REPS]\n');
+    process.exit(2);
+  }
+  const reps = args[2] ? Number(args[2]) : 3;
+  const bufs = readRecords(args[1]);
+  const bytes = bufs.reduce((n, b) => n + b.length, 0);
+  const texts = bufs.map((b) => b.toString('utf8'));
+  const result = { bytes, records: texts.length };
+
+  if (tiktoken) {
+    const req = createRequire(path.join(npmDir(), 'package.json'));
+    const { get_encoding } = req('tiktoken');
+    const loads = [];
+    let enc;
+    for (let r = 0; r < reps; r++) {
+      if (enc) enc.free();
+      const t0 = performance.now();
+      enc = get_encoding(args[0]);
+      loads.push(performance.now() - t0);
+    }
+    const times = [];
+    let tokens = 0;
+    for (let r = 0; r < reps; r++) {
+      tokens = 0;
+      const t0 = performance.now();
+      for (const t of texts) tokens += enc.encode_ordinary(t).length;
+      times.push((performance.now() - t0) / 1e3);
+    }
+    enc.free();
+    const s = median(times);
+    Object.assign(result, { load_ms: median(loads), encode_s: s, mb_per_s: bytes / 1e6 / s, tokens });
+  } else {
+    const { Tokenizer } = loadBinding();
+    const file = tokenizerFile(args[0]);
+    const loads = [];
+    let tok;
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      tok = Tokenizer.fromFile(file);
+      loads.push(performance.now() - t0);
+    }
+    result.load_ms = median(loads);
+    const opts = { addSpecialTokens: true };
+
+    let ids = [];
+    const single = [];
+    for (let r = 0; r < reps; r++) {
+      ids = [];
+      const t0 = performance.now();
+      for (const t of texts) ids.push((await tok.encode(t, null, opts)).getIds());
+      single.push((performance.now() - t0) / 1e3);
+    }
+    result.tokens = ids.reduce((n, v) => n + v.length, 0);
+    result.ids_hash = hashIds(ids);
+
+    const batch = [];
+    for (let r = 0; r < reps; r++) {
+      ids = [];
+      const t0 = performance.now();
+      const encs = await tok.encodeBatch(texts, opts);
+      for (const e of encs) ids.push(e.getIds());
+      batch.push((performance.now() - t0) / 1e3);
+    }
+    const batchHash = hashIds(ids);
+    const s = median(single);
+    const b = median(batch);
+    Object.assign(result, {
+      encode_s: s,
+      mb_per_s: bytes / 1e6 / s,
+      batch_encode_s: b,
+      batch_mb_per_s: bytes / 1e6 / b,
+      batch_ids_hash: batchHash,
+    });
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`hf_bench: ${e.stack || e}\n`);
+  process.exit(1);
+});
