@@ -533,6 +533,83 @@ static int l_encode(lua_State *L) {
   return 3;
 }
 
+/* Reads the i-th {a, b} pair of the table at idx. */
+static void pair_at(lua_State *L, int idx, lua_Integer i, size_t *a, size_t *b, const char *what) {
+  if (lua_rawgeti(L, idx, i) != LUA_TTABLE) luaL_error(L, "%s[%d] must be a {from, to} pair", what, (int)i);
+  lua_rawgeti(L, -1, 1);
+  lua_rawgeti(L, -2, 2);
+  lua_Integer x = luaL_checkinteger(L, -2), y = luaL_checkinteger(L, -1);
+  if (x < 0 || y < x) luaL_error(L, "%s[%d]: bad byte range {%d, %d}", what, (int)i, (int)x, (int)y);
+  *a = (size_t)x;
+  *b = (size_t)y;
+  lua_pop(L, 3);
+}
+
+/* tok:encode_labels(text, trained, eot) -> input_ids, labels
+ * Encodes text without adding special tokens (a rendered chat template holds
+ * its own) and labels each token: its id when the token lies wholly inside
+ * one of the `trained` byte ranges ({{from, to}...}, sorted, end exclusive),
+ * else -100. For each {after, before} pair of `eot`, the first special token
+ * starting in [after, before) is trained too: the end-of-turn token after a
+ * trained assistant turn, as TRL and axolotl train it. */
+static int l_encode_labels(lua_State *L) {
+  LTok *t = check_tok(L);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  int has_eot = !lua_isnoneornil(L, 4);
+  if (has_eot) luaL_checktype(L, 4, LUA_TTABLE);
+  lacuna_encoding *e = run_encode(L, t->tok, 2, 0);
+  if (!e) {
+    luaL_pushfail(L);
+    lua_pushstring(L, "encoding failed");
+    return 2;
+  }
+  lua_Integer nspans = luaL_len(L, 3);
+  unsigned char *train = lua_newuserdatauv(L, e->n ? e->n : 1, 0);
+  memset(train, 0, e->n ? e->n : 1);
+  lua_Integer k = 1;
+  size_t sb = 0, se = 0, prev_end = 0;
+  if (nspans > 0) pair_at(L, 3, 1, &sb, &se, "trained");
+  for (size_t i = 0; i < e->n && k <= nspans; i++) {
+    size_t bs = e->byte_start[i], be = e->byte_end[i];
+    while (k <= nspans && se <= bs) {
+      if (++k <= nspans) {
+        prev_end = se;
+        pair_at(L, 3, k, &sb, &se, "trained");
+        if (sb < prev_end) return luaL_error(L, "trained[%d] overlaps or precedes the range before it", (int)k);
+      }
+    }
+    if (k <= nspans && be > bs && sb <= bs && be <= se) train[i] = 1;
+  }
+  if (has_eot) {
+    lua_Integer neot = luaL_len(L, 4);
+    for (lua_Integer j = 1; j <= neot; j++) {
+      size_t after, before;
+      pair_at(L, 4, j, &after, &before, "eot");
+      size_t lo = 0, hi = e->n; /* first token starting at or after `after` */
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->byte_start[mid] < after) lo = mid + 1;
+        else hi = mid;
+      }
+      for (size_t i = lo; i < e->n && e->byte_start[i] < before; i++) {
+        if (e->special[i]) {
+          train[i] = 1;
+          break;
+        }
+      }
+    }
+  }
+  lua_createtable(L, (int)e->n, 0);
+  lua_createtable(L, (int)e->n, 0);
+  for (size_t i = 0; i < e->n; i++) {
+    lua_pushinteger(L, e->ids[i]);
+    lua_rawseti(L, -3, (lua_Integer)i + 1);
+    lua_pushinteger(L, train[i] ? e->ids[i] : -100);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 2;
+}
+
 /* tok:count(text [, add_special_tokens = false]) → number of tokens */
 static int l_count(lua_State *L) {
   LTok *t = check_tok(L);
@@ -619,7 +696,8 @@ static const luaL_Reg tok_methods[] = {
     {"encode", l_encode},         {"count", l_count},
     {"decode", l_decode},         {"token_to_id", l_token_to_id},
     {"id_to_token", l_id_to_token}, {"vocab_size", l_vocab_size},
-    {"close", l_close},           {NULL, NULL},
+    {"close", l_close},           {"encode_labels", l_encode_labels},
+    {NULL, NULL},
 };
 
 static const luaL_Reg tok_meta[] = {

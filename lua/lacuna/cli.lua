@@ -24,7 +24,10 @@ run/check options:
   -o, --output FILE       output JSONL; beside it FILE.skipped.jsonl, FILE.failed.jsonl
                           and FILE.manifest.json (FILE's .jsonl suffix is replaced)
   -p, --param KEY=VALUE   set a recipe parameter; repeatable
-  -f, --format NAME       output format: %s (default: the recipe's, else axolotl)
+  -f, --format NAME       output format: %s, tokens (default: the recipe's, else axolotl)
+      --tokenizer DIR     with --format tokens: the model's tokenizer.json and
+                          tokenizer_config.json (its chat template)
+      --chat-template P   with --format tokens: another tokenizer_config.json or .jinja
       --seed N            seed of the per-item random streams (default 0)
       --limit N           process only the first N items
       --max-failures N    stop after more than N failed items (the rest is kept)
@@ -147,6 +150,8 @@ function M.parse_options(args, i)
     elseif a == "--max-instructions" then o.max_instructions = int_arg(a, value(a), 0)
     elseif a == "--max-memory" then o.max_memory_mb = int_arg(a, value(a), 0)
     elseif a == "--no-meta" then o.meta = false
+    elseif a == "--tokenizer" then o.tokenizer = value(a)
+    elseif a == "--chat-template" then o.chat_template = value(a)
     elseif a == "--split-partial" then o.split_partial = true
     elseif a == "--trust" then o.trust = true
     elseif a == "-q" or a == "--quiet" then o.quiet = true
@@ -189,7 +194,7 @@ function M.info(r)
     add("  %s  %s%s%s", pad(f.name, w), f.type, f.optional and " (optional)" or "",
       f.doc and ("  " .. f.doc) or "")
   end
-  add("\nformats: %s", table.concat(formats.names, ", "))
+  add("\nformats: %s, tokens", table.concat(formats.names, ", "))
   return table.concat(lines, "\n") .. "\n"
 end
 

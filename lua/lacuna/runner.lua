@@ -133,6 +133,11 @@ local function make_work(r, values, o, fmt, notes, pool)
   local is_skip, is_example = lc.is_skip, example.is_example
   local render = formats.render
   local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes }
+  if fmt == "tokens" then
+    local tokens = require "lacuna.tokens"
+    fopts.tokenizer, fopts.chat_template = o.model_files.tokenizer, o.model_files.chat_template
+    render = function(_, ex, opts) return tokens.render(ex, opts) end
+  end
   local seed = o.seed or 0
   local new_rng = core.rng.new
   local map = r.map
@@ -336,14 +341,20 @@ function M.prepare(o)
   local r = M.load(o.recipe, o)
   local values = params_mod.resolve(r.name, r.params, o.params)
   local fmt = o.format or r.format or formats.default
-  local known = false
+  local known = fmt == "tokens"
   for _, name in ipairs(formats.names) do
     if name == fmt then known = true end
   end
   if not known then
-    usage.error("unknown format '%s' (formats: %s)", fmt, table.concat(formats.names, ", "))
+    usage.error("unknown format '%s' (formats: %s, tokens)", fmt, table.concat(formats.names, ", "))
   end
   o.format = fmt
+  if fmt == "tokens" then
+    if not o.tokenizer then usage.error("--format tokens needs --tokenizer DIR (a model's tokenizer.json and tokenizer_config.json)") end
+    local files, err = (require "lacuna.tokens").load(o.tokenizer, o.chat_template)
+    if not files then usage.error("%s", err) end
+    o.model_files = files
+  end
   for _, path in ipairs(o.inputs or {}) do
     local rd, err = jsonl.open(path)
     if not rd then usage.error("%s", err) end

@@ -358,6 +358,7 @@ function doFault(kind, res, cx) {
     case 'stall':
       // Answer nothing; after --stall-ms drop the connection (still no answer),
       // so that a late reply can never count as a completed request.
+      cx.stalled = true;
       cx.stallTimer = setTimeout(() => { if (res.socket) res.socket.destroy(); }, opt.stallMs);
       return null;
     default: {
@@ -446,7 +447,7 @@ function pickFault(req, cx) {
 }
 
 function handleChat(req, res, raw) {
-  const cx = { counter: stats.requests++, req: null, digest: null, stallTimer: null };
+  const cx = { counter: stats.requests++, req: null, digest: null, stallTimer: null, stalled: false };
   const now = performance.now();
   if (!stats.first_ms) stats.first_ms = now;
   stats.in_flight++;
@@ -463,7 +464,8 @@ function handleChat(req, res, raw) {
   };
   res.on('close', () => {
     if (cx.stallTimer) clearTimeout(cx.stallTimer);
-    if (!done) finish(cx.pendingFault, null); // the client went away first
+    // The client went away first (or a stall dropped it): no status was sent.
+    if (!done) finish(cx.stalled ? 'stall' : null, null);
   });
 
   if (!authorized(req)) {
@@ -513,7 +515,6 @@ function handleChat(req, res, raw) {
       fault = String(scripted.fault);
     }
   }
-  cx.pendingFault = fault;
   const go = () => {
     if (done || res.destroyed) return;
     if (fault) {

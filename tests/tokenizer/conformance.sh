@@ -59,6 +59,7 @@ mkdir -p "$WORK" "$MISMATCH" "$CACHE/ref"
 tools_hash=$(hash_of "$HERE/hf_dump.mjs" "$HERE/package-lock.json")
 status=0
 rows=()
+failed=()
 t_hf=0 t_lc=0
 
 for m in "${MODELS[@]}"; do
@@ -100,8 +101,9 @@ for m in "${MODELS[@]}"; do
     status=1
   fi
   t_lc=$((t_lc + SECONDS - t0))
-  out=$(python3 "$HERE/compare.py" "$m" "$mdir" "$CACHE/corpus" "$CACHE/ref" "$WORK" "$MISMATCH" "${CORPORA[@]}")
-  (($? == 0)) || status=1
+  if ! out=$(python3 "$HERE/compare.py" "$m" "$mdir" "$CACHE/corpus" "$CACHE/ref" "$WORK" "$MISMATCH" "${CORPORA[@]}"); then
+    status=1
+  fi
   [[ -n $out ]] && mapfile -t -O "${#rows[@]}" rows <<<"$out"
 done
 
@@ -109,7 +111,8 @@ echo
 echo "| model | corpus | lines | tokens | identical % |"
 echo "|---|---|---:|---:|---:|"
 for r in "${rows[@]}"; do
-  IFS=$'\t' read -r m c lines tokens same pct note <<<"$r"
+  IFS=$'\t' read -r m c lines tokens _ pct note <<<"$r"
+  [[ ${pct:-} == 100.00 ]] || failed+=("${m}_$c")
   if [[ -z ${pct:-} ]]; then
     echo "| $m | $c | ${lines:-} | | FAIL |"
   else
@@ -120,7 +123,9 @@ echo
 echo "time: HF reference ${t_hf}s (cached when unchanged), lacuna ${t_lc}s"
 if ((status)); then
   echo "conformance: NOT identical; first mismatches in $MISMATCH/" >&2
-  ls "$MISMATCH" 2>/dev/null | sed 's/^/  /' >&2
+  for f in "${failed[@]}"; do
+    [[ -e $MISMATCH/$f.txt ]] && echo "  $MISMATCH/$f.txt" >&2
+  done
 else
   echo "conformance: all identical"
 fi

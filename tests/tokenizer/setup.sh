@@ -82,7 +82,8 @@ for m in "${MODELS[@]}"; do
   for f in tokenizer.json tokenizer_config.json; do
     [[ -s $src/$f ]] || die "$src/$f missing (package layout changed?)"
     if ! cmp -s "$src/$f" "$dst/$f"; then
-      cp "$src/$f" "$dst/$f.tmp" && mv -f "$dst/$f.tmp" "$dst/$f" || die "could not export $dst/$f"
+      cp "$src/$f" "$dst/$f.tmp" || die "could not export $dst/$f"
+      mv -f "$dst/$f.tmp" "$dst/$f" || die "could not export $dst/$f"
     fi
   done
 done
