@@ -41,6 +41,7 @@ run/check options:
       --max-memory MB     memory cap of a sandboxed run (default %d)
   -q, --quiet             no progress or summary on stderr
       --no-progress       no progress line
+      --progress-interval S  seconds between progress lines off a terminal (default 5)
 
 teacher (OpenAI-compatible chat completions; recipes call ctx.teacher:chat{...}):
       --model MODEL       the default teacher's model
@@ -147,6 +148,7 @@ function M.parse_options(args, i)
       o.prices[model] = { input = tonumber(pin), output = tonumber(pout) }
     elseif a == "--max-cost" then o.max_cost = num_arg(a, value(a), 0)
     elseif a == "--no-progress" then o.progress = false
+    elseif a == "--progress-interval" then o.progress_interval = num_arg(a, value(a), 0.01)
     elseif a == "--max-instructions" then o.max_instructions = int_arg(a, value(a), 0)
     elseif a == "--max-memory" then o.max_memory_mb = int_arg(a, value(a), 0)
     elseif a == "--no-meta" then o.meta = false

@@ -284,16 +284,18 @@ end
 -- line every few seconds.
 local function progress_printer(o, counts, pool, inputs)
   local tty = sys.isatty(2)
-  local every = tty and 0.25 or 5
+  local every = o.progress_interval or (tty and 0.25 or 5)
   local t0 = sys.clock()
   local last = t0
-  local total_bytes = 0
+  -- Progress through the input, by bytes: items read so far over the bytes
+  -- they took estimate the total number of items.
+  local total_bytes, gz = 0, false
   for _, path in ipairs(inputs or {}) do
     local st = sys.stat(path)
-    if st and path:sub(-3) ~= ".gz" then total_bytes = total_bytes + st.size else total_bytes = nil end
-    if not total_bytes then break end
+    if not st then total_bytes = nil break end
+    total_bytes = total_bytes + st.size
+    if path:sub(-3) == ".gz" then gz = true end
   end
-  local done_bytes_before, current_file = 0, nil
   local function line(state, final)
     local now = sys.clock()
     if not final and now - last < every then return end
@@ -302,11 +304,15 @@ local function progress_printer(o, counts, pool, inputs)
     local el = now - t0
     local rate = el > 0 and done / el or 0
     local parts = { string.format("%d done", done) }
-    if total_bytes and total_bytes > 0 and state and state.reader then
-      local _, raw = state.reader:bytes_read()
-      local frac = math.min(1, (done_bytes_before + (raw or 0)) / total_bytes)
-      parts[1] = string.format("%d done (%.0f%%)", done, frac * 100)
-      if frac > 0 and frac < 1 then parts[#parts + 1] = string.format("ETA %ds", math.floor(el / frac - el)) end
+    if total_bytes and total_bytes > 0 and state and state.reader and state.read > 0 and #inputs == 1 then
+      local consumed, raw = state.reader:bytes_read()
+      local frac_read = math.min(1, (gz and raw or consumed) / total_bytes)
+      if frac_read > 0 then
+        local est_items = state.read / frac_read
+        local frac = math.min(1, done / est_items)
+        parts[1] = string.format("%d done (%.0f%%)", done, frac * 100)
+        if frac > 0 and frac < 1 then parts[#parts + 1] = string.format("ETA %ds", math.floor(el / frac - el)) end
+      end
     end
     parts[#parts + 1] = string.format("%.1f/s", rate)
     if counts.failed > 0 then parts[#parts + 1] = counts.failed .. " failed" end
