@@ -346,7 +346,8 @@ function Pool:chat(ep, req, item)
   local key = sha256(body_text .. "\n" .. sample)
   local cache = self:cache()
   if cache then
-    local hit = cache:get(key)
+    local hit, gerr = cache:get(key)
+    if gerr then error("teacher cache: " .. tostring(gerr), 0) end
     if hit then
       local obj = parse_reply(hit)
       if obj then
