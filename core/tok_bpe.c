@@ -23,56 +23,39 @@ static uint32_t mix64(uint64_t k) {
   return (uint32_t)k;
 }
 
-static int merges_put(tk_merges *mm, uint64_t key, uint32_t rank, uint32_t nid) {
-  if ((mm->n + 1) * 2 > mm->cap) {
-    size_t cap = mm->cap ? mm->cap * 2 : 4096;
-    uint64_t *k = malloc(cap * sizeof *k);
-    uint32_t *r = malloc(cap * sizeof *r), *d = malloc(cap * sizeof *d);
-    if (!k || !r || !d) {
-      free(k);
-      free(r);
-      free(d);
-      return -1;
-    }
-    memset(k, 0xFF, cap * sizeof *k);
-    for (size_t i = 0; i < mm->cap; i++) {
-      if (mm->keys[i] == UINT64_MAX) continue;
-      size_t j = mix64(mm->keys[i]) & (cap - 1);
-      while (k[j] != UINT64_MAX) j = (j + 1) & (cap - 1);
-      k[j] = mm->keys[i];
-      r[j] = mm->rank[i];
-      d[j] = mm->nid[i];
-    }
-    free(mm->keys);
-    free(mm->rank);
-    free(mm->nid);
-    mm->keys = k;
-    mm->rank = r;
-    mm->nid = d;
-    mm->cap = cap;
-  }
-  size_t j = mix64(key) & (mm->cap - 1);
-  while (mm->keys[j] != UINT64_MAX && mm->keys[j] != key) j = (j + 1) & (mm->cap - 1);
-  if (mm->keys[j] == UINT64_MAX) mm->n++;
-  mm->keys[j] = key;
-  mm->rank[j] = rank; /* a repeated pair keeps its last rank, as HF's HashMap does */
-  mm->nid[j] = nid;
+/* The table is sized once from the number of merges (merges_reserve), so put
+ * never grows it. Keys are stored plus one so that calloc'd memory is empty. */
+static int merges_reserve(tk_merges *mm, size_t n) {
+  size_t cap = 1024; /* load factor at most 1/2: encode's misses stay short */
+  while (cap / 2 < n) cap *= 2;
+  mm->slots = calloc(cap, sizeof *mm->slots);
+  if (!mm->slots) return -1;
+  mm->cap = cap;
+  mm->n = 0;
   return 0;
+}
+
+/* sl->key is already stored plus one. */
+static void merges_put(tk_merges *mm, const struct tk_mslot *sl) {
+  size_t j = mix64(sl->key) & (mm->cap - 1);
+  while (mm->slots[j].key && mm->slots[j].key != sl->key) j = (j + 1) & (mm->cap - 1);
+  if (!mm->slots[j].key) mm->n++;
+  mm->slots[j] = *sl; /* a repeated pair keeps its last rank, as HF's HashMap does */
 }
 
 static inline int merges_get(const tk_merges *mm, int32_t a, int32_t b, uint32_t *rank,
                              uint32_t *nid) {
   if (!mm->cap) return 0;
-  uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+  uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
   size_t j = mix64(key) & (mm->cap - 1);
   for (;;) {
-    uint64_t k = mm->keys[j];
-    if (k == key) {
-      *rank = mm->rank[j];
-      *nid = mm->nid[j];
+    const struct tk_mslot *sl = &mm->slots[j];
+    if (sl->key == key) {
+      *rank = sl->rank;
+      *nid = sl->nid;
       return 1;
     }
-    if (k == UINT64_MAX) return 0;
+    if (!sl->key) return 0;
     j = (j + 1) & (mm->cap - 1);
   }
 }
@@ -82,9 +65,7 @@ void tk_bpe_free(tk_bpe *m) {
   tk_strmap_free(&m->vocab);
   free(m->id_str);
   free(m->id_len);
-  free(m->merges.keys);
-  free(m->merges.rank);
-  free(m->merges.nid);
+  free(m->merges.slots);
   free(m->unk_token);
   free(m->prefix);
   free(m->suffix);
@@ -101,9 +82,57 @@ static char *jstr_dup(const cJSON *j, const char *k, size_t *len) {
   return p;
 }
 
-static int add_merge(tk_bpe *m, const char *a, size_t al, const char *b, size_t bl,
-                     uint32_t rank, tk_buf *tmp, tk_err *e) {
-  int32_t ia = tk_strmap_get(&m->vocab, a, al), ib = tk_strmap_get(&m->vocab, b, bl);
+/* Resolves merge `rank` (a, b) to its slot. *guess is the id the merged token
+ * likely has (trained vocabularies number merged tokens in merge order): one
+ * look at id_str instead of a hash lookup when right. */
+/* One merge's two tokens, split and hashed ahead of its resolution. */
+struct merge_text {
+  const char *a, *b;
+  size_t al, bl;
+  uint32_t ha, hb;
+  int bad; /* 1 a string not "a b", 2 neither a string nor [a, b] */
+};
+
+static void split_merge(const tk_bpe *m, const cJSON *v, struct merge_text *t) {
+  const cJSON *x = cJSON_IsArray(v) ? v->child : NULL, *y = x ? x->next : NULL;
+  t->bad = 0;
+  if (cJSON_IsString(v)) {
+    /* "a b": exactly one space */
+    const char *s = v->valuestring, *sp = NULL, *q = s;
+    for (; *q; q++) {
+      if (*q != ' ') continue;
+      if (sp) break;
+      sp = q;
+    }
+    if (!sp || *q) {
+      t->bad = 1;
+      return;
+    }
+    t->a = s;
+    t->al = (size_t)(sp - s);
+    t->b = sp + 1;
+    t->bl = (size_t)(q - sp - 1);
+  } else if (cJSON_IsString(x) && cJSON_IsString(y) && !y->next) {
+    t->a = x->valuestring;
+    t->al = strlen(t->a);
+    t->b = y->valuestring;
+    t->bl = strlen(t->b);
+  } else {
+    t->bad = 2;
+    return;
+  }
+  t->ha = tk_hash(t->a, t->al);
+  t->hb = tk_hash(t->b, t->bl);
+  tk_strmap_prefetch(&m->vocab, t->ha);
+  tk_strmap_prefetch(&m->vocab, t->hb);
+}
+
+static int resolve_merge(const tk_bpe *m, const struct merge_text *t, uint32_t rank,
+                         int32_t *guess, tk_buf *tmp, struct tk_mslot *out, tk_err *e) {
+  const char *a = t->a, *b = t->b;
+  size_t al = t->al, bl = t->bl;
+  int32_t ia = tk_strmap_get_h(&m->vocab, a, al, t->ha),
+          ib = tk_strmap_get_h(&m->vocab, b, bl, t->hb);
   if (ia < 0 || ib < 0) {
     tk_seterr(e, "model.merges[%u]: token '%.*s' is not in the vocabulary", rank,
               (int)(ia < 0 ? al : bl), ia < 0 ? a : b);
@@ -113,18 +142,32 @@ static int add_merge(tk_bpe *m, const char *a, size_t al, const char *b, size_t 
     tk_seterr(e, "model.merges[%u]: '%.*s' is shorter than the subword prefix", rank, (int)bl, b);
     return -1;
   }
-  tmp->len = 0;
-  if (tk_buf_add(tmp, a, al) < 0 || tk_buf_add(tmp, b + m->prefix_len, bl - m->prefix_len) < 0)
-    goto oom;
-  int32_t in = tk_strmap_get(&m->vocab, tmp->p, tmp->len);
+  /* a + b without its prefix: on the stack unless unusually long */
+  char small[256], *cat = small;
+  size_t cl = al + bl - m->prefix_len;
+  if (cl > sizeof small) {
+    tmp->len = 0;
+    if (tk_buf_add(tmp, a, al) < 0 || tk_buf_add(tmp, b + m->prefix_len, bl - m->prefix_len) < 0)
+      goto oom;
+    cat = tmp->p;
+  } else {
+    memcpy(small, a, al);
+    memcpy(small + al, b + m->prefix_len, bl - m->prefix_len);
+  }
+  /* id_str holds each distinct token once, under its final id, so a match here
+   * is exactly what the vocab lookup would return */
+  int32_t in = *guess;
+  if (in < 0 || (size_t)in >= m->id_cap || !m->id_str[in] || m->id_len[in] != cl ||
+      memcmp(m->id_str[in], cat, cl) != 0)
+    in = tk_strmap_get(&m->vocab, cat, cl);
+  *guess = in < 0 ? -1 : in + 1;
   if (in < 0) {
     tk_seterr(e, "model.merges[%u]: merged token '%.*s' is not in the vocabulary", rank,
-              (int)tmp->len, tmp->p);
+              (int)cl, cat);
     return -1;
   }
-  if (merges_put(&m->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib, rank,
-                 (uint32_t)in) < 0)
-    goto oom;
+  *out = (struct tk_mslot){(((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib) + 1, rank,
+                           (uint32_t)in};
   return 0;
 oom:
   tk_seterr(e, "out of memory");
@@ -147,14 +190,40 @@ int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
     tk_seterr(e, "model.vocab: expected an object of token → id");
     return -1;
   }
+  size_t nv = 0;
+  for (const cJSON *v = vocab->child; v; v = v->next) nv++;
+  /* one allocation per table; tokens average well under 8 bytes */
+  if (tk_strmap_reserve(&m->vocab, nv, nv * 8 + 4096) < 0) goto oom;
+  /* Each token is hashed and its slot prefetched AHEAD entries before its
+   * insert, so the slot misses overlap; inserts keep the JSON order. */
+  enum { AHEAD = 8 };
+  struct {
+    size_t n;
+    uint32_t h;
+  } la[AHEAD];
+  const cJSON *ahead = vocab->child;
+  for (int k = 0; k < AHEAD && ahead; k++, ahead = ahead->next) {
+    la[k].n = strlen(ahead->string);
+    la[k].h = tk_hash(ahead->string, la[k].n);
+    tk_strmap_prefetch(&m->vocab, la[k].h);
+  }
   int32_t maxid = -1;
-  for (const cJSON *v = vocab->child; v; v = v->next) {
+  size_t i = 0;
+  for (const cJSON *v = vocab->child; v; v = v->next, i++) {
+    size_t n = la[i % AHEAD].n;
+    uint32_t h = la[i % AHEAD].h;
+    if (ahead) {
+      la[i % AHEAD].n = strlen(ahead->string);
+      la[i % AHEAD].h = tk_hash(ahead->string, la[i % AHEAD].n);
+      tk_strmap_prefetch(&m->vocab, la[i % AHEAD].h);
+      ahead = ahead->next;
+    }
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2147483647.0) {
       tk_seterr(e, "model.vocab['%s']: expected a non-negative integer id", v->string);
       goto fail;
     }
     int32_t id = (int32_t)v->valuedouble;
-    if (tk_strmap_put(&m->vocab, v->string, strlen(v->string), id) < 0) goto oom;
+    if (tk_strmap_put_h(&m->vocab, v->string, n, h, id) < 0) goto oom;
     if (id > maxid) maxid = id;
   }
   m->vocab_n = m->vocab.n;
@@ -186,24 +255,41 @@ int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
     tk_seterr(e, "model.merges: expected an array");
     goto fail;
   }
+  size_t nm = 0;
+  for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next) nm++;
+  if (nm && merges_reserve(&m->merges, nm) < 0) goto oom;
+  /* Two overlapping pipelines over the (far bigger than cache) tables: each
+   * merge is split and its vocab slots prefetched AHEAD merges before it is
+   * resolved, and its merges slot is prefetched when resolved and written RING
+   * merges later. Resolution and insert order are unchanged. */
+  enum { RING = 16 };
+  struct merge_text mt[AHEAD];
+  struct tk_mslot ring[RING];
+  ahead = merges ? merges->child : NULL;
+  for (int k = 0; k < AHEAD && ahead; k++, ahead = ahead->next) split_merge(m, ahead, &mt[k]);
+  int32_t guess = -1;
   uint32_t rank = 0;
   for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next, rank++) {
-    if (cJSON_IsString(v)) {
-      const char *s = v->valuestring, *sp = strchr(s, ' ');
-      if (!sp || strchr(sp + 1, ' ')) {
-        tk_seterr(e, "model.merges[%u]: '%s' is not \"a b\"", rank, s);
-        goto fail;
-      }
-      if (add_merge(m, s, (size_t)(sp - s), sp + 1, strlen(sp + 1), rank, &tmp, e) < 0) goto fail;
-    } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 &&
-               cJSON_IsString(cJSON_GetArrayItem(v, 0)) && cJSON_IsString(cJSON_GetArrayItem(v, 1))) {
-      const char *a = cJSON_GetArrayItem(v, 0)->valuestring, *b = cJSON_GetArrayItem(v, 1)->valuestring;
-      if (add_merge(m, a, strlen(a), b, strlen(b), rank, &tmp, e) < 0) goto fail;
-    } else {
+    struct merge_text t = mt[rank % AHEAD];
+    if (ahead) {
+      split_merge(m, ahead, &mt[rank % AHEAD]);
+      ahead = ahead->next;
+    }
+    struct tk_mslot *sl = &ring[rank % RING];
+    if (rank >= RING) merges_put(&m->merges, sl);
+    if (t.bad == 1) {
+      tk_seterr(e, "model.merges[%u]: '%s' is not \"a b\"", rank, v->valuestring);
+      goto fail;
+    }
+    if (t.bad) {
       tk_seterr(e, "model.merges[%u]: expected \"a b\" or [a, b]", rank);
       goto fail;
     }
+    if (resolve_merge(m, &t, rank, &guess, &tmp, sl, e) < 0) goto fail;
+    __builtin_prefetch(&m->merges.slots[mix64(sl->key) & (m->merges.cap - 1)], 1);
   }
+  for (uint32_t r = rank > RING ? rank - RING : 0; r < rank; r++)
+    merges_put(&m->merges, &ring[r % RING]);
   free(tmp.p);
   return 0;
 oom:

@@ -68,12 +68,23 @@ typedef struct {
     int32_t id;
   } *ents;
   size_t n, cap;
-  uint32_t *slots; /* entry index + 1, 0 = empty */
+  struct tk_sslot {
+    uint32_t hash, idx; /* idx: entry index + 1, 0 = empty; hash spares a visit to ents */
+  } *slots;
   uint32_t mask;
 } tk_strmap;
 uint32_t tk_hash(const void *p, size_t n);
 int tk_strmap_put(tk_strmap *m, const char *s, size_t n, int32_t id); /* -1 OOM */
+/* put with h = tk_hash(s, n) already known */
+int tk_strmap_put_h(tk_strmap *m, const char *s, size_t n, uint32_t h, int32_t id);
+/* Hints that the slot of hash h will be probed soon (bulk inserts). */
+static inline void tk_strmap_prefetch(const tk_strmap *m, uint32_t h) {
+  if (m->mask) __builtin_prefetch(&m->slots[h & m->mask], 1);
+}
+/* Sizes the table for n entries and pool_bytes of text up front (-1 OOM). */
+int tk_strmap_reserve(tk_strmap *m, size_t n, size_t pool_bytes);
 int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n);   /* -1 absent */
+int32_t tk_strmap_get_h(const tk_strmap *m, const char *s, size_t n, uint32_t h);
 void tk_strmap_free(tk_strmap *m);
 
 /* ---- normalized strings ------------------------------------------------------ */
@@ -152,8 +163,10 @@ typedef struct {
 
 /* ---- BPE model ---------------------------------------------------------------- */
 typedef struct {
-  uint64_t *keys; /* (a << 32) | b, UINT64_MAX = empty */
-  uint32_t *rank, *nid;
+  struct tk_mslot {
+    uint64_t key; /* ((a << 32) | b) + 1, 0 = empty */
+    uint32_t rank, nid;
+  } *slots;       /* one cache line holds a probe's whole answer */
   size_t cap, n;
 } tk_merges;
 

@@ -249,14 +249,13 @@ uint32_t tk_hash(const void *p, size_t n) {
   return (uint32_t)h;
 }
 
-static int strmap_grow(tk_strmap *m) {
-  uint32_t ncap = m->mask ? (m->mask + 1) * 2 : 1024;
-  uint32_t *slots = calloc(ncap, sizeof *slots);
+static int strmap_rehash(tk_strmap *m, uint32_t ncap) {
+  struct tk_sslot *slots = calloc(ncap, sizeof *slots);
   if (!slots) return -1;
   for (size_t i = 0; i < m->n; i++) {
-    uint32_t j = m->ents[i].hash & (ncap - 1);
-    while (slots[j]) j = (j + 1) & (ncap - 1);
-    slots[j] = (uint32_t)i + 1;
+    uint32_t h = m->ents[i].hash, j = h & (ncap - 1);
+    while (slots[j].idx) j = (j + 1) & (ncap - 1);
+    slots[j] = (struct tk_sslot){h, (uint32_t)i + 1};
   }
   free(m->slots);
   m->slots = slots;
@@ -264,22 +263,55 @@ static int strmap_grow(tk_strmap *m) {
   return 0;
 }
 
+static int strmap_grow(tk_strmap *m) {
+  return strmap_rehash(m, m->mask ? (m->mask + 1) * 2 : 1024);
+}
+
+int tk_strmap_reserve(tk_strmap *m, size_t n, size_t pool_bytes) {
+  if (n > UINT32_MAX / 4) return -1;
+  if (n > m->cap) {
+    void *p = realloc(m->ents, n * sizeof *m->ents);
+    if (!p) return -1;
+    m->ents = p;
+    m->cap = n;
+  }
+  if (pool_bytes > m->pool_cap) {
+    char *p = realloc(m->pool, pool_bytes);
+    if (!p) return -1;
+    m->pool = p;
+    m->pool_cap = pool_bytes;
+  }
+  uint32_t ncap = 1024; /* the load factor put keeps: at most one half */
+  while ((size_t)ncap < 2 * (n + 1)) ncap *= 2;
+  return ncap > (size_t)m->mask + 1 ? strmap_rehash(m, ncap) : 0;
+}
+
 int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n) {
+  return m->mask ? tk_strmap_get_h(m, s, n, tk_hash(s, n)) : -1;
+}
+
+int32_t tk_strmap_get_h(const tk_strmap *m, const char *s, size_t n, uint32_t h) {
   if (!m->mask) return -1;
-  uint32_t h = tk_hash(s, n), j = h & m->mask;
-  for (uint32_t k; (k = m->slots[j]); j = (j + 1) & m->mask) {
-    const struct tk_sent *e = &m->ents[k - 1];
-    if (e->hash == h && e->len == n && memcmp(m->pool + e->off, s, n) == 0) return e->id;
+  uint32_t j = h & m->mask;
+  for (; m->slots[j].idx; j = (j + 1) & m->mask) {
+    if (m->slots[j].hash != h) continue;
+    const struct tk_sent *e = &m->ents[m->slots[j].idx - 1];
+    if (e->len == n && memcmp(m->pool + e->off, s, n) == 0) return e->id;
   }
   return -1;
 }
 
 int tk_strmap_put(tk_strmap *m, const char *s, size_t n, int32_t id) {
+  return tk_strmap_put_h(m, s, n, tk_hash(s, n), id);
+}
+
+int tk_strmap_put_h(tk_strmap *m, const char *s, size_t n, uint32_t h, int32_t id) {
   if ((m->n + 1) * 2 > (size_t)m->mask + 1 && strmap_grow(m) < 0) return -1;
-  uint32_t h = tk_hash(s, n), j = h & m->mask;
-  for (uint32_t k; (k = m->slots[j]); j = (j + 1) & m->mask) {
-    struct tk_sent *e = &m->ents[k - 1];
-    if (e->hash == h && e->len == n && memcmp(m->pool + e->off, s, n) == 0) {
+  uint32_t j = h & m->mask;
+  for (; m->slots[j].idx; j = (j + 1) & m->mask) {
+    if (m->slots[j].hash != h) continue;
+    struct tk_sent *e = &m->ents[m->slots[j].idx - 1];
+    if (e->len == n && memcmp(m->pool + e->off, s, n) == 0) {
       e->id = id;
       return 0;
     }
@@ -303,7 +335,7 @@ int tk_strmap_put(tk_strmap *m, const char *s, size_t n, int32_t id) {
   m->pool[m->pool_len + n] = 0;
   m->ents[m->n] = (struct tk_sent){(uint32_t)m->pool_len, (uint32_t)n, h, id};
   m->pool_len += n + 1;
-  m->slots[j] = (uint32_t)++m->n;
+  m->slots[j] = (struct tk_sslot){h, (uint32_t)++m->n};
   return 0;
 }
 

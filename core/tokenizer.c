@@ -50,8 +50,11 @@ static int jflag(const cJSON *j, const char *k, int dflt) {
   return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char *err,
-                                             size_t errlen) {
+/* to_free (the text when the caller no longer needs it) is freed as soon as the
+ * tree exists: a smaller peak, and its (large) free runs before the tree's many
+ * small frees rather than after them. */
+static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, char *err,
+                                   size_t errlen) {
   tk_err E = {err, errlen};
   if (err && errlen) err[0] = 0;
   cJSON *root = cJSON_ParseWithLength(json, len);
@@ -59,8 +62,10 @@ lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char 
     const char *at = cJSON_GetErrorPtr();
     tk_seterr(&E, "tokenizer.json is not valid JSON (near byte %ld)",
               at && at >= json && at <= json + len ? (long)(at - json) : -1L);
+    free(to_free);
     return NULL;
   }
+  free(to_free);
   lacuna_tokenizer *tok = calloc(1, sizeof *tok);
   tk_scratch *S = tk_scratch_new();
   if (!tok || !S) {
@@ -125,6 +130,11 @@ fail:
   return NULL;
 }
 
+lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char *err,
+                                             size_t errlen) {
+  return load_json(json, len, NULL, err, errlen);
+}
+
 lacuna_tokenizer *lacuna_tokenizer_load(const char *path, char *err, size_t errlen) {
   tk_err E = {err, errlen};
   char *full = NULL;
@@ -145,33 +155,49 @@ lacuna_tokenizer *lacuna_tokenizer_load(const char *path, char *err, size_t errl
     free(full);
     return NULL;
   }
+  /* one buffer of the file's size, filled by (usually) one read; a file that
+   * grows meanwhile or reports no size still reads to the end */
   tk_buf b = {0};
-  char chunk[65536];
-  size_t r;
-  while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (tk_buf_add(&b, chunk, r) < 0) {
-      tk_seterr(&E, "out of memory reading %s", path);
-      fclose(f);
-      free(b.p);
-      free(full);
-      return NULL;
+  struct stat fst;
+  size_t want = fstat(fileno(f), &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_size > 0
+                    ? (size_t)fst.st_size + 2 /* room to see EOF without growing */
+                    : 65536;
+  int rerr = 0;
+  for (;;) {
+    if (b.len + 1 >= b.cap) {
+      size_t cap = b.cap ? b.cap * 2 : want;
+      char *np = realloc(b.p, cap);
+      if (!np) {
+        tk_seterr(&E, "out of memory reading %s", path);
+        fclose(f);
+        free(b.p);
+        free(full);
+        return NULL;
+      }
+      b.p = np;
+      b.cap = cap;
+    }
+    size_t r = fread(b.p + b.len, 1, b.cap - 1 - b.len, f);
+    b.len += r;
+    if (r == 0) {
+      rerr = ferror(f);
+      break;
     }
   }
-  int rerr = ferror(f);
   fclose(f);
+  b.p[b.len] = 0;
   if (rerr) {
     tk_seterr(&E, "cannot read %s", path);
     free(b.p);
     free(full);
     return NULL;
   }
-  lacuna_tokenizer *tok = lacuna_tokenizer_load_json(b.p ? b.p : "", b.len, err, errlen);
+  lacuna_tokenizer *tok = load_json(b.p, b.len, b.p, err, errlen); /* frees b.p */
   if (!tok && err && errlen) { /* name the file in the message */
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s: %s", path, err);
     snprintf(err, errlen, "%s", tmp);
   }
-  free(b.p);
   free(full);
   return tok;
 }

@@ -120,7 +120,7 @@ for n in "${NREQ[@]}" "$CACHE_N"; do head -n "$n" "$WORK/prompts.jsonl" >"$WORK/
 export OPENAI_API_KEY=sk-bench-not-a-secret
 
 status=0
-declare -A RATE CPU RSS INF CONN WIN DIG
+declare -A RATE CPU RSS INF CONN WIN DIG REPLY
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 
@@ -167,6 +167,7 @@ measure() {
   INF[$tool,$c]=$(jq -r .max_in_flight <<<"$stats")
   CONN[$tool,$c]=$(jq -r .connections <<<"$stats")
   WIN[$tool,$c]=$(jq -r .window_ms <<<"$stats")
+  REPLY[$tool,$c]=$(jq -r .mean_reply_ms <<<"$stats")
   # Which requests were sent: a hash of the sorted canonical digests.
   DIG[$tool,$c]=$(jq -r '.completed | keys | join(",")' <<<"$stats" | sha256sum | cut -c1-16)
 }
@@ -236,8 +237,8 @@ echo "$(uname -srm), $(nproc) CPUs, node $(node --version), $(curl --version | h
 echo "Test server on loopback with ${LATENCY_MS} ms latency per request; ideal = concurrency / ${LATENCY_MS} ms."
 echo "$REPS repetition(s): median rate and CPU, max RSS. Client and server share the machine's CPUs."
 echo
-echo "| concurrency | requests | client | req/s | ideal | % of ideal | server-side req/s | CPU µs/req | peak RSS MiB | max in flight | connections |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| concurrency | requests | client | req/s | ideal | % of ideal | server-side req/s | server reply ms | CPU µs/req | peak RSS MiB | max in flight | connections |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in "${CONCS[@]}"; do
   n=${NREQ[$c]}
   ideal=$(awk -v c="$c" -v l="$LATENCY_MS" 'BEGIN { printf "%.0f", c * 1000 / l }')
@@ -248,16 +249,17 @@ for c in "${CONCS[@]}"; do
     if num "$r"; then
       awk -v c="$c" -v n="$label" -v t="$tool" -v r="$r" -v i="$ideal" -v cpu="${CPU[$tool,$c]}" \
           -v rss="${RSS[$tool,$c]}" -v inf="${INF[$tool,$c]}" -v con="${CONN[$tool,$c]}" \
-          -v win="${WIN[$tool,$c]}" -v nn="$n" 'BEGIN {
-        printf "| %s | %s | %s | %.0f | %d | %.1f%% | %.0f | %.0f | %.1f | %s | %s |\n", c, n, t, r, i, 100 * r / i, (win > 0 ? nn * 1000 / win : 0), cpu, rss / 1024, inf, con }'
+          -v win="${WIN[$tool,$c]}" -v nn="$n" -v rep="${REPLY[$tool,$c]}" 'BEGIN {
+        printf "| %s | %s | %s | %.0f | %d | %.1f%% | %.0f | %.1f | %.0f | %.1f | %s | %s |\n", c, n, t, r, i, 100 * r / i, (win > 0 ? nn * 1000 / win : 0), rep, cpu, rss / 1024, inf, con }'
     else
-      printf '| %s | %s | %s | %s | %s | - | - | - | - | - | - |\n' "$c" "$label" "$tool" "$r" "$ideal"
+      printf '| %s | %s | %s | %s | %s | - | - | - | - | - | - | - |\n' "$c" "$label" "$tool" "$r" "$ideal"
     fi
   done
 done
 echo
 echo "req/s: requests over the client process's wall time (start-up included); server-side: over the"
-echo "span from the first request's arrival to the last reply (of the last repetition)."
+echo "span from the first request's arrival to the last reply; server reply ms: mean time from a"
+echo "request's arrival to its reply (${LATENCY_MS} ms + the server's own delay); both of the last repetition."
 echo "\\* fewer requests at low concurrency, to keep the run short (at concurrency 1 each takes ${LATENCY_MS} ms)."
 echo
 for c in "${CONCS[@]}"; do

@@ -6,7 +6,7 @@
 #   ... "$LACUNA" run ... --base-url "$BASE_URL" ...
 #   expect_eq "$(stat_get .repeated_completed)" 0 "no completed request repeated"
 #   finish
-# Exits 77 (ctest: skipped) when node >= 18 or curl/jq are missing.
+# Fails when node >= 18, curl or jq are missing: the teacher tests are part of the suite.
 set -uo pipefail
 TEACHER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SERVER_JS=$TEACHER_DIR/server.mjs
@@ -14,13 +14,13 @@ NODE=${NODE:-node}
 
 for tool in "$NODE" curl jq; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "SKIP: $tool not found" >&2
-    exit 77
+    echo "FAIL: $tool not found (.ci/deps installs it)" >&2
+    exit 1
   fi
 done
 if ! "$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)'; then
-  echo "SKIP: node >= 18 needed, found $("$NODE" --version)" >&2
-  exit 77
+  echo "FAIL: node >= 18 needed, found $("$NODE" --version)" >&2
+  exit 1
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lacuna-teacher.XXXXXX")

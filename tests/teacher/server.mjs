@@ -79,7 +79,12 @@ const opt = {
           if (opt.faultRate > 1) throw new Error('--fault-rate must be within 0..1');
           break;
         case '--faults': opt.faults = parseFaults(val()); break;
-        case '--seed': opt.seed = Number(val()) >>> 0; break;
+        case '--seed': {
+          const v = val();
+          if (!/^\d+$/.test(v)) throw new Error(`--seed wants a whole number, got '${v}'`);
+          opt.seed = Number(v) >>> 0;
+          break;
+        }
         case '--script': opt.script = val(); break;
         case '--retry-after': opt.retryAfter = parseRetryAfter(val()); break;
         case '--stall-ms': opt.stallMs = nonNegative(a, val()); break;
@@ -274,38 +279,44 @@ function invalid(req) {
 // ---- counters ----
 
 const stats = {
-  requests: 0, by_status: {}, faults: {}, completed: {}, in_flight: 0, max_in_flight: 0,
-  connections: 0, first_ms: 0, last_ms: 0,
+  requests: 0, by_status: {}, faults: {}, completed: new Map(), in_flight: 0, max_in_flight: 0,
+  connections: 0, first_ms: 0, last_ms: 0, replied: 0, reply_ms_sum: 0,
 };
 let attempts = new Map(); // digest -> requests seen with that digest
 const t0 = performance.now();
 
 function resetStats() {
-  stats.requests = 0; stats.by_status = {}; stats.faults = {}; stats.completed = {};
+  stats.requests = 0; stats.by_status = {}; stats.faults = {}; stats.completed = new Map();
   stats.max_in_flight = stats.in_flight; stats.connections = 0; stats.first_ms = 0; stats.last_ms = 0;
+  stats.replied = 0; stats.reply_ms_sum = 0;
   attempts = new Map();
 }
 
 function statsJSON() {
-  let distinct = 0;
   let repeated = 0;
-  for (const k in stats.completed) { distinct++; if (stats.completed[k] > 1) repeated++; }
+  const completed = {};
+  for (const [k, n] of stats.completed) { completed[k] = n; if (n > 1) repeated++; }
   return JSON.stringify({
     requests: stats.requests, by_status: stats.by_status, faults: stats.faults,
-    completed: stats.completed, distinct_completed: distinct, repeated_completed: repeated,
+    completed, distinct_completed: stats.completed.size, repeated_completed: repeated,
     in_flight: stats.in_flight, max_in_flight: stats.max_in_flight, connections: stats.connections,
     window_ms: stats.first_ms ? Math.round((stats.last_ms - stats.first_ms) * 1000) / 1000 : 0,
+    mean_reply_ms: stats.replied ? Math.round(stats.reply_ms_sum / stats.replied * 1000) / 1000 : 0,
   });
 }
 
 function bump(obj, key) { obj[key] = (obj[key] || 0) + 1; }
+// completed is a Map: tens of thousands of digests would push a plain object
+// into slow dictionary mode.
+function noteDone(digest) { stats.completed.set(digest, (stats.completed.get(digest) || 0) + 1); }
 
 // ---- responses ----
 
 function send(res, status, body, headers) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  const h = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
-  if (headers) Object.assign(h, headers);
+  // A flat [name, value, ...] array: the cheapest form writeHead takes.
+  const h = ['Content-Type', 'application/json', 'Content-Length', Buffer.byteLength(text)];
+  if (headers) for (const k of Object.keys(headers)) h.push(k, headers[k]);
   res.writeHead(status, h);
   res.end(text);
 }
@@ -405,7 +416,7 @@ function answer(res, cx, scripted) {
   }
   const body = replyBody(cx, contents, finishes, scripted && scripted.usage, scripted && scripted.model);
   send(res, 200, body);
-  if (contents.length > 0) bump(stats.completed, cx.digest);
+  if (contents.length > 0) noteDone(cx.digest);
   return 200;
 }
 
@@ -413,7 +424,7 @@ function answer(res, cx, scripted) {
 function noteCompleted(body, digest) {
   try {
     const b = typeof body === 'string' ? JSON.parse(body) : body;
-    if (b && Array.isArray(b.choices) && b.choices.length > 0) bump(stats.completed, digest);
+    if (b && Array.isArray(b.choices) && b.choices.length > 0) noteDone(digest);
   } catch { /* not JSON: not a completion */ }
 }
 
@@ -458,6 +469,7 @@ function handleChat(req, res, raw) {
     done = true;
     stats.in_flight--;
     stats.last_ms = performance.now();
+    if (status !== null && status !== undefined) { stats.replied++; stats.reply_ms_sum += stats.last_ms - now; }
     if (fault) bump(stats.faults, fault);
     if (status !== null && status !== undefined) bump(stats.by_status, String(status));
     logLine(cx, fault, status);
