@@ -350,6 +350,10 @@ static int http_client_new(lua_State *L) {
   if (!c->multi) return luaL_error(L, "http: curl_multi_init failed");
   if (maxconn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)maxconn);
   if (maxhost > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)maxhost);
+  /* Keep every connection of the window alive between requests; the default
+   * cache can close some and open new ones under churn. */
+  lua_Integer keep = (maxconn > maxhost ? maxconn : maxhost) * 2;
+  if (keep > 0) curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)keep);
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   return 1;
 }

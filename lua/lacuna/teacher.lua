@@ -400,7 +400,14 @@ Teacher.__index = Teacher
 M.Teacher = Teacher
 
 function Pool:teacher(name, item)
-  return setmetatable({ pool = self, ep = self:endpoint(name), item = item }, Teacher)
+  local key = name or false
+  self.endpoints = self.endpoints or {}
+  local ep = self.endpoints[key]
+  if not ep then
+    ep = self:endpoint(name)
+    self.endpoints[key] = ep
+  end
+  return setmetatable({ pool = self, ep = ep, item = item }, Teacher)
 end
 
 -- teacher:chat{model=, messages=, temperature=, max_tokens=, n=, seed=, stop=,
