@@ -3,6 +3,7 @@
  * formats.lua) and the tokenizer label mapping read, so it lives in C and is
  * validated when it is set, not when it is written out. */
 #include "example.h"
+#include "utf8.h"
 
 #include <string.h>
 
@@ -91,37 +92,6 @@ static void free_example(lua_State *L, lacuna_example *ex) {
 
 /* ------------------------------------------------------------------ UTF-8 */
 
-int lacuna_utf8_valid(const char *s, size_t len, size_t *bad) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-  while (i < len) {
-    unsigned c = p[i], cp, min;
-    size_t n, k;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      goto fail;
-    }
-    if (len - i <= n) goto fail; /* truncated sequence */
-    for (k = 1; k <= n; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) goto fail;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto fail;
-    i += n + 1;
-  }
-  return 1;
-fail:
-  if (bad) *bad = i;
-  return 0;
-}
 
 /* A boundary is the end of the text or any byte that is not a continuation. */
 static int on_boundary(const msg *m, size_t off) {
@@ -496,7 +466,7 @@ static int ex_validate(lua_State *L) {
   size_t i, k, bad;
   for (i = 0; i < ex->n; i++) {
     const msg *m = &ex->msgs[i];
-    if (!lacuna_utf8_valid(m->content, m->len, &bad))
+    if (!lacuna_utf8_check(m->content, m->len, &bad))
       return luaL_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)i + 1,
                         m->role, (LUAI_UACINT)bad);
     for (k = 0; k < m->nspans; k++) {

@@ -39,8 +39,5 @@ size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out,
 int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b,
                                  size_t e);
 
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or values beyond
- * U+10FFFF); otherwise 0 with *bad set to the offending byte offset. */
-int lacuna_utf8_valid(const char *s, size_t len, size_t *bad);
 
 #endif

@@ -12,6 +12,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "utf8.h"
+
 /* Registry names of the marker metatables (luaL_getmetatable). */
 #define LACUNA_JSON_ARRAY_MT "lacuna.json.array"
 #define LACUNA_JSON_OBJECT_MT "lacuna.json.object"
@@ -20,10 +22,7 @@
 #define LACUNA_JSON_DEFAULT_DEPTH 128
 #define LACUNA_JSON_MAX_DEPTH 1000
 
-/* Returns 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, nothing
- * above U+10FFFF, no truncated sequence); else 0 and *bad_pos = the 0-based
- * offset of the first byte of the first invalid sequence. */
-int lacuna_utf8_check(const char *s, size_t n, size_t *bad_pos);
+/* lacuna_utf8_check (utf8.h) validates what decode accepts. */
 
 /* Decodes s[0..n) (s need not be NUL-terminated). On success pushes the value
  * and returns 1. On malformed input (bad UTF-8, syntax, nesting deeper than

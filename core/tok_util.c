@@ -7,6 +7,7 @@
 #include <utf8proc.h>
 
 #include "tok_internal.h"
+#include "utf8.h"
 
 void tk_seterr(tk_err *e, const char *fmt, ...) {
   if (!e || !e->buf || !e->len) return;
@@ -105,28 +106,7 @@ uint32_t tk_utf8_dec(const unsigned char *s, size_t n, int *len) {
          ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
 }
 
-int tk_utf8_enc(uint32_t cp, char *o) {
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xC0 | (cp >> 6));
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | (cp >> 18));
-  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
+int tk_utf8_enc(uint32_t cp, char *o) { return lacuna_utf8_encode(cp, o); }
 
 /* Length of the valid sequence at s, or 0 with *bad = length of the maximal invalid
  * subpart (the unit one U+FFFD replaces, per Unicode/WHATWG and Rust). */

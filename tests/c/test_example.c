@@ -7,6 +7,7 @@
 #include "areas.h"
 #include "check.h"
 #include "example.h"
+#include "utf8.h"
 
 static lua_State *L;
 
@@ -121,10 +122,10 @@ static void test_validate(void) {
   HAS(fails("ex = E.new(); ex:add_message('user', '\\x80'); ex:validate()"), "byte offset 0");
 
   size_t bad = 99;
-  CHECK(lacuna_utf8_valid("a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", 10, &bad));
-  CHECK(!lacuna_utf8_valid("a\xc3", 2, &bad) && bad == 1);
-  CHECK(!lacuna_utf8_valid("\xf8\x88\x80\x80\x80", 5, &bad) && bad == 0);
-  CHECK(lacuna_utf8_valid("", 0, &bad));
+  CHECK(lacuna_utf8_check("a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", 10, &bad));
+  CHECK(!lacuna_utf8_check("a\xc3", 2, &bad) && bad == 1);
+  CHECK(!lacuna_utf8_check("\xf8\x88\x80\x80\x80", 5, &bad) && bad == 0);
+  CHECK(lacuna_utf8_check("", 0, &bad));
 }
 
 static void test_caller_mistakes(void) {

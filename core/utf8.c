@@ -1,0 +1,82 @@
+/* UTF-8: the one validator and encoder every area uses (JSON, examples,
+ * the tokenizer). */
+#include <stdint.h>
+#include <string.h>
+
+#include "utf8.h"
+
+int lacuna_utf8_check(const char *s, size_t n, size_t *bad_pos)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < n) {
+    if (n - i >= 8) { /* skip ASCII eight bytes at a time */
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      if (!(w & UINT64_C(0x8080808080808080))) {
+        i += 8;
+        continue;
+      }
+    }
+    unsigned c = p[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    /* Lead byte decides the length and the range of the second byte, which
+     * is what rules out overlongs, surrogates and > U+10FFFF (Unicode
+     * Table 3-7). */
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0)
+      len = 3, lo = 0xA0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+      len = 3;
+    else if (c == 0xED)
+      len = 3, hi = 0x9F;
+    else if (c == 0xF0)
+      len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4)
+      len = 4, hi = 0x8F;
+    else
+      goto bad;
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+      goto bad;
+    for (size_t k = 2; k < len; k++)
+      if ((p[i + k] & 0xC0) != 0x80)
+        goto bad;
+    i += len;
+  }
+  return 1;
+bad:
+  if (bad_pos)
+    *bad_pos = i;
+  return 0;
+}
+
+int lacuna_utf8_encode(uint32_t cp, char *o) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | (cp >> 18));
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
