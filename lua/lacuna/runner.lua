@@ -127,11 +127,6 @@ local function traceback_head(trace, n)
   return table.concat(lines, "\n")
 end
 
-local function describe_return(v)
-  if type(v) == "table" then return "table" end
-  return type(v)
-end
-
 -- The function each work item's coroutine runs. Returns an outcome table:
 -- {examples = {json lines}} | {skip = reason} | {fail = message}.
 local function make_work(r, values, o, fmt, notes, pool)
@@ -163,7 +158,7 @@ local function make_work(r, values, o, fmt, notes, pool)
     elseif type(res) == "table" and (getmetatable(res) == nil or json.is_array(res)) then
       list = res
     else
-      error("map returned a " .. describe_return(res) ..
+      error("map returned a " .. type(res) ..
         "; expected an example, a list of examples or lc.skip(reason)", 0)
     end
     if #list == 0 then return { skip = "map returned no examples" } end

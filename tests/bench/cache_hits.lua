@@ -1,0 +1,29 @@
+-- Cache hits alone: N ctx.teacher:chat calls answered from a filled cache, the
+-- same requests teacher_bench.lua makes, without the rest of a run (reading,
+-- examples, rendering, writing). Prints "HITS SECONDS RATE".
+-- usage: LUA_CPATH=BUILD/?.so lua5.4 cache_hits.lua CACHE.db PROMPTS.jsonl N
+local lc = require "lacuna"
+local teacher = require "lacuna.teacher"
+local runner = require "lacuna.runner"
+
+local db, prompts_path, n = arg[1], arg[2], math.tointeger(tonumber(arg[3] or ""))
+assert(db and prompts_path and n, "usage: cache_hits.lua CACHE.db PROMPTS.jsonl N")
+local prompts = {}
+local reader = assert(lc.jsonl.open(prompts_path))
+while #prompts < n do
+  local rec = reader:next()
+  if not rec then break end
+  prompts[#prompts + 1] = rec.prompt
+end
+reader:close()
+
+local pool = teacher.pool(runner.teacher_config { cache = db, cache_only = true })
+local t = pool:teacher(nil, 1)
+local t0 = lc.core.sched.now()
+for i = 1, #prompts do
+  local r = t:chat { model = "bench", messages = { { role = "user", content = prompts[i] } } }
+  if not r.cached then error("request " .. i .. " was not served by the cache") end
+end
+local el = lc.core.sched.now() - t0
+pool:close()
+print(string.format("%d %.3f %.0f", #prompts, el, #prompts / el))
