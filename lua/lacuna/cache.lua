@@ -257,20 +257,21 @@ local function check_export_line(v)
   }
 end
 
--- cmd_import(db, file): loads an export file; invalid lines are reported
--- (file:line and field) and skipped, the rest goes in.
-function M.cmd_import(db, file, opts)
+-- Runs an import command: opens the cache, feeds every line of file through
+-- check (-> key, entry | nil, why, kind) into the cache, reports, and returns
+-- the exit code; `describe` adds detail to the summary from the counts.
+local function run_import(name, db, file, opts, check, describe)
   local say = logger(opts)
   db = db or M.default_path
   if type(file) ~= "string" or file == "" then
-    say("usage: lacuna cache import [--cache DB] FILE")
+    say("usage: lacuna cache %s [--cache DB] FILE", name)
     return 2
   end
   local c = open_rw(db, say)
   if not c then return 2 end
   local counts, err = import_lines(file, function(v)
-    local key, t = check_export_line(v)
-    if not key then return nil, t end
+    local key, t, kind = check(v)
+    if not key then return nil, t, kind end
     return store(c, key, t)
   end, say)
   c:close()
@@ -278,7 +279,13 @@ function M.cmd_import(db, file, opts)
     say("lacuna: %s", err)
     return 2
   end
-  return summary(say, "import", file, db, counts)
+  return summary(say, name, file, db, counts, describe and describe(counts) or nil)
+end
+
+-- cmd_import(db, file): loads an export file; invalid lines are reported
+-- (file:line and field) and skipped, the rest goes in.
+function M.cmd_import(db, file, opts)
+  return run_import("import", db, file, opts, check_export_line)
 end
 
 -- ------------------------------------------------------------- import-batch
@@ -338,30 +345,11 @@ end
 -- with choices) of a Batch API output file under its custom_id; every other
 -- line is reported with its reason and counted.
 function M.cmd_import_batch(db, file, opts)
-  local say = logger(opts)
-  db = db or M.default_path
-  if type(file) ~= "string" or file == "" then
-    say("usage: lacuna cache import-batch [--cache DB] FILE")
-    return 2
-  end
-  local c = open_rw(db, say)
-  if not c then return 2 end
-  local counts, err = import_lines(file, function(v)
-    local key, t, kind = check_batch_line(v)
-    if not key then return nil, t, kind end
-    return store(c, key, t)
-  end, say)
-  c:close()
-  if not counts then
-    say("lacuna: %s", err)
-    return 2
-  end
-  local extra = ""
-  if counts.failed > 0 then
-    extra = string.format(" (%d batch errors, %d non-200, %d malformed JSON, %d invalid)",
+  return run_import("import-batch", db, file, opts, check_batch_line, function(counts)
+    if counts.failed == 0 then return "" end
+    return string.format(" (%d batch errors, %d non-200, %d malformed JSON, %d invalid)",
       counts.errors or 0, counts.http or 0, counts.malformed or 0, counts.invalid or 0)
-  end
-  return summary(say, "import-batch", file, db, counts, extra)
+  end)
 end
 
 -- ------------------------------------------------------------- CLI glue
