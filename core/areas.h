@@ -13,7 +13,7 @@ int lacuna_open_example(lua_State *L); /* core/example.c */
 int lacuna_open_sched(lua_State *L);   /* core/sched.c   */
 int lacuna_open_sandbox(lua_State *L); /* core/sandbox.c */
 int lacuna_open_sys(lua_State *L);     /* core/sys.c     */
-int lacuna_open_tokenizer(lua_State *L); /* core/tokenizer.c */
+int lacuna_open_tokenizer(lua_State *L); /* core/tokenizer/tokenizer.c */
 int lacuna_open_http(lua_State *L);    /* core/http.c    */
 int lacuna_open_cache(lua_State *L);   /* core/cache.c   */
 

@@ -4,7 +4,8 @@
 #include <stddef.h>
 
 typedef struct lacuna_blob {
-  const char *name;
+  const char *name;  /* module name (lacuna.jinja.eval) or recipe name */
+  const char *chunk; /* chunk name: @lua/lacuna/jinja/eval.lua */
   const char *data;
   size_t size;
 } lacuna_blob;
@@ -12,7 +13,5 @@ typedef struct lacuna_blob {
 /* Generated at build time from the .lua files in lua/lacuna and recipes. */
 extern const lacuna_blob lacuna_embedded_modules[];
 extern const lacuna_blob lacuna_embedded_recipes[];
-
-const lacuna_blob *lacuna_find_blob(const lacuna_blob *list, const char *name);
 
 #endif

@@ -28,9 +28,7 @@ static int load_embedded(lua_State *L) {
   const lacuna_blob *blob = lua_touserdata(L, lua_upvalueindex(1));
   const char *modname = luaL_checkstring(L, 1);
   /* Chunk names point at the source tree so tracebacks read lua/lacuna/x.lua:N. */
-  const char *stem = strchr(blob->name, '.');
-  lua_pushfstring(L, "@lua/lacuna/%s.lua", stem ? stem + 1 : blob->name);
-  if (luaL_loadbufferx(L, blob->data, blob->size, lua_tostring(L, -1), "t") != LUA_OK)
+  if (luaL_loadbufferx(L, blob->data, blob->size, blob->chunk, "t") != LUA_OK)
     return lua_error(L);
   lua_pushstring(L, modname);
   lua_call(L, 1, 1);

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "tok_corpus.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "tok_corpus.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 static void put_json_string(FILE *f, const char *s) {
   fputc('"', f);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tok_internal.h"
+#include "internal.h"
 
 enum { PP_SEQ, PP_TEMPLATE, PP_BYTELEVEL, PP_BERT, PP_ROBERTA };
 

@@ -1,6 +1,6 @@
 -- The evaluator of lacuna.jinja: walks the parser's tree with Jinja2's
 -- scoping (a for loop and a macro call open a scope; if does not; a set
--- inside a loop stays in the loop). Installed into lacuna.jinja_runtime (R).
+-- inside a loop stays in the loop). Installed into lacuna.jinja.values (R).
 return function(R)
   local cur, fail, str, truthy = R.cur, R.fail, R.str, R.truthy
   local list, tuple, undef, func, dict = R.list, R.tuple, R.undef, R.func, R.dict

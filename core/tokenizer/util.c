@@ -6,7 +6,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "tok_internal.h"
+#include "internal.h"
 #include "utf8.h"
 
 void tk_seterr(tk_err *e, const char *fmt, ...) {

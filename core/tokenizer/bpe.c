@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tok_internal.h"
+#include "internal.h"
 
 #define CACHE_MAX_KEY 256    /* HF caches words shorter than this */
 #define CACHE_MAX_ENTRIES 65536

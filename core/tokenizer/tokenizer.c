@@ -1,5 +1,5 @@
 /* Hugging Face tokenizer.json: loading, the encode/decode pipeline, and the Lua
- * binding (lacuna.core.tokenizer). The stages live in core/tok_*.c. */
+ * binding (lacuna.core.tokenizer). The stages live beside it in core/tokenizer/. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <lauxlib.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "areas.h"
-#include "tok_internal.h"
+#include "internal.h"
 
 const char *tk_json_type(const void *obj) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive((const cJSON *)obj, "type");

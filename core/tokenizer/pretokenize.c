@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tok_internal.h"
+#include "internal.h"
 
 int tk_pattern_load(const cJSON *pat, const char *path, tk_regex *re, tk_err *e);
 int tk_ns_prepend(tk_scratch *S, tk_ns *ns, const char *pre, size_t plen, tk_err *e);

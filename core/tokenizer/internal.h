@@ -1,4 +1,4 @@
-/* Internals shared by the tokenizer files (core/tokenizer.c and core/tok_*.c).
+/* Internals shared by the tokenizer files (core/tokenizer/).
  * The pipeline mirrors HF tokenizers: added-token split → normalize → added-token
  * split on the normalized text → pre-tokenize → BPE → post-process. A piece of
  * text is a "normalized string": bytes plus, for every byte, the range of the

@@ -1,5 +1,5 @@
 -- Jinja2's filters and tests, as lacuna.jinja supports them. Installed into
--- lacuna.jinja_runtime (R) by its loader: filters[name](value, args, kw)
+-- lacuna.jinja.values (R) by its loader: filters[name](value, args, kw)
 -- and tests[name](value, args) with evaluated arguments.
 return function(R)
   local NONE, Undef, Func, Dict = R.NONE, R.Undef, R.Func, R.Dict

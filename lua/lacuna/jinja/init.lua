@@ -1,5 +1,5 @@
 -- A Jinja subset for chat templates: lexer and parser here, values and
--- evaluation in lacuna.jinja_runtime.
+-- evaluation in lacuna.jinja.values.
 --
 -- The reference is what transformers' apply_chat_template does with Python's
 -- Jinja2 (trim_blocks and lstrip_blocks on, the trailing newline of the source
@@ -13,7 +13,7 @@
 -- Errors in a template (syntax, an unsupported construct, raise_exception, a
 -- type error while rendering) come back as nil, "name:line: message"; wrong
 -- arguments to compile/render raise.
-local R = require "lacuna.jinja_runtime"
+local R = require "lacuna.jinja.values"
 
 local M = {}
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tok_internal.h"
+#include "internal.h"
 
 int tk_pattern_load(const cJSON *pat, const char *path, tk_regex *re, tk_err *e);
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tok_internal.h"
+#include "internal.h"
 
 int tk_norm_apply(const tk_norm *n, tk_scratch *S, tk_ns *ns, tk_err *e);
 

@@ -9,7 +9,7 @@
 
 #include "areas.h"
 #include "check.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 static char path[1024];
 static const char *fixture(const char *name) {

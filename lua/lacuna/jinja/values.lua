@@ -845,7 +845,7 @@ M.compare, M.py_title, M.capitalize, M.py_replace, M.need_str = compare, py_titl
 M.dict_set, M.is_seq, M.undef_error, M.cur = dict_set, is_seq, undef_error, cur
 
 -- Filters, tests and the evaluator build on the above.
-require("lacuna.jinja_filters")(M)
-require("lacuna.jinja_eval")(M)
+require("lacuna.jinja.filters")(M)
+require("lacuna.jinja.eval")(M)
 
 return M

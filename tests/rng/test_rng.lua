@@ -19,7 +19,7 @@ t.test("same seed and stream give the same sequence", function()
 end)
 
 t.test("pinned values: every platform draws the same numbers", function()
-  -- Also asserted in tests/c/test_rng.c against an independent transcription.
+  -- Also asserted in tests/rng/test_rng.c against an independent transcription.
   t.eq(draws(rng.new(42, 0), 5, 100), {23, 61, 99, 27, 42})
   t.eq(draws(rng.new(42), 5, 100), {23, 61, 99, 27, 42}, "stream defaults to 0")
 end)
