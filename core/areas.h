@@ -5,16 +5,16 @@
 
 #include <lua.h>
 
-int lacuna_open_json(lua_State *L);    /* core/json.c    */
-int lacuna_open_jsonl(lua_State *L);   /* core/jsonl.c   */
-int lacuna_open_rng(lua_State *L);     /* core/rng.c     */
-int lacuna_open_hash(lua_State *L);    /* core/sha256.c  */
-int lacuna_open_example(lua_State *L); /* core/example.c */
-int lacuna_open_sched(lua_State *L);   /* core/sched.c   */
-int lacuna_open_sandbox(lua_State *L); /* core/sandbox.c */
-int lacuna_open_sys(lua_State *L);     /* core/sys.c     */
+int lacuna_open_json(lua_State *L);      /* core/json.c    */
+int lacuna_open_jsonl(lua_State *L);     /* core/jsonl.c   */
+int lacuna_open_rng(lua_State *L);       /* core/rng.c     */
+int lacuna_open_hash(lua_State *L);      /* core/sha256.c  */
+int lacuna_open_example(lua_State *L);   /* core/example.c */
+int lacuna_open_sched(lua_State *L);     /* core/sched.c   */
+int lacuna_open_sandbox(lua_State *L);   /* core/sandbox.c */
+int lacuna_open_sys(lua_State *L);       /* core/sys.c     */
 int lacuna_open_tokenizer(lua_State *L); /* core/tokenizer/tokenizer.c */
-int lacuna_open_http(lua_State *L);    /* core/http.c    */
-int lacuna_open_cache(lua_State *L);   /* core/cache.c   */
+int lacuna_open_http(lua_State *L);      /* core/http.c    */
+int lacuna_open_cache(lua_State *L);     /* core/cache.c   */
 
 #endif

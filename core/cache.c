@@ -37,34 +37,29 @@ struct lacuna_cache {
   char err[512];
 };
 
-static const char SCHEMA_SQL[] =
-    "CREATE TABLE IF NOT EXISTS meta("
-    " key TEXT PRIMARY KEY,"
-    " value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS responses("
-    " key TEXT PRIMARY KEY,"     /* 64 hex digits */
-    " model TEXT NOT NULL,"
-    " request TEXT,"             /* canonical request JSON, optional */
-    " body TEXT NOT NULL,"       /* the chat completion JSON as received */
-    " prompt_tokens INTEGER NOT NULL DEFAULT 0,"
-    " completion_tokens INTEGER NOT NULL DEFAULT 0,"
-    " created INTEGER NOT NULL);" /* unix seconds */
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
+static const char SCHEMA_SQL[] = "CREATE TABLE IF NOT EXISTS meta("
+                                 " key TEXT PRIMARY KEY,"
+                                 " value TEXT NOT NULL);"
+                                 "CREATE TABLE IF NOT EXISTS responses("
+                                 " key TEXT PRIMARY KEY," /* 64 hex digits */
+                                 " model TEXT NOT NULL,"
+                                 " request TEXT,"       /* canonical request JSON, optional */
+                                 " body TEXT NOT NULL," /* the chat completion JSON as received */
+                                 " prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+                                 " completion_tokens INTEGER NOT NULL DEFAULT 0,"
+                                 " created INTEGER NOT NULL);" /* unix seconds */
+                                 "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
 
 /* ------------------------------------------------------------- C API */
 
-int lacuna_cache_valid_key(const char *s, size_t len)
-{
-  if (!s || len != 64)
-    return 0;
+int lacuna_cache_valid_key(const char *s, size_t len) {
+  if (!s || len != 64) return 0;
   for (size_t i = 0; i < len; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-      return 0;
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
   return 1;
 }
 
-static int set_sqlite_error(lacuna_cache *c, const char *what)
-{
+static int set_sqlite_error(lacuna_cache *c, const char *what) {
   snprintf(c->err, sizeof c->err, "%s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
   return -1;
 }
@@ -72,8 +67,7 @@ static int set_sqlite_error(lacuna_cache *c, const char *what)
 const char *lacuna_cache_error(lacuna_cache *c) { return c ? c->err : "no cache"; }
 
 /* mkdir -p of the directory part of path. */
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
-{
+static int make_parent_dirs(const char *path, char *err, size_t errlen) {
   char *dir = strdup(path);
   if (!dir) {
     snprintf(err, errlen, "%s: out of memory", path);
@@ -86,8 +80,7 @@ static int make_parent_dirs(const char *path, char *err, size_t errlen)
   }
   *slash = '\0';
   for (char *p = dir + 1;; p++) {
-    if (*p != '/' && *p != '\0')
-      continue;
+    if (*p != '/' && *p != '\0') continue;
     char saved = *p;
     *p = '\0';
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
@@ -96,27 +89,22 @@ static int make_parent_dirs(const char *path, char *err, size_t errlen)
       return 0;
     }
     *p = saved;
-    if (!saved)
-      break;
+    if (!saved) break;
   }
   free(dir);
   return 1;
 }
 
-static int exec(lacuna_cache *c, const char *sql, const char *what)
-{
-  if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return set_sqlite_error(c, what);
+static int exec(lacuna_cache *c, const char *sql, const char *what) {
+  if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK) return set_sqlite_error(c, what);
   return 0;
 }
 
 /* Runs a one-row query and stores its first column as an integer in *out;
  * returns 1 row, 0 no row, -1 error. */
-static int query_int(lacuna_cache *c, const char *sql, long long *out)
-{
+static int query_int(lacuna_cache *c, const char *sql, long long *out) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return set_sqlite_error(c, "query");
+  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) return set_sqlite_error(c, "query");
   int rc = sqlite3_step(st), res;
   if (rc == SQLITE_ROW) {
     *out = sqlite3_column_int64(st, 0);
@@ -132,10 +120,8 @@ static int query_int(lacuna_cache *c, const char *sql, long long *out)
 
 /* Creates the tables (in a write transaction, so concurrent first opens do
  * not race), refusing a database that holds something else. */
-static int create_schema(lacuna_cache *c)
-{
-  if (exec(c, "BEGIN IMMEDIATE", "begin") < 0)
-    return -1;
+static int create_schema(lacuna_cache *c) {
+  if (exec(c, "BEGIN IMMEDIATE", "begin") < 0) return -1;
   long long all = 0, meta = 0;
   if (query_int(c, "SELECT count(*) FROM sqlite_master", &all) < 0 ||
       query_int(c, "SELECT count(*) FROM sqlite_master WHERE name = 'meta'", &meta) < 0)
@@ -145,49 +131,42 @@ static int create_schema(lacuna_cache *c)
              c->path);
     goto fail;
   }
-  if (exec(c, SCHEMA_SQL, "create schema") < 0 || exec(c, "COMMIT", "commit") < 0)
-    goto fail;
+  if (exec(c, SCHEMA_SQL, "create schema") < 0 || exec(c, "COMMIT", "commit") < 0) goto fail;
   return 0;
 fail:
   sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
   return -1;
 }
 
-static int check_schema(lacuna_cache *c)
-{
+static int check_schema(lacuna_cache *c) {
   long long tables = 0;
-  if (query_int(c, "SELECT count(*) FROM sqlite_master WHERE name IN ('meta', 'responses')",
-                &tables) < 0)
+  if (query_int(c, "SELECT count(*) FROM sqlite_master WHERE name IN ('meta', 'responses')", &tables) < 0)
     return -1;
   if (tables != 2) {
     snprintf(c->err, sizeof c->err, "%s: not a lacuna cache (no meta/responses tables)", c->path);
     return -1;
   }
   int r = query_int(c, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema'", &c->schema);
-  if (r < 0)
-    return -1;
+  if (r < 0) return -1;
   if (r == 0 || c->schema < 1) {
     snprintf(c->err, sizeof c->err, "%s: not a lacuna cache (no schema version)", c->path);
     return -1;
   }
   if (c->schema > LACUNA_CACHE_SCHEMA) {
-    snprintf(c->err, sizeof c->err,
-             "%s: cache schema %lld is newer than this lacuna understands (%d)", c->path,
-             c->schema, LACUNA_CACHE_SCHEMA);
+    snprintf(c->err, sizeof c->err, "%s: cache schema %lld is newer than this lacuna understands (%d)",
+             c->path, c->schema, LACUNA_CACHE_SCHEMA);
     return -1;
   }
   return 0;
 }
 
-static int prepare(lacuna_cache *c, const char *sql, sqlite3_stmt **st)
-{
+static int prepare(lacuna_cache *c, const char *sql, sqlite3_stmt **st) {
   if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
     return set_sqlite_error(c, "prepare");
   return 0;
 }
 
-static int setup(lacuna_cache *c, int readonly)
-{
+static int setup(lacuna_cache *c, int readonly) {
   int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(c->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     return c->db ? set_sqlite_error(c, "open")
@@ -210,27 +189,22 @@ static int setup(lacuna_cache *c, int readonly)
                mode ? mode : "?");
     }
     sqlite3_finalize(st);
-    if (!wal)
-      return -1;
-    if (exec(c, "PRAGMA synchronous=NORMAL", "synchronous") < 0 || create_schema(c) < 0)
-      return -1;
+    if (!wal) return -1;
+    if (exec(c, "PRAGMA synchronous=NORMAL", "synchronous") < 0 || create_schema(c) < 0) return -1;
   }
-  if (check_schema(c) < 0)
-    return -1;
+  if (check_schema(c) < 0) return -1;
   if (prepare(c, "SELECT body FROM responses WHERE key = ?1", &c->get) < 0 ||
       prepare(c, "SELECT 1 FROM responses WHERE key = ?1", &c->has) < 0)
     return -1;
-  if (!readonly &&
-      prepare(c,
-              "INSERT OR IGNORE INTO responses(key, model, request, body, prompt_tokens,"
-              " completion_tokens, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-              &c->put) < 0)
+  if (!readonly && prepare(c,
+                           "INSERT OR IGNORE INTO responses(key, model, request, body, prompt_tokens,"
+                           " completion_tokens, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           &c->put) < 0)
     return -1;
   return 0;
 }
 
-lacuna_cache *lacuna_cache_open(const char *path, int readonly, char *err, size_t errlen)
-{
+lacuna_cache *lacuna_cache_open(const char *path, int readonly, char *err, size_t errlen) {
   if (!path || !*path) {
     snprintf(err, errlen, "cache path is empty");
     return NULL;
@@ -259,10 +233,8 @@ lacuna_cache *lacuna_cache_open(const char *path, int readonly, char *err, size_
   return c;
 }
 
-void lacuna_cache_close(lacuna_cache *c)
-{
-  if (!c)
-    return;
+void lacuna_cache_close(lacuna_cache *c) {
+  if (!c) return;
   sqlite3_finalize(c->get);
   sqlite3_finalize(c->has);
   sqlite3_finalize(c->put);
@@ -274,23 +246,19 @@ void lacuna_cache_close(lacuna_cache *c)
 
 /* Binds key to st's ?1 and steps once: 1 row, 0 none, -1 error. The caller
  * resets st. */
-static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key)
-{
+static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
   if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
     snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
     return -1;
   }
   sqlite3_bind_text(st, 1, key, 64, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
-    return 1;
-  if (rc == SQLITE_DONE)
-    return 0;
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
   return set_sqlite_error(c, "get");
 }
 
-int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len)
-{
+int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len) {
   *body = NULL;
   *len = 0;
   int r = lookup(c, c->get, key);
@@ -302,8 +270,7 @@ int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len)
       snprintf(c->err, sizeof c->err, "out of memory");
       r = -1;
     } else {
-      if (n)
-        memcpy(copy, p, n);
+      if (n) memcpy(copy, p, n);
       copy[n] = '\0';
       *body = copy;
       *len = n;
@@ -316,8 +283,7 @@ int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len)
 /* The put behind both APIs: 1 inserted, 0 already present, -1 error. */
 static int put_row(lacuna_cache *c, const char *key, const char *model, const char *request,
                    size_t request_len, const char *body, size_t body_len, long long prompt_tokens,
-                   long long completion_tokens)
-{
+                   long long completion_tokens) {
   if (c->readonly) {
     snprintf(c->err, sizeof c->err, "%s: cache is open read-only", c->path);
     return -1;
@@ -328,7 +294,9 @@ static int put_row(lacuna_cache *c, const char *key, const char *model, const ch
   }
   if (!model || !body || prompt_tokens < 0 || completion_tokens < 0) {
     snprintf(c->err, sizeof c->err, "put: %s",
-             !model ? "model missing" : !body ? "body missing" : "negative token count");
+             !model  ? "model missing"
+             : !body ? "body missing"
+                     : "negative token count");
     return -1;
   }
   sqlite3_stmt *st = c->put;
@@ -352,12 +320,11 @@ static int put_row(lacuna_cache *c, const char *key, const char *model, const ch
   return r;
 }
 
-int lacuna_cache_put(lacuna_cache *c, const char *key, const char *model,
-                     const char *request_json, const char *body, size_t body_len,
-                     long long prompt_tokens, long long completion_tokens)
-{
-  int r = put_row(c, key, model, request_json, request_json ? strlen(request_json) : 0, body,
-                  body_len, prompt_tokens, completion_tokens);
+int lacuna_cache_put(lacuna_cache *c, const char *key, const char *model, const char *request_json,
+                     const char *body, size_t body_len, long long prompt_tokens,
+                     long long completion_tokens) {
+  int r = put_row(c, key, model, request_json, request_json ? strlen(request_json) : 0, body, body_len,
+                  prompt_tokens, completion_tokens);
   return r < 0 ? -1 : 0;
 }
 
@@ -367,38 +334,29 @@ typedef struct LCache {
   lacuna_cache *c; /* NULL: closed */
 } LCache;
 
-static LCache *check_cache(lua_State *L, int idx)
-{
-  return (LCache *)luaL_checkudata(L, idx, CACHE_MT);
-}
+static LCache *check_cache(lua_State *L, int idx) { return (LCache *)luaL_checkudata(L, idx, CACHE_MT); }
 
-static lacuna_cache *check_open(lua_State *L, int idx)
-{
+static lacuna_cache *check_open(lua_State *L, int idx) {
   LCache *u = check_cache(L, idx);
-  if (!u->c)
-    luaL_error(L, "attempt to use a closed cache");
+  if (!u->c) luaL_error(L, "attempt to use a closed cache");
   return u->c;
 }
 
-static const char *check_key(lua_State *L, int arg)
-{
+static const char *check_key(lua_State *L, int arg) {
   size_t n;
   const char *k = luaL_checklstring(L, arg, &n);
-  luaL_argcheck(L, lacuna_cache_valid_key(k, n), arg,
-                "cache key must be 64 lowercase hex digits");
+  luaL_argcheck(L, lacuna_cache_valid_key(k, n), arg, "cache key must be 64 lowercase hex digits");
   return k;
 }
 
-static int push_fail(lua_State *L, const char *msg)
-{
+static int push_fail(lua_State *L, const char *msg) {
   lua_pushnil(L);
   lua_pushstring(L, msg);
   return 2;
 }
 
 /* cache.open(path [, {readonly=bool}]) -> Cache | nil, message */
-static int l_open(lua_State *L)
-{
+static int l_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int readonly = 0;
   if (!lua_isnoneornil(L, 2)) {
@@ -412,50 +370,40 @@ static int l_open(lua_State *L)
   luaL_setmetatable(L, CACHE_MT);
   char err[512];
   u->c = lacuna_cache_open(path, readonly, err, sizeof err);
-  if (!u->c)
-    return push_fail(L, err);
+  if (!u->c) return push_fail(L, err);
   return 1;
 }
 
 /* c:get(key) -> body | nil (miss) | nil, message */
-static int c_get(lua_State *L)
-{
+static int c_get(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
   const char *key = check_key(L, 2);
   int r = lookup(c, c->get, key);
   if (r == 1) /* pushed straight from SQLite's row: no extra copy */
-    lua_pushlstring(L, (const char *)sqlite3_column_text(c->get, 0),
-                    (size_t)sqlite3_column_bytes(c->get, 0));
+    lua_pushlstring(L, (const char *)sqlite3_column_text(c->get, 0), (size_t)sqlite3_column_bytes(c->get, 0));
   sqlite3_reset(c->get);
-  if (r < 0)
-    return push_fail(L, c->err);
-  if (r == 0)
-    lua_pushnil(L);
+  if (r < 0) return push_fail(L, c->err);
+  if (r == 0) lua_pushnil(L);
   return 1;
 }
 
 /* c:has(key) -> boolean | nil, message */
-static int c_has(lua_State *L)
-{
+static int c_has(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
   const char *key = check_key(L, 2);
   int r = lookup(c, c->has, key);
   sqlite3_reset(c->has);
-  if (r < 0)
-    return push_fail(L, c->err);
+  if (r < 0) return push_fail(L, c->err);
   lua_pushboolean(L, r);
   return 1;
 }
 
-static lua_Integer opt_count(lua_State *L, const char *field)
-{
+static lua_Integer opt_count(lua_State *L, const char *field) {
   lua_Integer v = 0;
   if (lua_getfield(L, 3, field) != LUA_TNIL) {
-    if (!lua_isinteger(L, -1))
-      luaL_error(L, "put: '%s' must be an integer", field);
+    if (!lua_isinteger(L, -1)) luaL_error(L, "put: '%s' must be an integer", field);
     v = lua_tointeger(L, -1);
-    if (v < 0)
-      luaL_error(L, "put: '%s' must not be negative", field);
+    if (v < 0) luaL_error(L, "put: '%s' must not be negative", field);
   }
   lua_pop(L, 1);
   return v;
@@ -465,32 +413,26 @@ static lua_Integer opt_count(lua_State *L, const char *field)
  * -> true, inserted | nil, message. inserted is false when the key was
  * already there (the first value is kept). Unknown fields are refused, so
  * nothing else (an API key, headers) can slip into the file. */
-static int c_put(lua_State *L)
-{
+static int c_put(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
   const char *key = check_key(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
-  if (c->readonly)
-    return luaL_error(L, "put: cache %s is open read-only", c->path);
-  static const char *const known[] = {"model", "body", "request", "prompt_tokens",
-                                      "completion_tokens", NULL};
+  if (c->readonly) return luaL_error(L, "put: cache %s is open read-only", c->path);
+  static const char *const known[] = {"model", "body", "request", "prompt_tokens", "completion_tokens", NULL};
   lua_pushnil(L);
   while (lua_next(L, 3)) {
     lua_pop(L, 1);
     int ok = 0;
     if (lua_type(L, -1) == LUA_TSTRING)
-      for (int i = 0; known[i] && !ok; i++)
-        ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
-    if (!ok)
-      return luaL_error(L, "put: unknown field '%s'", luaL_tolstring(L, -1, NULL));
+      for (int i = 0; known[i] && !ok; i++) ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
+    if (!ok) return luaL_error(L, "put: unknown field '%s'", luaL_tolstring(L, -1, NULL));
   }
   lua_getfield(L, 3, "model");
   lua_getfield(L, 3, "body");
   lua_getfield(L, 3, "request");
   if (lua_type(L, 4) != LUA_TSTRING || lua_rawlen(L, 4) == 0)
     return luaL_error(L, "put: 'model' must be a non-empty string");
-  if (lua_type(L, 5) != LUA_TSTRING)
-    return luaL_error(L, "put: 'body' must be a string (the response JSON)");
+  if (lua_type(L, 5) != LUA_TSTRING) return luaL_error(L, "put: 'body' must be a string (the response JSON)");
   if (!lua_isnil(L, 6) && lua_type(L, 6) != LUA_TSTRING)
     return luaL_error(L, "put: 'request' must be a string (the request JSON) or nil");
   lua_Integer pt = opt_count(L, "prompt_tokens");
@@ -499,8 +441,7 @@ static int c_put(lua_State *L)
   const char *body = lua_tolstring(L, 5, &blen);
   const char *req = lua_isnil(L, 6) ? NULL : lua_tolstring(L, 6, &rlen);
   int r = put_row(c, key, lua_tostring(L, 4), req, rlen, body, blen, (long long)pt, (long long)ct);
-  if (r < 0)
-    return push_fail(L, c->err);
+  if (r < 0) return push_fail(L, c->err);
   lua_pushboolean(L, 1);
   lua_pushboolean(L, r);
   return 2;
@@ -508,8 +449,7 @@ static int c_put(lua_State *L)
 
 /* c:stats() -> {entries=, bytes=, file_bytes=, models={[m]={entries=,
  * prompt_tokens=, completion_tokens=}}, path=, schema=} | nil, message */
-static int c_stats(lua_State *L)
-{
+static int c_stats(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
   sqlite3_stmt *st;
   lua_newtable(L);
@@ -518,8 +458,7 @@ static int c_stats(lua_State *L)
   lua_pushinteger(L, (lua_Integer)c->schema);
   lua_setfield(L, -2, "schema");
   long long pages = 0, page_size = 0;
-  if (query_int(c, "PRAGMA page_count", &pages) < 0 ||
-      query_int(c, "PRAGMA page_size", &page_size) < 0)
+  if (query_int(c, "PRAGMA page_count", &pages) < 0 || query_int(c, "PRAGMA page_size", &page_size) < 0)
     return push_fail(L, c->err);
   lua_pushinteger(L, (lua_Integer)(pages * page_size));
   lua_setfield(L, -2, "file_bytes");
@@ -559,15 +498,12 @@ static int c_stats(lua_State *L)
   return 1;
 }
 
-static void push_row(lua_State *L, sqlite3_stmt *st)
-{
+static void push_row(lua_State *L, sqlite3_stmt *st) {
   static const char *const cols[] = {"key", "model", "request", "body"};
   lua_createtable(L, 0, 7);
   for (int i = 0; i < 4; i++) {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-      continue; /* a missing request stays nil */
-    lua_pushlstring(L, (const char *)sqlite3_column_text(st, i),
-                    (size_t)sqlite3_column_bytes(st, i));
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) continue; /* a missing request stays nil */
+    lua_pushlstring(L, (const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
     lua_setfield(L, -2, cols[i]);
   }
   lua_pushinteger(L, sqlite3_column_int64(st, 4));
@@ -580,8 +516,7 @@ static void push_row(lua_State *L, sqlite3_stmt *st)
 
 /* The loop of c:each, run under lua_pcall so that c_each can always reset
  * the statement (ending its read transaction) and clear the flag. */
-static int each_loop(lua_State *L)
-{
+static int each_loop(lua_State *L) {
   lacuna_cache *c = (lacuna_cache *)lua_touserdata(L, 1);
   lua_Integer n = 0;
   int rc;
@@ -592,8 +527,7 @@ static int each_loop(lua_State *L)
     lua_call(L, 1, 1);
     int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (stop)
-      break;
+    if (stop) break;
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     set_sqlite_error(c, "each");
@@ -608,17 +542,14 @@ static int each_loop(lua_State *L)
 /* c:each(fn) -> rows visited | nil, message. fn(row) gets {key=, model=,
  * request= (or nil), body=, prompt_tokens=, completion_tokens=, created=} in
  * key order; returning false stops. */
-static int c_each(lua_State *L)
-{
+static int c_each(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (c->iterating)
-    return luaL_error(L, "each: already iterating this cache (nested each)");
-  if (!c->each &&
-      prepare(c,
-              "SELECT key, model, request, body, prompt_tokens, completion_tokens, created"
-              " FROM responses ORDER BY key",
-              &c->each) < 0)
+  if (c->iterating) return luaL_error(L, "each: already iterating this cache (nested each)");
+  if (!c->each && prepare(c,
+                          "SELECT key, model, request, body, prompt_tokens, completion_tokens, created"
+                          " FROM responses ORDER BY key",
+                          &c->each) < 0)
     return push_fail(L, c->err);
   lua_settop(L, 2);
   lua_pushcfunction(L, each_loop);
@@ -628,31 +559,26 @@ static int c_each(lua_State *L)
   int status = lua_pcall(L, 2, LUA_MULTRET, 0);
   sqlite3_reset(c->each);
   c->iterating = 0;
-  if (status != LUA_OK)
-    return lua_error(L);
+  if (status != LUA_OK) return lua_error(L);
   return lua_gettop(L) - 2;
 }
 
-static int c_close(lua_State *L)
-{
+static int c_close(lua_State *L) {
   LCache *u = check_cache(L, 1);
-  if (u->c && u->c->iterating)
-    return luaL_error(L, "close: cannot close a cache inside its own each()");
+  if (u->c && u->c->iterating) return luaL_error(L, "close: cannot close a cache inside its own each()");
   lacuna_cache_close(u->c);
   u->c = NULL;
   return 0;
 }
 
-static int c_gc(lua_State *L)
-{
+static int c_gc(lua_State *L) {
   LCache *u = check_cache(L, 1);
   lacuna_cache_close(u->c);
   u->c = NULL;
   return 0;
 }
 
-static int c_tostring(lua_State *L)
-{
+static int c_tostring(lua_State *L) {
   LCache *u = check_cache(L, 1);
   if (!u->c)
     lua_pushliteral(L, "lacuna.Cache (closed)");
@@ -662,26 +588,18 @@ static int c_tostring(lua_State *L)
 }
 
 static const luaL_Reg cache_methods[] = {
-  {"get", c_get},
-  {"has", c_has},
-  {"put", c_put},
-  {"stats", c_stats},
-  {"each", c_each},
-  {"close", c_close},
-  {NULL, NULL},
+    {"get", c_get},   {"has", c_has},     {"put", c_put}, {"stats", c_stats},
+    {"each", c_each}, {"close", c_close}, {NULL, NULL},
 };
 
 static const luaL_Reg cache_meta[] = {
-  {"__gc", c_gc},
-  {"__close", c_close},
-  {"__tostring", c_tostring},
-  {"__index", NULL}, /* set to the methods below */
-  {NULL, NULL},
+    {"__gc", c_gc},    {"__close", c_close}, {"__tostring", c_tostring},
+    {"__index", NULL}, /* set to the methods below */
+    {NULL, NULL},
 };
 
 /* cache.valid_key(s) -> boolean */
-static int l_valid_key(lua_State *L)
-{
+static int l_valid_key(lua_State *L) {
   size_t n;
   const char *s = lua_tolstring(L, 1, &n);
   lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && lacuna_cache_valid_key(s, n));
@@ -689,13 +607,12 @@ static int l_valid_key(lua_State *L)
 }
 
 static const luaL_Reg cache_funcs[] = {
-  {"open", l_open},
-  {"valid_key", l_valid_key},
-  {NULL, NULL},
+    {"open", l_open},
+    {"valid_key", l_valid_key},
+    {NULL, NULL},
 };
 
-int lacuna_open_cache(lua_State *L)
-{
+int lacuna_open_cache(lua_State *L) {
   if (luaL_newmetatable(L, CACHE_MT)) {
     luaL_setfuncs(L, cache_meta, 0);
     luaL_newlib(L, cache_methods);

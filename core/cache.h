@@ -28,9 +28,8 @@ int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len)
 /* Stores one response, committed before it returns (durable across a killed
  * process). A key already present keeps its first value and still returns 0.
  * request_json may be NULL. -1 on error (bad key, read-only, SQLite error). */
-int lacuna_cache_put(lacuna_cache *c, const char *key, const char *model,
-                     const char *request_json, const char *body, size_t body_len,
-                     long long prompt_tokens, long long completion_tokens);
+int lacuna_cache_put(lacuna_cache *c, const char *key, const char *model, const char *request_json,
+                     const char *body, size_t body_len, long long prompt_tokens, long long completion_tokens);
 
 /* The message of the last failure on c. */
 const char *lacuna_cache_error(lacuna_cache *c);

@@ -92,7 +92,6 @@ static void free_example(lua_State *L, lacuna_example *ex) {
 
 /* ------------------------------------------------------------------ UTF-8 */
 
-
 /* A boundary is the end of the text or any byte that is not a continuation. */
 static int on_boundary(const msg *m, size_t off) {
   return off == m->len || (off < m->len && ((unsigned char)m->content[off] & 0xC0) != 0x80);
@@ -109,13 +108,9 @@ static size_t count_chars(const msg *m, size_t from, size_t to) {
 
 /* ------------------------------------------------------------- the mask */
 
-static int role_default(const msg *m) {
-  return m->rolelen == 9 && memcmp(m->role, "assistant", 9) == 0;
-}
+static int role_default(const msg *m) { return m->rolelen == 9 && memcmp(m->role, "assistant", 9) == 0; }
 
-static int resolved_flag(const msg *m) {
-  return m->train == FLAG_UNSET ? role_default(m) : m->train;
-}
+static int resolved_flag(const msg *m) { return m->train == FLAG_UNSET ? role_default(m) : m->train; }
 
 typedef struct runbuf {
   lacuna_run *out;
@@ -181,13 +176,11 @@ const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *l
   return ex->msgs[i].content ? ex->msgs[i].content : "";
 }
 
-size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out,
-                           size_t cap) {
+size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out, size_t cap) {
   return i < ex->n ? msg_runs(&ex->msgs[i], out, cap) : 0;
 }
 
-int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b,
-                                 size_t e) {
+int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b, size_t e) {
   const msg *m;
   size_t k, pos;
   if (i >= ex->n || e <= b || e > ex->msgs[i].len) return 0;
@@ -208,16 +201,15 @@ int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b,
 
 /* --------------------------------------------------------- Lua methods */
 
-static lacuna_example *toexample(lua_State *L) {
-  return lacuna_check_example(L, 1);
-}
+static lacuna_example *toexample(lua_State *L) { return lacuna_check_example(L, 1); }
 
 /* Message index argument (1-based in Lua) to a 0-based index. */
 static size_t check_index(lua_State *L, lacuna_example *ex, int arg) {
   lua_Integer i = luaL_checkinteger(L, arg);
   if (i < 1 || (lua_Unsigned)i > ex->n)
-    luaL_argerror(L, arg, lua_pushfstring(L, "message index %I out of range (1..%I)",
-                                          (LUAI_UACINT)i, (LUAI_UACINT)ex->n));
+    luaL_argerror(
+        L, arg,
+        lua_pushfstring(L, "message index %I out of range (1..%I)", (LUAI_UACINT)i, (LUAI_UACINT)ex->n));
   return (size_t)(i - 1);
 }
 
@@ -306,8 +298,7 @@ static int ex_append_part(lua_State *L) {
 
 /* Reads field `pos` (or `name`) of the span table at the top of the stack as an
  * integer offset; raises naming the span. */
-static lua_Integer span_field(lua_State *L, size_t mi, size_t k, int pos,
-                              const char *name) {
+static lua_Integer span_field(lua_State *L, size_t mi, size_t k, int pos, const char *name) {
   lua_Integer v;
   int ok;
   if (lua_rawgeti(L, -1, pos) == LUA_TNIL) {
@@ -316,8 +307,8 @@ static lua_Integer span_field(lua_State *L, size_t mi, size_t k, int pos,
   }
   v = lua_tointegerx(L, -1, &ok);
   if (!ok || lua_type(L, -1) != LUA_TNUMBER)
-    luaL_error(L, "message %d, span %d: %s must be an integer, got %s", (int)mi + 1,
-               (int)k + 1, name, luaL_typename(L, -1));
+    luaL_error(L, "message %d, span %d: %s must be an integer, got %s", (int)mi + 1, (int)k + 1, name,
+               luaL_typename(L, -1));
   lua_pop(L, 1);
   return v;
 }
@@ -336,8 +327,8 @@ static int ex_set_spans(lua_State *L) {
     lua_Integer b, e;
     int t;
     if (lua_rawgeti(L, 3, (lua_Integer)k + 1) != LUA_TTABLE)
-      return luaL_error(L, "message %d, span %d: expected a table {b, e, train}, got %s",
-                        (int)i + 1, (int)k + 1, luaL_typename(L, -1));
+      return luaL_error(L, "message %d, span %d: expected a table {b, e, train}, got %s", (int)i + 1,
+                        (int)k + 1, luaL_typename(L, -1));
     b = span_field(L, i, k, 1, "b");
     e = span_field(L, i, k, 2, "e");
     if (lua_rawgeti(L, -1, 3) == LUA_TNIL) {
@@ -346,38 +337,35 @@ static int ex_set_spans(lua_State *L) {
     }
     t = lua_type(L, -1);
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
-      return luaL_error(L, "message %d, span %d: train must be a boolean or nil, got %s",
-                        (int)i + 1, (int)k + 1, luaL_typename(L, -1));
+      return luaL_error(L, "message %d, span %d: train must be a boolean or nil, got %s", (int)i + 1,
+                        (int)k + 1, luaL_typename(L, -1));
     tmp[k].train = t == LUA_TNIL ? FLAG_UNSET : (flag)lua_toboolean(L, -1);
     lua_pop(L, 2);
     if (b < 0)
-      return luaL_error(L, "message %d, span %d: begin %I is negative", (int)i + 1,
-                        (int)k + 1, (LUAI_UACINT)b);
+      return luaL_error(L, "message %d, span %d: begin %I is negative", (int)i + 1, (int)k + 1,
+                        (LUAI_UACINT)b);
     if (e <= b)
-      return luaL_error(L, "message %d, span %d: end %I must be greater than begin %I",
-                        (int)i + 1, (int)k + 1, (LUAI_UACINT)e, (LUAI_UACINT)b);
+      return luaL_error(L, "message %d, span %d: end %I must be greater than begin %I", (int)i + 1,
+                        (int)k + 1, (LUAI_UACINT)e, (LUAI_UACINT)b);
     if ((lua_Unsigned)e > m->len)
-      return luaL_error(L, "message %d, span %d: end %I is beyond the content (%I bytes)",
-                        (int)i + 1, (int)k + 1, (LUAI_UACINT)e, (LUAI_UACINT)m->len);
+      return luaL_error(L, "message %d, span %d: end %I is beyond the content (%I bytes)", (int)i + 1,
+                        (int)k + 1, (LUAI_UACINT)e, (LUAI_UACINT)m->len);
     if (!on_boundary(m, (size_t)b))
-      return luaL_error(L,
-                        "message %d, span %d: begin %I is inside a UTF-8 character",
-                        (int)i + 1, (int)k + 1, (LUAI_UACINT)b);
+      return luaL_error(L, "message %d, span %d: begin %I is inside a UTF-8 character", (int)i + 1,
+                        (int)k + 1, (LUAI_UACINT)b);
     if (!on_boundary(m, (size_t)e))
-      return luaL_error(L, "message %d, span %d: end %I is inside a UTF-8 character",
-                        (int)i + 1, (int)k + 1, (LUAI_UACINT)e);
+      return luaL_error(L, "message %d, span %d: end %I is inside a UTF-8 character", (int)i + 1, (int)k + 1,
+                        (LUAI_UACINT)e);
     if (k > 0 && (size_t)b < tmp[k - 1].b)
       return luaL_error(L,
                         "message %d, span %d: spans must be in order (begin %I is "
                         "before span %d's begin %I)",
-                        (int)i + 1, (int)k + 1, (LUAI_UACINT)b, (int)k,
-                        (LUAI_UACINT)tmp[k - 1].b);
+                        (int)i + 1, (int)k + 1, (LUAI_UACINT)b, (int)k, (LUAI_UACINT)tmp[k - 1].b);
     if (k > 0 && (size_t)b < tmp[k - 1].e)
       return luaL_error(L,
                         "message %d, span %d: overlaps span %d (begin %I is before "
                         "its end %I)",
-                        (int)i + 1, (int)k + 1, (int)k, (LUAI_UACINT)b,
-                        (LUAI_UACINT)tmp[k - 1].e);
+                        (int)i + 1, (int)k + 1, (int)k, (LUAI_UACINT)b, (LUAI_UACINT)tmp[k - 1].e);
     tmp[k].b = (size_t)b;
     tmp[k].e = (size_t)e;
   }
@@ -400,9 +388,7 @@ static int ex_count(lua_State *L) {
   return 1;
 }
 
-static void push_content(lua_State *L, const msg *m) {
-  lua_pushlstring(L, m->len ? m->content : "", m->len);
-}
+static void push_content(lua_State *L, const msg *m) { lua_pushlstring(L, m->len ? m->content : "", m->len); }
 
 static int ex_message(lua_State *L) {
   lacuna_example *ex = toexample(L);
@@ -467,14 +453,14 @@ static int ex_validate(lua_State *L) {
   for (i = 0; i < ex->n; i++) {
     const msg *m = &ex->msgs[i];
     if (!lacuna_utf8_check(m->content, m->len, &bad))
-      return luaL_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)i + 1,
-                        m->role, (LUAI_UACINT)bad);
+      return luaL_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)i + 1, m->role,
+                        (LUAI_UACINT)bad);
     for (k = 0; k < m->nspans; k++) {
       const span *s = &m->spans[k];
-      if (s->b >= s->e || s->e > m->len || !on_boundary(m, s->b) ||
-          !on_boundary(m, s->e) || (k > 0 && s->b < m->spans[k - 1].e))
-        return luaL_error(L, "message %d (%s): span %d [%I, %I) is invalid", (int)i + 1,
-                          m->role, (int)k + 1, (LUAI_UACINT)s->b, (LUAI_UACINT)s->e);
+      if (s->b >= s->e || s->e > m->len || !on_boundary(m, s->b) || !on_boundary(m, s->e) ||
+          (k > 0 && s->b < m->spans[k - 1].e))
+        return luaL_error(L, "message %d (%s): span %d [%I, %I) is invalid", (int)i + 1, m->role, (int)k + 1,
+                          (LUAI_UACINT)s->b, (LUAI_UACINT)s->e);
     }
   }
   lua_pushboolean(L, 1);
@@ -487,8 +473,7 @@ static int ex_char_offset(lua_State *L) {
   lua_Integer b = luaL_checkinteger(L, 3);
   const msg *m = &ex->msgs[i];
   luaL_argcheck(L, b >= 0 && (lua_Unsigned)b <= m->len, 3, "byte offset out of range");
-  luaL_argcheck(L, on_boundary(m, (size_t)b), 3,
-                "byte offset is inside a UTF-8 character");
+  luaL_argcheck(L, on_boundary(m, (size_t)b), 3, "byte offset is inside a UTF-8 character");
   lua_pushinteger(L, (lua_Integer)count_chars(m, 0, (size_t)b));
   return 1;
 }
@@ -559,11 +544,7 @@ static const luaL_Reg ex_methods[] = {
 
 static const luaL_Reg ex_meta_methods[] = {
     {"__index", NULL}, /* set to the methods table below */
-    {"__tostring", ex_tostring},
-    {"__len", ex_len},
-    {"__gc", ex_gc},
-    {"__close", ex_close},
-    {NULL, NULL},
+    {"__tostring", ex_tostring}, {"__len", ex_len}, {"__gc", ex_gc}, {"__close", ex_close}, {NULL, NULL},
 };
 
 static const luaL_Reg ex_funcs[] = {

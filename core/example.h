@@ -31,13 +31,10 @@ const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *l
 /* Writes at most cap runs of message i's mask into out (unset flags resolved
  * by the role default: assistant trained, others not) and returns how many
  * runs the mask has; call with cap 0 to size the array. Empty content has 0. */
-size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out,
-                           size_t cap);
+size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out, size_t cap);
 
 /* 1 if every byte of [b, e) in message i is trained (e > b), else 0: a token
  * is trained only when it lies wholly inside trained text. */
-int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b,
-                                 size_t e);
-
+int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b, size_t e);
 
 #endif

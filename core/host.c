@@ -40,8 +40,10 @@ static int call_cli(lua_State *L, const char *fname, int nargs, char *err, size_
   }
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    if (err && errlen) snprintf(err, errlen, "%s", msg ? msg : "(no message)");
-    else fprintf(stderr, "lacuna: %s\n", msg ? msg : "(no message)");
+    if (err && errlen)
+      snprintf(err, errlen, "%s", msg ? msg : "(no message)");
+    else
+      fprintf(stderr, "lacuna: %s\n", msg ? msg : "(no message)");
     code = 2;
   }
   lua_settop(L, base);
@@ -74,8 +76,8 @@ static long long count_field(lua_State *L, int idx, const char *name) {
   return v;
 }
 
-int lacuna_run(lua_State *L, const lacuna_run_options *opts, lacuna_counts *counts,
-               char *err, size_t errlen) {
+int lacuna_run(lua_State *L, const lacuna_run_options *opts, lacuna_counts *counts, char *err,
+               size_t errlen) {
   if (err && errlen) err[0] = '\0';
   luaL_requiref(L, "lacuna", luaopen_lacuna, 0);
   lua_pop(L, 1);

@@ -85,7 +85,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     value[vlen] = '\0';
     char *v = value;
     while (*v == ' ' || *v == '\t') v++;
-    for (char *e = v + strlen(v); e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--) e[-1] = '\0';
+    for (char *e = v + strlen(v); e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--)
+      e[-1] = '\0';
     char *end;
     double secs = strtod(v, &end);
     if (end != v && *end == '\0' && secs >= 0) {
@@ -102,8 +103,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
 }
 
 static void unlink_transfer(http_client *c, transfer *t) {
-  if (t->prev) t->prev->next = t->next;
-  else c->inflight = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    c->inflight = t->next;
   if (t->next) t->next->prev = t->prev;
   t->prev = t->next = NULL;
   c->ninflight--;
@@ -343,7 +346,8 @@ static int http_client_new(lua_State *L) {
   memset(c, 0, sizeof *c);
   luaL_setmetatable(L, CLIENT_MT);
   if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "http: curl_global_init failed");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return luaL_error(L, "http: curl_global_init failed");
     curl_ready = 1;
   }
   c->multi = curl_multi_init();
@@ -371,11 +375,8 @@ static const luaL_Reg client_methods[] = {
 };
 
 static const luaL_Reg client_meta[] = {
-    {"__gc", client_gc},
-    {"__close", client_gc},
-    {"__tostring", client_tostring},
-    {"__index", NULL},
-    {NULL, NULL},
+    {"__gc", client_gc}, {"__close", client_gc}, {"__tostring", client_tostring},
+    {"__index", NULL},   {NULL, NULL},
 };
 
 static const luaL_Reg http_funcs[] = {

@@ -29,7 +29,6 @@
 #define TREE_MT "lacuna.JsonTree"
 #define BUF_MT "lacuna.JsonBuffer"
 
-
 /* ------------------------------------------------------------ decoding */
 
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -37,60 +36,51 @@ static int is_digit(int c) { return c >= '0' && c <= '9'; }
 /* Length of the JSON number at s[i..n), or 0 if it breaks the grammar
  * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? or runs on into more number
  * characters ("01", "1.2.3"). cJSON alone would take these through strtod. */
-static size_t number_len(const char *s, size_t i, size_t n)
-{
+static size_t number_len(const char *s, size_t i, size_t n) {
   size_t j = i;
-  if (j < n && s[j] == '-')
-    j++;
+  if (j < n && s[j] == '-') j++;
   if (j < n && s[j] == '0')
     j++;
   else if (j < n && s[j] >= '1' && s[j] <= '9')
-    while (j < n && is_digit(s[j]))
-      j++;
+    while (j < n && is_digit(s[j])) j++;
   else
     return 0;
   if (j < n && s[j] == '.') {
     j++;
-    if (!(j < n && is_digit(s[j])))
-      return 0;
-    while (j < n && is_digit(s[j]))
-      j++;
+    if (!(j < n && is_digit(s[j]))) return 0;
+    while (j < n && is_digit(s[j])) j++;
   }
   if (j < n && (s[j] == 'e' || s[j] == 'E')) {
     j++;
-    if (j < n && (s[j] == '+' || s[j] == '-'))
-      j++;
-    if (!(j < n && is_digit(s[j])))
-      return 0;
-    while (j < n && is_digit(s[j]))
-      j++;
+    if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+    if (!(j < n && is_digit(s[j]))) return 0;
+    while (j < n && is_digit(s[j])) j++;
   }
-  if (j < n && (is_digit(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
-                s[j] == '+' || s[j] == '-'))
+  if (j < n && (is_digit(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-'))
     return 0;
   return j - i;
 }
 
-static int is_hex(char c)
-{
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+static int is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 /* Whether the backslash at s[i] starts a valid escape. At the end of the
  * input it counts as valid: the unterminated string is reported instead. */
-static int valid_escape(const char *s, size_t i, size_t n)
-{
-  if (i + 1 >= n)
-    return 1;
+static int valid_escape(const char *s, size_t i, size_t n) {
+  if (i + 1 >= n) return 1;
   switch (s[i + 1]) {
-  case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-    return 1;
-  case 'u':
-    for (size_t k = i + 2; k < i + 6; k++)
-      if (k < n && !is_hex(s[k]))
-        return 0;
-    return 1;
-  default: return 0;
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't': return 1;
+    case 'u':
+      for (size_t k = i + 2; k < i + 6; k++)
+        if (k < n && !is_hex(s[k])) return 0;
+      return 1;
+    default: return 0;
   }
 }
 
@@ -100,9 +90,8 @@ static int valid_escape(const char *s, size_t i, size_t n)
  * are left to cJSON. *open_at_end tells whether the text stops inside a string
  * or container, to tell "unexpected end" from an error at the last byte;
  * *open_string is where an unterminated string starts, or (size_t)-1. */
-static int prescan(const char *s, size_t i, size_t n, int max_depth,
-                   int *open_at_end, size_t *open_string, char *err, size_t errlen)
-{
+static int prescan(const char *s, size_t i, size_t n, int max_depth, int *open_at_end, size_t *open_string,
+                   char *err, size_t errlen) {
   int depth = 0;
   *open_at_end = 0;
   *open_string = (size_t)-1;
@@ -117,8 +106,7 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth,
           return 1;
         }
         c = (unsigned char)s[i];
-        if (c == '"')
-          break;
+        if (c == '"') break;
         if (c == '\\') {
           /* cJSON would read a bad \u hex digit as 0, i.e. as "\u0000" */
           if (!valid_escape(s, i, n)) {
@@ -127,8 +115,7 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth,
           }
           i++;
         } else if (c < 0x20) {
-          snprintf(err, errlen, "byte %zu: unescaped control character 0x%02X in string",
-                   i + 1, c);
+          snprintf(err, errlen, "byte %zu: unescaped control character 0x%02X in string", i + 1, c);
           return 0;
         }
       }
@@ -140,8 +127,7 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth,
       }
       i++;
     } else if (c == ']' || c == '}') {
-      if (depth > 0)
-        depth--;
+      if (depth > 0) depth--;
       i++;
     } else if (c == '-' || is_digit(c)) {
       size_t len = number_len(s, i, n);
@@ -152,8 +138,8 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth,
       i += len;
     } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
       /* a bare word (true, or garbage): digits inside it are no number */
-      while (i < n && (((c = (unsigned char)s[i]) >= 'a' && c <= 'z') ||
-                       (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_'))
+      while (i < n && (((c = (unsigned char)s[i]) >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       is_digit(c) || c == '_'))
         i++;
     } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
       snprintf(err, errlen, "byte %zu: unexpected control character 0x%02X", i + 1, c);
@@ -172,8 +158,7 @@ typedef struct Tree {
   cJSON *root;
 } Tree;
 
-static int tree_gc(lua_State *L)
-{
+static int tree_gc(lua_State *L) {
   Tree *t = (Tree *)luaL_checkudata(L, 1, TREE_MT);
   if (t->root) {
     cJSON_Delete(t->root);
@@ -191,20 +176,17 @@ typedef struct Dec {
 } Dec;
 
 /* Moves the cursor to the start of the next string or number token. */
-static size_t next_token(Dec *d)
-{
+static size_t next_token(Dec *d) {
   size_t i = d->cur;
   while (i < d->n) {
     char c = d->s[i];
-    if (c == '"' || c == '-' || is_digit(c))
-      break;
+    if (c == '"' || c == '-' || is_digit(c)) break;
     i++;
   }
   return i;
 }
 
-static unsigned hex4(const char *p)
-{
+static unsigned hex4(const char *p) {
   unsigned v = 0;
   for (int k = 0; k < 4; k++) {
     char c = p[k];
@@ -219,12 +201,10 @@ static unsigned hex4(const char *p)
   return v;
 }
 
-
 /* Pushes the string token at the cursor. Escape-free strings are their
  * source bytes; others are unescaped here (cJSON has already rejected bad
  * escapes and lone surrogates). The output is never longer than the source. */
-static void push_string_token(lua_State *L, Dec *d)
-{
+static void push_string_token(lua_State *L, Dec *d) {
   size_t i = next_token(d) + 1, start = i;
   int escaped = 0;
   while (i < d->n && d->s[i] != '"') {
@@ -234,8 +214,7 @@ static void push_string_token(lua_State *L, Dec *d)
     }
     i++;
   }
-  if (i > d->n)
-    i = d->n;
+  if (i > d->n) i = d->n;
   d->cur = i + 1;
   if (!escaped) {
     lua_pushlstring(L, d->s + start, i - start);
@@ -252,42 +231,38 @@ static void push_string_token(lua_State *L, Dec *d)
     }
     c = d->s[++p];
     switch (c) {
-    case 'b': o[k++] = '\b'; break;
-    case 'f': o[k++] = '\f'; break;
-    case 'n': o[k++] = '\n'; break;
-    case 'r': o[k++] = '\r'; break;
-    case 't': o[k++] = '\t'; break;
-    case 'u': {
-      if (p + 4 >= i)
-        break;
-      unsigned cp = hex4(d->s + p + 1);
-      p += 4;
-      if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 < i && d->s[p + 1] == '\\' &&
-          d->s[p + 2] == 'u') {
-        unsigned lo = hex4(d->s + p + 3);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          p += 6;
+      case 'b': o[k++] = '\b'; break;
+      case 'f': o[k++] = '\f'; break;
+      case 'n': o[k++] = '\n'; break;
+      case 'r': o[k++] = '\r'; break;
+      case 't': o[k++] = '\t'; break;
+      case 'u': {
+        if (p + 4 >= i) break;
+        unsigned cp = hex4(d->s + p + 1);
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 < i && d->s[p + 1] == '\\' && d->s[p + 2] == 'u') {
+          unsigned lo = hex4(d->s + p + 3);
+          if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+          }
         }
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+          cp = 0xFFFD; /* unreachable after cJSON, but never emit a surrogate */
+        k += (size_t)lacuna_utf8_encode(cp, o + k);
+        break;
       }
-      if (cp >= 0xD800 && cp <= 0xDFFF)
-        cp = 0xFFFD; /* unreachable after cJSON, but never emit a surrogate */
-      k += (size_t)lacuna_utf8_encode(cp, o + k);
-      break;
-    }
-    default: o[k++] = c; break; /* \" \\ \/ */
+      default: o[k++] = c; break; /* \" \\ \/ */
     }
   }
   luaL_pushresultsize(&b, k);
 }
 
-static void push_number_token(lua_State *L, Dec *d, double fallback)
-{
+static void push_number_token(lua_State *L, Dec *d, double fallback) {
   size_t i = next_token(d), len = 0;
   while (i + len < d->n) {
     char c = d->s[i + len];
-    if (!(is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
-      break;
+    if (!(is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) break;
     len++;
   }
   d->cur = i + len;
@@ -295,8 +270,7 @@ static void push_number_token(lua_State *L, Dec *d, double fallback)
   if (len > 0 && len < sizeof buf) {
     memcpy(buf, d->s + i, len);
     buf[len] = '\0';
-    if (lua_stringtonumber(L, buf) != 0)
-      return;
+    if (lua_stringtonumber(L, buf) != 0) return;
   } else if (len > 0) { /* a very long token: NUL-terminate it as a Lua string */
     lua_pushlstring(L, d->s + i, len);
     if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
@@ -308,47 +282,44 @@ static void push_number_token(lua_State *L, Dec *d, double fallback)
   lua_pushnumber(L, (lua_Number)fallback);
 }
 
-static void push_node(lua_State *L, Dec *d, const cJSON *node)
-{
+static void push_node(lua_State *L, Dec *d, const cJSON *node) {
   switch (node->type & 0xFF) {
-  case cJSON_False: lua_pushboolean(L, 0); break;
-  case cJSON_True: lua_pushboolean(L, 1); break;
-  case cJSON_NULL: lua_pushlightuserdata(L, NULL); break;
-  case cJSON_Number: push_number_token(L, d, node->valuedouble); break;
-  case cJSON_String: push_string_token(L, d); break;
-  case cJSON_Array: {
-    int n = 0;
-    const cJSON *c;
-    for (c = node->child; c; c = c->next)
-      n++;
-    luaL_checkstack(L, 3, "json: nesting too deep");
-    lua_createtable(L, n, 0);
-    lua_Integer i = 1;
-    for (c = node->child; c; c = c->next) {
-      push_node(L, d, c);
-      lua_rawseti(L, -2, i++);
+    case cJSON_False: lua_pushboolean(L, 0); break;
+    case cJSON_True: lua_pushboolean(L, 1); break;
+    case cJSON_NULL: lua_pushlightuserdata(L, NULL); break;
+    case cJSON_Number: push_number_token(L, d, node->valuedouble); break;
+    case cJSON_String: push_string_token(L, d); break;
+    case cJSON_Array: {
+      int n = 0;
+      const cJSON *c;
+      for (c = node->child; c; c = c->next) n++;
+      luaL_checkstack(L, 3, "json: nesting too deep");
+      lua_createtable(L, n, 0);
+      lua_Integer i = 1;
+      for (c = node->child; c; c = c->next) {
+        push_node(L, d, c);
+        lua_rawseti(L, -2, i++);
+      }
+      lua_pushvalue(L, d->array_mt);
+      lua_setmetatable(L, -2);
+      break;
     }
-    lua_pushvalue(L, d->array_mt);
-    lua_setmetatable(L, -2);
-    break;
-  }
-  case cJSON_Object: {
-    int n = 0;
-    const cJSON *c;
-    for (c = node->child; c; c = c->next)
-      n++;
-    luaL_checkstack(L, 4, "json: nesting too deep");
-    lua_createtable(L, 0, n);
-    for (c = node->child; c; c = c->next) {
-      push_string_token(L, d); /* the key precedes its value in the text */
-      push_node(L, d, c);
-      lua_rawset(L, -3); /* duplicate keys: the last one wins */
+    case cJSON_Object: {
+      int n = 0;
+      const cJSON *c;
+      for (c = node->child; c; c = c->next) n++;
+      luaL_checkstack(L, 4, "json: nesting too deep");
+      lua_createtable(L, 0, n);
+      for (c = node->child; c; c = c->next) {
+        push_string_token(L, d); /* the key precedes its value in the text */
+        push_node(L, d, c);
+        lua_rawset(L, -3); /* duplicate keys: the last one wins */
+      }
+      lua_pushvalue(L, d->object_mt);
+      lua_setmetatable(L, -2);
+      break;
     }
-    lua_pushvalue(L, d->object_mt);
-    lua_setmetatable(L, -2);
-    break;
-  }
-  default: lua_pushnil(L); break; /* cJSON_Raw/Invalid: not produced by parsing */
+    default: lua_pushnil(L); break; /* cJSON_Raw/Invalid: not produced by parsing */
   }
 }
 
@@ -358,13 +329,12 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
  * its input to the last byte, so when that happens we parse a NUL-terminated
  * copy one byte longer (error path only) to see whether the input simply
  * ended. */
-static void syntax_error(const char *s, size_t n, size_t pos, int open_at_end,
-                         size_t open_string, char *err, size_t errlen)
-{
+static void syntax_error(const char *s, size_t n, size_t pos, int open_at_end, size_t open_string, char *err,
+                         size_t errlen) {
   if (open_string != (size_t)-1 && pos >= open_string) {
     /* cJSON points into the string; the fault is that it never ends */
-    snprintf(err, errlen, "byte %zu: unexpected end of input (unterminated string from byte %zu)",
-             n + 1, open_string + 1);
+    snprintf(err, errlen, "byte %zu: unexpected end of input (unterminated string from byte %zu)", n + 1,
+             open_string + 1);
     return;
   }
   if (pos + 1 == n && open_at_end) {
@@ -396,29 +366,20 @@ static void syntax_error(const char *s, size_t n, size_t pos, int open_at_end,
 
 /* Pushes the marker metatable `name`, creating it on first use so that the C
  * API works even where json was never opened. */
-static void push_marker(lua_State *L, const char *name)
-{
-  luaL_newmetatable(L, name);
-}
+static void push_marker(lua_State *L, const char *name) { luaL_newmetatable(L, name); }
 
-int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth,
-                       char *err, size_t errlen)
-{
+int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen) {
   size_t bad, start = 0, open_string;
   int open_at_end;
-  if (max_depth < 1 || max_depth > LACUNA_JSON_MAX_DEPTH)
-    max_depth = LACUNA_JSON_MAX_DEPTH;
+  if (max_depth < 1 || max_depth > LACUNA_JSON_MAX_DEPTH) max_depth = LACUNA_JSON_MAX_DEPTH;
   if (!lacuna_utf8_check(s, n, &bad)) {
     snprintf(err, errlen, "invalid UTF-8 at byte %zu", bad + 1);
     return 0;
   }
-  if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
-    start = 3; /* a byte order mark, as cJSON would skip it */
-  if (!prescan(s, start, n, max_depth, &open_at_end, &open_string, err, errlen))
-    return 0;
+  if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) start = 3; /* a byte order mark, as cJSON would skip it */
+  if (!prescan(s, start, n, max_depth, &open_at_end, &open_string, err, errlen)) return 0;
   size_t i = start;
-  while (i < n && is_space(s[i]))
-    i++;
+  while (i < n && is_space(s[i])) i++;
   if (i == n) {
     snprintf(err, errlen, "byte %zu: unexpected end of input", n + 1);
     return 0;
@@ -445,8 +406,7 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth,
     return 0;
   }
   i = (size_t)(end - s);
-  while (i < n && is_space(s[i]))
-    i++;
+  while (i < n && is_space(s[i])) i++;
   if (i < n) {
     cJSON_Delete(t->root);
     t->root = NULL;
@@ -493,10 +453,8 @@ typedef struct Enc {
   const void *array_mt;
 } Enc;
 
-static void path_add(luaL_Buffer *b, const Frame *f)
-{
-  if (!f->up)
-    return;
+static void path_add(luaL_Buffer *b, const Frame *f) {
+  if (!f->up) return;
   path_add(b, f->up);
   if (!f->key) {
     char num[32];
@@ -510,8 +468,7 @@ static void path_add(luaL_Buffer *b, const Frame *f)
     ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
   }
   if (ident) {
-    if (f->up->up)
-      luaL_addchar(b, '.');
+    if (f->up->up) luaL_addchar(b, '.');
     luaL_addlstring(b, f->key, f->keylen);
     return;
   }
@@ -520,14 +477,12 @@ static void path_add(luaL_Buffer *b, const Frame *f)
     unsigned char c = (unsigned char)f->key[i];
     luaL_addchar(b, (c < 0x20 || c == '"' || c == '\\') ? '?' : (char)c);
   }
-  if (f->keylen > 64)
-    luaL_addstring(b, "...");
+  if (f->keylen > 64) luaL_addstring(b, "...");
   luaL_addstring(b, "\"]");
 }
 
 /* Raises "json.encode: <what> at <path>". */
-static void enc_error(Enc *e, const Frame *f, const char *fmt, ...)
-{
+static void enc_error(Enc *e, const Frame *f, const char *fmt, ...) {
   lua_State *L = e->L;
   char what[160];
   va_list ap;
@@ -547,62 +502,52 @@ static void enc_error(Enc *e, const Frame *f, const char *fmt, ...)
   lua_error(L);
 }
 
-static char *out_reserve(Enc *e, size_t extra)
-{
+static char *out_reserve(Enc *e, size_t extra) {
   lacuna_jsonbuf *jb = e->jb;
   if (jb->cap - jb->len < extra) {
     size_t cap = jb->cap ? jb->cap : 256;
     while (cap - jb->len < extra) {
-      if (cap > ((size_t)-1) / 2)
-        luaL_error(e->L, "json.encode: output too large");
+      if (cap > ((size_t)-1) / 2) luaL_error(e->L, "json.encode: output too large");
       cap *= 2;
     }
     char *p = (char *)realloc(jb->data, cap);
-    if (!p)
-      luaL_error(e->L, "json.encode: out of memory");
+    if (!p) luaL_error(e->L, "json.encode: out of memory");
     jb->data = p;
     jb->cap = cap;
   }
   return jb->data + jb->len;
 }
 
-static void out_add(Enc *e, const char *s, size_t n)
-{
+static void out_add(Enc *e, const char *s, size_t n) {
   memcpy(out_reserve(e, n), s, n);
   e->jb->len += n;
 }
 
-static void out_char(Enc *e, char c)
-{
+static void out_char(Enc *e, char c) {
   *out_reserve(e, 1) = c;
   e->jb->len++;
 }
 
-static void enc_integer(Enc *e, lua_Integer v)
-{
+static void enc_integer(Enc *e, lua_Integer v) {
   char tmp[24], *p = tmp + sizeof tmp;
   unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
   do {
     *--p = (char)('0' + u % 10);
     u /= 10;
   } while (u);
-  if (v < 0)
-    *--p = '-';
+  if (v < 0) *--p = '-';
   out_add(e, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* Shortest of %.15g/%.16g/%.17g that reads back to the same double, with a
  * float look kept ("1.0", not "1") so float-ness round-trips. */
-static void enc_float(Enc *e, const Frame *f, lua_Number v)
-{
-  if (isnan(v) || isinf(v))
-    enc_error(e, f, "cannot encode %s", isnan(v) ? "NaN" : "infinity");
+static void enc_float(Enc *e, const Frame *f, lua_Number v) {
+  if (isnan(v) || isinf(v)) enc_error(e, f, "cannot encode %s", isnan(v) ? "NaN" : "infinity");
   char buf[40];
   int len = 0;
   for (int prec = 15; prec <= 17; prec++) {
     len = snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-    if (strtod(buf, NULL) == (double)v)
-      break;
+    if (strtod(buf, NULL) == (double)v) break;
   }
   int floaty = 0;
   for (int i = 0; i < len; i++) {
@@ -621,19 +566,14 @@ static void enc_float(Enc *e, const Frame *f, lua_Number v)
   out_add(e, buf, (size_t)len);
 }
 
-static int needs_escape(unsigned char c)
-{
-  return c < 0x20 || c == '"' || c == '\\' || c == 0xE2;
-}
+static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c == 0xE2; }
 
 /* RFC 8259 escaping; non-ASCII passes through raw except U+2028/U+2029,
  * which JavaScript treats as line ends. */
-static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_key)
-{
+static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_key) {
   size_t bad;
   if (!lacuna_utf8_check(s, n, &bad))
-    enc_error(e, f, "invalid UTF-8 at byte %zu of %s", bad + 1,
-              is_key ? "a key" : "a string");
+    enc_error(e, f, "invalid UTF-8 at byte %zu of %s", bad + 1, is_key ? "a key" : "a string");
   static const char hex[] = "0123456789abcdef";
   out_reserve(e, n + 2);
   out_char(e, '"');
@@ -684,24 +624,20 @@ static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_k
   out_char(e, '"');
 }
 
-static int key_cmp(const void *a, const void *b)
-{
+static int key_cmp(const void *a, const void *b) {
   const Key *x = (const Key *)a, *y = (const Key *)b;
   size_t m = x->len < y->len ? x->len : y->len;
   int c = memcmp(x->s, y->s, m);
-  if (c)
-    return c;
+  if (c) return c;
   return (x->len > y->len) - (x->len < y->len);
 }
 
-static void key_push(Enc *e, const char *s, size_t len)
-{
+static void key_push(Enc *e, const char *s, size_t len) {
   lacuna_jsonbuf *jb = e->jb;
   if (jb->nkeys == jb->keycap) {
     size_t cap = jb->keycap ? jb->keycap * 2 : 64;
     Key *k = (Key *)realloc(jb->keys, cap * sizeof(Key));
-    if (!k)
-      luaL_error(e->L, "json.encode: out of memory");
+    if (!k) luaL_error(e->L, "json.encode: out of memory");
     jb->keys = k;
     jb->keycap = cap;
   }
@@ -715,16 +651,14 @@ static void enc_value(Enc *e, int idx, Frame *f);
 
 /* Writes key number k of the current object and its value. Keys are indexed,
  * not pointed to: nested objects may move the key table. */
-static void enc_member(Enc *e, int idx, Frame *f, size_t k, int *first)
-{
+static void enc_member(Enc *e, int idx, Frame *f, size_t k, int *first) {
   lua_State *L = e->L;
   Key *key = (Key *)e->jb->keys + k;
   const char *s = key->s;
   size_t len = key->len;
   key->done = 1;
   Frame c = {f, NULL, s, len, 0, f->depth + 1};
-  if (!*first)
-    out_char(e, ',');
+  if (!*first) out_char(e, ',');
   *first = 0;
   enc_string(e, &c, s, len, 1);
   out_char(e, ':');
@@ -734,15 +668,12 @@ static void enc_member(Enc *e, int idx, Frame *f, size_t k, int *first)
   lua_pop(L, 1);
 }
 
-static void enc_table(Enc *e, int idx, Frame *f)
-{
+static void enc_table(Enc *e, int idx, Frame *f) {
   lua_State *L = e->L;
   const void *self = lua_topointer(L, idx);
-  if (f->depth >= LACUNA_JSON_MAX_DEPTH)
-    enc_error(e, f, "nesting deeper than %d", LACUNA_JSON_MAX_DEPTH);
+  if (f->depth >= LACUNA_JSON_MAX_DEPTH) enc_error(e, f, "nesting deeper than %d", LACUNA_JSON_MAX_DEPTH);
   for (const Frame *p = f->up; p; p = p->up)
-    if (p->table == self)
-      enc_error(e, f, "table cycle (a table contains itself)");
+    if (p->table == self) enc_error(e, f, "table cycle (a table contains itself)");
   f->table = self;
   luaL_checkstack(L, 6, "json.encode: nesting too deep");
 
@@ -783,16 +714,14 @@ static void enc_table(Enc *e, int idx, Frame *f)
     lua_pop(L, 1);
   }
 
-  if (nint > 0 && nstr > 0)
-    enc_error(e, f, "cannot encode a table with both integer and string keys");
+  if (nint > 0 && nstr > 0) enc_error(e, f, "cannot encode a table with both integer and string keys");
   if (nint > 0 && (nonpos || (lua_Unsigned)maxk != nint))
     enc_error(e, f, "cannot encode a sparse array (keys must be exactly 1..n)");
   if (nint > 0 || (nstr == 0 && is_array_mt)) {
     out_char(e, '[');
     Frame c = {f, NULL, NULL, 0, 0, f->depth + 1};
     for (lua_Integer i = 1; i <= maxk; i++) {
-      if (i > 1)
-        out_char(e, ',');
+      if (i > 1) out_char(e, ',');
       c.index = i;
       lua_rawgeti(L, idx, i);
       enc_value(e, lua_gettop(L), &c);
@@ -805,67 +734,61 @@ static void enc_table(Enc *e, int idx, Frame *f)
 
   /* An object: keys in __jsonorder first, then the rest sorted bytewise, so
    * that the output does not depend on Lua's hash order. */
-  if (nstr > 1)
-    qsort((Key *)e->jb->keys + base, nstr, sizeof(Key), key_cmp);
+  if (nstr > 1) qsort((Key *)e->jb->keys + base, nstr, sizeof(Key), key_cmp);
   int first = 1;
   out_char(e, '{');
   if (order && nstr > 0) {
     lua_Integer n = (lua_Integer)lua_rawlen(L, order);
     for (lua_Integer j = 1; j <= n; j++) {
-      if (lua_rawgeti(L, order, j) != LUA_TSTRING)
-        enc_error(e, f, "__jsonorder entries must be strings");
+      if (lua_rawgeti(L, order, j) != LUA_TSTRING) enc_error(e, f, "__jsonorder entries must be strings");
       Key probe;
       probe.s = lua_tolstring(L, -1, &probe.len);
       Key *hit = (Key *)bsearch(&probe, (Key *)e->jb->keys + base, nstr, sizeof(Key), key_cmp);
       lua_pop(L, 1);
-      if (hit && !hit->done)
-        enc_member(e, idx, f, (size_t)(hit - (Key *)e->jb->keys), &first);
+      if (hit && !hit->done) enc_member(e, idx, f, (size_t)(hit - (Key *)e->jb->keys), &first);
     }
   }
   for (size_t k = base; k < base + nstr; k++)
-    if (!((Key *)e->jb->keys)[k].done)
-      enc_member(e, idx, f, k, &first);
+    if (!((Key *)e->jb->keys)[k].done) enc_member(e, idx, f, k, &first);
   out_char(e, '}');
   e->jb->nkeys = base;
   lua_settop(L, top);
 }
 
-static void enc_value(Enc *e, int idx, Frame *f)
-{
+static void enc_value(Enc *e, int idx, Frame *f) {
   lua_State *L = e->L;
   switch (lua_type(L, idx)) {
-  case LUA_TNIL: out_add(e, "null", 4); break;
-  case LUA_TBOOLEAN:
-    if (lua_toboolean(L, idx))
-      out_add(e, "true", 4);
-    else
-      out_add(e, "false", 5);
-    break;
-  case LUA_TNUMBER:
-    if (lua_isinteger(L, idx))
-      enc_integer(e, lua_tointeger(L, idx));
-    else
-      enc_float(e, f, lua_tonumber(L, idx));
-    break;
-  case LUA_TSTRING: {
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    enc_string(e, f, s, n, 0);
-    break;
-  }
-  case LUA_TTABLE: enc_table(e, idx, f); break;
-  case LUA_TLIGHTUSERDATA:
-    if (lua_touserdata(L, idx) == NULL) {
-      out_add(e, "null", 4);
+    case LUA_TNIL: out_add(e, "null", 4); break;
+    case LUA_TBOOLEAN:
+      if (lua_toboolean(L, idx))
+        out_add(e, "true", 4);
+      else
+        out_add(e, "false", 5);
+      break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx))
+        enc_integer(e, lua_tointeger(L, idx));
+      else
+        enc_float(e, f, lua_tonumber(L, idx));
+      break;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      enc_string(e, f, s, n, 0);
       break;
     }
-    /* fall through */
-  default: enc_error(e, f, "cannot encode a %s", luaL_typename(L, idx));
+    case LUA_TTABLE: enc_table(e, idx, f); break;
+    case LUA_TLIGHTUSERDATA:
+      if (lua_touserdata(L, idx) == NULL) {
+        out_add(e, "null", 4);
+        break;
+      }
+      /* fall through */
+    default: enc_error(e, f, "cannot encode a %s", luaL_typename(L, idx));
   }
 }
 
-void lacuna_json_encode_into(lua_State *L, int idx, lacuna_jsonbuf *jb)
-{
+void lacuna_json_encode_into(lua_State *L, int idx, lacuna_jsonbuf *jb) {
   idx = lua_absindex(L, idx);
   Enc e = {L, jb, NULL};
   push_marker(L, LACUNA_JSON_ARRAY_MT);
@@ -877,22 +800,19 @@ void lacuna_json_encode_into(lua_State *L, int idx, lacuna_jsonbuf *jb)
   jb->nkeys = keys;
 }
 
-void lacuna_jsonbuf_free(lacuna_jsonbuf *jb)
-{
+void lacuna_jsonbuf_free(lacuna_jsonbuf *jb) {
   free(jb->data);
   free(jb->keys);
   memset(jb, 0, sizeof *jb);
 }
 
-static int buf_gc(lua_State *L)
-{
+static int buf_gc(lua_State *L) {
   lacuna_jsonbuf_free((lacuna_jsonbuf *)luaL_checkudata(L, 1, BUF_MT));
   return 0;
 }
 
 /* Pushes a userdata owning an empty lacuna_jsonbuf. */
-static lacuna_jsonbuf *push_jsonbuf(lua_State *L)
-{
+static lacuna_jsonbuf *push_jsonbuf(lua_State *L) {
   lacuna_jsonbuf *jb = (lacuna_jsonbuf *)lua_newuserdatauv(L, sizeof *jb, 0);
   memset(jb, 0, sizeof *jb);
   if (luaL_newmetatable(L, BUF_MT)) {
@@ -903,8 +823,7 @@ static lacuna_jsonbuf *push_jsonbuf(lua_State *L)
   return jb;
 }
 
-void lacuna_json_encode(lua_State *L, int idx, luaL_Buffer *b)
-{
+void lacuna_json_encode(lua_State *L, int idx, luaL_Buffer *b) {
   idx = lua_absindex(L, idx);
   lacuna_jsonbuf *jb = push_jsonbuf(L);
   lacuna_json_encode_into(L, idx, jb);
@@ -916,8 +835,7 @@ void lacuna_json_encode(lua_State *L, int idx, luaL_Buffer *b)
 
 /* ------------------------------------------------------------ Lua API */
 
-static int l_decode(lua_State *L)
-{
+static int l_decode(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   int depth = LACUNA_JSON_DEFAULT_DEPTH;
@@ -925,22 +843,19 @@ static int l_decode(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     if (lua_getfield(L, 2, "max_depth") != LUA_TNIL) {
       lua_Integer d = luaL_checkinteger(L, -1);
-      luaL_argcheck(L, d >= 1 && d <= LACUNA_JSON_MAX_DEPTH, 2,
-                    "max_depth must be 1..1000");
+      luaL_argcheck(L, d >= 1 && d <= LACUNA_JSON_MAX_DEPTH, 2, "max_depth must be 1..1000");
       depth = (int)d;
     }
     lua_pop(L, 1);
   }
   char err[256];
-  if (lacuna_json_decode(L, s, n, depth, err, sizeof err))
-    return 1;
+  if (lacuna_json_decode(L, s, n, depth, err, sizeof err)) return 1;
   lua_pushnil(L);
   lua_pushstring(L, err);
   return 2;
 }
 
-static int l_encode(lua_State *L)
-{
+static int l_encode(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
   lacuna_jsonbuf *jb = push_jsonbuf(L);
@@ -952,8 +867,7 @@ static int l_encode(lua_State *L)
 
 /* array(t) / object(t): mark t (or a new table). A table with a metatable of
  * its own is refused rather than silently stripped of it. */
-static int set_marker(lua_State *L, const char *name)
-{
+static int set_marker(lua_State *L, const char *name) {
   if (lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
     lua_newtable(L);
@@ -978,8 +892,7 @@ static int l_array(lua_State *L) { return set_marker(L, LACUNA_JSON_ARRAY_MT); }
 static int l_object(lua_State *L) { return set_marker(L, LACUNA_JSON_OBJECT_MT); }
 
 /* is_array(v): true when encode would write v as a JSON array. */
-static int l_is_array(lua_State *L)
-{
+static int l_is_array(lua_State *L) {
   if (!lua_istable(L, 1)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -992,8 +905,7 @@ static int l_is_array(lua_State *L)
     lua_pop(L, 1);
     if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
       lua_Integer k = lua_tointeger(L, -1);
-      if (k > maxk)
-        maxk = k;
+      if (k > maxk) maxk = k;
       n++;
     } else {
       ok = 0;
@@ -1015,16 +927,11 @@ static int l_is_array(lua_State *L)
 }
 
 static const luaL_Reg json_funcs[] = {
-  {"decode", l_decode},
-  {"encode", l_encode},
-  {"array", l_array},
-  {"object", l_object},
-  {"is_array", l_is_array},
-  {NULL, NULL},
+    {"decode", l_decode}, {"encode", l_encode},     {"array", l_array},
+    {"object", l_object}, {"is_array", l_is_array}, {NULL, NULL},
 };
 
-int lacuna_open_json(lua_State *L)
-{
+int lacuna_open_json(lua_State *L) {
   push_marker(L, LACUNA_JSON_ARRAY_MT);
   push_marker(L, LACUNA_JSON_OBJECT_MT);
   lua_pop(L, 2);

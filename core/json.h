@@ -29,8 +29,7 @@
  * max_depth, 1..LACUNA_JSON_MAX_DEPTH) pushes nothing, writes
  * "byte N: ..." / "invalid UTF-8 at byte N" / "nesting deeper than D at
  * byte N" (N 1-based) into err and returns 0. Raises only on memory errors. */
-int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth,
-                       char *err, size_t errlen);
+int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen);
 
 /* Appends the JSON text of the value at idx to b; raises on values that
  * cannot be encoded (the message names the path, e.g. messages[2].content).

@@ -25,7 +25,7 @@
 #include "areas.h"
 #include "json.h"
 
-#define READ_CHUNK ((size_t)1 << 20)   /* least free space before a gzread */
+#define READ_CHUNK ((size_t)1 << 20)    /* least free space before a gzread */
 #define READ_BUF_INIT ((size_t)4 << 20) /* initial line buffer */
 #define GZ_BUF (1u << 18)               /* zlib's own input buffer */
 #define WRITE_BUF ((size_t)1 << 20)     /* stdio / zlib output buffer */
@@ -49,35 +49,28 @@ typedef struct Reader {
 
 enum { RL_LINE, RL_END, RL_ERROR, RL_TOOLONG };
 
-static Reader *check_reader(lua_State *L, int idx)
-{
+static Reader *check_reader(lua_State *L, int idx) {
   return (Reader *)luaL_checkudata(L, idx, LACUNA_JSONL_READER_MT);
 }
 
-static Reader *check_open_reader(lua_State *L, int idx)
-{
+static Reader *check_open_reader(lua_State *L, int idx) {
   Reader *r = check_reader(L, idx);
-  if (!r->gz)
-    luaL_error(L, "attempt to use a closed jsonl reader");
+  if (!r->gz) luaL_error(L, "attempt to use a closed jsonl reader");
   return r;
 }
 
-static void gz_message(gzFile gz, int fallback_errno, char *err, size_t errlen)
-{
+static void gz_message(gzFile gz, int fallback_errno, char *err, size_t errlen) {
   int code = Z_OK;
   const char *msg = gz ? gzerror(gz, &code) : NULL;
-  if (code == Z_ERRNO || !msg || !*msg)
-    msg = strerror(fallback_errno ? fallback_errno : EIO);
+  if (code == Z_ERRNO || !msg || !*msg) msg = strerror(fallback_errno ? fallback_errno : EIO);
   snprintf(err, errlen, "%s", msg);
 }
 
 /* Sets line and len to the next line (without its '\n'). Lines longer than
  * max_line come back as RL_TOOLONG (line counted, contents dropped). */
-static int read_line(Reader *r, const char **line, size_t *len, char *err, size_t errlen)
-{
+static int read_line(Reader *r, const char **line, size_t *len, char *err, size_t errlen) {
   for (;;) {
-    char *nl = r->end > r->scan ? (char *)memchr(r->buf + r->scan, '\n', r->end - r->scan)
-                                : NULL;
+    char *nl = r->end > r->scan ? (char *)memchr(r->buf + r->scan, '\n', r->end - r->scan) : NULL;
     if (nl || (r->eof && r->start < r->end)) {
       size_t stop = nl ? (size_t)(nl - r->buf) : r->end;
       size_t next = nl ? stop + 1 : stop;
@@ -123,8 +116,7 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
       r->cap = cap;
     }
     size_t want = r->cap - r->end;
-    if (want > ((size_t)1 << 30))
-      want = (size_t)1 << 30;
+    if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
     errno = 0;
     int got = gzread(r->gz, r->buf + r->end, (unsigned)want);
     if (got < 0) {
@@ -144,19 +136,16 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
   }
 }
 
-static int is_blank(const char *p, size_t n)
-{
+static int is_blank(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
-      return 0;
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return 0;
   return 1;
 }
 
 /* Gets the next non-blank line into p and n (CR and, on line 1, a BOM
  * stripped) and returns -1; or pushes the end / error results and returns
  * their count. */
-static int fetch(lua_State *L, Reader *r, const char **p, size_t *n)
-{
+static int fetch(lua_State *L, Reader *r, const char **p, size_t *n) {
   char err[256];
   if (r->dead) {
     lua_pushnil(L);
@@ -166,28 +155,25 @@ static int fetch(lua_State *L, Reader *r, const char **p, size_t *n)
     const char *line;
     size_t len;
     switch (read_line(r, &line, &len, err, sizeof err)) {
-    case RL_END:
-      lua_pushnil(L);
-      return 1;
-    case RL_ERROR:
-      r->dead = 1;
-      lua_pushboolean(L, 0);
-      lua_pushfstring(L, "%s: %s", r->name, err);
-      return 2;
-    case RL_TOOLONG:
-      lua_pushboolean(L, 0);
-      lua_pushfstring(L, "%s:%I: line longer than max_line (%I bytes)", r->name,
-                      (lua_Integer)r->lineno, (lua_Integer)r->max_line);
-      lua_pushinteger(L, (lua_Integer)r->lineno);
-      return 3;
-    default: break;
+      case RL_END: lua_pushnil(L); return 1;
+      case RL_ERROR:
+        r->dead = 1;
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "%s: %s", r->name, err);
+        return 2;
+      case RL_TOOLONG:
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "%s:%I: line longer than max_line (%I bytes)", r->name, (lua_Integer)r->lineno,
+                        (lua_Integer)r->max_line);
+        lua_pushinteger(L, (lua_Integer)r->lineno);
+        return 3;
+      default: break;
     }
     if (r->lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
       line += 3;
       len -= 3;
     }
-    if (len > 0 && line[len - 1] == '\r')
-      len--;
+    if (len > 0 && line[len - 1] == '\r') len--;
     if (!is_blank(line, len)) {
       *p = line;
       *n = len;
@@ -196,14 +182,12 @@ static int fetch(lua_State *L, Reader *r, const char **p, size_t *n)
   }
 }
 
-int lacuna_jsonl_next(lua_State *L, int idx)
-{
+int lacuna_jsonl_next(lua_State *L, int idx) {
   Reader *r = check_open_reader(L, idx);
   const char *line;
   size_t len;
   int nres = fetch(L, r, &line, &len);
-  if (nres >= 0)
-    return nres;
+  if (nres >= 0) return nres;
   char err[256];
   if (lacuna_json_decode(L, line, len, r->max_depth, err, sizeof err)) {
     lua_pushinteger(L, (lua_Integer)r->lineno);
@@ -217,21 +201,18 @@ int lacuna_jsonl_next(lua_State *L, int idx)
 
 static int r_next(lua_State *L) { return lacuna_jsonl_next(L, 1); }
 
-static int r_next_raw(lua_State *L)
-{
+static int r_next_raw(lua_State *L) {
   Reader *r = check_open_reader(L, 1);
   const char *line;
   size_t len;
   int nres = fetch(L, r, &line, &len);
-  if (nres >= 0)
-    return nres;
+  if (nres >= 0) return nres;
   lua_pushlstring(L, line, len);
   lua_pushinteger(L, (lua_Integer)r->lineno);
   return 2;
 }
 
-static int r_lines_read(lua_State *L)
-{
+static int r_lines_read(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)check_reader(L, 1)->lineno);
   return 1;
 }
@@ -239,16 +220,14 @@ static int r_lines_read(lua_State *L)
 /* Bytes of the (decompressed) stream consumed through the last line, and
  * the raw file offset read so far: for a .gz file only the second compares
  * with the file's size. */
-static int r_bytes_read(lua_State *L)
-{
+static int r_bytes_read(lua_State *L) {
   Reader *r = check_reader(L, 1);
   lua_pushinteger(L, (lua_Integer)r->consumed);
   lua_pushinteger(L, r->gz ? (lua_Integer)gzoffset(r->gz) : (lua_Integer)r->consumed);
   return 2;
 }
 
-static void reader_release(Reader *r)
-{
+static void reader_release(Reader *r) {
   if (r->gz) {
     gzclose(r->gz);
     r->gz = NULL;
@@ -257,14 +236,12 @@ static void reader_release(Reader *r)
   r->buf = NULL;
 }
 
-static int r_close(lua_State *L)
-{
+static int r_close(lua_State *L) {
   reader_release(check_reader(L, 1));
   return 0;
 }
 
-static int r_gc(lua_State *L)
-{
+static int r_gc(lua_State *L) {
   Reader *r = check_reader(L, 1);
   reader_release(r);
   free(r->name);
@@ -272,8 +249,7 @@ static int r_gc(lua_State *L)
   return 0;
 }
 
-static int r_tostring(lua_State *L)
-{
+static int r_tostring(lua_State *L) {
   Reader *r = check_reader(L, 1);
   if (r->gz)
     lua_pushfstring(L, "lacuna.JsonlReader (%s, line %I)", r->name, (lua_Integer)r->lineno);
@@ -282,35 +258,30 @@ static int r_tostring(lua_State *L)
   return 1;
 }
 
-static lua_Integer opt_int_field(lua_State *L, int opts, const char *key, lua_Integer def,
-                                 lua_Integer lo, lua_Integer hi)
-{
+static lua_Integer opt_int_field(lua_State *L, int opts, const char *key, lua_Integer def, lua_Integer lo,
+                                 lua_Integer hi) {
   lua_Integer v = def;
   if (opts && lua_getfield(L, opts, key) != LUA_TNIL) {
-    if (!lua_isinteger(L, -1))
-      luaL_error(L, "option '%s' must be an integer", key);
+    if (!lua_isinteger(L, -1)) luaL_error(L, "option '%s' must be an integer", key);
     v = lua_tointeger(L, -1);
-    if (v < lo || v > hi)
-      luaL_error(L, "option '%s' must be in %I..%I", key, lo, hi);
+    if (v < lo || v > hi) luaL_error(L, "option '%s' must be in %I..%I", key, lo, hi);
   }
-  if (opts)
-    lua_pop(L, 1);
+  if (opts) lua_pop(L, 1);
   return v;
 }
 
 /* jsonl.open(path [, {max_line=, max_depth=}]) -> reader | nil, message */
-static int l_open(lua_State *L)
-{
+static int l_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int opts = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     opts = 2;
   }
-  lua_Integer max_line = opt_int_field(L, opts, "max_line", (lua_Integer)DEFAULT_MAX_LINE, 1,
-                                       (lua_Integer)DEFAULT_MAX_LINE * 4);
-  lua_Integer depth = opt_int_field(L, opts, "max_depth", LACUNA_JSON_DEFAULT_DEPTH, 1,
-                                    LACUNA_JSON_MAX_DEPTH);
+  lua_Integer max_line =
+      opt_int_field(L, opts, "max_line", (lua_Integer)DEFAULT_MAX_LINE, 1, (lua_Integer)DEFAULT_MAX_LINE * 4);
+  lua_Integer depth =
+      opt_int_field(L, opts, "max_depth", LACUNA_JSON_DEFAULT_DEPTH, 1, LACUNA_JSON_MAX_DEPTH);
   int is_stdin = strcmp(path, "-") == 0;
 
   Reader *r = (Reader *)lua_newuserdatauv(L, sizeof *r, 0);
@@ -320,8 +291,7 @@ static int l_open(lua_State *L)
   r->max_depth = (int)depth;
   r->name = strdup(is_stdin ? "<stdin>" : path);
   r->buf = (char *)malloc(READ_BUF_INIT);
-  if (!r->name || !r->buf)
-    return luaL_error(L, "jsonl.open: out of memory");
+  if (!r->name || !r->buf) return luaL_error(L, "jsonl.open: out of memory");
   r->cap = READ_BUF_INIT;
 
   struct stat st;
@@ -334,8 +304,7 @@ static int l_open(lua_State *L)
   if (is_stdin) {
     int fd = dup(0); /* gzclose closes it, not our stdin */
     r->gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
-    if (!r->gz && fd >= 0)
-      close(fd);
+    if (!r->gz && fd >= 0) close(fd);
   } else {
     r->gz = gzopen(path, "rb");
   }
@@ -364,28 +333,22 @@ typedef struct Writer {
   lacuna_jsonbuf jb; /* reused for every line */
 } Writer;
 
-static Writer *check_writer(lua_State *L, int idx)
-{
+static Writer *check_writer(lua_State *L, int idx) {
   return (Writer *)luaL_checkudata(L, idx, LACUNA_JSONL_WRITER_MT);
 }
 
-static Writer *check_open_writer(lua_State *L, int idx)
-{
+static Writer *check_open_writer(lua_State *L, int idx) {
   Writer *w = check_writer(L, idx);
   if (w->state != W_OPEN)
-    luaL_error(L, "attempt to use a %s jsonl writer",
-               w->state == W_COMMITTED ? "committed" : "closed");
+    luaL_error(L, "attempt to use a %s jsonl writer", w->state == W_COMMITTED ? "committed" : "closed");
   return w;
 }
 
-static int out_write(Writer *w, const char *p, size_t n)
-{
-  if (w->f)
-    return fwrite(p, 1, n, w->f) == n;
+static int out_write(Writer *w, const char *p, size_t n) {
+  if (w->f) return fwrite(p, 1, n, w->f) == n;
   while (n > 0) { /* gzwrite takes an unsigned count */
     unsigned part = n > (1u << 30) ? (1u << 30) : (unsigned)n;
-    if (gzwrite(w->gz, p, part) != (int)part)
-      return 0;
+    if (gzwrite(w->gz, p, part) != (int)part) return 0;
     p += part;
     n -= part;
   }
@@ -394,17 +357,13 @@ static int out_write(Writer *w, const char *p, size_t n)
 
 /* Closes the output (with fsync when `sync`). Returns 1, or 0 with a
  * message in err. */
-static int close_output(Writer *w, int sync, char *err, size_t errlen)
-{
+static int close_output(Writer *w, int sync, char *err, size_t errlen) {
   int ok = 1, e = 0;
   if (w->f) {
-    if (fflush(w->f) != 0 || (sync && fsync(fileno(w->f)) != 0))
-      ok = 0, e = errno;
-    if (fclose(w->f) != 0 && ok)
-      ok = 0, e = errno;
+    if (fflush(w->f) != 0 || (sync && fsync(fileno(w->f)) != 0)) ok = 0, e = errno;
+    if (fclose(w->f) != 0 && ok) ok = 0, e = errno;
     w->f = NULL;
-    if (!ok)
-      snprintf(err, errlen, "%s: %s", w->tmp, strerror(e));
+    if (!ok) snprintf(err, errlen, "%s: %s", w->tmp, strerror(e));
   }
   if (w->gz) {
     errno = 0;
@@ -412,8 +371,7 @@ static int close_output(Writer *w, int sync, char *err, size_t errlen)
     w->gz = NULL;
     if (rc != Z_OK) {
       ok = 0;
-      snprintf(err, errlen, "%s: %s", w->tmp,
-               rc == Z_ERRNO && errno ? strerror(errno) : "gzip write failed");
+      snprintf(err, errlen, "%s: %s", w->tmp, rc == Z_ERRNO && errno ? strerror(errno) : "gzip write failed");
     }
   }
   if (w->fd >= 0) {
@@ -429,18 +387,15 @@ static int close_output(Writer *w, int sync, char *err, size_t errlen)
   return ok;
 }
 
-static void writer_abort(Writer *w)
-{
+static void writer_abort(Writer *w) {
   char err[8];
   close_output(w, 0, err, sizeof err);
-  if (w->tmp)
-    unlink(w->tmp);
+  if (w->tmp) unlink(w->tmp);
   w->state = W_ABORTED;
 }
 
 /* Makes the rename itself durable; best effort. */
-static void sync_parent_dir(const char *path)
-{
+static void sync_parent_dir(const char *path) {
   const char *slash = strrchr(path, '/');
   char dir[4096];
   if (!slash)
@@ -456,16 +411,14 @@ static void sync_parent_dir(const char *path)
   }
 }
 
-int lacuna_jsonl_write(lua_State *L, int idx, int vidx)
-{
+int lacuna_jsonl_write(lua_State *L, int idx, int vidx) {
   Writer *w = check_open_writer(L, idx);
   vidx = lua_absindex(L, vidx);
   const char *data;
   size_t len;
   if (lua_type(L, vidx) == LUA_TSTRING) {
     data = lua_tolstring(L, vidx, &len);
-    if (memchr(data, '\n', len))
-      return luaL_error(L, "jsonl writer: a line must not contain a newline");
+    if (memchr(data, '\n', len)) return luaL_error(L, "jsonl writer: a line must not contain a newline");
   } else {
     luaL_checkany(L, vidx);
     w->jb.len = 0;
@@ -477,8 +430,7 @@ int lacuna_jsonl_write(lua_State *L, int idx, int vidx)
   if (!out_write(w, data, len) || !out_write(w, "\n", 1)) {
     int code = Z_OK;
     const char *msg = w->gz ? gzerror(w->gz, &code) : NULL;
-    if (!msg || !*msg || code == Z_ERRNO)
-      msg = strerror(errno ? errno : EIO);
+    if (!msg || !*msg || code == Z_ERRNO) msg = strerror(errno ? errno : EIO);
     lua_pushfstring(L, "%s: %s", w->tmp, msg);
     return 0;
   }
@@ -486,8 +438,7 @@ int lacuna_jsonl_write(lua_State *L, int idx, int vidx)
   return 1;
 }
 
-static int w_write(lua_State *L)
-{
+static int w_write(lua_State *L) {
   luaL_checkany(L, 2);
   if (lacuna_jsonl_write(L, 1, 2)) {
     lua_pushboolean(L, 1);
@@ -500,8 +451,7 @@ static int w_write(lua_State *L)
 
 /* w:commit() -> true | nil, message. On failure the temporary file is removed
  * and the target is left as it was. */
-static int w_commit(lua_State *L)
-{
+static int w_commit(lua_State *L) {
   Writer *w = check_open_writer(L, 1);
   char err[512];
   int ok = close_output(w, 1, err, sizeof err);
@@ -523,26 +473,21 @@ static int w_commit(lua_State *L)
 }
 
 /* w:abort() -> true if an open writer was aborted, false if there was none */
-static int w_abort(lua_State *L)
-{
+static int w_abort(lua_State *L) {
   Writer *w = check_writer(L, 1);
   int was_open = w->state == W_OPEN;
-  if (was_open)
-    writer_abort(w);
+  if (was_open) writer_abort(w);
   lua_pushboolean(L, was_open);
   return 1;
 }
 
-static int w_close(lua_State *L)
-{
+static int w_close(lua_State *L) {
   Writer *w = check_writer(L, 1);
-  if (w->state == W_OPEN)
-    writer_abort(w);
+  if (w->state == W_OPEN) writer_abort(w);
   return 0;
 }
 
-static int w_gc(lua_State *L)
-{
+static int w_gc(lua_State *L) {
   Writer *w = check_writer(L, 1);
   if (w->state == W_OPEN)
     writer_abort(w);
@@ -555,31 +500,27 @@ static int w_gc(lua_State *L)
   return 0;
 }
 
-static int w_count(lua_State *L)
-{
+static int w_count(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)check_writer(L, 1)->count);
   return 1;
 }
 
-static int w_tostring(lua_State *L)
-{
+static int w_tostring(lua_State *L) {
   Writer *w = check_writer(L, 1);
   static const char *const names[] = {"new", "open", "committed", "aborted"};
-  lua_pushfstring(L, "lacuna.JsonlWriter (%s, %I lines, %s)", w->path ? w->path : "?",
-                  (lua_Integer)w->count, names[w->state]);
+  lua_pushfstring(L, "lacuna.JsonlWriter (%s, %I lines, %s)", w->path ? w->path : "?", (lua_Integer)w->count,
+                  names[w->state]);
   return 1;
 }
 
 /* jsonl.writer(path [, {gzip=bool}]) -> writer | nil, message */
-static int l_writer(lua_State *L)
-{
+static int l_writer(lua_State *L) {
   size_t plen;
   const char *path = luaL_checklstring(L, 1, &plen);
   int gz = plen >= 3 && strcmp(path + plen - 3, ".gz") == 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    if (lua_getfield(L, 2, "gzip") != LUA_TNIL)
-      gz = lua_toboolean(L, -1);
+    if (lua_getfield(L, 2, "gzip") != LUA_TNIL) gz = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
 
@@ -589,8 +530,7 @@ static int l_writer(lua_State *L)
   luaL_setmetatable(L, LACUNA_JSONL_WRITER_MT);
   w->path = strdup(path);
   w->tmp = (char *)malloc(plen + 32);
-  if (!w->path || !w->tmp)
-    return luaL_error(L, "jsonl.writer: out of memory");
+  if (!w->path || !w->tmp) return luaL_error(L, "jsonl.writer: out of memory");
   snprintf(w->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
 
   int e = 0;
@@ -603,16 +543,14 @@ static int l_writer(lua_State *L)
       w->gz = fd2 >= 0 ? gzdopen(fd2, "wb") : NULL;
       if (!w->gz) {
         e = errno ? errno : ENOMEM;
-        if (fd2 >= 0)
-          close(fd2);
+        if (fd2 >= 0) close(fd2);
       } else {
         gzbuffer(w->gz, (unsigned)WRITE_BUF);
       }
     }
   } else {
     w->iobuf = (char *)malloc(WRITE_BUF);
-    if (!w->iobuf)
-      return luaL_error(L, "jsonl.writer: out of memory");
+    if (!w->iobuf) return luaL_error(L, "jsonl.writer: out of memory");
     w->f = fopen(w->tmp, "wb");
     if (!w->f)
       e = errno;
@@ -623,8 +561,7 @@ static int l_writer(lua_State *L)
     char err[8];
     int created = w->fd >= 0;
     close_output(w, 0, err, sizeof err);
-    if (created)
-      unlink(w->tmp);
+    if (created) unlink(w->tmp);
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", w->tmp, strerror(e ? e : EIO));
     return 2;
@@ -636,47 +573,35 @@ static int l_writer(lua_State *L)
 /* ------------------------------------------------------------- module */
 
 static const luaL_Reg reader_methods[] = {
-  {"next", r_next},
-  {"next_raw", r_next_raw},
-  {"lines_read", r_lines_read},
-  {"bytes_read", r_bytes_read},
-  {"close", r_close},
-  {NULL, NULL},
+    {"next", r_next},
+    {"next_raw", r_next_raw},
+    {"lines_read", r_lines_read},
+    {"bytes_read", r_bytes_read},
+    {"close", r_close},
+    {NULL, NULL},
 };
 
 static const luaL_Reg reader_meta[] = {
-  {"__gc", r_gc},
-  {"__close", r_close},
-  {"__tostring", r_tostring},
-  {"__index", NULL}, /* set to the methods below */
-  {NULL, NULL},
+    {"__gc", r_gc},    {"__close", r_close}, {"__tostring", r_tostring},
+    {"__index", NULL}, /* set to the methods below */
+    {NULL, NULL},
 };
 
 static const luaL_Reg writer_methods[] = {
-  {"write", w_write},
-  {"commit", w_commit},
-  {"abort", w_abort},
-  {"count", w_count},
-  {NULL, NULL},
+    {"write", w_write}, {"commit", w_commit}, {"abort", w_abort}, {"count", w_count}, {NULL, NULL},
 };
 
 static const luaL_Reg writer_meta[] = {
-  {"__gc", w_gc},
-  {"__close", w_close},
-  {"__tostring", w_tostring},
-  {"__index", NULL},
-  {NULL, NULL},
+    {"__gc", w_gc}, {"__close", w_close}, {"__tostring", w_tostring}, {"__index", NULL}, {NULL, NULL},
 };
 
 static const luaL_Reg jsonl_funcs[] = {
-  {"open", l_open},
-  {"writer", l_writer},
-  {NULL, NULL},
+    {"open", l_open},
+    {"writer", l_writer},
+    {NULL, NULL},
 };
 
-static void new_type(lua_State *L, const char *name, const luaL_Reg *meta,
-                     const luaL_Reg *methods)
-{
+static void new_type(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
   luaL_newmetatable(L, name);
   luaL_setfuncs(L, meta, 0);
   lua_newtable(L);
@@ -685,8 +610,7 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_pop(L, 1);
 }
 
-int lacuna_open_jsonl(lua_State *L)
-{
+int lacuna_open_jsonl(lua_State *L) {
   new_type(L, LACUNA_JSONL_READER_MT, reader_meta, reader_methods);
   new_type(L, LACUNA_JSONL_WRITER_MT, writer_meta, writer_methods);
   luaL_newlib(L, jsonl_funcs);

@@ -14,11 +14,16 @@ static const struct {
   const char *name;
   lua_CFunction open;
 } areas[] = {
-    {"json", lacuna_open_json},       {"jsonl", lacuna_open_jsonl},
-    {"rng", lacuna_open_rng},         {"hash", lacuna_open_hash},
-    {"example", lacuna_open_example}, {"sched", lacuna_open_sched},
-    {"sandbox", lacuna_open_sandbox}, {"sys", lacuna_open_sys},
-    {"http", lacuna_open_http},       {"cache", lacuna_open_cache},
+    {"json", lacuna_open_json},
+    {"jsonl", lacuna_open_jsonl},
+    {"rng", lacuna_open_rng},
+    {"hash", lacuna_open_hash},
+    {"example", lacuna_open_example},
+    {"sched", lacuna_open_sched},
+    {"sandbox", lacuna_open_sandbox},
+    {"sys", lacuna_open_sys},
+    {"http", lacuna_open_http},
+    {"cache", lacuna_open_cache},
     {"tokenizer", lacuna_open_tokenizer},
     {NULL, NULL},
 };
@@ -28,8 +33,7 @@ static int load_embedded(lua_State *L) {
   const lacuna_blob *blob = lua_touserdata(L, lua_upvalueindex(1));
   const char *modname = luaL_checkstring(L, 1);
   /* Chunk names point at the source tree so tracebacks read lua/lacuna/x.lua:N. */
-  if (luaL_loadbufferx(L, blob->data, blob->size, blob->chunk, "t") != LUA_OK)
-    return lua_error(L);
+  if (luaL_loadbufferx(L, blob->data, blob->size, blob->chunk, "t") != LUA_OK) return lua_error(L);
   lua_pushstring(L, modname);
   lua_call(L, 1, 1);
   return 1;

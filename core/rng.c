@@ -86,21 +86,16 @@ uint64_t lacuna_rng_below(lacuna_rng *g, uint64_t n) {
   return hi;
 }
 
-double lacuna_rng_double(lacuna_rng *g) {
-  return (double)(lacuna_rng_next(g) >> 11) * 0x1.0p-53;
-}
+double lacuna_rng_double(lacuna_rng *g) { return (double)(lacuna_rng_next(g) >> 11) * 0x1.0p-53; }
 
 /* ---- Lua side ---- */
 
-static lacuna_rng *check_rng(lua_State *L, int idx) {
-  return (lacuna_rng *)luaL_checkudata(L, idx, RNG_MT);
-}
+static lacuna_rng *check_rng(lua_State *L, int idx) { return (lacuna_rng *)luaL_checkudata(L, idx, RNG_MT); }
 
 /* Uniform integer in [m, n], m <= n, over the whole int64 range. */
 static lua_Integer draw_between(lacuna_rng *g, lua_Integer m, lua_Integer n) {
   uint64_t span = (uint64_t)n - (uint64_t)m;
-  uint64_t r = span == UINT64_MAX ? lacuna_rng_next(g)
-                                  : lacuna_rng_below(g, span + 1);
+  uint64_t r = span == UINT64_MAX ? lacuna_rng_next(g) : lacuna_rng_below(g, span + 1);
   /* Unsigned wrap-around then back: two's complement, no signed overflow. */
   uint64_t u = (uint64_t)m + r;
   lua_Integer out;
@@ -182,8 +177,10 @@ static int rng_sample(lua_State *L) {
   lua_Integer k = luaL_checkinteger(L, 3);
   luaL_argcheck(L, k >= 0, 3, "sample size must be >= 0");
   if (k > n)
-    return luaL_error(L, "bad argument #3 to 'sample' (sample size %I is "
-                         "larger than the list (%I elements))", k, n);
+    return luaL_error(L,
+                      "bad argument #3 to 'sample' (sample size %I is "
+                      "larger than the list (%I elements))",
+                      k, n);
   lua_settop(L, 3);
   lua_createtable(L, k > 1000000 ? 1000000 : (int)k, 0); /* 4: result */
   lua_newtable(L);                                       /* 5: swapped index map */
@@ -207,13 +204,17 @@ static int rng_sample(lua_State *L) {
 static double weight_at(lua_State *L, int idx, lua_Integer i) {
   int t = lua_geti(L, idx, i);
   if (t != LUA_TNUMBER)
-    luaL_error(L, "bad argument #%d to 'weighted' (weight %I is a %s, "
-                  "expected a number)", idx, i, lua_typename(L, t));
+    luaL_error(L,
+               "bad argument #%d to 'weighted' (weight %I is a %s, "
+               "expected a number)",
+               idx, i, lua_typename(L, t));
   double w = (double)lua_tonumber(L, -1);
   lua_pop(L, 1);
   if (!(w >= 0) || !isfinite(w))
-    luaL_error(L, "bad argument #%d to 'weighted' (weight %I is %f, expected "
-                  "a finite number >= 0)", idx, i, (lua_Number)w);
+    luaL_error(L,
+               "bad argument #%d to 'weighted' (weight %I is %f, expected "
+               "a finite number >= 0)",
+               idx, i, (lua_Number)w);
   return w;
 }
 
@@ -226,8 +227,10 @@ static int rng_weighted(lua_State *L) {
   if (has_items) {
     lua_Integer ni = check_list(L, 2);
     if (ni != n)
-      return luaL_error(L, "bad argument #3 to 'weighted' (%I weights for %I "
-                           "items)", n, ni);
+      return luaL_error(L,
+                        "bad argument #3 to 'weighted' (%I weights for %I "
+                        "items)",
+                        n, ni);
   }
   luaL_argcheck(L, n > 0, widx, "empty weight list");
   double total = 0;
@@ -267,9 +270,8 @@ static int rng_split(lua_State *L) {
 }
 
 static void format_state(const lacuna_rng *g, char *buf, size_t len) {
-  snprintf(buf, len, STATE_PREFIX "%016llx:%016llx%016llx%016llx%016llx",
-           (unsigned long long)g->key, (unsigned long long)g->s[0],
-           (unsigned long long)g->s[1], (unsigned long long)g->s[2],
+  snprintf(buf, len, STATE_PREFIX "%016llx:%016llx%016llx%016llx%016llx", (unsigned long long)g->key,
+           (unsigned long long)g->s[0], (unsigned long long)g->s[1], (unsigned long long)g->s[2],
            (unsigned long long)g->s[3]);
 }
 
@@ -294,9 +296,12 @@ static int parse_hex64(const char *p, uint64_t *out) {
   uint64_t v = 0;
   for (int i = 0; i < 16; i++) {
     int c = p[i], d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else return 0;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else
+      return 0;
     v = (v << 4) | (uint64_t)d;
   }
   *out = v;
@@ -310,10 +315,9 @@ static int l_restore(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &len);
   const size_t plen = sizeof STATE_PREFIX - 1;
   lacuna_rng g;
-  int ok = len == STATE_LEN && memcmp(s, STATE_PREFIX, plen) == 0 &&
-           parse_hex64(s + plen, &g.key) && s[plen + 16] == ':';
-  for (int i = 0; ok && i < 4; i++)
-    ok = parse_hex64(s + plen + 17 + 16 * i, &g.s[i]);
+  int ok = len == STATE_LEN && memcmp(s, STATE_PREFIX, plen) == 0 && parse_hex64(s + plen, &g.key) &&
+           s[plen + 16] == ':';
+  for (int i = 0; ok && i < 4; i++) ok = parse_hex64(s + plen + 17 + 16 * i, &g.s[i]);
   if (ok && (g.s[0] | g.s[1] | g.s[2] | g.s[3]) == 0) ok = 0;
   if (!ok) {
     lua_pushnil(L);
@@ -333,25 +337,15 @@ static int l_new(lua_State *L) {
 }
 
 static const luaL_Reg rng_methods[] = {
-    {"int", rng_int},
-    {"float", rng_float},
-    {"choice", rng_choice},
-    {"shuffle", rng_shuffle},
-    {"sample", rng_sample},
-    {"weighted", rng_weighted},
-    {"split", rng_split},
-    {"state", rng_state},
-    {NULL, NULL}};
+    {"int", rng_int},         {"float", rng_float},   {"choice", rng_choice},
+    {"shuffle", rng_shuffle}, {"sample", rng_sample}, {"weighted", rng_weighted},
+    {"split", rng_split},     {"state", rng_state},   {NULL, NULL}};
 
-static const luaL_Reg rng_meta[] = {
-    {"__tostring", rng_tostring},
-    {"__index", NULL}, /* placeholder, set to the methods table */
-    {NULL, NULL}};
+static const luaL_Reg rng_meta[] = {{"__tostring", rng_tostring},
+                                    {"__index", NULL}, /* placeholder, set to the methods table */
+                                    {NULL, NULL}};
 
-static const luaL_Reg rng_funcs[] = {
-    {"new", l_new},
-    {"restore", l_restore},
-    {NULL, NULL}};
+static const luaL_Reg rng_funcs[] = {{"new", l_new}, {"restore", l_restore}, {NULL, NULL}};
 
 /* Creates the metatable once per state; other C areas may push an Rng before
  * the Lua table is opened, so every constructor goes through here. */

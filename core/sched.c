@@ -21,20 +21,20 @@ typedef struct task {
   int co_ref;
   enum task_state state;
   enum wait_kind wait;
-  int nargs;      /* values to pass to the next lua_resume */
-  int suspended;  /* set by a waiting primitive just before it yields */
-  int item;       /* index of the item slot the task works for */
-  int parent;     /* parent task id, -1 for an item's root task */
-  unsigned gen;   /* generation, so a stale handle is detected */
-  double wake_at; /* W_SLEEP deadline */
-  int join_ref;   /* W_JOIN: table of the handles being joined */
+  int nargs;                         /* values to pass to the next lua_resume */
+  int suspended;                     /* set by a waiting primitive just before it yields */
+  int item;                          /* index of the item slot the task works for */
+  int parent;                        /* parent task id, -1 for an item's root task */
+  unsigned gen;                      /* generation, so a stale handle is detected */
+  double wake_at;                    /* W_SLEEP deadline */
+  int join_ref;                      /* W_JOIN: table of the handles being joined */
   int failed, result_ref, trace_ref; /* a finished child's outcome */
 } task;
 
 typedef struct item {
   long long seq;
-  int root;       /* task id of the root, -1 once finished */
-  int live;       /* tasks of the item not finished yet */
+  int root; /* task id of the root, -1 once finished */
+  int live; /* tasks of the item not finished yet */
   int root_done;
   int failed, result_ref, trace_ref;
   long long instructions;
@@ -86,9 +86,7 @@ int lacuna_sched_add_poller(lacuna_sched *s, lacuna_poller p) {
   return 1;
 }
 
-static lua_Integer handle_of(lacuna_sched *s, int id) {
-  return ((lua_Integer)s->tasks[id].gen << 24) | id;
-}
+static lua_Integer handle_of(lacuna_sched *s, int id) { return ((lua_Integer)s->tasks[id].gen << 24) | id; }
 
 static int task_of_handle(lacuna_sched *s, lua_Integer h) {
   int id = (int)(h & 0xffffff);
@@ -379,7 +377,8 @@ static int wait_for_events(lacuna_sched *s) {
   }
   if (io) {
     for (int i = 0; i < s->npollers; i++)
-      if (s->pollers[i].pending(s->pollers[i].ud)) s->pollers[i].poll(s->pollers[i].ud, s, s->npollers > 1 ? 0 : timeout);
+      if (s->pollers[i].pending(s->pollers[i].ud))
+        s->pollers[i].poll(s->pollers[i].ud, s, s->npollers > 1 ? 0 : timeout);
   } else if (timeout > 0) {
     struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -564,8 +563,7 @@ static int sched_sleep(lua_State *L) {
   lacuna_sched *s = lacuna_sched_current(L);
   if (!s) {
     struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && !lacuna_sys_interrupted()) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && !lacuna_sys_interrupted()) {}
     return 0;
   }
   s->tasks[s->current].wake_at = lacuna_sched_now() + secs;

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 typedef struct lacuna_sha256 {
-  uint32_t h[8];          /* chaining value */
-  uint64_t nbytes;        /* message length so far */
-  unsigned char buf[64];  /* pending partial block */
-  size_t nbuf;            /* bytes used in buf */
+  uint32_t h[8];         /* chaining value */
+  uint64_t nbytes;       /* message length so far */
+  unsigned char buf[64]; /* pending partial block */
+  size_t nbuf;           /* bytes used in buf */
 } lacuna_sha256;
 
 void lacuna_sha256_init(lacuna_sha256 *c);

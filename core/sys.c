@@ -19,9 +19,7 @@ static int armed;
 int lacuna_sys_interrupted(void) { return interrupted != 0; }
 int lacuna_sys_interrupt_armed(void) { return armed; }
 
-static void on_signal(int sig) {
-  interrupted = sig;
-}
+static void on_signal(int sig) { interrupted = sig; }
 
 /* sys.catch_signals() — SIGINT/SIGTERM only set a flag from now on. */
 static int sys_catch_signals(lua_State *L) {

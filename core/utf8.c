@@ -5,8 +5,7 @@
 
 #include "utf8.h"
 
-int lacuna_utf8_check(const char *s, size_t n, size_t *bad_pos)
-{
+int lacuna_utf8_check(const char *s, size_t n, size_t *bad_pos) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < n) {
@@ -44,17 +43,14 @@ int lacuna_utf8_check(const char *s, size_t n, size_t *bad_pos)
       len = 4, hi = 0x8F;
     else
       goto bad;
-    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
-      goto bad;
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) goto bad;
     for (size_t k = 2; k < len; k++)
-      if ((p[i + k] & 0xC0) != 0x80)
-        goto bad;
+      if ((p[i + k] & 0xC0) != 0x80) goto bad;
     i += len;
   }
   return 1;
 bad:
-  if (bad_pos)
-    *bad_pos = i;
+  if (bad_pos) *bad_pos = i;
   return 0;
 }
 

@@ -51,8 +51,7 @@ typedef struct lacuna_run_options {
   int trust; /* nonzero: no sandbox */
 } lacuna_run_options;
 
-int lacuna_run(lua_State *L, const lacuna_run_options *opts,
-               lacuna_counts *counts, char *err, size_t errlen);
+int lacuna_run(lua_State *L, const lacuna_run_options *opts, lacuna_counts *counts, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

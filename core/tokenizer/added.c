@@ -170,9 +170,9 @@ size_t tk_added_extra(const tk_added *a, const tk_bpe *m) {
 }
 
 static int same_tok(const tk_added_tok *x, const tk_added_tok *y) {
-  return x->len == y->len && !memcmp(x->content, y->content, x->len) &&
-         x->single_word == y->single_word && x->lstrip == y->lstrip && x->rstrip == y->rstrip &&
-         x->normalized == y->normalized && x->special == y->special;
+  return x->len == y->len && !memcmp(x->content, y->content, x->len) && x->single_word == y->single_word &&
+         x->lstrip == y->lstrip && x->rstrip == y->rstrip && x->normalized == y->normalized &&
+         x->special == y->special;
 }
 
 int tk_added_add(tk_added *a, const tk_added_tok *t, const tk_bpe *m, tk_err *e) {
@@ -199,8 +199,10 @@ int tk_added_add(tk_added *a, const tk_added_tok *t, const tk_bpe *m, tk_err *e)
   if (id < 0) {
     int32_t max = a->max_id;
     size_t vs = m->vocab_n;
-    if (max < 0) id = (int32_t)vs;
-    else id = ((size_t)max >= vs || vs == 0) ? max + 1 : (int32_t)vs;
+    if (max < 0)
+      id = (int32_t)vs;
+    else
+      id = ((size_t)max >= vs || vs == 0) ? max + 1 : (int32_t)vs;
   }
   if (a->n == a->cap) {
     size_t c = a->cap ? a->cap * 2 : 64;
@@ -234,7 +236,8 @@ int tk_added_add(tk_added *a, const tk_added_tok *t, const tk_bpe *m, tk_err *e)
   }
   a->byid[id] = (int32_t)a->n;
   if (id > a->max_id) a->max_id = id;
-  if (tk_strmap_get(&a->special, t->content, t->len) < 0) { /* classic added tokens come after the special ones */
+  if (tk_strmap_get(&a->special, t->content, t->len) <
+      0) { /* classic added tokens come after the special ones */
     if (a->norder == a->ocap) {
       size_t c = a->ocap ? a->ocap * 2 : 64;
       size_t *o = realloc(a->order, c * sizeof *o);
@@ -295,8 +298,7 @@ static uint32_t last_char(const char *s, size_t n) {
   return tk_utf8_dec((const unsigned char *)s + j, n - j, &l);
 }
 
-static int split_one(const tk_added *a, const trie *t, tk_scratch *S, const tk_split *sp,
-                     tk_splits *out) {
+static int split_one(const tk_added *a, const trie *t, tk_scratch *S, const tk_split *sp, tk_splits *out) {
   const char *s = sp->ns.p;
   size_t n = sp->ns.len, start_offset = 0, i = 0;
   while (i < n) {

@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-#define CACHE_MAX_KEY 256    /* HF caches words shorter than this */
+#define CACHE_MAX_KEY 256 /* HF caches words shorter than this */
 #define CACHE_MAX_ENTRIES 65536
 #define CACHE_MAX_TOKS (1u << 22)
 
@@ -43,8 +43,7 @@ static void merges_put(tk_merges *mm, const struct tk_mslot *sl) {
   mm->slots[j] = *sl; /* a repeated pair keeps its last rank, as HF's HashMap does */
 }
 
-static inline int merges_get(const tk_merges *mm, int32_t a, int32_t b, uint32_t *rank,
-                             uint32_t *nid) {
+static inline int merges_get(const tk_merges *mm, int32_t a, int32_t b, uint32_t *rank, uint32_t *nid) {
   if (!mm->cap) return 0;
   uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
   size_t j = mix64(key) & (mm->cap - 1);
@@ -127,15 +126,14 @@ static void split_merge(const tk_bpe *m, const cJSON *v, struct merge_text *t) {
   tk_strmap_prefetch(&m->vocab, t->hb);
 }
 
-static int resolve_merge(const tk_bpe *m, const struct merge_text *t, uint32_t rank,
-                         int32_t *guess, tk_buf *tmp, struct tk_mslot *out, tk_err *e) {
+static int resolve_merge(const tk_bpe *m, const struct merge_text *t, uint32_t rank, int32_t *guess,
+                         tk_buf *tmp, struct tk_mslot *out, tk_err *e) {
   const char *a = t->a, *b = t->b;
   size_t al = t->al, bl = t->bl;
-  int32_t ia = tk_strmap_get_h(&m->vocab, a, al, t->ha),
-          ib = tk_strmap_get_h(&m->vocab, b, bl, t->hb);
+  int32_t ia = tk_strmap_get_h(&m->vocab, a, al, t->ha), ib = tk_strmap_get_h(&m->vocab, b, bl, t->hb);
   if (ia < 0 || ib < 0) {
-    tk_seterr(e, "model.merges[%u]: token '%.*s' is not in the vocabulary", rank,
-              (int)(ia < 0 ? al : bl), ia < 0 ? a : b);
+    tk_seterr(e, "model.merges[%u]: token '%.*s' is not in the vocabulary", rank, (int)(ia < 0 ? al : bl),
+              ia < 0 ? a : b);
     return -1;
   }
   if (bl < m->prefix_len) {
@@ -147,8 +145,7 @@ static int resolve_merge(const tk_bpe *m, const struct merge_text *t, uint32_t r
   size_t cl = al + bl - m->prefix_len;
   if (cl > sizeof small) {
     tmp->len = 0;
-    if (tk_buf_add(tmp, a, al) < 0 || tk_buf_add(tmp, b + m->prefix_len, bl - m->prefix_len) < 0)
-      goto oom;
+    if (tk_buf_add(tmp, a, al) < 0 || tk_buf_add(tmp, b + m->prefix_len, bl - m->prefix_len) < 0) goto oom;
     cat = tmp->p;
   } else {
     memcpy(small, a, al);
@@ -162,12 +159,10 @@ static int resolve_merge(const tk_bpe *m, const struct merge_text *t, uint32_t r
     in = tk_strmap_get(&m->vocab, cat, cl);
   *guess = in < 0 ? -1 : in + 1;
   if (in < 0) {
-    tk_seterr(e, "model.merges[%u]: merged token '%.*s' is not in the vocabulary", rank,
-              (int)cl, cat);
+    tk_seterr(e, "model.merges[%u]: merged token '%.*s' is not in the vocabulary", rank, (int)cl, cat);
     return -1;
   }
-  *out = (struct tk_mslot){(((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib) + 1, rank,
-                           (uint32_t)in};
+  *out = (struct tk_mslot){(((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib) + 1, rank, (uint32_t)in};
   return 0;
 oom:
   tk_seterr(e, "out of memory");
@@ -181,8 +176,7 @@ int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
   m->unk_id = -2;
   const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(j, "dropout");
   if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0) {
-    tk_seterr(e, "model.dropout %g is not supported (it makes encoding random)",
-              dropout->valuedouble);
+    tk_seterr(e, "model.dropout %g is not supported (it makes encoding random)", dropout->valuedouble);
     return -1;
   }
   const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(j, "vocab");
@@ -288,8 +282,7 @@ int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
     if (resolve_merge(m, &t, rank, &guess, &tmp, sl, e) < 0) goto fail;
     __builtin_prefetch(&m->merges.slots[mix64(sl->key) & (m->merges.cap - 1)], 1);
   }
-  for (uint32_t r = rank > RING ? rank - RING : 0; r < rank; r++)
-    merges_put(&m->merges, &ring[r % RING]);
+  for (uint32_t r = rank > RING ? rank - RING : 0; r < rank; r++) merges_put(&m->merges, &ring[r % RING]);
   free(tmp.p);
   return 0;
 oom:
@@ -485,8 +478,8 @@ static void cache_clear(tk_cache *c) {
   if (c->slots) memset(c->slots, 0, ((size_t)c->mask + 1) * sizeof *c->slots);
 }
 
-static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int bl,
-                                uint32_t h, size_t *ntok) {
+static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
+                                size_t *ntok) {
   if (!c->slots) return NULL;
   for (uint32_t j = h & c->mask, s; (s = c->slots[j]); j = (j + 1) & c->mask) {
     const struct tk_centry *en = &c->ents[s - 1];
@@ -498,8 +491,8 @@ static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int 
   return NULL;
 }
 
-static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
-                      const struct tk_sym *sy, size_t ns, size_t nlive) {
+static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h, const struct tk_sym *sy,
+                      size_t ns, size_t nlive) {
   if (!c->slots) {
     c->slots = calloc(CACHE_MAX_ENTRIES * 2, sizeof *c->slots);
     if (!c->slots) return;
@@ -511,8 +504,8 @@ static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
       grow((void **)&c->toks, &c->toks_cap, c->toks_len + nlive * 2, sizeof *c->toks) < 0)
     return;
   struct tk_centry *en = &c->ents[c->n];
-  *en = (struct tk_centry){(uint32_t)c->keys_len, (uint32_t)n, h, (uint32_t)c->toks_len,
-                           (uint32_t)nlive, (uint8_t)bl};
+  *en = (struct tk_centry){(uint32_t)c->keys_len, (uint32_t)n,     h,
+                           (uint32_t)c->toks_len, (uint32_t)nlive, (uint8_t)bl};
   memcpy(c->keys + c->keys_len, k, n);
   c->keys_len += n;
   for (size_t i = 0; i < ns; i++) {
@@ -526,8 +519,8 @@ static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
 }
 
 /* ---- tokenize one split -------------------------------------------------------------------- */
-static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks,
-                size_t *n, size_t *cap) {
+static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks, size_t *n,
+                size_t *cap) {
   if (*n == *cap) {
     size_t c = *cap ? *cap * 2 : 256;
     tk_tok *nt = realloc(*toks, c * sizeof *nt);
@@ -553,8 +546,8 @@ static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok *
   return 0;
 }
 
-int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks,
-                    size_t *n, size_t *cap, tk_err *e) {
+int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n, size_t *cap,
+                    tk_err *e) {
   const char *w = sp->ns.p;
   size_t len = sp->ns.len;
   int bl = sp->bytelevel;

@@ -129,8 +129,7 @@ tk_dec *tk_dec_load(const void *json, const char *path, tk_err *e) {
       goto fail;
     }
     if (!(d->str = dupstr(c->valuestring, &d->slen))) goto oom;
-    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &d->re, e) < 0)
-      goto fail;
+    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &d->re, e) < 0) goto fail;
     d->has_re = 1;
   } else if (!strcmp(type, "BPEDecoder")) {
     d->kind = D_BPE;
@@ -165,10 +164,14 @@ static int is_byte_token(const char *s, size_t n, unsigned char *out) {
   for (int k = 3; k < 5; k++) {
     char c = s[k];
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return 0;
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return 0;
   }
   *out = (unsigned char)v;
   return 1;
@@ -200,168 +203,168 @@ static int flush_bytes(tk_strs *o, tk_buf *bytes) {
 int tk_dec_apply(const tk_dec *d, tk_scratch *S, tk_strs *v, tk_err *e) {
   tk_buf b = {0};
   switch (d->kind) {
-  case D_SEQ:
-    for (size_t i = 0; i < d->nkids; i++)
-      if (tk_dec_apply(d->kids[i], S, v, e) < 0) return -1;
-    return 0;
-  case D_BYTELEVEL: {
-    for (size_t i = 0; i < v->n; i++) {
-      const char *s = v->s[i];
-      size_t n = v->len[i], start = b.len, k;
-      int l;
-      for (k = 0; k < n; k += (size_t)l) {
-        int byte = tk_char_byte(tk_utf8_dec((const unsigned char *)s + k, n - k, &l));
-        if (byte < 0) break;
-        if (tk_buf_addc(&b, (char)byte) < 0) goto oom;
+    case D_SEQ:
+      for (size_t i = 0; i < d->nkids; i++)
+        if (tk_dec_apply(d->kids[i], S, v, e) < 0) return -1;
+      return 0;
+    case D_BYTELEVEL: {
+      for (size_t i = 0; i < v->n; i++) {
+        const char *s = v->s[i];
+        size_t n = v->len[i], start = b.len, k;
+        int l;
+        for (k = 0; k < n; k += (size_t)l) {
+          int byte = tk_char_byte(tk_utf8_dec((const unsigned char *)s + k, n - k, &l));
+          if (byte < 0) break;
+          if (tk_buf_addc(&b, (char)byte) < 0) goto oom;
+        }
+        if (k < n) { /* a char outside the byte alphabet: keep the token's bytes */
+          b.len = start;
+          if (tk_buf_add(&b, s, n) < 0) goto oom;
+        }
       }
-      if (k < n) { /* a char outside the byte alphabet: keep the token's bytes */
-        b.len = start;
-        if (tk_buf_add(&b, s, n) < 0) goto oom;
+      size_t outn;
+      int oom;
+      char *fixed = tk_utf8_lossy(b.p ? b.p : "", b.len, &outn, &oom);
+      if (oom) goto oom;
+      tk_strs o = {0};
+      if (tk_strs_push(&o, fixed ? fixed : (b.p ? b.p : ""), outn) < 0) {
+        free(fixed);
+        tk_strs_free(&o);
+        goto oom;
       }
-    }
-    size_t outn;
-    int oom;
-    char *fixed = tk_utf8_lossy(b.p ? b.p : "", b.len, &outn, &oom);
-    if (oom) goto oom;
-    tk_strs o = {0};
-    if (tk_strs_push(&o, fixed ? fixed : (b.p ? b.p : ""), outn) < 0) {
       free(fixed);
-      tk_strs_free(&o);
-      goto oom;
+      tk_strs_free(v);
+      *v = o;
+      free(b.p);
+      return 0;
     }
-    free(fixed);
-    tk_strs_free(v);
-    *v = o;
-    free(b.p);
-    return 0;
-  }
-  case D_METASPACE:
-    for (size_t i = 0; i < v->n; i++) {
-      b.len = 0;
-      const char *s = v->s[i];
-      size_t n = v->len[i];
-      int l;
-      for (size_t k = 0; k < n; k += (size_t)l) {
-        uint32_t c = tk_utf8_dec((const unsigned char *)s + k, n - k, &l);
-        if (c == d->cp) {
-          if (i == 0 && d->prepend) continue;
-          if (tk_buf_addc(&b, ' ') < 0) goto oom;
-        } else if (tk_buf_add(&b, s + k, (size_t)l) < 0) {
-          goto oom;
-        }
-      }
-      if (replace_at(v, i, &b) < 0) goto oom;
-    }
-    free(b.p);
-    return 0;
-  case D_BYTEFALLBACK: {
-    tk_strs o = {0};
-    for (size_t i = 0; i < v->n; i++) {
-      unsigned char byte;
-      if (is_byte_token(v->s[i], v->len[i], &byte)) {
-        if (tk_buf_addc(&b, (char)byte) < 0) goto oom2;
-        continue;
-      }
-      if (flush_bytes(&o, &b) < 0 || tk_strs_push(&o, v->s[i], v->len[i]) < 0) goto oom2;
-    }
-    if (flush_bytes(&o, &b) < 0) goto oom2;
-    tk_strs_free(v);
-    *v = o;
-    free(b.p);
-    return 0;
-  oom2:
-    tk_strs_free(&o);
-    goto oom;
-  }
-  case D_FUSE: {
-    for (size_t i = 0; i < v->n; i++)
-      if (tk_buf_add(&b, v->s[i], v->len[i]) < 0) goto oom;
-    tk_strs o = {0};
-    if (tk_strs_push(&o, b.p ? b.p : "", b.len) < 0) {
-      tk_strs_free(&o);
-      goto oom;
-    }
-    tk_strs_free(v);
-    *v = o;
-    free(b.p);
-    return 0;
-  }
-  case D_STRIP:
-    for (size_t i = 0; i < v->n; i++) {
-      const char *s = v->s[i];
-      size_t n = v->len[i], nch = 0, k;
-      int l;
-      for (k = 0; k < n; k += (size_t)tk_utf8_len((unsigned char)s[k])) nch++;
-      size_t start_cut = 0, stop_cut = nch, ci = 0;
-      for (k = 0; k < n && ci < d->start; k += (size_t)l, ci++) {
-        if (tk_utf8_dec((const unsigned char *)s + k, n - k, &l) != d->cp) break;
-        start_cut = ci + 1;
-      }
-      /* walk back from the end */
-      size_t kk = n;
-      for (size_t q = 0; q < d->stop && kk > 0; q++) {
-        size_t j = kk - 1;
-        while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
-        if (tk_utf8_dec((const unsigned char *)s + j, n - j, &l) != d->cp) break;
-        stop_cut = nch - q - 1;
-        kk = j;
-      }
-      b.len = 0;
-      ci = 0;
-      for (k = 0; k < n; k += (size_t)l, ci++) {
-        l = tk_utf8_len((unsigned char)s[k]);
-        if (ci >= start_cut && ci < stop_cut && tk_buf_add(&b, s + k, (size_t)l) < 0) goto oom;
-      }
-      if (replace_at(v, i, &b) < 0) goto oom;
-    }
-    free(b.p);
-    return 0;
-  case D_REPLACE:
-    for (size_t i = 0; i < v->n; i++) {
-      const char *s = v->s[i];
-      size_t n = v->len[i], pos = 0, ms, me;
-      b.len = 0;
-      int rc;
-      while ((rc = tk_regex_find(&d->re, S, s, n, pos, &ms, &me, e)) > 0) {
-        if (tk_buf_add(&b, s + pos, ms - pos) < 0 || tk_buf_add(&b, d->str, d->slen) < 0) goto oom;
-        if (me == ms) {
-          if (me >= n) {
-            pos = n;
-            break;
+    case D_METASPACE:
+      for (size_t i = 0; i < v->n; i++) {
+        b.len = 0;
+        const char *s = v->s[i];
+        size_t n = v->len[i];
+        int l;
+        for (size_t k = 0; k < n; k += (size_t)l) {
+          uint32_t c = tk_utf8_dec((const unsigned char *)s + k, n - k, &l);
+          if (c == d->cp) {
+            if (i == 0 && d->prepend) continue;
+            if (tk_buf_addc(&b, ' ') < 0) goto oom;
+          } else if (tk_buf_add(&b, s + k, (size_t)l) < 0) {
+            goto oom;
           }
-          size_t l = (size_t)tk_utf8_len((unsigned char)s[me]);
-          if (tk_buf_add(&b, s + me, l) < 0) goto oom;
-          pos = me + l;
-        } else {
-          pos = me;
         }
+        if (replace_at(v, i, &b) < 0) goto oom;
       }
-      if (rc < 0) {
-        free(b.p);
-        return -1;
-      }
-      if (tk_buf_add(&b, s + pos, n - pos) < 0 || replace_at(v, i, &b) < 0) goto oom;
-    }
-    free(b.p);
-    return 0;
-  case D_BPE:
-    for (size_t i = 0; i < v->n; i++) {
-      const char *s = v->s[i];
-      size_t n = v->len[i], k = 0;
-      const char *rep = i + 1 == v->n ? "" : " ";
-      b.len = 0;
-      while (k < n) {
-        if (d->slen && n - k >= d->slen && !memcmp(s + k, d->str, d->slen)) {
-          if (tk_buf_add(&b, rep, strlen(rep)) < 0) goto oom;
-          k += d->slen;
-        } else {
-          if (tk_buf_addc(&b, s[k++]) < 0) goto oom;
+      free(b.p);
+      return 0;
+    case D_BYTEFALLBACK: {
+      tk_strs o = {0};
+      for (size_t i = 0; i < v->n; i++) {
+        unsigned char byte;
+        if (is_byte_token(v->s[i], v->len[i], &byte)) {
+          if (tk_buf_addc(&b, (char)byte) < 0) goto oom2;
+          continue;
         }
+        if (flush_bytes(&o, &b) < 0 || tk_strs_push(&o, v->s[i], v->len[i]) < 0) goto oom2;
       }
-      if (replace_at(v, i, &b) < 0) goto oom;
+      if (flush_bytes(&o, &b) < 0) goto oom2;
+      tk_strs_free(v);
+      *v = o;
+      free(b.p);
+      return 0;
+    oom2:
+      tk_strs_free(&o);
+      goto oom;
     }
-    free(b.p);
-    return 0;
+    case D_FUSE: {
+      for (size_t i = 0; i < v->n; i++)
+        if (tk_buf_add(&b, v->s[i], v->len[i]) < 0) goto oom;
+      tk_strs o = {0};
+      if (tk_strs_push(&o, b.p ? b.p : "", b.len) < 0) {
+        tk_strs_free(&o);
+        goto oom;
+      }
+      tk_strs_free(v);
+      *v = o;
+      free(b.p);
+      return 0;
+    }
+    case D_STRIP:
+      for (size_t i = 0; i < v->n; i++) {
+        const char *s = v->s[i];
+        size_t n = v->len[i], nch = 0, k;
+        int l;
+        for (k = 0; k < n; k += (size_t)tk_utf8_len((unsigned char)s[k])) nch++;
+        size_t start_cut = 0, stop_cut = nch, ci = 0;
+        for (k = 0; k < n && ci < d->start; k += (size_t)l, ci++) {
+          if (tk_utf8_dec((const unsigned char *)s + k, n - k, &l) != d->cp) break;
+          start_cut = ci + 1;
+        }
+        /* walk back from the end */
+        size_t kk = n;
+        for (size_t q = 0; q < d->stop && kk > 0; q++) {
+          size_t j = kk - 1;
+          while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
+          if (tk_utf8_dec((const unsigned char *)s + j, n - j, &l) != d->cp) break;
+          stop_cut = nch - q - 1;
+          kk = j;
+        }
+        b.len = 0;
+        ci = 0;
+        for (k = 0; k < n; k += (size_t)l, ci++) {
+          l = tk_utf8_len((unsigned char)s[k]);
+          if (ci >= start_cut && ci < stop_cut && tk_buf_add(&b, s + k, (size_t)l) < 0) goto oom;
+        }
+        if (replace_at(v, i, &b) < 0) goto oom;
+      }
+      free(b.p);
+      return 0;
+    case D_REPLACE:
+      for (size_t i = 0; i < v->n; i++) {
+        const char *s = v->s[i];
+        size_t n = v->len[i], pos = 0, ms, me;
+        b.len = 0;
+        int rc;
+        while ((rc = tk_regex_find(&d->re, S, s, n, pos, &ms, &me, e)) > 0) {
+          if (tk_buf_add(&b, s + pos, ms - pos) < 0 || tk_buf_add(&b, d->str, d->slen) < 0) goto oom;
+          if (me == ms) {
+            if (me >= n) {
+              pos = n;
+              break;
+            }
+            size_t l = (size_t)tk_utf8_len((unsigned char)s[me]);
+            if (tk_buf_add(&b, s + me, l) < 0) goto oom;
+            pos = me + l;
+          } else {
+            pos = me;
+          }
+        }
+        if (rc < 0) {
+          free(b.p);
+          return -1;
+        }
+        if (tk_buf_add(&b, s + pos, n - pos) < 0 || replace_at(v, i, &b) < 0) goto oom;
+      }
+      free(b.p);
+      return 0;
+    case D_BPE:
+      for (size_t i = 0; i < v->n; i++) {
+        const char *s = v->s[i];
+        size_t n = v->len[i], k = 0;
+        const char *rep = i + 1 == v->n ? "" : " ";
+        b.len = 0;
+        while (k < n) {
+          if (d->slen && n - k >= d->slen && !memcmp(s + k, d->str, d->slen)) {
+            if (tk_buf_add(&b, rep, strlen(rep)) < 0) goto oom;
+            k += d->slen;
+          } else {
+            if (tk_buf_addc(&b, s[k++]) < 0) goto oom;
+          }
+        }
+        if (replace_at(v, i, &b) < 0) goto oom;
+      }
+      free(b.p);
+      return 0;
   }
   return 0;
 oom:

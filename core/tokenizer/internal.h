@@ -66,11 +66,11 @@ typedef struct {
   struct tk_sent {
     uint32_t off, len, hash;
     int32_t id;
-  } *ents;
+  } * ents;
   size_t n, cap;
   struct tk_sslot {
     uint32_t hash, idx; /* idx: entry index + 1, 0 = empty; hash spares a visit to ents */
-  } *slots;
+  } * slots;
   uint32_t mask;
 } tk_strmap;
 uint32_t tk_hash(const void *p, size_t n);
@@ -83,7 +83,7 @@ static inline void tk_strmap_prefetch(const tk_strmap *m, uint32_t h) {
 }
 /* Sizes the table for n entries and pool_bytes of text up front (-1 OOM). */
 int tk_strmap_reserve(tk_strmap *m, size_t n, size_t pool_bytes);
-int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n);   /* -1 absent */
+int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n); /* -1 absent */
 int32_t tk_strmap_get_h(const tk_strmap *m, const char *s, size_t n, uint32_t h);
 void tk_strmap_free(tk_strmap *m);
 
@@ -107,16 +107,16 @@ typedef struct {
   char *p;
   tk_al *al;
   size_t len, cap;
-  size_t idx;      /* read position in src */
-  size_t rs, re;   /* current range being transformed */
+  size_t idx;    /* read position in src */
+  size_t rs, re; /* current range being transformed */
   int oom;
 } tk_xf;
 void tk_xf_begin(tk_xf *x, tk_arena *A, const tk_ns *src);
 void tk_xf_copy_to(tk_xf *x, size_t upto); /* copy src bytes unchanged up to upto */
 void tk_xf_range(tk_xf *x, size_t rs, size_t re, size_t initial_chars);
 void tk_xf_push(tk_xf *x, uint32_t cp, int change);
-void tk_xf_range_end(tk_xf *x); /* drops unconsumed source chars of the range */
-int tk_xf_end(tk_xf *x, tk_ns *out);  /* copies the rest; -1 on OOM */
+void tk_xf_range_end(tk_xf *x);      /* drops unconsumed source chars of the range */
+int tk_xf_end(tk_xf *x, tk_ns *out); /* copies the rest; -1 on OOM */
 
 /* ---- regex (PCRE2) ---------------------------------------------------------- */
 typedef struct {
@@ -128,15 +128,15 @@ typedef struct tk_scratch tk_scratch;
 int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);
 void tk_regex_free(tk_regex *r);
 /* Next match at or after start: 1 found (*ms,*me), 0 none, -1 error. */
-int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, size_t start,
-                  size_t *ms, size_t *me, tk_err *e);
+int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, size_t start, size_t *ms,
+                  size_t *me, tk_err *e);
 /* HF Pattern::find_matches: (start, end, is_match) covering the whole string. */
 typedef struct {
   uint32_t s, e;
   uint8_t m;
 } tk_match;
-int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n,
-                    tk_match **out, size_t *nout, tk_err *e);
+int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n, tk_match **out, size_t *nout,
+                    tk_err *e);
 
 /* ---- splits (HF PreTokenizedString) ----------------------------------------- */
 typedef struct {
@@ -155,8 +155,8 @@ int tk_splits_push(tk_scratch *S, tk_splits *l, const tk_split *sp);
 /* Tokens before post-processing. */
 typedef struct {
   int32_t id;
-  uint32_t bs, be;  /* byte offsets into the (repaired) input */
-  const char *str;  /* token text for offset trimming (added tokens), or NULL */
+  uint32_t bs, be; /* byte offsets into the (repaired) input */
+  const char *str; /* token text for offset trimming (added tokens), or NULL */
   uint32_t slen;
   uint8_t special;
 } tk_tok;
@@ -166,7 +166,7 @@ typedef struct {
   struct tk_mslot {
     uint64_t key; /* ((a << 32) | b) + 1, 0 = empty */
     uint32_t rank, nid;
-  } *slots;       /* one cache line holds a probe's whole answer */
+  } * slots; /* one cache line holds a probe's whole answer */
   size_t cap, n;
 } tk_merges;
 
@@ -174,16 +174,16 @@ typedef struct {
   tk_strmap vocab;
   char **id_str; /* id → token text (NUL-terminated) */
   uint32_t *id_len;
-  size_t id_cap;   /* size of id_str */
-  size_t vocab_n;  /* distinct tokens (HF get_vocab_size) */
+  size_t id_cap;  /* size of id_str */
+  size_t vocab_n; /* distinct tokens (HF get_vocab_size) */
   tk_merges merges;
-  int32_t unk_id;  /* -2 none, -1 unk_token given but not in vocab */
+  int32_t unk_id; /* -2 none, -1 unk_token given but not in vocab */
   char *unk_token;
   char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix */
   size_t prefix_len, suffix_len;
   int fuse_unk, byte_fallback, ignore_merges;
-  int32_t byte_id[256];      /* "<0xNN>" ids for byte_fallback, -1 absent */
-  int32_t bl_byte_id[256];   /* id of the byte-level char of each byte, -1 absent */
+  int32_t byte_id[256];    /* "<0xNN>" ids for byte_fallback, -1 absent */
+  int32_t bl_byte_id[256]; /* id of the byte-level char of each byte, -1 absent */
 } tk_bpe;
 
 /* Per-caller scratch: the only mutable state during encode. */
@@ -193,7 +193,7 @@ typedef struct {
   struct tk_centry {
     uint32_t koff, klen, hash, toff, ntok;
     uint8_t bl;
-  } *ents;
+  } * ents;
   size_t n, cap;
   uint32_t *slots;
   uint32_t mask;
@@ -212,11 +212,11 @@ struct tk_scratch {
     int32_t id;
     int32_t prev, next;
     uint32_t len;
-  } *syms;
+  } * syms;
   size_t syms_cap;
   struct tk_heap {
     uint32_t rank, pos, nid;
-  } *heap;
+  } * heap;
   size_t heap_cap;
   char *tmp;
   size_t tmp_cap;
@@ -227,8 +227,8 @@ void tk_scratch_free(tk_scratch *S);
 int tk_bpe_load(tk_bpe *m, const void *json_model, tk_err *e); /* json_model: cJSON* */
 void tk_bpe_free(tk_bpe *m);
 /* Tokenizes one split, appending to *toks (offsets already mapped to the original). */
-int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks,
-                    size_t *n, size_t *cap, tk_err *e);
+int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n, size_t *cap,
+                    tk_err *e);
 const char *tk_bpe_id_to_token(const tk_bpe *m, int32_t id, size_t *len);
 
 /* ---- normalizers ---------------------------------------------------------------- */
@@ -250,8 +250,7 @@ int tk_char_byte(uint32_t cp); /* inverse of tk_bytes_char, -1 if none */
 
 /* Splits the normalized string by matches with an HF SplitDelimiterBehavior. */
 enum { TK_REMOVED, TK_ISOLATED, TK_MERGED_PREV, TK_MERGED_NEXT, TK_CONTIGUOUS };
-int tk_split_by(tk_scratch *S, const tk_split *sp, tk_match *m, size_t nm, int behavior,
-                tk_splits *out);
+int tk_split_by(tk_scratch *S, const tk_split *sp, tk_match *m, size_t nm, int behavior, tk_splits *out);
 
 /* ---- added vocabulary ------------------------------------------------------------ */
 typedef struct tk_added tk_added;
@@ -277,11 +276,10 @@ int tk_added_split(const tk_added *a, int which, tk_scratch *S, tk_splits *l, tk
 
 /* ---- post-processors ----------------------------------------------------------------- */
 typedef struct tk_post tk_post;
-tk_post *tk_post_load(const void *json, const char *path, const lacuna_tokenizer *tok,
-                      tk_err *e);
+tk_post *tk_post_load(const void *json, const char *path, const lacuna_tokenizer *tok, tk_err *e);
 void tk_post_free(tk_post *p);
-int tk_post_apply(const tk_post *p, const lacuna_tokenizer *tok, tk_tok **toks, size_t *n,
-                  size_t *cap, int add_special, tk_err *e);
+int tk_post_apply(const tk_post *p, const lacuna_tokenizer *tok, tk_tok **toks, size_t *n, size_t *cap,
+                  int add_special, tk_err *e);
 
 /* ---- decoders ------------------------------------------------------------------------- */
 typedef struct tk_dec tk_dec;

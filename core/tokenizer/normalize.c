@@ -77,11 +77,16 @@ tk_norm *tk_norm_load(const void *json, const char *path, tk_err *e) {
       if (!n->kids[i]) goto fail;
       n->nkids++;
     }
-  } else if (!strcmp(type, "NFC")) n->kind = N_NFC;
-  else if (!strcmp(type, "NFD")) n->kind = N_NFD;
-  else if (!strcmp(type, "NFKC")) n->kind = N_NFKC;
-  else if (!strcmp(type, "NFKD")) n->kind = N_NFKD;
-  else if (!strcmp(type, "Lowercase")) n->kind = N_LOWER;
+  } else if (!strcmp(type, "NFC"))
+    n->kind = N_NFC;
+  else if (!strcmp(type, "NFD"))
+    n->kind = N_NFD;
+  else if (!strcmp(type, "NFKC"))
+    n->kind = N_NFKC;
+  else if (!strcmp(type, "NFKD"))
+    n->kind = N_NFKD;
+  else if (!strcmp(type, "Lowercase"))
+    n->kind = N_LOWER;
   else if (!strcmp(type, "Strip")) {
     n->kind = N_STRIP;
     n->left = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "strip_left"));
@@ -104,8 +109,7 @@ tk_norm *tk_norm_load(const void *json, const char *path, tk_err *e) {
     }
     n->slen = strlen(c->valuestring);
     if (!(n->str = dupn(c->valuestring, n->slen))) goto oom;
-    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &n->re, e) < 0)
-      goto fail;
+    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &n->re, e) < 0) goto fail;
   } else {
     tk_seterr(e, "normalizer type '%s' is not supported (at %s)", type, path);
     goto fail;
@@ -140,8 +144,7 @@ static int ccc_of(uint32_t c) {
 static int32_t compose_pair(uint32_t a, uint32_t b) {
   if (a >= 0x1100 && a < 0x1100 + 19 && b >= 0x1161 && b < 0x1161 + 21)
     return (int32_t)(0xAC00 + ((a - 0x1100) * 21 + (b - 0x1161)) * 28);
-  if (a >= 0xAC00 && a < 0xAC00 + 11172 && (a - 0xAC00) % 28 == 0 && b > 0x11A7 &&
-      b < 0x11A7 + 28)
+  if (a >= 0xAC00 && a < 0xAC00 + 11172 && (a - 0xAC00) % 28 == 0 && b > 0x11A7 && b < 0x11A7 + 28)
     return (int32_t)(a + (b - 0x11A7));
   if (b < 0x300) return -1; /* no composition has a second char this low */
   const utf8proc_property_t *pb = utf8proc_get_property((utf8proc_int32_t)b);
@@ -177,8 +180,8 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
     }
     int l;
     uint32_t c = tk_utf8_dec(s + i, n - i, &l);
-    if (interesting(c) || (compat && c >= 0x80 &&
-                           utf8proc_get_property((utf8proc_int32_t)c)->decomp_seqindex != UINT16_MAX)) {
+    if (interesting(c) ||
+        (compat && c >= 0x80 && utf8proc_get_property((utf8proc_int32_t)c)->decomp_seqindex != UINT16_MAX)) {
       any = 1;
       break;
     }
@@ -314,8 +317,8 @@ static int lowercase(tk_scratch *S, tk_ns *ns, tk_err *e) {
       tk_xf_push(&x, 0x307, 1);
       continue;
     }
-    uint32_t lc = c < 0x80 ? ((c >= 'A' && c <= 'Z') ? c + 32 : c)
-                           : (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
+    uint32_t lc =
+        c < 0x80 ? ((c >= 'A' && c <= 'Z') ? c + 32 : c) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
     tk_xf_push(&x, lc, 0);
   }
   tk_xf_range_end(&x);
@@ -356,8 +359,10 @@ static int strip(tk_scratch *S, tk_ns *ns, int left, int right, tk_err *e) {
   for (i = 0; i < n; i += (size_t)l, ci++) {
     uint32_t c = tk_utf8_dec(s + i, n - i, &l);
     if (ci < lead || ci + trail >= n) continue; /* i >= len() - trailing (len in bytes) */
-    if (ci + trail + 1 == n) tk_xf_push(&x, c, -(int)trail);
-    else tk_xf_push(&x, c, 0);
+    if (ci + trail + 1 == n)
+      tk_xf_push(&x, c, -(int)trail);
+    else
+      tk_xf_push(&x, c, 0);
   }
   tk_xf_range_end(&x);
   if (tk_xf_end(&x, ns) < 0) {
@@ -392,10 +397,8 @@ int tk_ns_prepend(tk_scratch *S, tk_ns *ns, const char *pre, size_t plen, tk_err
 }
 
 /* NormalizedString::replace with a matcher; content replaces each match. */
-int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *content,
-                  size_t clen, tk_err *e);
-int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *content,
-                  size_t clen, tk_err *e) {
+int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *content, size_t clen, tk_err *e);
+int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *content, size_t clen, tk_err *e) {
   size_t ms, me, pos = 0;
   int rc = tk_regex_find(re, S, ns->p, ns->len, 0, &ms, &me, e);
   if (rc <= 0) return rc;
@@ -426,18 +429,18 @@ int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *cont
 
 int tk_norm_apply(const tk_norm *n, tk_scratch *S, tk_ns *ns, tk_err *e) {
   switch (n->kind) {
-  case N_SEQ:
-    for (size_t i = 0; i < n->nkids; i++)
-      if (tk_norm_apply(n->kids[i], S, ns, e) < 0) return -1;
-    return 0;
-  case N_NFC: return unorm(S, ns, 0, 1, e);
-  case N_NFD: return unorm(S, ns, 0, 0, e);
-  case N_NFKC: return unorm(S, ns, 1, 1, e);
-  case N_NFKD: return unorm(S, ns, 1, 0, e);
-  case N_LOWER: return lowercase(S, ns, e);
-  case N_STRIP: return strip(S, ns, n->left, n->right, e);
-  case N_PREPEND: return tk_ns_prepend(S, ns, n->str, n->slen, e);
-  case N_REPLACE: return tk_ns_replace(S, ns, &n->re, n->str, n->slen, e);
+    case N_SEQ:
+      for (size_t i = 0; i < n->nkids; i++)
+        if (tk_norm_apply(n->kids[i], S, ns, e) < 0) return -1;
+      return 0;
+    case N_NFC: return unorm(S, ns, 0, 1, e);
+    case N_NFD: return unorm(S, ns, 0, 0, e);
+    case N_NFKC: return unorm(S, ns, 1, 1, e);
+    case N_NFKD: return unorm(S, ns, 1, 0, e);
+    case N_LOWER: return lowercase(S, ns, e);
+    case N_STRIP: return strip(S, ns, n->left, n->right, e);
+    case N_PREPEND: return tk_ns_prepend(S, ns, n->str, n->slen, e);
+    case N_REPLACE: return tk_ns_replace(S, ns, &n->re, n->str, n->slen, e);
   }
   return 0;
 }

@@ -10,7 +10,7 @@
 enum { PP_SEQ, PP_TEMPLATE, PP_BYTELEVEL, PP_BERT, PP_ROBERTA };
 
 typedef struct {
-  int is_seq;        /* 1: the sequence, 0: special token ids */
+  int is_seq; /* 1: the sequence, 0: special token ids */
   int32_t *ids;
   size_t nids;
 } piece;
@@ -74,7 +74,8 @@ static int load_template(tk_post *p, const cJSON *j, const char *path, tk_err *e
       pc->is_seq = 1;
     } else if (sp) {
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(sp, "id");
-      const cJSON *st = cJSON_IsString(id) ? cJSON_GetObjectItemCaseSensitive(specials, id->valuestring) : NULL;
+      const cJSON *st =
+          cJSON_IsString(id) ? cJSON_GetObjectItemCaseSensitive(specials, id->valuestring) : NULL;
       const cJSON *ids = cJSON_GetObjectItemCaseSensitive(st, "ids");
       if (!cJSON_IsArray(ids)) {
         tk_seterr(e, "%s.single[%d]: special token '%s' is missing from special_tokens", path, i,
@@ -98,8 +99,7 @@ oom:
   return -1;
 }
 
-tk_post *tk_post_load(const void *json, const char *path, const lacuna_tokenizer *tok,
-                      tk_err *e) {
+tk_post *tk_post_load(const void *json, const char *path, const lacuna_tokenizer *tok, tk_err *e) {
   (void)tok;
   const cJSON *j = json;
   const char *type = tk_json_type(j);
@@ -195,46 +195,44 @@ static int insert(tk_tok **toks, size_t *n, size_t *cap, size_t at, const int32_
     *cap = c;
   }
   memmove(*toks + at + k, *toks + at, (*n - at) * sizeof **toks);
-  for (size_t i = 0; i < k; i++)
-    (*toks)[at + i] = (tk_tok){ids[i], 0, 0, NULL, 0, 1};
+  for (size_t i = 0; i < k; i++) (*toks)[at + i] = (tk_tok){ids[i], 0, 0, NULL, 0, 1};
   *n += k;
   return 0;
 }
 
-int tk_post_apply(const tk_post *p, const lacuna_tokenizer *tok, tk_tok **toks, size_t *n,
-                  size_t *cap, int add_special, tk_err *e) {
+int tk_post_apply(const tk_post *p, const lacuna_tokenizer *tok, tk_tok **toks, size_t *n, size_t *cap,
+                  int add_special, tk_err *e) {
   switch (p->kind) {
-  case PP_SEQ:
-    for (size_t i = 0; i < p->nkids; i++)
-      if (tk_post_apply(p->kids[i], tok, toks, n, cap, add_special, e) < 0) return -1;
-    return 0;
-  case PP_BYTELEVEL:
-    if (p->trim_offsets) trim_offsets(tok, *toks, *n, p->add_prefix_space);
-    return 0;
-  case PP_BERT:
-  case PP_ROBERTA:
-    if (p->trim_offsets) trim_offsets(tok, *toks, *n, p->add_prefix_space);
-    if (!add_special) return 0;
-    if (insert(toks, n, cap, 0, &p->cls, 1) < 0 || insert(toks, n, cap, *n, &p->sep, 1) < 0)
-      goto oom;
-    return 0;
-  case PP_TEMPLATE: {
-    if (!add_special) return 0;
-    size_t seq_len = *n, at = 0;
-    for (size_t i = 0; i < p->npieces; i++) {
-      if (p->pieces[i].is_seq) {
-        at += seq_len;
-        continue;
+    case PP_SEQ:
+      for (size_t i = 0; i < p->nkids; i++)
+        if (tk_post_apply(p->kids[i], tok, toks, n, cap, add_special, e) < 0) return -1;
+      return 0;
+    case PP_BYTELEVEL:
+      if (p->trim_offsets) trim_offsets(tok, *toks, *n, p->add_prefix_space);
+      return 0;
+    case PP_BERT:
+    case PP_ROBERTA:
+      if (p->trim_offsets) trim_offsets(tok, *toks, *n, p->add_prefix_space);
+      if (!add_special) return 0;
+      if (insert(toks, n, cap, 0, &p->cls, 1) < 0 || insert(toks, n, cap, *n, &p->sep, 1) < 0) goto oom;
+      return 0;
+    case PP_TEMPLATE: {
+      if (!add_special) return 0;
+      size_t seq_len = *n, at = 0;
+      for (size_t i = 0; i < p->npieces; i++) {
+        if (p->pieces[i].is_seq) {
+          at += seq_len;
+          continue;
+        }
+        if (insert(toks, n, cap, at, p->pieces[i].ids, p->pieces[i].nids) < 0) goto oom;
+        at += p->pieces[i].nids;
       }
-      if (insert(toks, n, cap, at, p->pieces[i].ids, p->pieces[i].nids) < 0) goto oom;
-      at += p->pieces[i].nids;
+      /* a template without the sequence drops it, as HF does */
+      int has_seq = 0;
+      for (size_t i = 0; i < p->npieces; i++) has_seq |= p->pieces[i].is_seq;
+      if (!has_seq) *n -= seq_len;
+      return 0;
     }
-    /* a template without the sequence drops it, as HF does */
-    int has_seq = 0;
-    for (size_t i = 0; i < p->npieces; i++) has_seq |= p->pieces[i].is_seq;
-    if (!has_seq) *n -= seq_len;
-    return 0;
-  }
   }
   return 0;
 oom:

@@ -12,8 +12,7 @@
 
 int tk_pattern_load(const cJSON *pat, const char *path, tk_regex *re, tk_err *e);
 int tk_ns_prepend(tk_scratch *S, tk_ns *ns, const char *pre, size_t plen, tk_err *e);
-int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *content,
-                  size_t clen, tk_err *e);
+int tk_ns_replace(tk_scratch *S, tk_ns *ns, const tk_regex *re, const char *content, size_t clen, tk_err *e);
 
 /* GPT-2's byte → printable char mapping (bytes_char() in byte_level.rs): printable
  * Latin-1 bytes map to themselves, the 68 others to U+0100.. in byte order. */
@@ -64,11 +63,16 @@ static const char GPT2_RE[] =
 static int parse_behavior(const cJSON *j, const char *path, int *out, tk_err *e) {
   const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "behavior");
   const char *s = cJSON_IsString(b) ? b->valuestring : "";
-  if (!strcmp(s, "Removed")) *out = TK_REMOVED;
-  else if (!strcmp(s, "Isolated")) *out = TK_ISOLATED;
-  else if (!strcmp(s, "MergedWithPrevious")) *out = TK_MERGED_PREV;
-  else if (!strcmp(s, "MergedWithNext")) *out = TK_MERGED_NEXT;
-  else if (!strcmp(s, "Contiguous")) *out = TK_CONTIGUOUS;
+  if (!strcmp(s, "Removed"))
+    *out = TK_REMOVED;
+  else if (!strcmp(s, "Isolated"))
+    *out = TK_ISOLATED;
+  else if (!strcmp(s, "MergedWithPrevious"))
+    *out = TK_MERGED_PREV;
+  else if (!strcmp(s, "MergedWithNext"))
+    *out = TK_MERGED_NEXT;
+  else if (!strcmp(s, "Contiguous"))
+    *out = TK_CONTIGUOUS;
   else {
     tk_seterr(e, "%s.behavior: '%s' is not a split behavior", path, s);
     return -1;
@@ -121,8 +125,7 @@ tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e) {
     p->kind = P_SPLIT;
     if (parse_behavior(j, path, &p->behavior, e) < 0) goto fail;
     p->invert = jbool(j, "invert", 0);
-    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &p->re, e) < 0)
-      goto fail;
+    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &p->re, e) < 0) goto fail;
     p->has_re = 1;
   } else if (!strcmp(type, "Metaspace")) {
     p->kind = P_METASPACE;
@@ -137,8 +140,10 @@ tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e) {
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(j, "prepend_scheme");
     p->prepend_scheme = PS_ALWAYS;
     if (cJSON_IsString(ps)) {
-      if (!strcmp(ps->valuestring, "first")) p->prepend_scheme = PS_FIRST;
-      else if (!strcmp(ps->valuestring, "never")) p->prepend_scheme = PS_NEVER;
+      if (!strcmp(ps->valuestring, "first"))
+        p->prepend_scheme = PS_FIRST;
+      else if (!strcmp(ps->valuestring, "never"))
+        p->prepend_scheme = PS_NEVER;
       else if (strcmp(ps->valuestring, "always")) {
         tk_seterr(e, "%s.prepend_scheme: '%s' is not first/always/never", path, ps->valuestring);
         goto fail;
@@ -179,47 +184,50 @@ static int push_slice(tk_scratch *S, const tk_split *sp, size_t s, size_t e, tk_
   return tk_splits_push(S, out, &c);
 }
 
-int tk_split_by(tk_scratch *S, const tk_split *sp, tk_match *m, size_t nm, int behavior,
-                tk_splits *out) {
+int tk_split_by(tk_scratch *S, const tk_split *sp, tk_match *m, size_t nm, int behavior, tk_splits *out) {
   size_t k = 0;
   int prev = 0;
   switch (behavior) {
-  case TK_ISOLATED:
-    for (size_t i = 0; i < nm; i++) m[i].m = 0;
-    k = nm;
-    break;
-  case TK_REMOVED:
-    k = nm;
-    break;
-  case TK_CONTIGUOUS:
-    for (size_t i = 0; i < nm; i++) {
-      int is = m[i].m;
-      if (is == prev && k) m[k - 1].e = m[i].e;
-      else m[k++] = (tk_match){m[i].s, m[i].e, 0};
-      prev = is;
+    case TK_ISOLATED:
+      for (size_t i = 0; i < nm; i++) m[i].m = 0;
+      k = nm;
+      break;
+    case TK_REMOVED: k = nm; break;
+    case TK_CONTIGUOUS:
+      for (size_t i = 0; i < nm; i++) {
+        int is = m[i].m;
+        if (is == prev && k)
+          m[k - 1].e = m[i].e;
+        else
+          m[k++] = (tk_match){m[i].s, m[i].e, 0};
+        prev = is;
+      }
+      break;
+    case TK_MERGED_PREV:
+      for (size_t i = 0; i < nm; i++) {
+        int is = m[i].m;
+        if (is && !prev && k)
+          m[k - 1].e = m[i].e;
+        else
+          m[k++] = (tk_match){m[i].s, m[i].e, 0};
+        prev = is;
+      }
+      break;
+    case TK_MERGED_NEXT: {
+      /* fold from the right, then the result is reversed back */
+      size_t w = nm;
+      for (size_t i = nm; i-- > 0;) {
+        int is = m[i].m;
+        if (is && !prev && w < nm)
+          m[w].s = m[i].s;
+        else
+          m[--w] = (tk_match){m[i].s, m[i].e, 0};
+        prev = is;
+      }
+      for (size_t i = w; i < nm; i++)
+        if (push_slice(S, sp, m[i].s, m[i].e, out) < 0) return -1;
+      return 0;
     }
-    break;
-  case TK_MERGED_PREV:
-    for (size_t i = 0; i < nm; i++) {
-      int is = m[i].m;
-      if (is && !prev && k) m[k - 1].e = m[i].e;
-      else m[k++] = (tk_match){m[i].s, m[i].e, 0};
-      prev = is;
-    }
-    break;
-  case TK_MERGED_NEXT: {
-    /* fold from the right, then the result is reversed back */
-    size_t w = nm;
-    for (size_t i = nm; i-- > 0;) {
-      int is = m[i].m;
-      if (is && !prev && w < nm) m[w].s = m[i].s;
-      else m[--w] = (tk_match){m[i].s, m[i].e, 0};
-      prev = is;
-    }
-    for (size_t i = w; i < nm; i++)
-      if (push_slice(S, sp, m[i].s, m[i].e, out) < 0) return -1;
-    return 0;
-  }
   }
   for (size_t i = 0; i < k; i++)
     if (!m[i].m && push_slice(S, sp, m[i].s, m[i].e, out) < 0) return -1;
@@ -229,8 +237,8 @@ int tk_split_by(tk_scratch *S, const tk_split *sp, tk_match *m, size_t nm, int b
 typedef int (*char_pred)(uint32_t c, const tk_pretok *p);
 
 /* Pattern for a char predicate: each matching char is its own match. */
-static int pred_matches(tk_scratch *S, const tk_ns *ns, char_pred f, const tk_pretok *p,
-                        tk_match **out, size_t *nout) {
+static int pred_matches(tk_scratch *S, const tk_ns *ns, char_pred f, const tk_pretok *p, tk_match **out,
+                        size_t *nout) {
   size_t n = ns->len, cap = 16, k = 0, last = 0;
   tk_match *m = tk_alloc(&S->A, cap * sizeof *m);
   if (!m) return -1;
@@ -291,56 +299,53 @@ int tk_bytelevel_materialize(tk_scratch *S, tk_split *sp) {
   return 0;
 }
 
-static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits *out,
-                     tk_err *e) {
+static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits *out, tk_err *e) {
   tk_match *m;
   size_t nm;
   if (sp->bytelevel && tk_bytelevel_materialize(S, sp) < 0) goto oom;
   switch (p->kind) {
-  case P_BYTELEVEL: {
-    tk_split c = *sp;
-    if (p->add_prefix_space && c.ns.len && c.ns.p[0] != ' ' &&
-        tk_ns_prepend(S, &c.ns, " ", 1, e) < 0)
-      return -1;
-    c.bytelevel = 1;
-    if (!p->use_regex) return tk_splits_push(S, out, &c) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
-    if (tk_find_matches(&p->re, S, c.ns.p, c.ns.len, &m, &nm, e) < 0) return -1;
-    if (tk_split_by(S, &c, m, nm, TK_ISOLATED, out) < 0) goto oom;
-    return 0;
-  }
-  case P_SPLIT:
-    if (tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0) return -1;
-    if (p->invert)
+    case P_BYTELEVEL: {
+      tk_split c = *sp;
+      if (p->add_prefix_space && c.ns.len && c.ns.p[0] != ' ' && tk_ns_prepend(S, &c.ns, " ", 1, e) < 0)
+        return -1;
+      c.bytelevel = 1;
+      if (!p->use_regex) return tk_splits_push(S, out, &c) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
+      if (tk_find_matches(&p->re, S, c.ns.p, c.ns.len, &m, &nm, e) < 0) return -1;
+      if (tk_split_by(S, &c, m, nm, TK_ISOLATED, out) < 0) goto oom;
+      return 0;
+    }
+    case P_SPLIT:
+      if (tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0) return -1;
+      if (p->invert)
+        for (size_t i = 0; i < nm; i++) m[i].m = !m[i].m;
+      if (tk_split_by(S, sp, m, nm, p->behavior, out) < 0) goto oom;
+      return 0;
+    case P_WHITESPACE:
+      if (tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0) return -1;
       for (size_t i = 0; i < nm; i++) m[i].m = !m[i].m;
-    if (tk_split_by(S, sp, m, nm, p->behavior, out) < 0) goto oom;
-    return 0;
-  case P_WHITESPACE:
-    if (tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0) return -1;
-    for (size_t i = 0; i < nm; i++) m[i].m = !m[i].m;
-    if (tk_split_by(S, sp, m, nm, TK_REMOVED, out) < 0) goto oom;
-    return 0;
-  case P_WSSPLIT:
-    if (pred_matches(S, &sp->ns, is_ws, p, &m, &nm) < 0) goto oom;
-    if (tk_split_by(S, sp, m, nm, TK_REMOVED, out) < 0) goto oom;
-    return 0;
-  case P_DIGITS:
-    if (pred_matches(S, &sp->ns, is_num, p, &m, &nm) < 0) goto oom;
-    if (tk_split_by(S, sp, m, nm, p->individual ? TK_ISOLATED : TK_CONTIGUOUS, out) < 0)
-      goto oom;
-    return 0;
-  case P_METASPACE: {
-    tk_split c = *sp;
-    static tk_regex space = {NULL, (char *)" ", 1};
-    if (tk_ns_replace(S, &c.ns, &space, p->repl, p->repl_len, e) < 0) return -1;
-    int starts = c.ns.len >= p->repl_len && memcmp(c.ns.p, p->repl, p->repl_len) == 0;
-    if ((p->prepend_scheme == PS_ALWAYS && !starts) ||
-        (p->prepend_scheme == PS_FIRST && !starts && c.ns.shift == 0))
-      if (tk_ns_prepend(S, &c.ns, p->repl, p->repl_len, e) < 0) return -1;
-    if (!p->split) return tk_splits_push(S, out, &c) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
-    if (pred_matches(S, &c.ns, is_repl, p, &m, &nm) < 0) goto oom;
-    if (tk_split_by(S, &c, m, nm, TK_MERGED_NEXT, out) < 0) goto oom;
-    return 0;
-  }
+      if (tk_split_by(S, sp, m, nm, TK_REMOVED, out) < 0) goto oom;
+      return 0;
+    case P_WSSPLIT:
+      if (pred_matches(S, &sp->ns, is_ws, p, &m, &nm) < 0) goto oom;
+      if (tk_split_by(S, sp, m, nm, TK_REMOVED, out) < 0) goto oom;
+      return 0;
+    case P_DIGITS:
+      if (pred_matches(S, &sp->ns, is_num, p, &m, &nm) < 0) goto oom;
+      if (tk_split_by(S, sp, m, nm, p->individual ? TK_ISOLATED : TK_CONTIGUOUS, out) < 0) goto oom;
+      return 0;
+    case P_METASPACE: {
+      tk_split c = *sp;
+      static tk_regex space = {NULL, (char *)" ", 1};
+      if (tk_ns_replace(S, &c.ns, &space, p->repl, p->repl_len, e) < 0) return -1;
+      int starts = c.ns.len >= p->repl_len && memcmp(c.ns.p, p->repl, p->repl_len) == 0;
+      if ((p->prepend_scheme == PS_ALWAYS && !starts) ||
+          (p->prepend_scheme == PS_FIRST && !starts && c.ns.shift == 0))
+        if (tk_ns_prepend(S, &c.ns, p->repl, p->repl_len, e) < 0) return -1;
+      if (!p->split) return tk_splits_push(S, out, &c) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
+      if (pred_matches(S, &c.ns, is_repl, p, &m, &nm) < 0) goto oom;
+      if (tk_split_by(S, &c, m, nm, TK_MERGED_NEXT, out) < 0) goto oom;
+      return 0;
+    }
   }
   return 0;
 oom:

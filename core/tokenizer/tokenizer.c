@@ -53,8 +53,7 @@ static int jflag(const cJSON *j, const char *k, int dflt) {
 /* to_free (the text when the caller no longer needs it) is freed as soon as the
  * tree exists: a smaller peak, and its (large) free runs before the tree's many
  * small frees rather than after them. */
-static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, char *err,
-                                   size_t errlen) {
+static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, char *err, size_t errlen) {
   tk_err E = {err, errlen};
   if (err && errlen) err[0] = 0;
   cJSON *root = cJSON_ParseWithLength(json, len);
@@ -114,8 +113,14 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
       tk_seterr(&E, "added_tokens[%d].content: expected a string", i);
       goto fail;
     }
-    tk_added_tok t = {c->valuestring, strlen(c->valuestring), jflag(a, "single_word", 0),
-                      jflag(a, "lstrip", 0), jflag(a, "rstrip", 0), 0, jflag(a, "special", 0), -1};
+    tk_added_tok t = {c->valuestring,
+                      strlen(c->valuestring),
+                      jflag(a, "single_word", 0),
+                      jflag(a, "lstrip", 0),
+                      jflag(a, "rstrip", 0),
+                      0,
+                      jflag(a, "special", 0),
+                      -1};
     t.normalized = jflag(a, "normalized", !t.special);
     if (tk_added_add(tok->added, &t, &tok->bpe, &E) < 0) goto fail;
   }
@@ -130,8 +135,7 @@ fail:
   return NULL;
 }
 
-lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char *err,
-                                             size_t errlen) {
+lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char *err, size_t errlen) {
   return load_json(json, len, NULL, err, errlen);
 }
 
@@ -193,7 +197,7 @@ lacuna_tokenizer *lacuna_tokenizer_load(const char *path, char *err, size_t errl
     return NULL;
   }
   lacuna_tokenizer *tok = load_json(b.p, b.len, b.p, err, errlen); /* frees b.p */
-  if (!tok && err && errlen) { /* name the file in the message */
+  if (!tok && err && errlen) {                                     /* name the file in the message */
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s: %s", path, err);
     snprintf(err, errlen, "%s", tmp);
@@ -220,12 +224,13 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   size_t cap = e->cap ? e->cap : 64;
   while (cap < n) cap *= 2;
   void *p;
-#define GROW(f)                                   \
-  if (!(p = realloc(e->f, cap * sizeof *e->f))) return -1; \
+#define GROW(f)                                                                                              \
+  if (!(p = realloc(e->f, cap * sizeof *e->f))) return -1;                                                   \
   e->f = p;
-  GROW(ids) GROW(byte_start) GROW(byte_end) GROW(char_start) GROW(char_end) GROW(special)
+  GROW(ids)
+  GROW(byte_start) GROW(byte_end) GROW(char_start) GROW(char_end) GROW(special)
 #undef GROW
-  e->cap = cap;
+      e->cap = cap;
   return 0;
 }
 
@@ -237,8 +242,7 @@ static tk_scratch *acquire(const lacuna_tokenizer *tok) {
 static void release(const lacuna_tokenizer *tok, tk_scratch *S) {
   tk_arena_reset(&S->A);
   tk_scratch *expected = NULL;
-  if (!atomic_compare_exchange_strong(&((lacuna_tokenizer *)tok)->spare, &expected, S))
-    tk_scratch_free(S);
+  if (!atomic_compare_exchange_strong(&((lacuna_tokenizer *)tok)->spare, &expected, S)) tk_scratch_free(S);
 }
 
 /* Char index of the char holding byte b, moving a cursor (cb at a char start). */
@@ -258,8 +262,8 @@ static size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_t *cc) 
   return *cc;
 }
 
-static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *s, size_t n,
-                        int add_special, tk_tok **toks, size_t *nt, size_t *ct, tk_err *E) {
+static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *s, size_t n, int add_special,
+                        tk_tok **toks, size_t *nt, size_t *ct, tk_err *E) {
   tk_al *al = tk_alloc(&S->A, (n + 1) * sizeof *al);
   if (!al) goto oom;
   for (size_t i = 0; i < n;) {
@@ -294,8 +298,8 @@ static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *
       *toks = np;
       *ct = c;
     }
-    (*toks)[(*nt)++] = (tk_tok){sp->id, sp->ns.al[0].s, sp->ns.al[sp->ns.len - 1].e, sp->ns.p,
-                                sp->ns.len, sp->special};
+    (*toks)[(*nt)++] =
+        (tk_tok){sp->id, sp->ns.al[0].s, sp->ns.al[sp->ns.len - 1].e, sp->ns.p, sp->ns.len, sp->special};
   }
   if (tok->post && tk_post_apply(tok->post, tok, toks, nt, ct, add_special, E) < 0) return -1;
   return 0;
@@ -346,9 +350,8 @@ static size_t to_original(const size_t *seg, size_t nseg, size_t x, int is_end) 
   return (size_t)((long)x + delta);
 }
 
-int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_t len,
-                            int add_special_tokens, lacuna_encoding *out, char *err,
-                            size_t errlen) {
+int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_t len, int add_special_tokens,
+                            lacuna_encoding *out, char *err, size_t errlen) {
   tk_err E = {err, errlen};
   out->n = 0;
   size_t n;
@@ -391,9 +394,12 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
       /* HF's BytesToCharOffsetConverter, quirks included */
       if (bs < n) {
         cs = char_at(u, bs, &cb, &cc);
-        if (be < n) ce = char_at(u, be, &cb, &cc);
-        else if (be >= 1 && be - 1 < n) ce = char_at(u, be - 1, &cb, &cc) + 1;
-        else ce = cs + 2;
+        if (be < n)
+          ce = char_at(u, be, &cb, &cc);
+        else if (be >= 1 && be - 1 < n)
+          ce = char_at(u, be - 1, &cb, &cc) + 1;
+        else
+          ce = cs + 2;
       }
       out->ids[i] = toks[i].id;
       out->byte_start[i] = nseg ? to_original(seg, nseg, bs, 0) : bs;
@@ -413,8 +419,7 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
 
 /* ---- decoding ---------------------------------------------------------------------------- */
 char *lacuna_tokenizer_decode(const lacuna_tokenizer *tok, const int32_t *ids, size_t n,
-                              int skip_special_tokens, size_t *outlen, char *err,
-                              size_t errlen) {
+                              int skip_special_tokens, size_t *outlen, char *err, size_t errlen) {
   tk_err E = {err, errlen};
   tk_strs v = {0};
   tk_buf b = {0};
@@ -511,8 +516,7 @@ static int enc_gc(lua_State *L) {
   return 0;
 }
 
-static lacuna_encoding *run_encode(lua_State *L, const lacuna_tokenizer *tok, int text_idx,
-                                   int add_special) {
+static lacuna_encoding *run_encode(lua_State *L, const lacuna_tokenizer *tok, int text_idx, int add_special) {
   size_t n;
   const char *text = luaL_checklstring(L, text_idx, &n);
   lacuna_encoding *e = lua_newuserdatauv(L, sizeof *e, 0);
@@ -601,7 +605,8 @@ static int l_encode_labels(lua_State *L) {
       if (++k <= nspans) {
         prev_end = se;
         pair_at(L, 3, k, &sb, &se, "trained");
-        if (sb < prev_end) return luaL_error(L, "trained[%d] overlaps or precedes the range before it", (int)k);
+        if (sb < prev_end)
+          return luaL_error(L, "trained[%d] overlaps or precedes the range before it", (int)k);
       }
     }
     if (k <= nspans && be > bs && sb <= bs && be <= se) train[i] = 1;
@@ -614,8 +619,10 @@ static int l_encode_labels(lua_State *L) {
       size_t lo = 0, hi = e->n; /* first token starting at or after `after` */
       while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (e->byte_start[mid] < after) lo = mid + 1;
-        else hi = mid;
+        if (e->byte_start[mid] < after)
+          lo = mid + 1;
+        else
+          hi = mid;
       }
       for (size_t i = lo; i < e->n && e->byte_start[i] < before; i++) {
         if (e->special[i]) {
@@ -683,8 +690,10 @@ static int l_token_to_id(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 2, &n);
   int32_t id = lacuna_tokenizer_token_to_id(t->tok, s, n);
-  if (id < 0) luaL_pushfail(L);
-  else lua_pushinteger(L, id);
+  if (id < 0)
+    luaL_pushfail(L);
+  else
+    lua_pushinteger(L, id);
   return 1;
 }
 
@@ -693,8 +702,10 @@ static int l_id_to_token(lua_State *L) {
   lua_Integer id = luaL_checkinteger(L, 2);
   size_t n;
   const char *s = id < 0 || id > INT32_MAX ? NULL : lacuna_tokenizer_id_to_token(t->tok, (int32_t)id, &n);
-  if (!s) luaL_pushfail(L);
-  else lua_pushlstring(L, s, n);
+  if (!s)
+    luaL_pushfail(L);
+  else
+    lua_pushlstring(L, s, n);
   return 1;
 }
 
@@ -713,25 +724,27 @@ static int l_close(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   LTok *t = luaL_checkudata(L, 1, TOKENIZER_MT);
-  if (t->tok) lua_pushfstring(L, "lacuna.Tokenizer (%p)", (void *)t->tok);
-  else lua_pushliteral(L, "lacuna.Tokenizer (closed)");
+  if (t->tok)
+    lua_pushfstring(L, "lacuna.Tokenizer (%p)", (void *)t->tok);
+  else
+    lua_pushliteral(L, "lacuna.Tokenizer (closed)");
   return 1;
 }
 
 static const luaL_Reg tok_methods[] = {
-    {"encode", l_encode},         {"count", l_count},
-    {"decode", l_decode},         {"token_to_id", l_token_to_id},
-    {"id_to_token", l_id_to_token}, {"vocab_size", l_vocab_size},
-    {"close", l_close},           {"encode_labels", l_encode_labels},
+    {"encode", l_encode},
+    {"count", l_count},
+    {"decode", l_decode},
+    {"token_to_id", l_token_to_id},
+    {"id_to_token", l_id_to_token},
+    {"vocab_size", l_vocab_size},
+    {"close", l_close},
+    {"encode_labels", l_encode_labels},
     {NULL, NULL},
 };
 
 static const luaL_Reg tok_meta[] = {
-    {"__gc", l_close},
-    {"__close", l_close},
-    {"__tostring", l_tostring},
-    {"__index", NULL},
-    {NULL, NULL},
+    {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring}, {"__index", NULL}, {NULL, NULL},
 };
 
 static const luaL_Reg funcs[] = {

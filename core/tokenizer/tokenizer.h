@@ -13,8 +13,7 @@ typedef struct lacuna_tokenizer lacuna_tokenizer;
  * message on failure; an unsupported feature names itself ("normalizer type
  * 'BertNormalizer' is not supported"). */
 lacuna_tokenizer *lacuna_tokenizer_load(const char *path, char *err, size_t errlen);
-lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char *err,
-                                             size_t errlen);
+lacuna_tokenizer *lacuna_tokenizer_load_json(const char *json, size_t len, char *err, size_t errlen);
 void lacuna_tokenizer_free(lacuna_tokenizer *tok);
 
 typedef struct lacuna_encoding {
@@ -39,15 +38,13 @@ void lacuna_encoding_free(lacuna_encoding *e);
  * text (so one per invalid subpart), which is what HF reports for it. For valid
  * input both are plain HF offsets. Tokens added by the post-processor (e.g.
  * <|begin_of_text|>) get offsets 0..0. Returns 0 on success, -1 with err. */
-int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_t len,
-                            int add_special_tokens, lacuna_encoding *out, char *err,
-                            size_t errlen);
+int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_t len, int add_special_tokens,
+                            lacuna_encoding *out, char *err, size_t errlen);
 
 /* Decodes ids like HF `decode(ids, skip_special_tokens)`; returns malloc'd
  * NUL-terminated UTF-8 (caller frees), NULL + err on failure. */
 char *lacuna_tokenizer_decode(const lacuna_tokenizer *tok, const int32_t *ids, size_t n,
-                              int skip_special_tokens, size_t *outlen, char *err,
-                              size_t errlen);
+                              int skip_special_tokens, size_t *outlen, char *err, size_t errlen);
 
 int32_t lacuna_tokenizer_token_to_id(const lacuna_tokenizer *tok, const char *token,
                                      size_t len); /* -1 if absent */

@@ -102,8 +102,8 @@ uint32_t tk_utf8_dec(const unsigned char *s, size_t n, int *len) {
     return ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
   }
   *len = 4;
-  return ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-         ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+  return ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
+         (s[3] & 0x3F);
 }
 
 int tk_utf8_enc(uint32_t cp, char *o) { return lacuna_utf8_encode(cp, o); }
@@ -115,14 +115,22 @@ static size_t valid_seq(const unsigned char *s, size_t n, size_t *bad) {
   if (c < 0x80) return 1;
   size_t need;
   unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) need = 1;
-  else if (c == 0xE0) need = 2, lo = 0xA0;
-  else if (c >= 0xE1 && c <= 0xEC) need = 2;
-  else if (c == 0xED) need = 2, hi = 0x9F;
-  else if (c >= 0xEE && c <= 0xEF) need = 2;
-  else if (c == 0xF0) need = 3, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3) need = 3;
-  else if (c == 0xF4) need = 3, hi = 0x8F;
+  if (c >= 0xC2 && c <= 0xDF)
+    need = 1;
+  else if (c == 0xE0)
+    need = 2, lo = 0xA0;
+  else if (c >= 0xE1 && c <= 0xEC)
+    need = 2;
+  else if (c == 0xED)
+    need = 2, hi = 0x9F;
+  else if (c >= 0xEE && c <= 0xEF)
+    need = 2;
+  else if (c == 0xF0)
+    need = 3, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3)
+    need = 3;
+  else if (c == 0xF4)
+    need = 3, hi = 0x8F;
   else {
     *bad = 1;
     return 0;
@@ -183,23 +191,26 @@ fail:
 int tk_is_whitespace(uint32_t c) {
   if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D);
   if (c < 0x85) return 0;
-  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 int tk_is_word(uint32_t c) {
-  if (c < 0x80)
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_';
+  if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
   if (c == 0x200C || c == 0x200D) return 1;
   switch (utf8proc_category((utf8proc_int32_t)c)) {
-  case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-  case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-  case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-  case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
-    return 1;
-  default:
-    return 0;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC: return 1;
+    default: return 0;
   }
 }
 
@@ -243,9 +254,7 @@ static int strmap_rehash(tk_strmap *m, uint32_t ncap) {
   return 0;
 }
 
-static int strmap_grow(tk_strmap *m) {
-  return strmap_rehash(m, m->mask ? (m->mask + 1) * 2 : 1024);
-}
+static int strmap_grow(tk_strmap *m) { return strmap_rehash(m, m->mask ? (m->mask + 1) * 2 : 1024); }
 
 int tk_strmap_reserve(tk_strmap *m, size_t n, size_t pool_bytes) {
   if (n > UINT32_MAX / 4) return -1;
@@ -382,9 +391,12 @@ void tk_xf_push(tk_xf *x, uint32_t cp, int change) {
   size_t i = x->idx;
   if (change > 0) {
     /* An inserted char shares the alignment of the byte before it. */
-    if (i > x->rs) a = x->src->al[i - 1];
-    else if (x->len) a = x->al[x->len - 1];
-    else a = (tk_al){x->src->shift, x->src->shift};
+    if (i > x->rs)
+      a = x->src->al[i - 1];
+    else if (x->len)
+      a = x->al[x->len - 1];
+    else
+      a = (tk_al){x->src->shift, x->src->shift};
   } else if (i < x->re) {
     a = x->src->al[i];
   } else if (x->len) {
@@ -418,7 +430,9 @@ int tk_xf_end(tk_xf *x, tk_ns *out) {
 /* ---- regex ------------------------------------------------------------------------ */
 /* Oniguruma (what HF uses) reads \s as Unicode White_Space; PCRE2's \s adds U+180E,
  * and its \h is horizontal space where Oniguruma's is a hex digit. Rewrite those. */
-#define WS_SET "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+#define WS_SET                                                                                               \
+  "\\t\\n\\x0B\\f\\r "                                                                                       \
+  "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
 static int rewrite_pattern(const char *p, size_t n, tk_buf *o) {
   int in_class = 0;
@@ -428,10 +442,14 @@ static int rewrite_pattern(const char *p, size_t n, tk_buf *o) {
       char d = p[i + 1];
       i++;
       int r = 0;
-      if (d == 's') r = tk_buf_add(o, in_class ? WS_SET : "[" WS_SET "]", strlen(in_class ? WS_SET : "[" WS_SET "]"));
-      else if (d == 'S' && !in_class) r = tk_buf_add(o, "[^" WS_SET "]", strlen("[^" WS_SET "]"));
-      else if (d == 'h') r = tk_buf_add(o, in_class ? "0-9a-fA-F" : "[0-9a-fA-F]", in_class ? 9 : 11);
-      else if (d == 'H' && !in_class) r = tk_buf_add(o, "[^0-9a-fA-F]", 12);
+      if (d == 's')
+        r = tk_buf_add(o, in_class ? WS_SET : "[" WS_SET "]", strlen(in_class ? WS_SET : "[" WS_SET "]"));
+      else if (d == 'S' && !in_class)
+        r = tk_buf_add(o, "[^" WS_SET "]", strlen("[^" WS_SET "]"));
+      else if (d == 'h')
+        r = tk_buf_add(o, in_class ? "0-9a-fA-F" : "[0-9a-fA-F]", in_class ? 9 : 11);
+      else if (d == 'H' && !in_class)
+        r = tk_buf_add(o, "[^0-9a-fA-F]", 12);
       else {
         r = tk_buf_addc(o, '\\');
         if (!r) r = tk_buf_addc(o, d);
@@ -480,8 +498,7 @@ int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err
   }
   int ec;
   PCRE2_SIZE eo;
-  r->code = pcre2_compile((PCRE2_SPTR)b.p, b.len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &ec, &eo,
-                          NULL);
+  r->code = pcre2_compile((PCRE2_SPTR)b.p, b.len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &ec, &eo, NULL);
   free(b.p);
   if (!r->code) {
     PCRE2_UCHAR msg[256];
@@ -509,8 +526,8 @@ static const char *find_literal(const char *h, size_t hn, const char *nd, size_t
   return NULL;
 }
 
-int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, size_t start,
-                  size_t *ms, size_t *me, tk_err *e) {
+int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, size_t start, size_t *ms,
+                  size_t *me, tk_err *e) {
   if (start > n) return 0;
   if (r->literal) {
     if (r->litlen == 0 || n - start < r->litlen) return 0;
@@ -534,8 +551,8 @@ int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, siz
   return 1;
 }
 
-int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n, tk_match **out,
-                    size_t *nout, tk_err *e) {
+int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n, tk_match **out, size_t *nout,
+                    tk_err *e) {
   size_t cap = 16, k = 0;
   tk_match *m = tk_alloc(&S->A, cap * sizeof *m);
   if (!m) goto oom;
