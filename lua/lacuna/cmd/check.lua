@@ -3,14 +3,10 @@ local usage = require "lacuna.usage"
 local runner = require "lacuna.runner"
 local run = require "lacuna.cmd.run"
 
-local M = {
+local M = run.with_run_options {
   name = "check",
   summary = "Validate a recipe and run it on 3 records (its own examples without -i).",
   usage = { "lacuna check RECIPE [-i INPUT] [options]" },
-  operands = run.operands,
-  extra_hint = run.extra_hint,
-  notes = run.recipe_note,
-  groups = run.groups,
 }
 
 function M.main(o)

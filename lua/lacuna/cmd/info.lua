@@ -4,16 +4,13 @@ local runner = require "lacuna.runner"
 local formats = require "lacuna.formats"
 local run = require "lacuna.cmd.run"
 
-local M = {
+local M = run.with_run_options {
   name = "info",
   summary = "Print a recipe's card: params, input fields, formats.",
   usage = { "lacuna info RECIPE [options]" },
-  operands = run.operands,
-  extra_hint = run.extra_hint,
   notes = function()
     return run.recipe_note() .. "\nIt takes run's options; --trust and --max-instructions apply to loading the recipe."
   end,
-  groups = run.groups,
 }
 
 local function pad(s, n) return s .. string.rep(" ", n - #s) end

@@ -118,6 +118,13 @@ M.groups = {
   },
 }
 
+-- Gives cmd (check, info) run's operand and options; returns cmd.
+function M.with_run_options(cmd)
+  cmd.operands, cmd.extra_hint, cmd.groups = M.operands, M.extra_hint, M.groups
+  cmd.notes = cmd.notes or M.recipe_note
+  return cmd
+end
+
 function M.main(o)
   if not o.recipe then usage.error("run: which recipe? (lacuna run RECIPE -i INPUT -o OUT)") end
   core.sys.catch_signals()

@@ -254,8 +254,10 @@ local function bind_params(params, args, kw, parent)
   return ms
 end
 
-EX.macro = function(n, sc)
-  sc.vars[n.name] = func(n.name, function(args, kw)
+-- The body of a macro or a call block as a callable: binds the arguments in a
+-- new scope over sc and renders the body to a string.
+local function body_function(name, n, sc)
+  return func(name, function(args, kw)
     local line = cur.line
     local ms = bind_params(n.params, args, kw, sc)
     local buf = {}
@@ -265,15 +267,12 @@ EX.macro = function(n, sc)
   end)
 end
 
+EX.macro = function(n, sc)
+  sc.vars[n.name] = body_function(n.name, n, sc)
+end
+
 EX.callblock = function(n, sc, out)
-  local caller = func("caller", function(args, kw)
-    local line = cur.line
-    local cs = bind_params(n.params, args, kw, sc)
-    local buf = {}
-    exec(n.body, cs, buf)
-    cur.line = line
-    return table.concat(buf)
-  end)
+  local caller = body_function("caller", n, sc)
   local f = eval(n.call.fn, sc)
   local args, kw = eval_args(n.call, sc)
   local names = table.move(kw.names, 1, #kw.names, 1, {})

@@ -66,23 +66,18 @@ function Parser:expression(with_cond)
   return e
 end
 
-function Parser:parse_or()
-  local e = self:parse_and()
-  while self:at("name", "or") do
+-- operand (word operand)*, left-associative: `or` over `and`, `and` over `not`.
+local function left_assoc(self, word, operand)
+  local e = operand(self)
+  while self:at("name", word) do
     local line = self:next().line
-    e = node("or", line, { a = e, b = self:parse_and() })
+    e = node(word, line, { a = e, b = operand(self) })
   end
   return e
 end
 
-function Parser:parse_and()
-  local e = self:parse_not()
-  while self:at("name", "and") do
-    local line = self:next().line
-    e = node("and", line, { a = e, b = self:parse_not() })
-  end
-  return e
-end
+function Parser:parse_or() return left_assoc(self, "or", Parser.parse_and) end
+function Parser:parse_and() return left_assoc(self, "and", Parser.parse_not) end
 
 function Parser:parse_not()
   if self:at("name", "not") then
