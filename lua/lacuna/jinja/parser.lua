@@ -372,117 +372,139 @@ function Parser:body(stop)
   end
 end
 
+-- One parser per statement tag, called once the tag's name is consumed.
+local TAGS = {}
+
+TAGS["if"] = function(self, line)
+  local branches = {}
+  local cond = self:expression()
+  self:done()
+  while true do
+    local body, ended = self:body({ elif = true, ["else"] = true, endif = true })
+    branches[#branches + 1] = { cond = cond, body = body }
+    if ended == "elif" then
+      cond = self:expression()
+      self:done()
+    elseif ended == "else" then
+      self:done()
+      local els = self:body({ endif = true })
+      self:done()
+      return node("if", line, { branches = branches, else_body = els })
+    else
+      self:done()
+      return node("if", line, { branches = branches })
+    end
+  end
+end
+
+TAGS["for"] = function(self, line)
+  local target = self:parse_tuple(false, line, nil, true)
+  self:expect("name", "in")
+  local iter = self:parse_tuple(false, line, false)
+  local cond
+  if self:accept("name", "if") then cond = self:expression() end
+  if self:at("name", "recursive") then self:fail("unsupported: recursive for loops") end
+  self:done()
+  local body, ended = self:body({ ["else"] = true, endfor = true })
+  local els
+  self:done()
+  if ended == "else" then
+    els = self:body({ endfor = true })
+    self:done()
+  end
+  return node("for", line, { target = target, iter = iter, cond = cond, body = body, else_body = els })
+end
+
+TAGS.set = function(self, line)
+  local target
+  local nt = self:expect("name")
+  if self:at("op", ".") then
+    self:next()
+    local attr = self:expect("name")
+    target = node("getattr", nt.line, { obj = node("name", nt.line, { v = nt.v }), name = attr.v })
+  else
+    self.i = self.i - 1
+    target = self:parse_tuple(false, line, nil, true)
+  end
+  if self:accept("op", "=") then
+    local e = self:parse_tuple(false, line, true)
+    self:done()
+    return node("set", line, { target = target, e = e })
+  end
+  local filters = {}
+  while self:accept("op", "|") do filters[#filters + 1] = self:parse_filter(nil) end
+  self:done()
+  local body = self:body({ endset = true })
+  self:done()
+  return node("setblock", line, { target = target, body = body, filters = filters })
+end
+
+TAGS.macro = function(self, line)
+  local name = self:expect("name").v
+  self:expect("op", "(")
+  local params = self:params()
+  self:done()
+  local body = self:body({ endmacro = true })
+  self:accept("name", name)
+  self:done()
+  return node("macro", line, { name = name, params = params, body = body })
+end
+
+TAGS.call = function(self, line)
+  local params = {}
+  if self:accept("op", "(") then params = self:params() end
+  local call = self:expression()
+  if call.k ~= "call" then self:fail("{% call %} needs a macro call") end
+  self:done()
+  local body = self:body({ endcall = true })
+  self:done()
+  return node("callblock", line, { call = call, params = params, body = body })
+end
+
+TAGS.filter = function(self, line)
+  local filters = { self:parse_filter(nil) }
+  while self:accept("op", "|") do filters[#filters + 1] = self:parse_filter(nil) end
+  self:done()
+  local body = self:body({ endfilter = true })
+  self:done()
+  return node("filterblock", line, { filters = filters, body = body })
+end
+
+TAGS.with = function(self, line)
+  local names, vals = {}, {}
+  while self:at("name") do
+    if #names > 0 then self:expect("op", ",") end
+    names[#names + 1] = self:expect("name").v
+    self:expect("op", "=")
+    vals[#vals + 1] = self:expression()
+    self:accept("op", ",")
+  end
+  self:done()
+  local body = self:body({ endwith = true })
+  self:done()
+  return node("with", line, { names = names, vals = vals, body = body })
+end
+
+TAGS.generation = function(self, line)
+  -- transformers' {% generation %} marks assistant text for masks; it
+  -- renders its body unchanged
+  self:done()
+  local body = self:body({ endgeneration = true })
+  self:done()
+  return node("with", line, { names = {}, vals = {}, body = body })
+end
+
+TAGS["break"] = function(self, line, kw)
+  self:done()
+  return node(kw, line)
+end
+TAGS.continue = TAGS["break"]
+
 function Parser:statement(t)
   local kw, line = t.v, t.line
-  if kw == "if" then
-    local branches = {}
-    local cond = self:expression()
-    self:done()
-    while true do
-      local body, ended = self:body({ elif = true, ["else"] = true, endif = true })
-      branches[#branches + 1] = { cond = cond, body = body }
-      if ended == "elif" then
-        cond = self:expression()
-        self:done()
-      elseif ended == "else" then
-        self:done()
-        local els = self:body({ endif = true })
-        self:done()
-        return node("if", line, { branches = branches, else_body = els })
-      else
-        self:done()
-        return node("if", line, { branches = branches })
-      end
-    end
-  elseif kw == "for" then
-    local target = self:parse_tuple(false, line, nil, true)
-    self:expect("name", "in")
-    local iter = self:parse_tuple(false, line, false)
-    local cond
-    if self:accept("name", "if") then cond = self:expression() end
-    if self:at("name", "recursive") then self:fail("unsupported: recursive for loops") end
-    self:done()
-    local body, ended = self:body({ ["else"] = true, endfor = true })
-    local els
-    self:done()
-    if ended == "else" then
-      els = self:body({ endfor = true })
-      self:done()
-    end
-    return node("for", line, { target = target, iter = iter, cond = cond, body = body, else_body = els })
-  elseif kw == "set" then
-    local target
-    local nt = self:expect("name")
-    if self:at("op", ".") then
-      self:next()
-      local attr = self:expect("name")
-      target = node("getattr", nt.line, { obj = node("name", nt.line, { v = nt.v }), name = attr.v })
-    else
-      self.i = self.i - 1
-      target = self:parse_tuple(false, line, nil, true)
-    end
-    if self:accept("op", "=") then
-      local e = self:parse_tuple(false, line, true)
-      self:done()
-      return node("set", line, { target = target, e = e })
-    end
-    local filters = {}
-    while self:accept("op", "|") do filters[#filters + 1] = self:parse_filter(nil) end
-    self:done()
-    local body = self:body({ endset = true })
-    self:done()
-    return node("setblock", line, { target = target, body = body, filters = filters })
-  elseif kw == "macro" then
-    local name = self:expect("name").v
-    self:expect("op", "(")
-    local params = self:params()
-    self:done()
-    local body = self:body({ endmacro = true })
-    self:accept("name", name)
-    self:done()
-    return node("macro", line, { name = name, params = params, body = body })
-  elseif kw == "call" then
-    local params = {}
-    if self:accept("op", "(") then params = self:params() end
-    local call = self:expression()
-    if call.k ~= "call" then self:fail("{% call %} needs a macro call") end
-    self:done()
-    local body = self:body({ endcall = true })
-    self:done()
-    return node("callblock", line, { call = call, params = params, body = body })
-  elseif kw == "filter" then
-    local filters = { self:parse_filter(nil) }
-    while self:accept("op", "|") do filters[#filters + 1] = self:parse_filter(nil) end
-    self:done()
-    local body = self:body({ endfilter = true })
-    self:done()
-    return node("filterblock", line, { filters = filters, body = body })
-  elseif kw == "with" then
-    local names, vals = {}, {}
-    while self:at("name") do
-      if #names > 0 then self:expect("op", ",") end
-      names[#names + 1] = self:expect("name").v
-      self:expect("op", "=")
-      vals[#vals + 1] = self:expression()
-      self:accept("op", ",")
-    end
-    self:done()
-    local body = self:body({ endwith = true })
-    self:done()
-    return node("with", line, { names = names, vals = vals, body = body })
-  elseif kw == "generation" then
-    -- transformers' {% generation %} marks assistant text for masks; it
-    -- renders its body unchanged
-    self:done()
-    local body = self:body({ endgeneration = true })
-    self:done()
-    return node("with", line, { names = {}, vals = {}, body = body })
-  elseif kw == "break" or kw == "continue" then
-    self:done()
-    return node(kw, line)
-  elseif UNSUPPORTED_TAGS[kw] then
-    self:fail("unsupported tag '" .. kw .. "'", line)
-  end
+  local parse = TAGS[kw]
+  if parse then return parse(self, line, kw) end
+  if UNSUPPORTED_TAGS[kw] then self:fail("unsupported tag '" .. kw .. "'", line) end
   self:fail("unknown tag '" .. kw .. "'", line)
 end
 
