@@ -273,13 +273,18 @@ function Parser:parse_postfix(e)
         e = node("slice", t.line, { obj = e, start = parts[1], stop = parts[2], step = parts[3] })
       end
     elseif t.v == "(" then
-      self:next()
-      local args, kwargs, kwnames = self:parse_args()
-      e = node("call", t.line, { fn = e, args = args, kwargs = kwargs, kwnames = kwnames })
+      e = self:parse_call(e, t.line)
     else
       return e
     end
   end
+end
+
+-- At "(": the call of fn with the arguments up to ")".
+function Parser:parse_call(fn, line)
+  self:next()
+  local args, kwargs, kwnames = self:parse_args()
+  return node("call", line, { fn = fn, args = args, kwargs = kwargs, kwnames = kwnames })
 end
 
 function Parser:parse_filter(e)
@@ -322,9 +327,7 @@ function Parser:parse_filter_expr(e)
       end
       e = node("test", t.line, { e = e, name = tname, args = args, kwargs = kwargs, kwnames = kwnames, negate = negate })
     elseif t and t.k == "op" and t.v == "(" then
-      self:next()
-      local args, kwargs, kwnames = self:parse_args()
-      e = node("call", t.line, { fn = e, args = args, kwargs = kwargs, kwnames = kwnames })
+      e = self:parse_call(e, t.line)
     else
       return e
     end
@@ -370,6 +373,14 @@ function Parser:body(stop)
       out[#out + 1] = self:statement(t)
     end
   end
+end
+
+-- Ends the current tag and parses the block's body up to {% endtag %}.
+function Parser:block_body(endtag)
+  self:done()
+  local body = self:body({ [endtag] = true })
+  self:done()
+  return body
 end
 
 -- One parser per statement tag, called once the tag's name is consumed.
@@ -433,9 +444,7 @@ TAGS.set = function(self, line)
   end
   local filters = {}
   while self:accept("op", "|") do filters[#filters + 1] = self:parse_filter(nil) end
-  self:done()
-  local body = self:body({ endset = true })
-  self:done()
+  local body = self:block_body("endset")
   return node("setblock", line, { target = target, body = body, filters = filters })
 end
 
@@ -455,18 +464,14 @@ TAGS.call = function(self, line)
   if self:accept("op", "(") then params = self:params() end
   local call = self:expression()
   if call.k ~= "call" then self:fail("{% call %} needs a macro call") end
-  self:done()
-  local body = self:body({ endcall = true })
-  self:done()
+  local body = self:block_body("endcall")
   return node("callblock", line, { call = call, params = params, body = body })
 end
 
 TAGS.filter = function(self, line)
   local filters = { self:parse_filter(nil) }
   while self:accept("op", "|") do filters[#filters + 1] = self:parse_filter(nil) end
-  self:done()
-  local body = self:body({ endfilter = true })
-  self:done()
+  local body = self:block_body("endfilter")
   return node("filterblock", line, { filters = filters, body = body })
 end
 
@@ -479,18 +484,14 @@ TAGS.with = function(self, line)
     vals[#vals + 1] = self:expression()
     self:accept("op", ",")
   end
-  self:done()
-  local body = self:body({ endwith = true })
-  self:done()
+  local body = self:block_body("endwith")
   return node("with", line, { names = names, vals = vals, body = body })
 end
 
 TAGS.generation = function(self, line)
   -- transformers' {% generation %} marks assistant text for masks; it
   -- renders its body unchanged
-  self:done()
-  local body = self:body({ endgeneration = true })
-  self:done()
+  local body = self:block_body("endgeneration")
   return node("with", line, { names = {}, vals = {}, body = body })
 end
 
