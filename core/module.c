@@ -25,6 +25,7 @@ static const struct {
     {"http", lacuna_open_http},
     {"cache", lacuna_open_cache},
     {"tokenizer", lacuna_open_tokenizer},
+    {"text", lacuna_open_text},
     {NULL, NULL},
 };
 
