@@ -11,6 +11,7 @@
  * the approximate counter the total is the sum of the pieces' counts plus one
  * separator count per join (the counter is an estimate; summing keeps the
  * assembly at memory speed). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,24 @@ static int trim(build *b, const char *s, size_t n, size_t budget, size_t *len, s
       *tokens = t;
     } else {
       hi = mid - 1;
+    }
+  }
+  if (lo == ne || budget - *tokens <= 4) return 0;
+  /* The next word is many tokens long (a formula, a URL, CJK without
+   * spaces): cut inside it at the longest code point prefix that fits. */
+  size_t a = *len, z = b->ends[lo];
+  while (a < z && (s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\r')) a++;
+  for (size_t l = lacuna_next_char(s, z, a), h = z; l < h;) {
+    size_t mid = l + (h - l + 1) / 2, t;
+    while (mid < h && ((unsigned char)s[mid] & 0xC0) == 0x80) mid++;
+    if (count(b, s, mid, &t) < 0) return -1;
+    if (t <= budget) {
+      l = mid;
+      *len = mid;
+      *tokens = t;
+    } else {
+      h = mid - 1;
+      while (h > l && ((unsigned char)s[h] & 0xC0) == 0x80) h--;
     }
   }
   return 0;
@@ -283,9 +302,11 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
   for (size_t j = 0; j < nn; j++) {
     if (nd[j].depth < 0) nd[j].depth = lacuna_rng_double(g);
     if (count(&b, nd[j].text, nd[j].len, &ntok[j]) < 0) goto done;
-    goal -= (long long)(ntok[j] + b.sep_t);
+    goal -= (long long)(ntok[j] + 2 * b.sep_t); /* inside a filler it adds two joins */
   }
-  long long aim = (long long)opts->target - 4;
+  /* Correct the goal by the miss for a few rounds, then bisect between the
+   * largest goal that came out short and the smallest that came out long. */
+  long long target = (long long)opts->target, aim = target - 4, short_goal = LLONG_MIN, long_goal = LLONG_MAX;
   for (int round = 0;; round++) {
     if (plan_fillers(&b, goal) < 0) goto done;
     size_t hay = 0;
@@ -294,16 +315,26 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
       if (place(&b, j, nd[j].depth * (double)hay, &b.spots[j]) < 0) goto done;
     qsort(b.spots, nn, sizeof *b.spots, spot_cmp);
     if (render(&b, nd, nn, ntok, opts, o) < 0) goto done;
-    long long total = (long long)o->tokens, target = (long long)opts->target;
+    long long total = (long long)o->tokens;
     if (total <= target && total >= target - SLACK) break;
     if (b.m == 0 && goal <= 0 && total > target) break; /* the needles alone exceed it */
-    if (round >= 12) {
-      if (total <= target + SLACK && total >= target - SLACK) break;
-      fail(&b, "could not bring the context within 16 tokens of the target");
-      goto done;
+    if (total > target)
+      long_goal = goal < long_goal ? goal : long_goal;
+    else
+      short_goal = goal > short_goal ? goal : short_goal;
+    long long next = goal + aim - total;
+    if (round >= 3 || next <= short_goal || next >= long_goal) {
+      if (short_goal == LLONG_MIN || long_goal == LLONG_MAX) {
+        next = total > target ? goal - (total - aim) - 8 * round : goal + (aim - total) + 8 * round;
+      } else if (long_goal - short_goal <= 1 || round >= 40) {
+        snprintf(err, errlen, "could not bring the context within %d tokens of the target %lld (%lld)", SLACK,
+                 target, total);
+        goto done;
+      } else {
+        next = short_goal + (long_goal - short_goal) / 2;
+      }
     }
-    if (round >= 4) aim -= 2; /* word steps too coarse: aim lower */
-    goal += aim - total;
+    goal = next;
   }
   o->fillers = b.m;
   depths(nd, nn, o->tokens);
