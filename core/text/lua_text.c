@@ -259,13 +259,16 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* A sorted copy of the document ids in the list at idx (nil: none), owned by Lua. */
-static int64_t *check_exclude(lua_State *L, int idx, size_t *n) {
+/* A sorted copy of the document ids in the list at idx (nil: none), owned by
+ * Lua, with room for `extra` more after them. */
+static int64_t *check_exclude(lua_State *L, int idx, size_t *n, size_t extra) {
   *n = 0;
-  if (lua_isnoneornil(L, idx)) return NULL;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_Integer k = luaL_len(L, idx);
-  int64_t *v = lua_newuserdatauv(L, (size_t)(k > 0 ? k : 1) * sizeof *v, 0);
+  lua_Integer k = 0;
+  if (!lua_isnoneornil(L, idx)) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    k = luaL_len(L, idx);
+  }
+  int64_t *v = lua_newuserdatauv(L, ((size_t)(k > 0 ? k : 0) + extra + 1) * sizeof *v, 0);
   for (lua_Integer i = 1; i <= k; i++) {
     lua_rawgeti(L, idx, i);
     int isnum;
@@ -286,7 +289,7 @@ static int p_sample(lua_State *L) {
   lua_Integer k = luaL_checkinteger(L, 3);
   luaL_argcheck(L, k >= 0, 3, "sample size must be >= 0");
   size_t nex;
-  int64_t *ex = check_exclude(L, 4, &nex);
+  int64_t *ex = check_exclude(L, 4, &nex, 0);
   lacuna_draw d;
   if (lacuna_draw_init(&d, ex, nex) < 0) return push_fail(L, "out of memory");
   lua_createtable(L, (int)(k < 1 << 20 ? k : 0), 0);
@@ -314,8 +317,10 @@ static void set_int(lua_State *L, const char *k, size_t v) {
  *                    exclude = {doc, ...}, sep = "\n"})
  *   -> {text, tokens, fillers, needles = {{byte_start, byte_end, token, tokens, depth}, ...}}
  *    | nil, message
- * depths: one per needle in [0, 1] (the share of the non-needle tokens before
- * it); absent ones are drawn uniformly, each needle independently. */
+ * needles: strings, or pool slots (integers) whose documents are then
+ * excluded too. depths: one per needle in [0, 1] (the share of the
+ * non-needle tokens before it); absent ones are drawn uniformly, each needle
+ * independently. */
 static int p_context(lua_State *L) {
   LPool *p = check_pool(L);
   lacuna_rng *g = lacuna_rng_check(L, 2);
@@ -333,23 +338,33 @@ static int p_context(lua_State *L) {
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 3, "sep must be a string");
     o.sep = lua_tolstring(L, -1, &o.sep_len);
   }
-  lua_getfield(L, 3, "exclude");
-  o.exclude = check_exclude(L, lua_gettop(L), &o.nexclude);
   int needles_idx = (lua_getfield(L, 3, "needles"), lua_gettop(L));
   int depths_idx = (lua_getfield(L, 3, "depths"), lua_gettop(L));
   size_t nn = 0;
   if (!lua_isnil(L, needles_idx)) {
-    luaL_argcheck(L, lua_istable(L, needles_idx), 3, "needles must be a list of strings");
+    luaL_argcheck(L, lua_istable(L, needles_idx), 3, "needles must be a list of strings or pool slots");
     nn = (size_t)luaL_len(L, needles_idx);
   }
+  lua_getfield(L, 3, "exclude");
+  int64_t *ex = check_exclude(L, lua_gettop(L), &o.nexclude, nn);
   if (!lua_isnil(L, depths_idx))
     luaL_argcheck(L, lua_istable(L, depths_idx), 3, "depths must be a list of numbers");
   lacuna_needle *nd = lua_newuserdatauv(L, (nn ? nn : 1) * sizeof *nd, 0);
   for (size_t j = 0; j < nn; j++) {
     memset(&nd[j], 0, sizeof nd[j]);
     lua_rawgeti(L, needles_idx, (lua_Integer)j + 1);
-    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "needles[%d] is not a string", (int)j + 1);
-    nd[j].text = lua_tolstring(L, -1, &nd[j].len); /* kept alive by the needles table */
+    if (lua_isinteger(L, -1)) { /* a pool slot: the arena does not move while a context is built */
+      lua_Integer slot = lua_tointeger(L, -1);
+      if (slot < 1 || (size_t)slot > p->pool.n)
+        return luaL_error(L, "needles[%d] is not a pool slot", (int)j + 1);
+      nd[j].text = lacuna_pool_text(&p->pool, (size_t)slot - 1);
+      nd[j].len = p->pool.seg[slot - 1].len;
+      ex[o.nexclude++] = p->pool.seg[slot - 1].doc;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+      nd[j].text = lua_tolstring(L, -1, &nd[j].len); /* kept alive by the needles table */
+    } else {
+      return luaL_error(L, "needles[%d] is not a string or a pool slot", (int)j + 1);
+    }
     lua_pop(L, 1);
     nd[j].depth = -1;
     if (!lua_isnil(L, depths_idx)) {
@@ -363,6 +378,8 @@ static int p_context(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  qsort(ex, o.nexclude, sizeof *ex, cmp_i64);
+  o.exclude = ex;
   char err[256];
   if (lacuna_context_build(&p->pool, g, nd, nn, &o, &p->ctx, err, sizeof err) < 0) return push_fail(L, err);
   lua_createtable(L, 0, 4);

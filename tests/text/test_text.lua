@@ -124,8 +124,20 @@ t.test("context: exact under a tokenizer, needles where asked", function()
   t.truthy(not a.text:find("\n"), "joined with spaces")
   t.raises(function() pool:context(lc.rng(1), { target = 0 }) end, "target must be")
   t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { "a" }, depths = { 1.5 } }) end, "outside [0, 1]")
-  t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { 5 } }) end, "needles[1] is not a string")
+  t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { true } }) end, "needles[1] is not a string or a pool slot")
   t.fails("too few segments", pool:context(lc.rng(1), { target = 10000000 }))
+  -- a needle given as a pool slot: its text, and its document excluded
+  local stext, _, sdoc = pool:get(7)
+  local c = assert(pool:context(lc.rng(4), { target = 3000, needles = { 7 } }))
+  local n = c.needles[1]
+  t.eq(c.text:sub(n.byte_start + 1, n.byte_end), stext)
+  local others = {}
+  for i = 1, #pool do
+    local s, _, d = pool:get(i)
+    if d == sdoc and i ~= 7 then others[#others + 1] = s end
+  end
+  for _, s in ipairs(others) do t.truthy(not c.text:find(s, 1, true), "a segment of the needle's document") end
+  t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { #pool + 1 } }) end, "is not a pool slot")
 end)
 
 t.test("context: approximate counter sums the pieces", function()
