@@ -62,8 +62,9 @@ typedef struct {
 
 /* Splits s into segments of at most max_tokens tokens each (exact under the
  * counter): whole sentences while they fit, a longer sentence at word
- * boundaries, a longer word at code point boundaries. Appends to out;
- * 0 on success, -1 with c->err (or "out of memory"). */
+ * boundaries, a longer word at code point boundaries (a single character
+ * over the limit stays whole). Appends to out; 0 on success, -1 with c->err
+ * (or "out of memory"). */
 int lacuna_segment(lacuna_counter *c, const char *s, size_t n, size_t max_tokens, lacuna_pieces *out);
 void lacuna_pieces_free(lacuna_pieces *p);
 
@@ -98,7 +99,7 @@ static inline const char *lacuna_pool_text(const lacuna_pool *p, size_t i) {
 
 /* Draws without replacement (a sparse Fisher-Yates over the slots): each call
  * returns the next slot, skipping segments of excluded documents; SIZE_MAX
- * when none is left. */
+ * when none is left, SIZE_MAX - 1 when out of memory. */
 typedef struct {
   size_t *key, *val; /* open addressing: displaced slot positions */
   size_t mask, used, next;
@@ -136,9 +137,10 @@ typedef struct {
   size_t fillers; /* filler segments used (a trimmed or split one counts once) */
 } lacuna_context;
 
-/* Needles plus fillers from the pool up to opts->target tokens (within 16
- * below it), needles at their depths; fills each needle's results. 0 on
- * success; -1 with err: the pool cannot fill the target, or a counter error. */
+/* Needles plus fillers from the pool up to opts->target tokens (in
+ * [target - 16, target]; only needles that alone exceed the target give more),
+ * needles at their depths; fills each needle's results. 0 on success; -1
+ * with err: the pool cannot fill the target, or a counter error. */
 int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *needles, size_t nneedles,
                          const lacuna_context_opts *opts, lacuna_context *out, char *err, size_t errlen);
 void lacuna_context_free(lacuna_context *c);
