@@ -113,9 +113,9 @@ static int role_default(const msg *m) { return m->rolelen == 9 && memcmp(m->role
 static int resolved_flag(const msg *m) { return m->train == FLAG_UNSET ? role_default(m) : m->train; }
 
 typedef struct runbuf {
-  lacuna_run *out;
+  lacuna_mask_run *out;
   size_t cap, n;
-  lacuna_run cur;
+  lacuna_mask_run cur;
   int have;
 } runbuf;
 
@@ -134,7 +134,7 @@ static void run_push(runbuf *rb, size_t b, size_t e, int t) {
   rb->have = 1;
 }
 
-static size_t msg_runs(const msg *m, lacuna_run *out, size_t cap) {
+static size_t msg_runs(const msg *m, lacuna_mask_run *out, size_t cap) {
   runbuf rb = {out, cap, 0, {0, 0, 0}, 0};
   int d = resolved_flag(m);
   if (!m->has_spans) {
@@ -176,7 +176,7 @@ const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *l
   return ex->msgs[i].content ? ex->msgs[i].content : "";
 }
 
-size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out, size_t cap) {
+size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_mask_run *out, size_t cap) {
   return i < ex->n ? msg_runs(&ex->msgs[i], out, cap) : 0;
 }
 
@@ -427,9 +427,9 @@ static int ex_segments(lua_State *L) {
   lacuna_example *ex = toexample(L);
   size_t i = check_index(L, ex, 2), n, k, chars = 0;
   const msg *m = &ex->msgs[i];
-  lacuna_run *runs;
+  lacuna_mask_run *runs;
   n = msg_runs(m, NULL, 0);
-  runs = (lacuna_run *)lua_newuserdatauv(L, n ? n * sizeof *runs : 1, 0);
+  runs = (lacuna_mask_run *)lua_newuserdatauv(L, n ? n * sizeof *runs : 1, 0);
   msg_runs(m, runs, n);
   lua_createtable(L, (int)n, 0);
   for (k = 0; k < n; k++) {

@@ -14,10 +14,10 @@ typedef struct lacuna_example lacuna_example;
 
 /* One contiguous run of a message's resolved mask, byte offsets into the
  * content, end exclusive. */
-typedef struct lacuna_run {
+typedef struct lacuna_mask_run {
   size_t b, e;
   int train; /* 0 or 1 */
-} lacuna_run;
+} lacuna_mask_run;
 
 /* The Example at stack index idx; raises if it is not one or is closed. */
 lacuna_example *lacuna_check_example(lua_State *L, int idx);
@@ -31,7 +31,7 @@ const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *l
 /* Writes at most cap runs of message i's mask into out (unset flags resolved
  * by the role default: assistant trained, others not) and returns how many
  * runs the mask has; call with cap 0 to size the array. Empty content has 0. */
-size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out, size_t cap);
+size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_mask_run *out, size_t cap);
 
 /* 1 if every byte of [b, e) in message i is trained (e > b), else 0: a token
  * is trained only when it lies wholly inside trained text. */

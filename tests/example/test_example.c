@@ -153,7 +153,7 @@ static void test_misc(void) {
 
 static void test_c_interface(void) {
   lacuna_example *ex;
-  lacuna_run runs[8];
+  lacuna_mask_run runs[8];
   size_t len, n;
   CHECK(run("ex = E.new(); local i = ex:add_message('assistant', '');"
             "ex:append_part(i, 'abc', false); ex:append_part(i, 'def', true);"
