@@ -3,6 +3,7 @@
  * formats.lua) and the tokenizer label mapping read, so it lives in C and is
  * validated when it is set, not when it is written out. */
 #include "example.h"
+#include "caller.h"
 #include "utf8.h"
 
 #include <string.h>
@@ -246,8 +247,17 @@ static int ex_add_message(lua_State *L) {
   const char *role = luaL_checklstring(L, 2, &rolelen);
   const char *content = luaL_checklstring(L, 3, &len);
   flag train = opt_flag(L, 4);
+  size_t bad;
   msg m;
-  luaL_argcheck(L, rolelen > 0, 2, "role must not be empty");
+  /* Checked here, once: every text of an Example is valid UTF-8 from the
+   * moment it is added, so no later reader validates it again. */
+  if (rolelen == 0) return lacuna_caller_error(L, "message %d: role must not be empty", (int)ex->n + 1);
+  if (!lacuna_utf8_check(role, rolelen, &bad))
+    return lacuna_caller_error(L, "message %d: role is not valid UTF-8 (byte offset %I)", (int)ex->n + 1,
+                               (LUAI_UACINT)bad);
+  if (!lacuna_utf8_check(content, len, &bad))
+    return lacuna_caller_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)ex->n + 1, role,
+                               (LUAI_UACINT)bad);
   grow(L, (void **)&ex->msgs, &ex->cap, ex->n + 1, sizeof(msg));
   memset(&m, 0, sizeof m);
   m.train = train;
@@ -275,8 +285,11 @@ static int ex_append_part(lua_State *L) {
   const char *text = luaL_checklstring(L, 3, &len);
   flag train = opt_flag(L, 4);
   msg *m = &ex->msgs[i];
-  size_t need;
+  size_t need, bad;
   if (len == 0) return 0;
+  if (!lacuna_utf8_check(text, len, &bad))
+    return lacuna_caller_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)i + 1, m->role,
+                               (LUAI_UACINT)(m->len + bad));
   /* Text added before the first part keeps the message's own flag. */
   need = m->nspans + ((!m->has_spans && m->len > 0) ? 2 : 1);
   if (len > (size_t)-1 - m->len) nomem(L);

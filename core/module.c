@@ -24,6 +24,7 @@ static const struct {
     {"sys", lacuna_open_sys},
     {"http", lacuna_open_http},
     {"cache", lacuna_open_cache},
+    {"caller", lacuna_open_caller},
     {"tokenizer", lacuna_open_tokenizer},
     {NULL, NULL},
 };

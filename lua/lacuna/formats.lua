@@ -9,6 +9,9 @@
 -- Emitted objects carry a metatable with __jsonorder so the JSON encoder writes
 -- their keys in the order trainers' documentation shows.
 local core = require("lacuna.core").example
+-- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c).
+local caller = require("lacuna.core").caller
+local raise = caller.error
 
 local M = {}
 
@@ -213,14 +216,14 @@ end
 local function check_args(name, ex, opts, fname)
   name = name or M.default
   if type(name) ~= "string" or not known(name) then
-    error(string.format("%s: unknown format '%s' (known: %s)", fname, tostring(name),
-      table.concat(M.names, ", ")), 3)
+    raise(string.format("%s: unknown format '%s' (known: %s)", fname, tostring(name),
+      table.concat(M.names, ", ")))
   end
   if not core.is(ex) then
-    error(string.format("%s: expected an Example, got %s", fname, type(ex)), 3)
+    raise(string.format("%s: expected an Example, got %s", fname, type(ex)))
   end
   if opts ~= nil and type(opts) ~= "table" then
-    error(string.format("%s: opts must be a table or nil, got %s", fname, type(opts)), 3)
+    raise(string.format("%s: opts must be a table or nil, got %s", fname, type(opts)))
   end
   return name, opts or {}
 end
@@ -232,8 +235,8 @@ function M.render(name, ex, opts)
   name, opts = check_args(name, ex, opts, "render")
   local obj, why = try(name, ex, opts, opts.notes)
   if not obj then
-    error(string.format("format '%s' cannot represent this example: %s%s", name, why,
-      name ~= "axolotl" and "; use --format axolotl, which keeps per-span masks" or ""), 2)
+    raise(string.format("format '%s' cannot represent this example: %s%s", name, why,
+      name ~= "axolotl" and "; use --format axolotl, which keeps per-span masks" or ""))
   end
   if opts.meta ~= false then
     local meta = ex:meta()
@@ -249,5 +252,10 @@ function M.check_representable(name, ex, opts)
   if not obj then return nil, why end
   return true
 end
+
+-- Behind a C frame, so that a mistake in `return lc.formats.render(...)` (a
+-- tail call) names the recipe's line.
+M.render = caller.entry(M.render)
+M.check_representable = caller.entry(M.check_representable)
 
 return M

@@ -111,11 +111,16 @@ t.test("meta", function()
   t.eq(E({ meta = { a = 1 } }):meta(), { a = 1 })
 end)
 
-t.test("validate", function()
+t.test("text is validated when it is added", function()
   local ex = E.new():user("héllo"):assistant("fine")
   t.eq(ex:validate(), true)
-  ex:assistant("bad \xff byte")
-  t.raises(function() ex:validate() end, "message 3 (assistant): invalid UTF-8 at byte offset 4")
+  t.raises(function() ex:assistant("bad \xff byte") end, "message 3 (assistant): invalid UTF-8 at byte offset 4")
+  t.eq(ex:count(), 2)
+  -- In a part, the offset counts from the start of the message.
+  t.raises(function() ex:assistant { "ok ", E.part("\xc3", false) } end,
+    "message 3 (assistant): invalid UTF-8 at byte offset 3")
+  t.eq(ex:count(), 2)
+  t.raises(function() ex:message("r\xff", "x") end, "role is not valid UTF-8")
 end)
 
 t.test("caller mistakes raise", function()
