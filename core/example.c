@@ -167,8 +167,10 @@ lacuna_example *lacuna_check_example(lua_State *L, int idx) {
 
 size_t lacuna_example_count(const lacuna_example *ex) { return ex->n; }
 
-const char *lacuna_example_role(const lacuna_example *ex, size_t i) {
-  return i < ex->n ? ex->msgs[i].role : NULL;
+const char *lacuna_example_role(const lacuna_example *ex, size_t i, size_t *len) {
+  if (i >= ex->n) return NULL;
+  if (len) *len = ex->msgs[i].rolelen;
+  return ex->msgs[i].role;
 }
 
 const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *len) {
@@ -179,6 +181,28 @@ const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *l
 
 size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_mask_run *out, size_t cap) {
   return i < ex->n ? msg_runs(&ex->msgs[i], out, cap) : 0;
+}
+
+static enum lacuna_mask_state msg_state(const msg *m) {
+  int any_t = 0, any_f = 0;
+  size_t k, pos = 0;
+  if (m->len == 0) return !m->has_spans && resolved_flag(m) ? LACUNA_TRAINED : LACUNA_UNTRAINED;
+  if (!m->has_spans) return resolved_flag(m) ? LACUNA_TRAINED : LACUNA_UNTRAINED;
+  for (k = 0; k < m->nspans; k++) {
+    const span *s = &m->spans[k];
+    if (s->b > pos) any_f = 1; /* a gap: untrained */
+    if (s->train == FLAG_UNSET ? resolved_flag(m) : s->train)
+      any_t = 1;
+    else
+      any_f = 1;
+    pos = s->e;
+  }
+  if (pos < m->len) any_f = 1;
+  return any_t && any_f ? LACUNA_PARTIAL : any_t ? LACUNA_TRAINED : LACUNA_UNTRAINED;
+}
+
+enum lacuna_mask_state lacuna_example_state(const lacuna_example *ex, size_t i) {
+  return i < ex->n ? msg_state(&ex->msgs[i]) : LACUNA_UNTRAINED;
 }
 
 int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b, size_t e) {
@@ -436,10 +460,10 @@ static void set_int(lua_State *L, const char *k, size_t v) {
   lua_setfield(L, -2, k);
 }
 
-static int ex_segments(lua_State *L) {
-  lacuna_example *ex = toexample(L);
-  size_t i = check_index(L, ex, 2), n, k, chars = 0;
-  const msg *m = &ex->msgs[i];
+/* Pushes message m's resolved runs: {{b=, e=, cb=, ce=, train=}...}, byte and
+ * character offsets, end exclusive. */
+static void push_runs(lua_State *L, const msg *m) {
+  size_t n, k, chars = 0;
   lacuna_mask_run *runs;
   n = msg_runs(m, NULL, 0);
   runs = (lacuna_mask_run *)lua_newuserdatauv(L, n ? n * sizeof *runs : 1, 0);
@@ -456,6 +480,38 @@ static int ex_segments(lua_State *L) {
     lua_pushboolean(L, runs[k].train);
     lua_setfield(L, -2, "train");
     lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  lua_remove(L, -2); /* the scratch runs */
+}
+
+static int ex_segments(lua_State *L) {
+  lacuna_example *ex = toexample(L);
+  size_t i = check_index(L, ex, 2);
+  push_runs(L, &ex->msgs[i]);
+  return 1;
+}
+
+static const char *const state_names[] = {"untrained", "trained", "partial"};
+
+/* ex:snapshot() -> the whole example resolved in one call, one table per
+ * message: {index=, role=, content=, state=, runs=} (see example.lua). */
+static int ex_snapshot(lua_State *L) {
+  lacuna_example *ex = toexample(L);
+  size_t i;
+  lua_createtable(L, (int)ex->n, 0);
+  for (i = 0; i < ex->n; i++) {
+    const msg *m = &ex->msgs[i];
+    lua_createtable(L, 0, 5);
+    set_int(L, "index", i + 1);
+    lua_pushlstring(L, m->role, m->rolelen);
+    lua_setfield(L, -2, "role");
+    push_content(L, m);
+    lua_setfield(L, -2, "content");
+    lua_pushstring(L, state_names[msg_state(m)]);
+    lua_setfield(L, -2, "state");
+    push_runs(L, m);
+    lua_setfield(L, -2, "runs");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }
@@ -549,6 +605,7 @@ static const luaL_Reg ex_methods[] = {
     {"count", ex_count},
     {"message", ex_message},
     {"segments", ex_segments},
+    {"snapshot", ex_snapshot},
     {"validate", ex_validate},
     {"char_offset", ex_char_offset},
     {"meta", ex_meta},

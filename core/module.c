@@ -25,6 +25,7 @@ static const struct {
     {"http", lacuna_open_http},
     {"cache", lacuna_open_cache},
     {"caller", lacuna_open_caller},
+    {"render", lacuna_open_render},
     {"tokenizer", lacuna_open_tokenizer},
     {NULL, NULL},
 };

@@ -160,8 +160,10 @@ static void test_c_interface(void) {
             "ex:append_part(i, 'gh', false); return ex") == NULL);
   ex = lacuna_check_example(L, -1);
   CHECK(lacuna_example_count(ex) == 1);
-  CHECK_STR(lacuna_example_role(ex, 0), "assistant");
-  CHECK(lacuna_example_role(ex, 1) == NULL);
+  CHECK_STR(lacuna_example_role(ex, 0, &len), "assistant");
+  CHECK(len == 9);
+  CHECK(lacuna_example_role(ex, 1, NULL) == NULL);
+  CHECK(lacuna_example_state(ex, 0) == LACUNA_PARTIAL);
   CHECK(memcmp(lacuna_example_content(ex, 0, &len), "abcdefgh", 8) == 0 && len == 8);
   n = lacuna_example_runs(ex, 0, NULL, 0);
   CHECK(n == 3);
