@@ -10,7 +10,25 @@
 -- A message's flag (true/false/nil) applies to its whole text; nil means the
 -- role default (assistant trained, everything else not). Parts carry their own
 -- flag (nil: the message's). Explicit byte spans (ex:spans) leave uncovered text
--- untrained.
+-- untrained. Text must be valid UTF-8; it is checked once, when it is added.
+--
+-- Metadata: example.new{meta = t} copies t's fields into the example's own
+-- table, ex:meta() (later writes to t are not seen; write to ex:meta()). It is
+-- written as JSON with lacuna.json's rules: an empty Lua table is an object,
+-- {}; mark a list that may be empty with json.array (lc.json.array{} or
+-- lc.json.array(t)), an object with json.object.
+--
+-- The resolved view, for code that reads an example whole (renderers, the
+-- tokens format, recipes): ex:snapshot() returns, in one call, a list with one
+-- table per message
+--   { index = i, role = "assistant", content = "...",
+--     state = "trained" | "untrained" | "partial",
+--     runs = { { b =, e =, cb =, ce =, train = }, ... } }
+-- where runs is the message's resolved mask as maximal runs, byte offsets b, e
+-- and character offsets cb, ce into content (0-based, end exclusive; text not
+-- covered by explicit spans is an untrained run; empty content has no runs
+-- and its state is the message's own flag). It is a copy: later changes to the
+-- example do not change it. ex:segments(i) is message i's runs alone.
 local core = require("lacuna.core").example
 -- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c);
 -- the recipe-facing functions sit behind a C frame (caller.entry) so that
@@ -135,6 +153,8 @@ function M.is_example(v)
   return core.is(v)
 end
 
+-- example.new{meta = t}: an empty example; t's fields are copied into its
+-- metadata (see the top).
 M.new = entry(function(opts)
   if opts ~= nil and type(opts) ~= "table" then
     raise("bad argument #1 to 'new' (table or nil expected, got " .. type(opts) .. ")")
