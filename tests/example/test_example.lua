@@ -111,6 +111,17 @@ t.test("meta", function()
   t.eq(E({ meta = { a = 1 } }):meta(), { a = 1 })
 end)
 
+t.test("meta: copied from new{meta=}, lists marked with json.array", function()
+  local lc = require "lacuna"
+  local src = { id = 1 }
+  local ex = E { meta = src }
+  src.later = true -- documented: new{meta = t} copies t
+  t.eq(ex:meta(), { id = 1 })
+  ex:meta().tags = {}
+  ex:meta().list = lc.json.array {}
+  t.eq(lc.json.encode(ex:meta()), '{"id":1,"list":[],"tags":{}}')
+end)
+
 t.test("text is validated when it is added", function()
   local ex = E.new():user("héllo"):assistant("fine")
   t.eq(ex:validate(), true)
