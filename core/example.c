@@ -1,7 +1,7 @@
 /* Examples: a list of chat messages, each with a train/ignore mask made of byte
- * spans over its content. The mask is what the trainer formats (lua/lacuna/
- * formats.lua) and the tokenizer label mapping read, so it lives in C and is
- * validated when it is set, not when it is written out. */
+ * spans over its content. The mask is what the trainer formats (core/render.c)
+ * and the tokenizer label mapping read, so it lives in C, and text and spans
+ * are validated when they are set, once, never when they are written out. */
 #include "example.h"
 #include "caller.h"
 #include "utf8.h"
