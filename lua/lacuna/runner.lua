@@ -616,6 +616,7 @@ function M.teacher_manifest(pool)
   return setmetatable({
     models = models,
     requests = st.requests, retries = st.retries, cache_hits = st.cache_hits,
+    coalesced = st.coalesced > 0 and st.coalesced or nil, -- calls that shared a reply in flight
     rate_limited = st.rate_limited, failures = st.failures,
     prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens,
     cost_usd = pool.cfg.prices and pool.cost or nil,
@@ -623,7 +624,7 @@ function M.teacher_manifest(pool)
     cache = pool.cfg.cache_mode ~= "off" and pool.cfg.cache or nil,
     cache_mode = pool.cfg.cache_mode,
     concurrency = pool.max_limit,
-  }, { __jsonorder = { "models", "requests", "retries", "cache_hits", "rate_limited", "failures",
+  }, { __jsonorder = { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
                        "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
                        "cache_mode", "concurrency" } })
 end

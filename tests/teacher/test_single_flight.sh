@@ -49,6 +49,10 @@ expect_eq "$(jq -s 'map(.messages[1].content | split("\n") | .[3]) | unique | le
 # Usage and requests are counted once per reply.
 M=$TMP/first.manifest.json
 expect_eq "$(jq .teacher.requests "$M")" "$KEYS" "manifest: requests counted once"
+# 40 items make 160 calls: each is a request, a cache hit or a coalesced call.
+expect_eq "$(jq '.teacher | .requests + .cache_hits + .coalesced' "$M")" 160 \
+  "manifest: requests + cache hits + coalesced calls = the calls made"
+expect_true "manifest: most calls were coalesced" test "$(jq .teacher.coalesced "$M")" -gt 100
 if command -v sqlite3 >/dev/null; then # (not a dependency: checked when present)
   expect_eq "$(jq .teacher.prompt_tokens "$M")" "$(sqlite3 "$TMP/cache.db" 'select sum(prompt_tokens) from responses')" \
     "manifest: prompt tokens of the $KEYS replies, each once"
