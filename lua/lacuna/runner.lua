@@ -686,8 +686,9 @@ function M.check(o, out)
   pool:close()
   if tmp then os.remove(tmp) end
   counts.read = res.read
-  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed\n",
-    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed))
+  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed%s\n",
+    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed,
+    counts.failed_examples and string.format("; %d examples could not be written", counts.failed_examples) or ""))
   return (counts.failed > 0 or (counts.failed_examples or 0) > 0) and 1 or 0, counts
 end
 

@@ -72,6 +72,10 @@ expect_code 0 "--split-partial: every example written"
 expect_eq "$(lines "$TMP/split.jsonl")" 6 "--split-partial: three examples per item"
 expect_eq "$(sed -n 2p "$TMP/split.jsonl" | jq -c '[.messages[] | .weight]')" "[null,0,1]" \
   "--split-partial: the bad case's assistant message split at the mask"
+lc check "$DIR/pam_three.lua" -i "$TMP/two.jsonl" --format openai
+expect_code 1 "check: an example that cannot be written fails the check"
+expect_in "$OUT" "# FAIL $TMP/two.jsonl:1: example 2 of 3: format 'openai' cannot represent" "check: shows the example's failure"
+expect_in "$OUT" "2 checked = 2 ok (4 examples) + 0 skipped + 0 failed; 2 examples could not be written" "check: counts it"
 # An item whose only example cannot be written fails as a whole, without prefix.
 cat >"$TMP/bad_only.lua" <<'LUA'
 local lc = require "lacuna"
