@@ -96,5 +96,6 @@ end
 -- tail call) names the recipe's line.
 M.render = caller.entry(M.render)
 M.check_representable = caller.entry(M.check_representable)
+M.line = caller.entry(M.line)
 
 return M
