@@ -9,8 +9,10 @@ source "$(dirname "$0")/lib.sh"
 DIR="$FIX/errors"
 RECIPE="$DIR/mistakes.lua"
 
-# No teacher is reached: every teacher mistake is caught before sending.
-lc run "$RECIPE" -i "$DIR/cases.jsonl" -o "$TMP/out.jsonl" --base-url http://127.0.0.1:9/v1 --model m \
+# No teacher is reached: every teacher mistake is caught before sending. (Run
+# from the fixture folder: Lua shortens long chunk names in positions.)
+cd "$DIR" || exit 1
+lc run mistakes.lua -i cases.jsonl -o "$TMP/out.jsonl" --base-url http://127.0.0.1:9/v1 --model m \
   --no-cache --max-retries 0 -q
 expect_code 1 "every case fails its item"
 ncases=$(wc -l <"$DIR/cases.jsonl" | tr -d ' ')
@@ -23,11 +25,11 @@ while IFS= read -r rec; do
   name=$(jq -r .case <<<"$rec")
   want_line=$(grep -n -- "-- case:$name\$" "$RECIPE" | cut -d: -f1)
   got=$(jq -r --arg c "$name" 'select(.item.case == $c) | .error' "$TMP/out.failed.jsonl")
-  expect_in "$got" "$DIR/cases.jsonl:$n: $RECIPE:$want_line: " "case $name names the recipe's line $want_line"
+  expect_in "$got" "cases.jsonl:$n: mistakes.lua:$want_line: " "case $name names the recipe's line $want_line"
 done <"$DIR/cases.jsonl"
 
 # Sandboxed and trusted recipes report the same lines.
-lc run "$RECIPE" -i "$DIR/cases.jsonl" -o "$TMP/trusted.jsonl" --base-url http://127.0.0.1:9/v1 --model m \
+lc run mistakes.lua -i cases.jsonl -o "$TMP/trusted.jsonl" --base-url http://127.0.0.1:9/v1 --model m \
   --no-cache --max-retries 0 -q --trust
 expect_eq "$(jq -r .error "$TMP/trusted.failed.jsonl")" "$(jq -r .error "$TMP/out.failed.jsonl")" \
   "--trust reports the same errors"
