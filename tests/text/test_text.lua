@@ -40,6 +40,33 @@ t.test("sentences and segments", function()
   t.raises(function() text.segment("x", 5, 42) end, "tokenizer must be")
 end)
 
+t.test("segment: random text, invalid UTF-8 included", function()
+  local g = lc.rng(31)
+  local atoms = { "a", "word", "Mr.", "3.14", ". ", "! ", "? ", "\n", "\n\n", " ", "  ", "é", "中", "文。", "”", "e.g.",
+                  "\xff", "\xe4\xbd", "—", "https://example.com/x?y=1", "(", ")", "\t" }
+  for round = 1, 300 do
+    local parts = {}
+    for i = 1, g:int(0, 200) do parts[i] = atoms[g:int(#atoms)] end
+    local s = table.concat(parts)
+    for _, tok in ipairs { words, false } do
+      local max = g:int(1, 40)
+      local segs, counts = text.segment(s, max, tok or nil)
+      local at = 1
+      for i, seg in ipairs(segs) do
+        local a, b = s:find(seg, at, true)
+        t.truthy(a, "segment " .. i .. " is the next part of the text")
+        t.truthy(not s:sub(at, a - 1):find("%S"), "only whitespace skipped")
+        at = b + 1
+        t.eq(counts[i], text.count(seg, tok or nil))
+        t.truthy(counts[i] <= max or utf8.len(seg) == 1 or #seg == 1, "over the limit: " .. counts[i] .. " > " .. max)
+        t.truthy(seg:find("^%S") and seg:find("%S$"), "trimmed")
+        if utf8.len(s) then t.truthy(utf8.len(seg), "valid UTF-8 stays valid") end
+      end
+      t.truthy(not s:sub(at):find("%S"), "nothing left over in round " .. round)
+    end
+  end
+end)
+
 t.test("token_index maps bytes to the token holding them", function()
   local s = "Hello, big world!"
   t.eq(text.token_index(s, { 0, 4, 5, 6, 7, 11, #s }, words), { 0, 0, 1, 2, 2, 3, 5 })
