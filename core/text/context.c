@@ -76,8 +76,16 @@ static int draw_one(build *b) {
   return 0;
 }
 
-/* The longest word-boundary prefix of s[0..n) with at most budget tokens. */
-static int trim(build *b, const char *s, size_t n, size_t budget, size_t *len, size_t *tokens) {
+/* Do the first k words of s (k >= 1) fit in budget? 1 yes, 0 no, -1 error. */
+static int fits(build *b, const char *s, size_t k, size_t budget, size_t *t) {
+  if (count(b, s, b->ends[k - 1], t) < 0) return -1;
+  return *t <= budget;
+}
+
+/* The longest word-boundary prefix of s[0..n) (full_tokens in all) with at
+ * most budget tokens. */
+static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t budget, size_t *len,
+                size_t *tokens) {
   size_t ne = 0, ws, we;
   for (size_t pos = 0; lacuna_next_word(s, n, pos, &ws, &we); pos = we) {
     if (ne == b->capends) {
@@ -89,16 +97,45 @@ static int trim(build *b, const char *s, size_t n, size_t budget, size_t *len, s
     }
     b->ends[ne++] = we;
   }
-  size_t lo = 0, hi = ne; /* the first lo word ends fit; find the largest lo */
+  /* The largest lo whose first lo words fit: guess from the filler's
+   * tokens per word, gallop to bracket it, then bisect (counts grow with the
+   * prefix, so this finds what a plain bisection finds, in fewer counts). */
+  size_t lo = 0, hi = ne, t;
   *len = 0;
   *tokens = 0;
+  if (ne == 0) return 0;
+  size_t guess = full_tokens ? (size_t)((double)ne * (double)budget / (double)full_tokens) : ne;
+  guess = guess < 1 ? 1 : guess > ne ? ne : guess;
+  int rc = fits(b, s, guess, budget, &t);
+  if (rc < 0) return -1;
+  if (rc) {
+    lo = guess, *len = b->ends[guess - 1], *tokens = t;
+    for (size_t step = 1; lo < hi; step *= 2) {
+      size_t c = lo + step < hi ? lo + step : hi;
+      if ((rc = fits(b, s, c, budget, &t)) < 0) return -1;
+      if (!rc) {
+        hi = c - 1;
+        break;
+      }
+      lo = c, *len = b->ends[c - 1], *tokens = t;
+    }
+  } else {
+    hi = guess - 1;
+    for (size_t step = 1; lo < hi; step *= 2) {
+      size_t c = hi > lo + step ? hi - step : lo + 1;
+      if ((rc = fits(b, s, c, budget, &t)) < 0) return -1;
+      if (rc) {
+        lo = c, *len = b->ends[c - 1], *tokens = t;
+        break;
+      }
+      hi = c - 1;
+    }
+  }
   while (lo < hi) {
-    size_t mid = lo + (hi - lo + 1) / 2, t;
-    if (count(b, s, b->ends[mid - 1], &t) < 0) return -1;
-    if (t <= budget) {
-      lo = mid;
-      *len = b->ends[mid - 1];
-      *tokens = t;
+    size_t mid = lo + (hi - lo + 1) / 2;
+    if ((rc = fits(b, s, mid, budget, &t)) < 0) return -1;
+    if (rc) {
+      lo = mid, *len = b->ends[mid - 1], *tokens = t;
     } else {
       hi = mid - 1;
     }
@@ -133,6 +170,9 @@ static int plan_fillers(build *b, long long goal) {
   for (size_t k = 0;; k++) {
     if (k == b->nfill && draw_one(b) < 0) return -1;
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
+    /* Start fetching the text now: render copies it soon after, and the
+     * fetches overlap with the remaining draws. */
+    for (uint32_t off = 0; off < r->len; off += 64) __builtin_prefetch(b->p->arena + r->off + off);
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
       sum += join + (long long)r->tokens;
@@ -142,7 +182,8 @@ static int plan_fillers(build *b, long long goal) {
     size_t len = r->len, t = r->tokens;
     if (budget < (long long)r->tokens) {
       len = t = 0;
-      if (budget > 0 && trim(b, lacuna_pool_text(b->p, b->fill[k]), r->len, (size_t)budget, &len, &t) < 0)
+      if (budget > 0 &&
+          trim(b, lacuna_pool_text(b->p, b->fill[k]), r->len, r->tokens, (size_t)budget, &len, &t) < 0)
         return -1;
     }
     if (len > 0) {

@@ -170,12 +170,22 @@ static int excluded(const lacuna_draw *d, int64_t doc) {
   return lo < d->nexclude && d->exclude[lo] == doc;
 }
 
+/* Slots are drawn DRAW_AHEAD at a time and their records prefetched, so that
+ * the cache misses of a draw overlap; the order is that of one at a time. */
 size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
-  while (d->next < p->n) {
-    size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i);
-    size_t pick = get(d, j);
-    if (j != i && set(d, j, get(d, i)) < 0) return SIZE_MAX - 1;
+  for (;;) {
+    if (d->qhead == d->qlen) {
+      d->qhead = d->qlen = 0;
+      while (d->qlen < DRAW_AHEAD && d->next < p->n) {
+        size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i);
+        size_t pick = get(d, j);
+        if (j != i && set(d, j, get(d, i)) < 0) return SIZE_MAX - 1;
+        __builtin_prefetch(&p->seg[pick]);
+        d->queue[d->qlen++] = pick;
+      }
+      if (d->qlen == 0) return SIZE_MAX;
+    }
+    size_t pick = d->queue[d->qhead++];
     if (!excluded(d, p->seg[pick].doc)) return pick;
   }
-  return SIZE_MAX;
 }

@@ -184,6 +184,10 @@ int lacuna_next_word(const char *text, size_t n, size_t pos, size_t *start, size
     return 1;
   }
   while (i < n && !is_space(s[i])) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
     if (is_cjk(decode(s, n, i, &len))) break;
     i += len;
   }

@@ -99,11 +99,14 @@ static inline const char *lacuna_pool_text(const lacuna_pool *p, size_t i) {
 
 /* Draws without replacement (a sparse Fisher-Yates over the slots): each call
  * returns the next slot, skipping segments of excluded documents; SIZE_MAX
- * when none is left, SIZE_MAX - 1 when out of memory. */
+ * when none is left, SIZE_MAX - 1 when out of memory. Positions are drawn
+ * DRAW_AHEAD at a time (the rng advances by whole batches). */
+#define DRAW_AHEAD 8
 typedef struct {
   size_t *key, *val; /* open addressing: displaced slot positions */
   size_t mask, used, next;
-  const int64_t *exclude; /* sorted */
+  size_t queue[DRAW_AHEAD], qhead, qlen; /* drawn, not yet returned */
+  const int64_t *exclude;                /* sorted */
   size_t nexclude;
 } lacuna_draw;
 

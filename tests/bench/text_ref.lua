@@ -56,18 +56,30 @@ function M.context(P, g, opts, count)
     ntok[j] = count(s)
     goal = goal - (ntok[j] + 2 * sep_t)
   end
-  -- draws without replacement: a sparse Fisher-Yates over 0-based slots
+  -- draws without replacement: a sparse Fisher-Yates over 0-based slots,
+  -- 8 positions at a time as the C side draws them
   local map, next_i, fill, nfill = {}, 0, {}, 0
+  local queue, qhead = {}, 1
   local function draw()
-    while next_i < P.n do
-      local i = next_i
-      next_i = i + 1
-      local j = i + g:int(P.n - i) - 1
-      local pick = map[j] or j
-      if j ~= i then map[j] = map[i] or i end
+    while true do
+      if qhead > #queue then
+        queue, qhead = {}, 1
+        while #queue < 8 and next_i < P.n do
+          local i = next_i
+          next_i = i + 1
+          local j = i + g:int(P.n - i) - 1
+          local pick = map[j] or j
+          if j ~= i then map[j] = map[i] or i end
+          queue[#queue + 1] = pick
+        end
+        if #queue == 0 then
+          error("the pool has too few segments outside the excluded documents to reach the target")
+        end
+      end
+      local pick = queue[qhead]
+      qhead = qhead + 1
       if not excluded[P.doc[pick + 1]] then return pick + 1 end
     end
-    error("the pool has too few segments outside the excluded documents to reach the target")
   end
   local m, last_len, last_tokens = 0, 0, 0
   local function trim(s, budget)
