@@ -101,7 +101,7 @@ static inline const char *lacuna_pool_text(const lacuna_pool *p, size_t i) {
  * returns the next slot, skipping segments of excluded documents; SIZE_MAX
  * when none is left, SIZE_MAX - 1 when out of memory. Positions are drawn
  * DRAW_AHEAD at a time (the rng advances by whole batches). */
-#define DRAW_AHEAD 8
+#define DRAW_AHEAD 32
 typedef struct {
   size_t *key, *val; /* open addressing: displaced slot positions */
   size_t mask, used, next;

@@ -57,14 +57,14 @@ function M.context(P, g, opts, count)
     goal = goal - (ntok[j] + 2 * sep_t)
   end
   -- draws without replacement: a sparse Fisher-Yates over 0-based slots,
-  -- 8 positions at a time as the C side draws them
+  -- 32 positions at a time as the C side draws them (DRAW_AHEAD)
   local map, next_i, fill, nfill = {}, 0, {}, 0
   local queue, qhead = {}, 1
   local function draw()
     while true do
       if qhead > #queue then
         queue, qhead = {}, 1
-        while #queue < 8 and next_i < P.n do
+        while #queue < 32 and next_i < P.n do
           local i = next_i
           next_i = i + 1
           local j = i + g:int(P.n - i) - 1
