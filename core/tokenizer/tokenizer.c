@@ -228,7 +228,8 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   if (!(p = realloc(e->f, cap * sizeof *e->f))) return -1;                                                   \
   e->f = p;
   GROW(ids)
-  GROW(byte_start) GROW(byte_end) GROW(char_start) GROW(char_end) GROW(special)
+  GROW(byte_start)
+  GROW(byte_end) GROW(char_start) GROW(char_end) GROW(special)
 #undef GROW
       e->cap = cap;
   return 0;
@@ -575,63 +576,42 @@ static void pair_at(lua_State *L, int idx, lua_Integer i, size_t *a, size_t *b, 
   lua_pop(L, 3);
 }
 
-/* tok:encode_labels(text, trained, eot) -> input_ids, labels
+/* Reads the list of {from, to} pairs at idx into a new userdata array. */
+static lacuna_span *spans_at(lua_State *L, int idx, size_t *n, const char *what) {
+  lua_Integer len = lua_isnoneornil(L, idx) ? 0 : luaL_len(L, idx);
+  lacuna_span *v = lua_newuserdatauv(L, (size_t)(len > 0 ? len : 1) * sizeof *v, 0);
+  for (lua_Integer i = 1; i <= len; i++) pair_at(L, idx, i, &v[i - 1].from, &v[i - 1].to, what);
+  *n = (size_t)len;
+  return v;
+}
+
+/* tok:encode_labels(text, trained, eot) -> input_ids, labels, straddling,
+ *                                          first_from, first_to
  * Encodes text without adding special tokens (a rendered chat template holds
- * its own) and labels each token: its id when the token lies wholly inside
- * one of the `trained` byte ranges ({{from, to}...}, sorted, end exclusive),
- * else -100. For each {after, before} pair of `eot`, the first special token
- * starting in [after, before) is trained too: the end-of-turn token after a
- * trained assistant turn, as TRL and axolotl train it. */
+ * its own) and labels each token (lacuna_labels_from_spans): its id when the
+ * token lies wholly inside one of the `trained` byte ranges ({{from, to}...},
+ * sorted, end exclusive), else -100; for each {after, before} pair of `eot`,
+ * the first special token starting in [after, before) is trained too.
+ * straddling counts the tokens partly inside a trained range (masked);
+ * first_from/first_to are the byte range of the first of them (nil if none). */
 static int l_encode_labels(lua_State *L) {
   LTok *t = check_tok(L);
   luaL_checktype(L, 3, LUA_TTABLE);
-  int has_eot = !lua_isnoneornil(L, 4);
-  if (has_eot) luaL_checktype(L, 4, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  size_t ntrained, neot;
+  const lacuna_span *trained = spans_at(L, 3, &ntrained, "trained");
+  const lacuna_span *eot = spans_at(L, 4, &neot, "eot");
   lacuna_encoding *e = run_encode(L, t->tok, 2, 0);
   if (!e) {
     luaL_pushfail(L);
     lua_pushstring(L, "encoding failed");
     return 2;
   }
-  lua_Integer nspans = luaL_len(L, 3);
   unsigned char *train = lua_newuserdatauv(L, e->n ? e->n : 1, 0);
-  memset(train, 0, e->n ? e->n : 1);
-  lua_Integer k = 1;
-  size_t sb = 0, se = 0, prev_end = 0;
-  if (nspans > 0) pair_at(L, 3, 1, &sb, &se, "trained");
-  for (size_t i = 0; i < e->n && k <= nspans; i++) {
-    size_t bs = e->byte_start[i], be = e->byte_end[i];
-    while (k <= nspans && se <= bs) {
-      if (++k <= nspans) {
-        prev_end = se;
-        pair_at(L, 3, k, &sb, &se, "trained");
-        if (sb < prev_end)
-          return luaL_error(L, "trained[%d] overlaps or precedes the range before it", (int)k);
-      }
-    }
-    if (k <= nspans && be > bs && sb <= bs && be <= se) train[i] = 1;
-  }
-  if (has_eot) {
-    lua_Integer neot = luaL_len(L, 4);
-    for (lua_Integer j = 1; j <= neot; j++) {
-      size_t after, before;
-      pair_at(L, 4, j, &after, &before, "eot");
-      size_t lo = 0, hi = e->n; /* first token starting at or after `after` */
-      while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (e->byte_start[mid] < after)
-          lo = mid + 1;
-        else
-          hi = mid;
-      }
-      for (size_t i = lo; i < e->n && e->byte_start[i] < before; i++) {
-        if (e->special[i]) {
-          train[i] = 1;
-          break;
-        }
-      }
-    }
-  }
+  lacuna_label_stats st;
+  if (lacuna_labels_from_spans(e, trained, ntrained, eot, neot, train, &st) < 0)
+    return luaL_error(L, "bad argument to 'encode_labels' (trained ranges overlap or are out of order)");
   lua_createtable(L, (int)e->n, 0);
   lua_createtable(L, (int)e->n, 0);
   for (size_t i = 0; i < e->n; i++) {
@@ -640,7 +620,11 @@ static int l_encode_labels(lua_State *L) {
     lua_pushinteger(L, train[i] ? e->ids[i] : -100);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  return 2;
+  lua_pushinteger(L, (lua_Integer)st.straddling);
+  if (!st.straddling) return 3;
+  lua_pushinteger(L, (lua_Integer)e->byte_start[st.first]);
+  lua_pushinteger(L, (lua_Integer)e->byte_end[st.first]);
+  return 5;
 }
 
 /* tok:count(text [, add_special_tokens = false]) → number of tokens */

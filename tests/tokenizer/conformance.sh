@@ -21,8 +21,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${LACUNA_CACHE:-$HOME/.cache/lacuna}
-MODELS=(llama3 qwen3 gemma3 llama2)
-CORPORA=(english cjk arabic emoji code runs special combining rare invalid)
+MODELS=(llama3 qwen3 gemma3 llama2 deepseek_v3)
+CORPORA=(english cjk arabic emoji code runs special combining rare invalid unicode_new)
 MISMATCH=/tmp/tok_mismatch
 WORK=${TMPDIR:-/tmp}/tok_conformance
 
