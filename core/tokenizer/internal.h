@@ -56,8 +56,13 @@ char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen, int *oom);
  * maximal invalid subpart that one U+FFFD replaces. */
 int tk_utf8_step(const char *s, size_t n, size_t i, size_t *ok, size_t *bad);
 int tk_is_whitespace(uint32_t cp); /* Rust char::is_whitespace (White_Space) */
-int tk_is_word(uint32_t cp);       /* regex \w (Unicode) */
-int tk_is_numeric(uint32_t cp);    /* Rust char::is_numeric (N*) */
+/* Unassigned in lacuna's Unicode tables (unicode_tables.h; noncharacters count
+ * as assigned: no version will classify them): 0 assigned, 1 unassigned, 2
+ * unassigned inside a block of symbols and punctuation only. */
+int tk_is_unassigned(uint32_t cp);
+const char *tk_unicode_version(void);
+int tk_is_word(uint32_t cp);    /* regex \w (Unicode) */
+int tk_is_numeric(uint32_t cp); /* Rust char::is_numeric (N*) */
 
 /* ---- string → id map --------------------------------------------------------- */
 typedef struct {
@@ -123,7 +128,9 @@ typedef struct {
   pcre2_code *code;
   char *literal; /* when the pattern is a plain string: searched with memmem */
   size_t litlen;
+  int cats; /* TK_CLASSIFIES | TK_NAMES_SYMBOLS */
 } tk_regex;
+enum { TK_CLASSIFIES = 1, TK_NAMES_SYMBOLS = 2 };
 typedef struct tk_scratch tk_scratch;
 int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);
 void tk_regex_free(tk_regex *r);
@@ -243,6 +250,12 @@ tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e);
 void tk_pretok_free(tk_pretok *p);
 /* Replaces *l's text splits by their pre-tokens. */
 int tk_pretok_apply(const tk_pretok *p, tk_scratch *S, tk_splits *l, tk_err *e);
+/* Whether the pre-tokenizer classifies characters by Unicode properties
+ * (regexes, Digits), so that a code point unassigned in lacuna's tables may
+ * split differently from a tokenizer that knows a newer Unicode:
+ * TK_CLASSIFIES, plus TK_NAMES_SYMBOLS when a regex names \p{P}, \p{S} or
+ * \p{C} (then symbols are told apart from unassigned code points). */
+int tk_pretok_uses_unicode(const tk_pretok *p);
 /* Materializes a pending byte-level mapping (needed before normalize-like steps). */
 int tk_bytelevel_materialize(tk_scratch *S, tk_split *sp);
 uint32_t tk_byte_char(unsigned char b);
@@ -303,6 +316,7 @@ struct lacuna_tokenizer {
   tk_pretok *pretok;
   tk_post *post;
   tk_dec *dec;
+  int classifies;              /* tk_pretok_uses_unicode(): which unassigned code points to refuse */
   _Atomic(tk_scratch *) spare; /* one reusable scratch for the common single caller */
 };
 int32_t tk_token_to_id(const lacuna_tokenizer *t, const char *s, size_t n);

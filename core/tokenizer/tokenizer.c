@@ -92,6 +92,7 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
   if (present(n) && !(tok->norm = tk_norm_load(n, "normalizer", &E))) goto fail;
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
   if (present(p) && !(tok->pretok = tk_pretok_load(p, "pre_tokenizer", &E))) goto fail;
+  tok->classifies = tk_pretok_uses_unicode(tok->pretok);
   const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
   if (present(pp) && !(tok->post = tk_post_load(pp, "post_processor", tok, &E))) goto fail;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "decoder");
@@ -229,7 +230,8 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   e->f = p;
   GROW(ids)
   GROW(byte_start)
-  GROW(byte_end) GROW(char_start) GROW(char_end) GROW(special)
+  GROW(byte_end)
+  GROW(char_start) GROW(char_end) GROW(special)
 #undef GROW
       e->cap = cap;
   return 0;
@@ -351,6 +353,35 @@ static size_t to_original(const size_t *seg, size_t nseg, size_t x, int is_end) 
   return (size_t)((long)x + delta);
 }
 
+/* A code point that lacuna's Unicode tables leave unassigned may be a letter,
+ * a mark or a symbol to a tokenizer built on a newer Unicode (HF tokenizers'
+ * Oniguruma): the pre-tokenizer would split it another way. Refuse the text
+ * rather than emit ids that may differ. s is valid UTF-8. */
+static int refuse_unassigned(const char *s, size_t n, int classifies, tk_err *E) {
+  const unsigned char *u = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    if (u[i] < 0xCD) { /* below U+0340: all assigned or controls */
+      i++;
+      continue;
+    }
+    int l;
+    uint32_t c = tk_utf8_dec(u + i, n - i, &l);
+    int un = tk_is_unassigned(c);
+    /* a symbol block gains symbols: the same as unassigned to a pattern that
+     * names no symbol or punctuation class */
+    if (un == 1 || (un == 2 && (classifies & TK_NAMES_SYMBOLS))) {
+      tk_seterr(E,
+                "U+%04X (byte %zu) is unassigned in lacuna's Unicode %s tables; Hugging Face tokenizers may "
+                "know it from a newer Unicode and split it differently, so this text is refused rather than "
+                "given ids that could differ",
+                (unsigned)c, i, tk_unicode_version());
+      return -1;
+    }
+    i += (size_t)l;
+  }
+  return 0;
+}
+
 int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_t len, int add_special_tokens,
                             lacuna_encoding *out, char *err, size_t errlen) {
   tk_err E = {err, errlen};
@@ -366,6 +397,10 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
   if (n >= UINT32_MAX / 2) {
     free(fixed);
     tk_seterr(&E, "text too long to encode (%zu bytes)", n);
+    return -1;
+  }
+  if (tok->classifies && refuse_unassigned(s ? s : "", n, tok->classifies, &E) < 0) {
+    free(fixed);
     return -1;
   }
   tk_scratch *S = acquire(tok);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "unicode_tables.h"
+
 #include "internal.h"
 #include "utf8.h"
 
@@ -187,6 +189,23 @@ fail:
   *oom = 1;
   return NULL;
 }
+
+int tk_is_unassigned(uint32_t c) {
+  if (c < 0x378) return 0;
+  /* 1 unassigned, 2 unassigned inside a block of symbols and punctuation */
+  size_t lo = 0, hi = sizeof tk_unassigned / sizeof tk_unassigned[0];
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tk_unassigned[mid][1] < c)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == sizeof tk_unassigned / sizeof tk_unassigned[0] || tk_unassigned[lo][0] > c) return 0;
+  return tk_unassigned[lo][2] ? 2 : 1;
+}
+
+const char *tk_unicode_version(void) { return TK_UNICODE_VERSION; }
 
 int tk_is_whitespace(uint32_t c) {
   if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D);
@@ -434,14 +453,49 @@ int tk_xf_end(tk_xf *x, tk_ns *out) {
   "\\t\\n\\x0B\\f\\r "                                                                                       \
   "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
-static int rewrite_pattern(const char *p, size_t n, tk_buf *o) {
+/* \p{X} / \pX: adds the code points that Unicode 15 gave category X (and its
+ * subcategories) beside the escape, since PCRE2 10.42 knows Unicode 14 only
+ * (unicode_tables.h). Returns the bytes of p consumed after the backslash, 0
+ * when this is not a general-category escape (left as it is). */
+static size_t add_category(const char *p, size_t n, size_t i, int in_class, tk_buf *o, int *r, int *cats) {
+  char d = p[i];
+  if (d != 'p' || i + 1 >= n) return 0;
+  const char *name = p + i + 1;
+  size_t len = 1, used = 2;
+  if (*name == '{') {
+    const char *close = memchr(name, '}', n - i - 1);
+    if (!close) return 0;
+    name++;
+    len = (size_t)(close - name);
+    used = len + 3;
+  }
+  if (len < 1 || len > 2) return 0;
+  const char *known = "LMNPSZC";
+  if (!strchr(known, name[0])) return 0;
+  *cats |= TK_CLASSIFIES | (name[0] == 'P' || name[0] == 'S' || name[0] == 'C' ? TK_NAMES_SYMBOLS : 0);
+  *r = tk_buf_add(o, in_class ? "" : "[", in_class ? 0 : 1);
+  if (!*r) *r = tk_buf_add(o, p + i - 1, used + 1);
+  for (size_t k = 0; !*r && k < sizeof tk_newer_cps / sizeof tk_newer_cps[0]; k++)
+    if (tk_newer_cps[k].cat[0] == name[0] && (len == 1 || tk_newer_cps[k].cat[1] == name[1]))
+      *r = tk_buf_add(o, tk_newer_cps[k].ranges, strlen(tk_newer_cps[k].ranges));
+  if (!*r && !in_class) *r = tk_buf_addc(o, ']');
+  return used;
+}
+
+static int rewrite_pattern(const char *p, size_t n, tk_buf *o, int *cats) {
   int in_class = 0;
   for (size_t i = 0; i < n; i++) {
     char c = p[i];
     if (c == '\\' && i + 1 < n) {
+      int r = 0;
+      size_t used = add_category(p, n, i + 1, in_class, o, &r, cats);
+      if (r < 0) return -1;
+      if (used) {
+        i += used;
+        continue;
+      }
       char d = p[i + 1];
       i++;
-      int r = 0;
       if (d == 's')
         r = tk_buf_add(o, in_class ? WS_SET : "[" WS_SET "]", strlen(in_class ? WS_SET : "[" WS_SET "]"));
       else if (d == 'S' && !in_class)
@@ -491,7 +545,8 @@ int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err
     return 0;
   }
   tk_buf b = {0};
-  if (rewrite_pattern(pat, n, &b) < 0 || tk_buf_add(&b, "", 0) < 0) {
+  r->cats = TK_CLASSIFIES; /* \w, \d and \p{..} all read Unicode properties */
+  if (rewrite_pattern(pat, n, &b, &r->cats) < 0 || tk_buf_add(&b, "", 0) < 0) {
     free(b.p);
     tk_seterr(e, "out of memory");
     return -1;
