@@ -562,7 +562,10 @@ static lacuna_encoding *run_encode(lua_State *L, const lacuna_tokenizer *tok, in
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   char err[512];
-  if (lacuna_tokenizer_encode(tok, text, n, add_special, e, err, sizeof err) < 0) return NULL;
+  if (lacuna_tokenizer_encode(tok, text, n, add_special, e, err, sizeof err) < 0) {
+    lua_pushstring(L, err); /* the callers return fail, this message */
+    return NULL;
+  }
   return e;
 }
 
@@ -575,7 +578,7 @@ static int l_encode(lua_State *L) {
   lacuna_encoding *e = run_encode(L, t->tok, 2, add);
   if (!e) {
     luaL_pushfail(L);
-    lua_pushstring(L, "encoding failed");
+    lua_insert(L, -2);
     return 2;
   }
   lua_createtable(L, (int)e->n, 0);
@@ -640,7 +643,7 @@ static int l_encode_labels(lua_State *L) {
   lacuna_encoding *e = run_encode(L, t->tok, 2, 0);
   if (!e) {
     luaL_pushfail(L);
-    lua_pushstring(L, "encoding failed");
+    lua_insert(L, -2);
     return 2;
   }
   unsigned char *train = lua_newuserdatauv(L, e->n ? e->n : 1, 0);
@@ -668,7 +671,7 @@ static int l_count(lua_State *L) {
   lacuna_encoding *e = run_encode(L, t->tok, 2, lua_toboolean(L, 3));
   if (!e) {
     luaL_pushfail(L);
-    lua_pushstring(L, "encoding failed");
+    lua_insert(L, -2);
     return 2;
   }
   lua_pushinteger(L, (lua_Integer)e->n);
