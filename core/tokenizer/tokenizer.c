@@ -231,7 +231,8 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   GROW(ids)
   GROW(byte_start)
   GROW(byte_end)
-  GROW(char_start) GROW(char_end) GROW(special)
+  GROW(char_start)
+  GROW(char_end) GROW(special)
 #undef GROW
       e->cap = cap;
   return 0;
@@ -665,6 +666,14 @@ static int l_encode_labels(lua_State *L) {
   return 5;
 }
 
+/* tokenizer.approx_count(text) -> estimated token count (lacuna_tokens_approx) */
+static int l_approx_count(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_pushinteger(L, (lua_Integer)lacuna_tokens_approx(s, n));
+  return 1;
+}
+
 /* tok:count(text [, add_special_tokens = false]) → number of tokens */
 static int l_count(lua_State *L) {
   LTok *t = check_tok(L);
@@ -772,6 +781,7 @@ static const luaL_Reg tok_meta[] = {
 static const luaL_Reg funcs[] = {
     {"load", l_load},
     {"load_json", l_load_json},
+    {"approx_count", l_approx_count},
     {NULL, NULL},
 };
 

@@ -64,6 +64,10 @@ int lacuna_labels_from_spans(const lacuna_encoding *e, const lacuna_span *traine
                              const lacuna_span *eot, size_t neot, unsigned char *train,
                              lacuna_label_stats *st);
 
+/* An estimate of the token count of text without any tokenizer (approx.c):
+ * within a few percent of Llama 3 on English, CJK and code. */
+size_t lacuna_tokens_approx(const char *text, size_t n);
+
 int32_t lacuna_tokenizer_token_to_id(const lacuna_tokenizer *tok, const char *token,
                                      size_t len); /* -1 if absent */
 const char *lacuna_tokenizer_id_to_token(const lacuna_tokenizer *tok, int32_t id,

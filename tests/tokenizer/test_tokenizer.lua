@@ -145,9 +145,11 @@ t.test("approximate counter says it is approximate", function()
   local a = tk.approximate()
   t.eq(a.approximate, true)
   t.eq(a:count(""), 0)
-  t.eq(a:count("abcdefgh"), 2)
-  t.eq(a:count("中文字"), 3)
-  t.eq(a:count("中文 abcd"), 2 + 2) -- the space and abcd: 5 chars → 2
+  t.eq(a:count("hello"), 1)
+  t.eq(a:count("hello world, again."), 4) -- 3 words + 2 punctuation at 0.6
+  t.eq(a:count("中文字"), 4) -- 1.25 per ideograph
+  t.eq(a:count("12345"), 2)
+  t.eq(a:count("\n\n\n"), 1)
 end)
 
 return t.done()
