@@ -7,19 +7,30 @@ the Unicode 14 tables, so \\p{L}, \\p{P}, \\p{S}, ... miss the code points that
 Unicode 15 assigned (DeepSeek-V3 splits " \\U0001FAAF" differently from HF
 tokenizers, whose Oniguruma knows them). The header lists, per general
 category, the code points whose Age is 15.0, as PCRE2 class ranges that
-util.c's pattern rewrite adds beside each \\p{..}; and the code points still
-unassigned in Unicode 15.0 (noncharacters excepted), which lacuna cannot
-classify as a newer Unicode would: the tokenizer refuses text holding them
-instead of emitting ids that may differ.
+util.c's pattern rewrite adds beside each \\p{..}.
+
+Code points that Unicode 15.0 leaves unassigned but a newer Unicode assigns
+(HF tokenizers 0.6's Oniguruma knows Unicode 16) cannot be classified from
+Debian's data. Node's own Unicode tables (ICU; the Node that runs the
+conformance tests) name them and their major category (L, M, N, P, S, Z, C):
+the header lists them, and the tokenizer refuses text holding one whose
+category its pre-tokenizer patterns tell apart from an unassigned code point,
+instead of emitting ids that may differ. Code points unassigned in both stay
+unassigned for HF too: they classify alike and are accepted.
 
 Usage: gen_unicode_tables.py [UNICODE_DIR] > core/tokenizer/unicode_tables.h
 """
+import subprocess
 import os
 import sys
 
 CATS = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf",
         "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co"]
 PCRE2_AGE = "14.0"  # the newest Unicode version Debian 12's PCRE2 (10.42) knows
+# HF tokenizers normalize with the unicode-normalization-alignments crate, whose
+# tables are Unicode 9.0: marks and decompositions added later are left as they
+# are (measured: a Unicode 10 mark before U+0323 keeps its place under NFC).
+HF_NORMALIZATION_AGE = "9.0"
 
 
 def ranges(cps):
@@ -32,13 +43,44 @@ def ranges(cps):
     return out
 
 
+NODE_PROBE = r"""
+const cps = require('fs').readFileSync(0, 'utf8').trim().split(' ').map(Number);
+const cls = ['L', 'M', 'N', 'P', 'S', 'Z', 'C'].map((k) => [k, new RegExp('^\\p{' + k + '}$', 'u')]);
+const cn = /^\p{Cn}$/u;
+const out = [];
+for (const c of cps) {
+  const ch = String.fromCodePoint(c);
+  if (cn.test(ch)) continue;
+  out.push(c + ':' + cls.find(([, re]) => re.test(ch))[0]);
+}
+console.log(process.versions.unicode);
+console.log(out.join(' '));
+"""
+
+
+def newer_assignments(unassigned):
+    """[(cp, major category)] of the code points Node's Unicode assigns."""
+    cand = [c for c in unassigned if not 0xD800 <= c <= 0xDFFF]
+    r = subprocess.run(["node", "-e", NODE_PROBE], input=" ".join(map(str, cand)), capture_output=True,
+                       text=True, check=True)
+    version, pairs = r.stdout.split("\n", 1)
+    out = []
+    for p in pairs.split():
+        c, k = p.split(":")
+        out.append((int(c), k))
+    return out, version.strip()
+
+
 def main(udir):
     cat = {}
+    normalizes = set()  # non-zero combining class or a decomposition
     with open(os.path.join(udir, "UnicodeData.txt"), encoding="utf-8") as f:
         first = None
         for line in f:
             fields = line.split(";")
             cp, name, gc = int(fields[0], 16), fields[1], fields[2]
+            if fields[3] != "0" or fields[5]:
+                normalizes.add(cp)
             if name.endswith(", First>"):
                 first = cp
                 continue
@@ -60,28 +102,16 @@ def main(udir):
             lo, _, hi = r.partition("..")
             for c in range(int(lo, 16), int(hi or lo, 16) + 1):
                 age[c] = a
-    newer = lambda a: tuple(map(int, a.split("."))) > tuple(map(int, PCRE2_AGE.split(".")))
+    later_than = lambda a, v: tuple(map(int, a.split("."))) > tuple(map(int, v.split(".")))
+    newer = lambda a: later_than(a, PCRE2_AGE)
+    norm_newer = ranges(c for c in normalizes if later_than(age.get(c, "1.1"), HF_NORMALIZATION_AGE))
     new = {k: [] for k in CATS}
     for c, a in age.items():
         if newer(a) and cat.get(c) in new:
             new[cat[c]].append(c)
     nonchar = lambda c: (0xFDD0 <= c <= 0xFDEF) or (c & 0xFFFE) == 0xFFFE
     unassigned = [c for c in range(0x110000) if c not in cat and not nonchar(c)]
-    # Blocks whose assigned code points are all symbols or punctuation (the
-    # emoji blocks): what Unicode adds there is a symbol too, so a pattern that
-    # never names \p{S} or \p{P} treats it as it treats an unassigned one.
-    symbol_block = set()
-    with open(os.path.join(udir, "Blocks.txt"), encoding="utf-8") as f:
-        for line in f:
-            line = line.split("#")[0].strip()
-            if not line:
-                continue
-            r, _ = line.split(";")
-            lo, hi = [int(x, 16) for x in r.split("..")]
-            cats = {cat[c] for c in range(lo, hi + 1) if c in cat}
-            if cats and all(k[0] in "SP" for k in cats):
-                symbol_block.update(c for c in range(lo, hi + 1) if c not in cat)
-
+    later, later_version = newer_assignments(unassigned)
     w = sys.stdout.write
     w("/* Generated by core/tokenizer/gen_unicode_tables.py from Debian's unicode-data\n")
     w(" * (Unicode %s); do not edit. See the generator for why. */\n" % version)
@@ -96,18 +126,35 @@ def main(udir):
         text = "".join("\\\\x{%X}" % a if a == b else "\\\\x{%X}-\\\\x{%X}" % (a, b) for a, b in rs)
         w('    {"%s", "%s"},\n' % (k, text))
     w("};\n\n")
+    # tokenizer.c's refuse_newer() skips everything below U+0800 unread
+    assert all(c >= 0x800 for c, _ in later), "a newer assignment below U+0800"
     rs = []
-    for c in unassigned:  # ranges of equal symbol_block flag
-        f = 1 if c in symbol_block else 0
-        if rs and rs[-1][1] == c - 1 and rs[-1][2] == f:
+    for c, k in later:  # ranges of equal major category
+        if rs and rs[-1][1] == c - 1 and rs[-1][2] == k:
             rs[-1][1] = c
         else:
-            rs.append([c, c, f])
-    w("/* Unassigned in Unicode %s (noncharacters excepted): %d ranges {first, last,\n" % (version, len(rs)))
-    w(" * 1 when inside a block of symbols and punctuation only}. */\n")
-    w("static const uint32_t tk_unassigned[][3] = {\n")
+            rs.append([c, c, k])
+    w("/* Unassigned in Unicode %s, assigned by Unicode %s (Node's ICU): %d ranges\n" % (
+        version, later_version, len(rs)))
+    w(" * {first, last, TK_GC_* bit of the major category there}. */\n")
+    w("static const uint32_t tk_newer_assigned[][3] = {\n")
     for i in range(0, len(rs), 3):
-        w("    " + " ".join("{0x%X, 0x%X, %d}," % tuple(r) for r in rs[i:i + 3]) + "\n")
+        w("    " + " ".join("{0x%X, 0x%X, TK_GC_%s}," % tuple(r) for r in rs[i:i + 3]) + "\n")
+    w("};\n\n")
+    w("/* Combining marks and decomposable characters newer than Unicode %s, which HF\n" % HF_NORMALIZATION_AGE)
+    w(" * tokenizers' normalizers do not know: normalize.c leaves them as they are. */\n")
+    w("static const uint32_t tk_norm_newer[][2] = {\n")
+    for i in range(0, len(norm_newer), 4):
+        w("    " + " ".join("{0x%X, 0x%X}," % (a, b) for a, b in norm_newer[i:i + 4]) + "\n")
+    w("};\n\n")
+    bmp = [0] * 2048
+    for c, _ in later:
+        if c < 0x10000:
+            bmp[c >> 5] |= 1 << (c & 31)
+    w("/* The same for the BMP as a bitmap, so the common check costs one load. */\n")
+    w("static const uint32_t tk_newer_bmp[2048] = {\n")
+    for i in range(0, 2048, 8):
+        w("    " + " ".join("0x%X," % v for v in bmp[i:i + 8]) + "\n")
     w("};\n\n#endif\n")
 
 

@@ -56,10 +56,15 @@ char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen, int *oom);
  * maximal invalid subpart that one U+FFFD replaces. */
 int tk_utf8_step(const char *s, size_t n, size_t i, size_t *ok, size_t *bad);
 int tk_is_whitespace(uint32_t cp); /* Rust char::is_whitespace (White_Space) */
-/* Unassigned in lacuna's Unicode tables (unicode_tables.h; noncharacters count
- * as assigned: no version will classify them): 0 assigned, 1 unassigned, 2
- * unassigned inside a block of symbols and punctuation only. */
-int tk_is_unassigned(uint32_t cp);
+/* Major categories (unicode_tables.h's TK_GC_* bits, 1 L, 2 M, 4 N, 8 P, 16 S,
+ * 32 Z, 64 C). tk_newer_category: the category that a Unicode newer than
+ * lacuna's tables gives a code point those tables leave unassigned, else 0. */
+enum { TK_GC_L = 1, TK_GC_M = 2, TK_GC_N = 4, TK_GC_P = 8, TK_GC_S = 16, TK_GC_Z = 32, TK_GC_C = 64 };
+#define TK_GC_ALL 127
+int tk_newer_category(uint32_t cp);
+/* A combining mark or decomposable character newer than the Unicode of HF
+ * tokenizers' normalization tables (9.0): normalizers leave it as it is. */
+int tk_norm_unknown(uint32_t cp);
 const char *tk_unicode_version(void);
 int tk_is_word(uint32_t cp);    /* regex \w (Unicode) */
 int tk_is_numeric(uint32_t cp); /* Rust char::is_numeric (N*) */
@@ -128,9 +133,8 @@ typedef struct {
   pcre2_code *code;
   char *literal; /* when the pattern is a plain string: searched with memmem */
   size_t litlen;
-  int cats; /* TK_CLASSIFIES | TK_NAMES_SYMBOLS */
+  int cats; /* TK_GC_* bits of the major categories the pattern names */
 } tk_regex;
-enum { TK_CLASSIFIES = 1, TK_NAMES_SYMBOLS = 2 };
 typedef struct tk_scratch tk_scratch;
 int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);
 void tk_regex_free(tk_regex *r);

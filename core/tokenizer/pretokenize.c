@@ -355,7 +355,7 @@ oom:
 
 int tk_pretok_uses_unicode(const tk_pretok *p) {
   if (!p) return 0;
-  int cats = p->kind == P_DIGITS ? TK_CLASSIFIES : 0;
+  int cats = p->kind == P_DIGITS ? TK_GC_N : 0;
   if (p->has_re && p->re.code) cats |= p->re.cats;
   for (size_t i = 0; i < p->nkids; i++) cats |= tk_pretok_uses_unicode(p->kids[i]);
   return cats;

@@ -232,7 +232,8 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   GROW(byte_start)
   GROW(byte_end)
   GROW(char_start)
-  GROW(char_end) GROW(special)
+  GROW(char_end)
+  GROW(special)
 #undef GROW
       e->cap = cap;
   return 0;
@@ -354,28 +355,26 @@ static size_t to_original(const size_t *seg, size_t nseg, size_t x, int is_end) 
   return (size_t)((long)x + delta);
 }
 
-/* A code point that lacuna's Unicode tables leave unassigned may be a letter,
- * a mark or a symbol to a tokenizer built on a newer Unicode (HF tokenizers'
- * Oniguruma): the pre-tokenizer would split it another way. Refuse the text
- * rather than emit ids that may differ. s is valid UTF-8. */
-static int refuse_unassigned(const char *s, size_t n, int classifies, tk_err *E) {
+/* A code point that lacuna's Unicode tables leave unassigned but a newer
+ * Unicode assigns (HF tokenizers' Oniguruma may know it) splits differently
+ * when the pre-tokenizer tells its category apart from an unassigned one.
+ * Refuse the text rather than emit ids that may differ. s is valid UTF-8. */
+static int refuse_newer(const char *s, size_t n, int cats, tk_err *E) {
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < n;) {
-    if (u[i] < 0xCD) { /* below U+0340: all assigned or controls */
-      i++;
+    if (u[i] < 0xE0) { /* below U+0800: all in lacuna's tables */
+      i += u[i] < 0x80 ? 1 : 2;
       continue;
     }
     int l;
     uint32_t c = tk_utf8_dec(u + i, n - i, &l);
-    int un = tk_is_unassigned(c);
-    /* a symbol block gains symbols: the same as unassigned to a pattern that
-     * names no symbol or punctuation class */
-    if (un == 1 || (un == 2 && (classifies & TK_NAMES_SYMBOLS))) {
-      tk_seterr(E,
-                "U+%04X (byte %zu) is unassigned in lacuna's Unicode %s tables; Hugging Face tokenizers may "
-                "know it from a newer Unicode and split it differently, so this text is refused rather than "
-                "given ids that could differ",
-                (unsigned)c, i, tk_unicode_version());
+    if (tk_newer_category(c) & cats) {
+      tk_seterr(
+          E,
+          "U+%04X (byte %zu) is unassigned in lacuna's Unicode %s tables but assigned by a newer Unicode, "
+          "which Hugging Face tokenizers may know and split differently; this text is refused rather "
+          "than given ids that could differ",
+          (unsigned)c, i, tk_unicode_version());
       return -1;
     }
     i += (size_t)l;
@@ -400,7 +399,7 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     tk_seterr(&E, "text too long to encode (%zu bytes)", n);
     return -1;
   }
-  if (tok->classifies && refuse_unassigned(s ? s : "", n, tok->classifies, &E) < 0) {
+  if (tok->classifies && refuse_newer(s ? s : "", n, tok->classifies, &E) < 0) {
     free(fixed);
     return -1;
   }

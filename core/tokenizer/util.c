@@ -6,9 +6,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "unicode_tables.h"
-
 #include "internal.h"
+#include "unicode_tables.h"
 #include "utf8.h"
 
 void tk_seterr(tk_err *e, const char *fmt, ...) {
@@ -190,19 +189,30 @@ fail:
   return NULL;
 }
 
-int tk_is_unassigned(uint32_t c) {
-  if (c < 0x378) return 0;
-  /* 1 unassigned, 2 unassigned inside a block of symbols and punctuation */
-  size_t lo = 0, hi = sizeof tk_unassigned / sizeof tk_unassigned[0];
+int tk_norm_unknown(uint32_t c) {
+  size_t n = sizeof tk_norm_newer / sizeof tk_norm_newer[0], lo = 0, hi = n;
+  if (c < tk_norm_newer[0][0]) return 0;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (tk_unassigned[mid][1] < c)
+    if (tk_norm_newer[mid][1] < c)
       lo = mid + 1;
     else
       hi = mid;
   }
-  if (lo == sizeof tk_unassigned / sizeof tk_unassigned[0] || tk_unassigned[lo][0] > c) return 0;
-  return tk_unassigned[lo][2] ? 2 : 1;
+  return lo < n && tk_norm_newer[lo][0] <= c;
+}
+
+int tk_newer_category(uint32_t c) {
+  if (c < 0x10000 && !(tk_newer_bmp[c >> 5] >> (c & 31) & 1)) return 0;
+  size_t n = sizeof tk_newer_assigned / sizeof tk_newer_assigned[0], lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tk_newer_assigned[mid][1] < c)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && tk_newer_assigned[lo][0] <= c ? (int)tk_newer_assigned[lo][2] : 0;
 }
 
 const char *tk_unicode_version(void) { return TK_UNICODE_VERSION; }
@@ -453,6 +463,20 @@ int tk_xf_end(tk_xf *x, tk_ns *out) {
   "\\t\\n\\x0B\\f\\r "                                                                                       \
   "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
+/* The TK_GC_* bit of a major category letter; C, which holds the unassigned
+ * code points themselves, stands for every category. */
+static int gc_bit(char k) {
+  switch (k) {
+    case 'L': return TK_GC_L;
+    case 'M': return TK_GC_M;
+    case 'N': return TK_GC_N;
+    case 'P': return TK_GC_P;
+    case 'S': return TK_GC_S;
+    case 'Z': return TK_GC_Z;
+    default: return TK_GC_ALL;
+  }
+}
+
 /* \p{X} / \pX: adds the code points that Unicode 15 gave category X (and its
  * subcategories) beside the escape, since PCRE2 10.42 knows Unicode 14 only
  * (unicode_tables.h). Returns the bytes of p consumed after the backslash, 0
@@ -472,7 +496,7 @@ static size_t add_category(const char *p, size_t n, size_t i, int in_class, tk_b
   if (len < 1 || len > 2) return 0;
   const char *known = "LMNPSZC";
   if (!strchr(known, name[0])) return 0;
-  *cats |= TK_CLASSIFIES | (name[0] == 'P' || name[0] == 'S' || name[0] == 'C' ? TK_NAMES_SYMBOLS : 0);
+  *cats |= gc_bit(name[0]);
   *r = tk_buf_add(o, in_class ? "" : "[", in_class ? 0 : 1);
   if (!*r) *r = tk_buf_add(o, p + i - 1, used + 1);
   for (size_t k = 0; !*r && k < sizeof tk_newer_cps / sizeof tk_newer_cps[0]; k++)
@@ -496,6 +520,9 @@ static int rewrite_pattern(const char *p, size_t n, tk_buf *o, int *cats) {
       }
       char d = p[i + 1];
       i++;
+      if (d == 'w' || d == 'W') *cats |= TK_GC_L | TK_GC_M | TK_GC_N | TK_GC_P;
+      if (d == 'd' || d == 'D') *cats |= TK_GC_N;
+      if (d == 'P') *cats |= TK_GC_ALL; /* \\P{..}: not rewritten; refuse what it may misread */
       if (d == 's')
         r = tk_buf_add(o, in_class ? WS_SET : "[" WS_SET "]", strlen(in_class ? WS_SET : "[" WS_SET "]"));
       else if (d == 'S' && !in_class)
@@ -545,7 +572,7 @@ int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err
     return 0;
   }
   tk_buf b = {0};
-  r->cats = TK_CLASSIFIES; /* \w, \d and \p{..} all read Unicode properties */
+  r->cats = 0; /* the major categories the pattern names (\p{..}, \w, \d) */
   if (rewrite_pattern(pat, n, &b, &r->cats) < 0 || tk_buf_add(&b, "", 0) < 0) {
     free(b.p);
     tk_seterr(e, "out of memory");
