@@ -18,7 +18,7 @@
 # model/corpus that is not identical, the first 20 differing records go to
 # /tmp/tok_mismatch/<model>_<corpus>.txt. HF reference dumps are cached in
 # CACHE/ref, keyed by the hashes of the corpus, tokenizer.json, hf_dump.mjs
-# and the pinned packages; lacuna's dumps go to ${TMPDIR:-/tmp}/tok_conformance.
+# and the pinned packages; lacuna's dumps go to a temporary directory.
 # Exit status: 0 all identical, 1 any difference or failure, 2 usage.
 set -uo pipefail
 
@@ -28,7 +28,10 @@ CACHE=${LACUNA_CACHE:-$HOME/.cache/lacuna}
 MODELS=(llama3 qwen3 gemma3 llama2 deepseek_v3)
 CORPORA=(english cjk arabic emoji code runs special combining rare invalid unicode_new)
 MISMATCH=/tmp/tok_mismatch
-WORK=${TMPDIR:-/tmp}/tok_conformance
+# one work dir per run: two runs at once (two checkouts on one machine) must
+# not write the same dump files
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tok_conformance.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
 
 setup=1
 while (($#)); do
