@@ -19,7 +19,7 @@
 # /tmp/tok_mismatch/<model>_<corpus>.txt. HF reference dumps are cached in
 # CACHE/ref, keyed by the hashes of the corpus, tokenizer.json, hf_dump.mjs
 # and the pinned packages; lacuna's dumps go to a temporary directory.
-# Exit status: 0 all identical, 1 any difference or failure, 2 usage.
+# Exit status: 0 all identical or refused, 1 any difference or failure, 2 usage.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,7 +39,7 @@ while (($#)); do
     --no-setup) setup=0 ;;
     --models) IFS=, read -r -a MODELS <<<"${2:?}"; shift ;;
     --corpora) IFS=, read -r -a CORPORA <<<"${2:?}"; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--no-setup] [--models m1,m2] [--corpora c1,c2]" >&2; exit 2 ;;
   esac
   shift
