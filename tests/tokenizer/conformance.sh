@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tokenizer conformance: lacuna's C tokenizer against Hugging Face tokenizers
 # (native binding @anush008/tokenizers) on the real tokenizer files of Llama 3,
-# Qwen3, Gemma 3, DeepSeek-V3 and a SentencePiece-BPE model (llama2), over every
+# Qwen3, Gemma 3, DeepSeek-V3, gpt-oss and a SentencePiece-BPE model (llama2), over every
 # corpus of make_corpus.py (unicode_new included), add_special_tokens on. Ids
 # and offsets (code points) must be identical on every record, except that
 # lacuna may refuse a record (an error naming the code point) that holds a
@@ -25,7 +25,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${LACUNA_CACHE:-$HOME/.cache/lacuna}
-MODELS=(llama3 qwen3 gemma3 llama2 deepseek_v3)
+MODELS=(llama3 qwen3 gemma3 llama2 deepseek_v3 gptoss)
 CORPORA=(english cjk arabic emoji code runs special combining rare invalid unicode_new)
 MISMATCH=/tmp/tok_mismatch
 # one work dir per run: two runs at once (two checkouts on one machine) must
