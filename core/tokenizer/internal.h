@@ -235,7 +235,35 @@ struct tk_scratch {
 tk_scratch *tk_scratch_new(void);
 void tk_scratch_free(tk_scratch *S);
 
-int tk_bpe_load(tk_bpe *m, const void *json_model, tk_err *e); /* json_model: cJSON* */
+/* model.vocab and model.merges read straight from the text (model_json.c). */
+typedef struct {
+  const char *s;
+  uint32_t n;
+  int32_t id;
+} tk_vocab_ent;
+typedef struct {
+  const char *a, *b;
+  uint32_t al, bl;
+} tk_merge_ent;
+typedef struct {
+  const char *text; /* the tokenizer.json text: strings without escapes point into it */
+  tk_arena arena;   /* the unescaped strings */
+  tk_vocab_ent *vocab;
+  size_t nvocab, vocab_cap;
+  tk_merge_ent *merges;
+  size_t nmerges, merges_cap;
+  size_t vocab_at, vocab_len, merges_at, merges_len;
+  char *rest; /* the text with the two values cut to {} and [] (NUL-terminated) */
+  size_t rest_len;
+} tk_model_json;
+/* 1 read (then parse o->rest with cJSON), 0 declined (parse all of json with
+ * cJSON), -1 out of memory. */
+int tk_model_json_read(tk_model_json *o, const char *json, size_t len);
+void tk_model_json_free(tk_model_json *o);
+
+/* json_model: the cJSON model object; fast: its vocab and merges when
+ * model_json.c read them (json_model's are then empty), else NULL. */
+int tk_bpe_load(tk_bpe *m, const void *json_model, const tk_model_json *fast, tk_err *e);
 void tk_bpe_free(tk_bpe *m);
 /* Tokenizes one split, appending to *toks (offsets already mapped to the original). */
 int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n, size_t *cap,

@@ -50,13 +50,27 @@ static int jflag(const cJSON *j, const char *k, int dflt) {
   return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-/* to_free (the text when the caller no longer needs it) is freed as soon as the
- * tree exists: a smaller peak, and its (large) free runs before the tree's many
- * small frees rather than after them. */
+/* to_free (the text when the caller no longer needs it) is freed as soon as
+ * nothing points into it: a smaller peak, and its (large) free runs before
+ * the tree's many small frees rather than after them. model.vocab and
+ * model.merges are read straight from the text when they can be
+ * (model_json.c); cJSON parses the rest. */
 static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, char *err, size_t errlen) {
   tk_err E = {err, errlen};
   if (err && errlen) err[0] = 0;
-  cJSON *root = cJSON_ParseWithLength(json, len);
+  tk_model_json fast;
+  int fr = tk_model_json_read(&fast, json, len);
+  if (fr < 0) {
+    tk_seterr(&E, "out of memory");
+    free(to_free);
+    return NULL;
+  }
+  cJSON *root = fr ? cJSON_ParseWithLength(fast.rest, fast.rest_len) : cJSON_ParseWithLength(json, len);
+  if (!root && fr) { /* report the position in the text as given */
+    tk_model_json_free(&fast);
+    fr = 0;
+    root = cJSON_ParseWithLength(json, len);
+  }
   if (!root) {
     const char *at = cJSON_GetErrorPtr();
     tk_seterr(&E, "tokenizer.json is not valid JSON (near byte %ld)",
@@ -64,7 +78,13 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
     free(to_free);
     return NULL;
   }
-  free(to_free);
+  if (fr) {
+    free(fast.rest); /* parsed: only the vocab and merges are still needed */
+    fast.rest = NULL;
+  } else {
+    free(to_free);
+    to_free = NULL;
+  }
   lacuna_tokenizer *tok = calloc(1, sizeof *tok);
   tk_scratch *S = tk_scratch_new();
   if (!tok || !S) {
@@ -87,7 +107,13 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
               mtype ? mtype : "(untyped, without merges)");
     goto fail;
   }
-  if (tk_bpe_load(&tok->bpe, model, &E) < 0) goto fail;
+  if (tk_bpe_load(&tok->bpe, model, fr ? &fast : NULL, &E) < 0) goto fail;
+  if (fr) {
+    tk_model_json_free(&fast);
+    fr = 0;
+    free(to_free);
+    to_free = NULL;
+  }
   const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
   if (present(n) && !(tok->norm = tk_norm_load(n, "normalizer", &E))) goto fail;
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
@@ -130,6 +156,8 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
   cJSON_Delete(root);
   return tok;
 fail:
+  if (fr) tk_model_json_free(&fast);
+  free(to_free);
   tk_scratch_free(S);
   lacuna_tokenizer_free(tok);
   cJSON_Delete(root);
@@ -235,7 +263,7 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   GROW(char_end)
   GROW(special)
 #undef GROW
-      e->cap = cap;
+  e->cap = cap;
   return 0;
 }
 

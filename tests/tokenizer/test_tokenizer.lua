@@ -141,6 +141,31 @@ t.test("load from a directory or a file; errors are nil, message", function()
   t.raises(function() tok:decode({ "x" }) end, "not a token id")
 end)
 
+-- model.vocab and model.merges are read straight from the text (model_json.c)
+-- when they are plain; anything else goes through cJSON. Both must agree.
+t.test("vocab and merges with escapes, both merge forms, and the cJSON fallback", function()
+  local function load(vocab, merges, extra)
+    return tk.from_json(string.format([[{"version":"1.0","added_tokens":[],"normalizer":null,
+      "pre_tokenizer":null,"post_processor":null,"decoder":null%s,
+      "model":{"type":"BPE","unk_token":null,"vocab":%s,"merges":%s}}]], extra or "", vocab, merges))
+  end
+  local vocab = [[{"a":0,"b":1,"ab":2,"\u00e9":3,"a\u00e9":4,"\ud83d\ude00":5,"\"":6,"\"\"":7, "x y":8}]]
+  for _, merges in ipairs { [=[[["a","b"],"a \u00e9",["\"","\""]]]=], [=[["a b","a \u00e9","\" \""]]=] } do
+    local tok = assert(load(vocab, merges))
+    t.eq(tok:encode("ab\u{e9}a\u{e9}\u{1F600}\"\"", { add_special_tokens = false }), { 2, 3, 4, 5, 7 }, merges)
+  end
+  -- declined (an id written 2.0, a \u0000, a duplicate key): cJSON reads it all, same tokenizer
+  local tok = assert(load([[{"a":0,"b":1.0,"ab":2}]], [=[["a b"]]=]))
+  t.eq(tok:encode("ab", { add_special_tokens = false }), { 2 })
+  tok = assert(load([[{"a":0,"b":1,"ab":2,"\u0000":3}]], [=[["a b"]]=]))
+  t.eq(tok:encode("ab", { add_special_tokens = false }), { 2 })
+  -- errors still name the problem
+  t.fails("model.vocab['b']: expected a non-negative integer id", load([[{"a":0,"b":-1}]], "[]"))
+  t.fails("model.merges[0]: 'a  b' is not \"a b\"", load([[{"a":0,"b":1}]], [=[["a  b"]]=]))
+  t.fails("model.merges[0]: token 'c' is not in the vocabulary", load([[{"a":0,"b":1}]], [=[[["a","c"]]]=]))
+  t.fails("not valid JSON", load([[{"a":0,"b":1}]], [=[[["a","b"]]=]))
+end)
+
 -- Unicode newer than PCRE2 10.42's tables (issue 9): U+31350 (CJK extension
 -- H) and U+11F04 (Kawi) are letters of Unicode 15, U+1FAAF (Khanda) a symbol.
 t.test("Unicode 15 letters and symbols are classified as HF tokenizers classifies them", function()
