@@ -146,6 +146,14 @@ def main(udir):
     w("static const uint32_t tk_norm_newer[][2] = {\n")
     for i in range(0, len(norm_newer), 4):
         w("    " + " ".join("{0x%X, 0x%X}," % (a, b) for a, b in norm_newer[i:i + 4]) + "\n")
+    w("};\n")
+    nbmp = [0] * 2048
+    for a, b in norm_newer:
+        for c in range(a, min(b, 0xFFFF) + 1):
+            nbmp[c >> 5] |= 1 << (c & 31)
+    w("static const uint32_t tk_norm_newer_bmp[2048] = {\n")
+    for i in range(0, 2048, 8):
+        w("    " + " ".join("0x%X," % v for v in nbmp[i:i + 8]) + "\n")
     w("};\n\n")
     bmp = [0] * 2048
     for c, _ in later:
@@ -155,6 +163,18 @@ def main(udir):
     w("static const uint32_t tk_newer_bmp[2048] = {\n")
     for i in range(0, 2048, 8):
         w("    " + " ".join("0x%X," % v for v in bmp[i:i + 8]) + "\n")
+    w("};\n\n")
+    # the code points tk_newer_cps adds: a text without any of them runs the
+    # plain patterns, which PCRE2 optimizes better than the widened classes
+    added = sorted(c for k in CATS for c in new[k])
+    assert all(c >= 0x800 for c in added), "an added code point below U+0800"
+    bmp_added = [c for c in added if c < 0x10000]
+    w("/* Every code point of tk_newer_cps, as ranges; the BMP ones as a test. */\n")
+    w("#define TK_ADDED_BMP(c) (%s)\n" % (" || ".join("(c) == 0x%X" % c for c in bmp_added) or "0"))
+    w("static const uint32_t tk_added_cps[][2] = {\n")
+    rs = ranges(added)
+    for i in range(0, len(rs), 4):
+        w("    " + " ".join("{0x%X, 0x%X}," % (a, b) for a, b in rs[i:i + 4]) + "\n")
     w("};\n\n#endif\n")
 
 

@@ -62,6 +62,8 @@ int tk_is_whitespace(uint32_t cp); /* Rust char::is_whitespace (White_Space) */
 enum { TK_GC_L = 1, TK_GC_M = 2, TK_GC_N = 4, TK_GC_P = 8, TK_GC_S = 16, TK_GC_Z = 32, TK_GC_C = 64 };
 #define TK_GC_ALL 127
 int tk_newer_category(uint32_t cp);
+/* A code point that Unicode 15 added to a category (PCRE2 10.42 has Unicode 14). */
+int tk_is_added_cp(uint32_t cp);
 /* A combining mark or decomposable character newer than the Unicode of HF
  * tokenizers' normalization tables (9.0): normalizers leave it as it is. */
 int tk_norm_unknown(uint32_t cp);
@@ -131,7 +133,8 @@ int tk_xf_end(tk_xf *x, tk_ns *out); /* copies the rest; -1 on OOM */
 /* ---- regex (PCRE2) ---------------------------------------------------------- */
 typedef struct {
   pcre2_code *code;
-  char *literal; /* when the pattern is a plain string: searched with memmem */
+  pcre2_code *code15; /* with Unicode 15's additions to the classes, or NULL */
+  char *literal;      /* when the pattern is a plain string: searched with memmem */
   size_t litlen;
   int cats; /* TK_GC_* bits of the major categories the pattern names */
 } tk_regex;
@@ -214,6 +217,7 @@ typedef struct {
 
 struct tk_scratch {
   tk_arena A;
+  int unicode15; /* this text holds a code point of tk_is_added_cp: run code15 */
   pcre2_match_data *md;
   pcre2_match_context *mc;
   pcre2_jit_stack *js;

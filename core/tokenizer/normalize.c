@@ -132,15 +132,18 @@ typedef struct {
 /* utf8proc knows Unicode 15; HF's normalization tables stop at 9.0, and what
  * is newer is left alone there (tk_norm_unknown): so here too. */
 static int interesting(uint32_t c) {
-  if (c < 0x300 || tk_norm_unknown(c)) return 0;
+  if (c < 0x300) return 0;
   if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0xAC00 && c <= 0xD7A3)) return 1;
   const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
-  return p->combining_class != 0 || p->decomp_seqindex != UINT16_MAX ||
-         (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000);
+  return (p->combining_class != 0 || p->decomp_seqindex != UINT16_MAX ||
+          (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000)) &&
+         !tk_norm_unknown(c);
 }
 
 static int ccc_of(uint32_t c) {
-  return c < 0x300 || tk_norm_unknown(c) ? 0 : utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+  if (c < 0x300) return 0;
+  int cc = utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+  return cc && tk_norm_unknown(c) ? 0 : cc;
 }
 
 static int32_t compose_pair(uint32_t a, uint32_t b) {

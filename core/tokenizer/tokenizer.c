@@ -269,7 +269,9 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
 
 static tk_scratch *acquire(const lacuna_tokenizer *tok) {
   tk_scratch *S = atomic_exchange(&((lacuna_tokenizer *)tok)->spare, NULL);
-  return S ? S : tk_scratch_new();
+  if (!S) S = tk_scratch_new();
+  if (S) S->unicode15 = 0;
+  return S;
 }
 
 static void release(const lacuna_tokenizer *tok, tk_scratch *S) {
@@ -387,8 +389,9 @@ static size_t to_original(const size_t *seg, size_t nseg, size_t x, int is_end) 
  * Unicode assigns (HF tokenizers' Oniguruma may know it) splits differently
  * when the pre-tokenizer tells its category apart from an unassigned one.
  * Refuse the text rather than emit ids that may differ. s is valid UTF-8. */
-static int refuse_newer(const char *s, size_t n, int cats, tk_err *E) {
+static int refuse_newer(const char *s, size_t n, int cats, int *unicode15, tk_err *E) {
   const unsigned char *u = (const unsigned char *)s;
+  *unicode15 = 0;
   for (size_t i = 0; i < n;) {
     if (u[i] < 0xE0) { /* below U+0800: all in lacuna's tables */
       i += u[i] < 0x80 ? 1 : 2;
@@ -405,6 +408,7 @@ static int refuse_newer(const char *s, size_t n, int cats, tk_err *E) {
           (unsigned)c, i, tk_unicode_version());
       return -1;
     }
+    if (!*unicode15) *unicode15 = tk_is_added_cp(c);
     i += (size_t)l;
   }
   return 0;
@@ -427,7 +431,8 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     tk_seterr(&E, "text too long to encode (%zu bytes)", n);
     return -1;
   }
-  if (tok->classifies && refuse_newer(s ? s : "", n, tok->classifies, &E) < 0) {
+  int unicode15 = 0;
+  if (tok->classifies && refuse_newer(s ? s : "", n, tok->classifies, &unicode15, &E) < 0) {
     free(fixed);
     return -1;
   }
@@ -437,6 +442,7 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     tk_seterr(&E, "out of memory");
     return -1;
   }
+  S->unicode15 = unicode15;
   tk_tok *toks = NULL;
   size_t nt = 0, ct = 0;
   int rc = run_pipeline(tok, S, s ? s : "", n, add_special_tokens, &toks, &nt, &ct, &E);
