@@ -264,7 +264,6 @@ function M.render(ex, opts)
   end
   local ids, labels, straddling, sfrom, sto = tok.raw:encode_labels(text, trained, eot)
   if not ids then error("tokenizer: " .. tostring(labels), 0) end
-  if straddling > 0 and opts.notes then note_straddling(opts.notes, text, straddling, sfrom, sto) end
   local any = false
   for i = 1, #labels do
     if labels[i] ~= -100 then
@@ -273,16 +272,14 @@ function M.render(ex, opts)
     end
   end
   if not any then error("no token of this example is trained after tokenization", 0) end
+  -- noted once the example is sure to be written
+  if straddling > 0 and opts.notes then note_straddling(opts.notes, text, straddling, sfrom, sto) end
   local mask = {}
   for i = 1, #ids do mask[i] = 1 end
   local obj = setmetatable({
     input_ids = json.array(ids), attention_mask = json.array(mask), labels = json.array(labels),
   }, TOP)
-  if opts.meta ~= false then
-    local meta = ex:meta()
-    if next(meta) ~= nil then obj.meta = meta end
-  end
-  return obj
+  return require("lacuna.formats").with_meta(obj, ex, opts)
 end
 
 -- Loads the tokenizer and chat template of a model directory (tokenizer.json
