@@ -5,7 +5,7 @@
  *
  * Counts come from a counter: the exact Hugging Face tokenizer
  * (add_special_tokens off), or, without one, the approximate counter
- * (lacuna_tokens_approx). Byte offsets are 0-based, ends exclusive, like the
+ * (lacuna_tokens_approx, core/tokenizer/approx.c). Byte offsets are 0-based, ends exclusive, like the
  * tokenizer's offsets; token indices are 0-based. */
 #ifndef LACUNA_TEXT_H
 #define LACUNA_TEXT_H
@@ -15,10 +15,6 @@
 
 #include "rng.h"
 #include "tokenizer/tokenizer.h"
-
-/* The approximate counter (core/tokenizer/approx.c); declared here too so
- * this area builds against either side of its header. */
-size_t lacuna_tokens_approx(const char *text, size_t n);
 
 /* ---- boundaries (sentence.c) ---- */
 

@@ -36,6 +36,9 @@ t.test("sentences and segments", function()
   t.eq(a1, a2)
   t.eq(c1, c2)
   t.eq(text.count("Hello, world!", words), 4)
+  -- without a tokenizer: lacuna's approximate counter, the one lc.tokenizer.approximate() is
+  local sample = "Approximate counts, 12345 and 中文 too.\n"
+  t.eq(text.count(sample), lc.tokenizer.approximate():count(sample))
   t.raises(function() text.segment("x", 0) end, "max_tokens must be >= 1")
   t.raises(function() text.segment("x", 5, 42) end, "tokenizer must be")
 end)
