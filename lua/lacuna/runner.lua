@@ -10,6 +10,8 @@ local sandbox = require "lacuna.sandbox"
 local formats = require "lacuna.formats"
 local example = require "lacuna.example"
 local teacher = require "lacuna.teacher"
+local plan = require "lacuna.plan"
+local run_view = require "lacuna.run_view"
 
 local json, jsonl, sys, sched, hash = core.json, core.jsonl, core.sys, core.sched, core.hash
 local encode, null = json.encode, json.null
@@ -90,8 +92,8 @@ local Ctx = {}
 Ctx.__index = function(ctx, k)
   if k == "rng" then
     -- Made on first use: most recipes never draw, and the stream depends
-    -- only on (seed, item index), not on when it is made.
-    local g = core.rng.new(rawget(ctx, "seed"), rawget(ctx, "index"))
+    -- only on (seed, item key), not on when it is made.
+    local g = core.rng.new(rawget(ctx, "seed"), rawget(ctx, "stream") or rawget(ctx, "index"))
     rawset(ctx, "rng", g)
     return g
   elseif k == "teacher" then
@@ -135,7 +137,7 @@ end
 -- one the format cannot represent is an example failure (recorded with the
 -- item's file:line and the example's index), never the loss of the item's
 -- other examples; an item none of whose examples could be written fails.
-local function make_work(r, values, o, fmt, notes, pool)
+local function make_work(r, values, o, fmt, notes, pool, tok)
   local lc = require "lacuna"
   local is_skip, is_example = lc.is_skip, example.is_example
   local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes }
@@ -157,10 +159,17 @@ local function make_work(r, values, o, fmt, notes, pool)
   local map = r.map
   return function(w, seq)
     if w.bad then return { fail = w.bad } end
-    local err = r:check_input(w.record, null)
+    -- (plan: a group's records are checked one by one; planned items are the recipe's own.)
+    local err = w.stream == nil and r:check_input(w.record, null)
+    if w.records then
+      for i, rec in ipairs(w.record) do
+        err = r:check_input(rec, null)
+        if err then err = "record " .. i .. " of the group: " .. err break end
+      end
+    end
     if err then return { fail = string.format("%s:%d: %s", w.file, w.line, err), input_error = true } end
     local ctx = setmetatable({
-      params = values, index = seq, seed = seed,
+      params = values, index = seq, seed = seed, stream = w.stream, tokenizer = tok,
       file = w.file, line = w.line, recipe = r.name, _pool = pool,
     }, Ctx)
     local res = map(w.record, ctx)
@@ -201,66 +210,36 @@ local function make_work(r, values, o, fmt, notes, pool)
   end
 end
 
--- Streams work items from the input files: {record=, file=, line=} or, for a
--- malformed line, {bad = "file:line: message", file=, line=}.
-local function make_source(inputs, state, o)
-  local idx, reader, path = 0, nil, nil
-  local limit = o.limit
-  return function()
-    if state.stop or (limit and state.read >= limit) then return nil end
-    if state.pool and state.pool.stop_reason then
-      state.stop = state.pool.stop_reason
-      return nil
-    end
-    while true do
-      if not reader then
-        idx = idx + 1
-        path = inputs[idx]
-        if not path then return nil end
-        local err
-        reader, err = jsonl.open(path)
-        if not reader then usage.error("%s", err) end
-      end
-      local v, a, b = reader:next()
-      state.reader = reader
-      if v == nil then
-        if a then -- an I/O error reading the file
-          reader:close()
-          usage.error("%s", a)
-        end
-        reader:close()
-        reader = nil
-      else
-        state.read = state.read + 1
-        local w
-        if v == false then
-          w = { bad = a, file = path, line = b }
-        else
-          w = { record = v, file = path, line = a }
-        end
-        state.pending[state.read] = w
-        return w
-      end
-    end
-  end
-end
-
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
 -- and after sink.examples, sink.example_fail(w, index, message) for each
 -- example of the item the format could not write.
-function M.execute(r, values, o, sink, pool)
+-- plan: the recipe's setup(run) runs first, as a scheduled task that may call
+-- the teacher (lua/lacuna/plan.lua); run is M.new_run's; its result decides
+-- the work items. Returns {read = items, records = input records read or nil,
+-- planned = true when setup planned the items, ...}.
+function M.execute(r, values, o, sink, pool, run)
+  run = run or M.new_run(r, values, o, o.inputs)
+  local spec = { kind = "records" }
+  if r.setup then
+    run.state.pool = pool
+    local ok, got, interrupted = plan.run_setup(r, run.view, M.budget(o))
+    run.state.pool = nil
+    if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
+    if not ok then usage.error("%s: setup failed: %s", r.source_path, first_line(usage.text(got))) end
+    spec = got
+  end
   -- Items make many short-lived tables: Lua 5.4's generational collector
   -- spends much less time on them than the incremental one.
   local previous_gc = collectgarbage("generational")
   local fmt = o.format
   local notes = {}
   local state = { read = 0, pending = {}, stop = false, pool = pool }
-  local work = make_work(r, values, o, fmt, notes, pool)
+  local work = make_work(r, values, o, fmt, notes, pool, run.state.tokenizer)
   local n, interrupted = sched.run {
     window = M.window(o),
     budget = M.budget(o),
-    next = make_source(o.inputs, state, o),
+    next = plan.source(spec, o.inputs or {}, state, o),
     work = work,
     done = function(seq, ok, outcome, trace)
       local w = state.pending[seq]
@@ -283,8 +262,36 @@ function M.execute(r, values, o, sink, pool)
     end,
   }
   collectgarbage(previous_gc)
+  local planned = spec.kind ~= "records"
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
-           stopped = state.stop }
+           stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil }
+end
+
+-- The run object of setup and finish (lua/lacuna/run_view.lua): {view =
+-- the recipe's proxy, state = lacuna's side}. The tokenizer is --tokenizer's
+-- model (loaded once), or the approximate counter.
+function M.new_run(r, values, o, inputs)
+  local tok
+  if o.model_files then
+    tok = o.model_files.tokenizer
+  elseif o.tokenizer then
+    local err
+    tok, err = (require "lacuna.tokenizer").load(o.tokenizer)
+    if not tok then usage.error("--tokenizer %s: %s", o.tokenizer, err) end
+  end
+  local view, st = run_view.new(r, { params = values, seed = o.seed or 0, recipe = r.name,
+    inputs = inputs or {}, format = o.format }, tok)
+  return { view = view, state = st }
+end
+
+-- "10 planned" / "10 planned (40 records read)" / "10 read": the left side of
+-- the closing count line.
+function M.count_head(counts, verb)
+  if counts.planned then
+    return string.format("%d %s%s", counts.planned, verb or "planned",
+      counts.read and string.format(" (%d records read)", counts.read) or "")
+  end
+  return string.format("%d %s", counts.read, verb or "read")
 end
 
 -- Items in flight: enough to keep --concurrency requests busy.
@@ -416,7 +423,9 @@ function M.run(o)
   local t0, cpu0 = sys.clock(), sys.cputime()
   apply_memory_cap(o)
   local r, values = M.prepare(o)
-  if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
+  -- (plan: a recipe with setup may plan its items without inputs.)
+  if (not o.inputs or #o.inputs == 0) and not r.setup then usage.error("run: no input (-i FILE)") end
+  o.inputs = o.inputs or {}
   if not o.output then usage.error("run: no output (-o FILE)") end
   local out_path = o.output
   local paths = {
@@ -443,13 +452,8 @@ function M.run(o)
     for _, w in pairs(writers) do w:abort() end
   end
 
-  local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
-                    format = o.format }
-  local ok, err = call_phase(r, o, "setup", run_ctx)
-  if not ok then
-    abort_all()
-    usage.error("%s: setup failed: %s", r.source_path, first_line(err))
-  end
+  -- (plan: setup runs inside M.execute, as a scheduled task.)
+  local run = M.new_run(r, values, o, o.inputs)
 
   local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0, failed_examples = 0 }
   local shown_failures = 0
@@ -498,7 +502,7 @@ function M.run(o)
     should_stop = function() return max_failures and counts.failed > max_failures end,
   }
 
-  local ok_exec, res = pcall(M.execute, r, values, o, sink, pool)
+  local ok_exec, res = pcall(M.execute, r, values, o, sink, pool, run)
   if not ok_exec then
     abort_all()
     pcall(pool.close, pool)
@@ -507,10 +511,11 @@ function M.run(o)
   if progress and not o.quiet then progress(nil, true) end
   pool:close()
   counts.read = res.read
+  if res.planned then counts.planned, counts.read = res.read, res.records end
   if pool.stop_reason and not res.stopped then res.stopped = pool.stop_reason end
   if res.interrupted then
     abort_all()
-    stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written", counts.read))
+    stderr(string.format("lacuna: interrupted after %s items; nothing was written", M.count_head(counts)))
     return 130, counts
   end
 
@@ -521,8 +526,8 @@ function M.run(o)
     stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
       " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
       " (without --batch-export) to finish from the cache", pool.stats.deferred, counts.deferred, o.batch_export))
-    stderr(string.format("lacuna: %d read = %d ok + %d skipped + %d failed + %d waiting for the batch",
-      counts.read, counts.ok, counts.skipped, counts.failed, counts.deferred))
+    stderr(string.format("lacuna: %s = %d ok + %d skipped + %d failed + %d waiting for the batch",
+      M.count_head(counts), counts.ok, counts.skipped, counts.failed, counts.deferred))
     return 3, counts
   end
   counts.deferred = nil
@@ -531,7 +536,7 @@ function M.run(o)
   if failed_examples == 0 then counts.failed_examples = nil end
 
   local summary = { counts = counts, output = out_path }
-  local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
+  local fin_ok, fin_err = call_phase(r, o, "finish", run.view, run_view.readonly_copy(summary, "summary"))
 
   for _, k in ipairs({ "skipped", "failed", "out" }) do
     local okc, cerr = writers[k]:commit()
@@ -559,9 +564,10 @@ function M.run(o)
     inputs = json.array(o.inputs),
     outputs = setmetatable({ examples = paths.out, skipped = paths.skipped, failed = paths.failed },
       { __jsonorder = { "examples", "skipped", "failed" } }),
-    counts = setmetatable(counts, { __jsonorder = { "read", "ok", "examples", "skipped", "failed",
+    counts = setmetatable(counts, { __jsonorder = { "planned", "read", "ok", "examples", "skipped", "failed",
       "failed_examples" } }),
     stopped_early = stopped,
+    report = run_view.report(run.state),
     teacher = M.teacher_manifest(pool),
     trusted = o.trust and true or false,
     limits = setmetatable({ max_instructions = M.budget(o), window = M.window(o) },
@@ -570,7 +576,7 @@ function M.run(o)
     cpu_seconds = math.floor((sys.cputime() - cpu0) * 1000 + 0.5) / 1000,
     finished_at = sys.utc_iso8601(),
   }, { __jsonorder = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
-                       "inputs", "outputs", "counts", "stopped_early", "teacher", "trusted", "limits",
+                       "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "trusted", "limits",
                        "wall_seconds", "cpu_seconds", "finished_at" } })
   local mf = io.open(paths.manifest .. ".tmp", "wb")
   if not mf then usage.error("%s: cannot write the manifest", paths.manifest) end
@@ -581,8 +587,8 @@ function M.run(o)
 
   if not o.quiet then
     stderr(string.format(
-      "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
-      counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
+      "lacuna: %s = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
+      M.count_head(counts), counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
     if failed_examples > 0 then
       stderr(string.format("lacuna: %d examples of ok items could not be written in format %s (recorded in %s)",
         failed_examples, o.format, paths.failed))
@@ -643,7 +649,9 @@ function M.check(o, out)
   local n = o.limit or 3
   local inputs = o.inputs
   local tmp
-  if not inputs or #inputs == 0 then
+  if (not inputs or #inputs == 0) and r.setup and not r.examples then
+    inputs = {} -- (plan: setup plans the items; the first n of them are checked)
+  elseif not inputs or #inputs == 0 then
     if not r.examples or #r.examples == 0 then
       usage.error("check: give an input (-i FILE) or declare `examples` in the recipe")
     end
@@ -653,18 +661,12 @@ function M.check(o, out)
     f:close()
     inputs = { tmp }
   end
-  local ok_run, cerr = call_phase(r, o, "setup",
-    { params = values, seed = o.seed or 0, recipe = r.name, inputs = inputs, format = o.format })
-  if not ok_run then
-    if tmp then os.remove(tmp) end
-    usage.error("%s: setup failed: %s", r.source_path, first_line(cerr))
-  end
   local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
   local co = {}
   for k, v in pairs(o) do co[k] = v end
   co.inputs, co.limit = inputs, n
   local pool = teacher.pool(M.teacher_config(co))
-  local res = M.execute(r, values, co, {
+  local ok_exec, res = pcall(M.execute, r, values, co, {
     deferred = function(w)
       counts.deferred = (counts.deferred or 0) + 1
       out:write(string.format("# deferred %s:%d: waiting for the batch file\n", w.file, w.line))
@@ -687,10 +689,16 @@ function M.check(o, out)
       out:write("# FAIL " .. message .. "\n")
       if trace then out:write((traceback_head(trace, 8):gsub("\n", "\n#   ")), "\n") end
     end,
-  }, pool)
+  }, pool, M.new_run(r, values, co, inputs))
   pool:close()
   if tmp then os.remove(tmp) end
+  if not ok_exec then error(res, 0) end
   counts.read = res.read
+  if res.planned then
+    counts.planned = res.read
+    out:write(string.format("# planned items: the first %d checked%s\n", res.read,
+      res.records and string.format(" (%d records read)", res.records) or ""))
+  end
   out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed%s\n",
     r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed,
     counts.failed_examples and string.format("; %d examples could not be written", counts.failed_examples) or ""))

@@ -1,0 +1,271 @@
+-- The plan of a run (DESIGN §3.2): what its work items are. By default one
+-- item per input record; a recipe's setup(run) may instead return
+--   run:items(n)             n synthetic items: map gets 1..n
+--   run:groups{by = "doc"}   adjacent records sharing a field's value: map gets the list
+--   run:groups{size = 8}     consecutive records, 8 at a time: map gets the list
+--   { item, item, ... }      a list built in setup: map gets each element
+-- setup runs as a scheduled task (it may call the teacher, fan-out and cache
+-- included) under the recipe's instruction budget. Each item's RNG stream
+-- derives from (seed, item key): the item's position in the plan, or for
+-- groups by a field, the field's value.
+local core = require "lacuna.core"
+local usage = require "lacuna.usage"
+
+local jsonl, sched, json = core.jsonl, core.sched, core.json
+local raise = core.caller.error
+
+local M = {}
+
+-- Plans made by run:items / run:groups, recognised when setup returns them.
+local plans = setmetatable({}, { __mode = "k" })
+local PLAN = { __metatable = "lacuna.plan", __tostring = function() return "lacuna.plan" end,
+               __newindex = function() error("cannot modify a plan from a recipe", 2) end,
+               __index = function(_, k) error("a plan has no field '" .. tostring(k) .. "'; return it from setup", 2) end }
+
+local function new_plan(spec)
+  local p = (require "lacuna.run_view").proxy(PLAN, spec)
+  plans[p] = spec
+  return p
+end
+
+function M.items(n)
+  if math.type(n) ~= "integer" and not (type(n) == "number" and n == math.floor(n)) then
+    raise("run:items(n): n must be an integer, got " .. type(n))
+  end
+  n = math.tointeger(n)
+  if n < 0 then raise("run:items(n): n must be >= 0, got " .. n) end
+  return new_plan { kind = "items", n = n }
+end
+
+function M.groups(opts)
+  if type(opts) ~= "table" then raise("run:groups{by = FIELD} or run:groups{size = N}: expected a table") end
+  local by, size = opts.by, opts.size
+  if (by == nil) == (size == nil) then raise("run:groups: give exactly one of by = FIELD or size = N") end
+  if by ~= nil and (type(by) ~= "string" or by == "") then raise("run:groups: by must be a field name") end
+  if size ~= nil and (math.type(size) ~= "integer" or size < 1) then
+    raise("run:groups: size must be an integer >= 1")
+  end
+  return new_plan { kind = "groups", by = by, size = size }
+end
+
+-- The plan setup returned: nil (one item per record), a plan or a list.
+-- Raises a usage error for anything else.
+function M.resolve(ret, path)
+  if ret == nil then return { kind = "records" } end
+  local spec = plans[ret]
+  if spec then return spec end
+  if type(ret) == "table" and getmetatable(ret) == nil then
+    local n = #ret
+    for k in next, ret do
+      if math.type(k) ~= "integer" or k < 1 or k > n then
+        usage.error("%s: setup returned a table that is not a list (key %s); return a list of items," ..
+          " run:items(n) or run:groups{...}", path, tostring(k))
+      end
+    end
+    return { kind = "list", list = ret }
+  end
+  usage.error("%s: setup returned a %s; return nothing (one item per record), a list of items," ..
+    " run:items(n) or run:groups{...}", path, type(ret))
+end
+
+-- A number for an item key: integers are themselves, anything else the first
+-- 60 bits of the SHA-256 of its JSON text.
+function M.stream(key)
+  if math.type(key) == "integer" then return key end
+  local text = type(key) == "string" and key or json.encode(key)
+  return math.tointeger(tonumber(core.hash.sha256(text):sub(1, 15), 16))
+end
+
+-- Streams the records of the input files: each call returns
+-- record, file, line, or false, "file:line: message", file, line for a
+-- malformed line, or nil at the end. Raises a usage error when a file cannot be read.
+function M.reader(inputs)
+  local idx, rd, path = 0, nil, nil
+  local closed = false
+  local function close()
+    if rd then rd:close() end
+    rd, closed = nil, true
+  end
+  local function next_record()
+    if closed then return nil end
+    while true do
+      if not rd then
+        idx = idx + 1
+        path = inputs[idx]
+        if not path then
+          closed = true
+          return nil
+        end
+        local err
+        rd, err = jsonl.open(path)
+        if not rd then usage.error("%s", err) end
+      end
+      local v, a, b = rd:next()
+      if v == nil then
+        rd:close()
+        rd = nil
+        if a then usage.error("%s", a) end
+      elseif v == false then
+        return false, a, path, b
+      else
+        return v, path, a
+      end
+    end
+  end
+  return next_record, close, function() return rd end
+end
+
+-- for record, file, line in run:records() do ... end in setup: every declared
+-- input record, checked against the recipe's input declaration. A malformed
+-- line or a record that does not match raises "file:line: message".
+function M.records(r, inputs)
+  local next_record, close = M.reader(inputs)
+  return function()
+    local v, a, b, c = next_record()
+    if v == nil then return nil end
+    if v == false then
+      close()
+      error(a, 0)
+    end
+    local err = r:check_input(v, json.null)
+    if err then
+      close()
+      error(string.format("%s:%d: %s", a, b, err), 0)
+    end
+    return v, a, b
+  end, nil, nil, setmetatable({}, { __close = close })
+end
+
+-- Runs setup(run_view) as the one task of a scheduled run, so that it may
+-- call the teacher. Returns ok, the plan spec or the error text, interrupted.
+function M.run_setup(r, run_view, budget)
+  local result, err, done_ok
+  local given = false
+  local _, interrupted = sched.run {
+    window = 1,
+    budget = budget,
+    next = function()
+      if given then return nil end
+      given = true
+      return true
+    end,
+    work = function() return r.setup(run_view) end,
+    done = function(_, ok, value)
+      done_ok = ok
+      if ok then result = value else err = value end
+    end,
+  }
+  if interrupted then return false, "interrupted", true end
+  if not done_ok then return false, err end
+  return true, M.resolve(result, r.source_path)
+end
+
+-- The work items of a plan, one per call, in the contract of the runner's
+-- source: {record=, file=, line=, stream=} (record may be a group's list or
+-- a planned item; records = true marks a group to check record by record),
+-- or {bad = "file:line: message", file=, line=}. state.read counts items,
+-- state.records the input records read; state.pending[seq] holds each item.
+function M.source(spec, inputs, state, o)
+  local limit = o.limit
+  local function stopped()
+    if state.stop or (limit and state.read >= limit) then return true end
+    local stop_reason = state.pool and state.pool.stop_reason
+    if stop_reason then
+      state.stop = stop_reason
+      return true
+    end
+  end
+  local function push(w)
+    state.read = state.read + 1
+    state.pending[state.read] = w
+    return w
+  end
+  state.records = 0
+  if spec.kind == "items" then
+    return function()
+      if stopped() or state.read >= spec.n then return nil end
+      local i = state.read + 1
+      return push { record = i, file = "item", line = i, stream = i }
+    end
+  elseif spec.kind == "list" then
+    local list = spec.list
+    return function()
+      if stopped() or state.read >= #list then return nil end
+      local i = state.read + 1
+      return push { record = list[i], file = "item", line = i, stream = i }
+    end
+  end
+  local next_record, _, current = M.reader(inputs)
+  local function read_one()
+    local v, a, b, c = next_record()
+    state.reader = current() or state.reader
+    if v == nil then return nil end
+    state.records = state.records + 1
+    if v == false then return { bad = a, file = b, line = c } end
+    return { record = v, file = a, line = b }
+  end
+  if spec.kind == "records" then
+    return function()
+      if stopped() then return nil end
+      local w = read_one()
+      if not w then return nil end
+      return push(w)
+    end
+  end
+  -- Groups. A malformed line inside a group fails the group it falls in.
+  local by, size = spec.by, spec.size
+  local ahead -- a record read past the end of the previous group
+  local closed_keys = {} -- values of `by` whose group has ended, with its file:line
+  local groups = 0
+  return function()
+    if stopped() then return nil end
+    local first = ahead or read_one()
+    ahead = nil
+    if not first then return nil end
+    groups = groups + 1
+    local list, bad = { first.record }, first.bad
+    local key = groups
+    if by then
+      if not bad then
+        key = first.record[by]
+        local kt = type(key)
+        if kt ~= "string" and math.type(key) ~= "integer" then
+          bad = string.format("%s:%d: field '%s' must be a string or an integer to group by, got %s",
+            first.file, first.line, by, key == nil and "nothing" or kt)
+          key = groups
+        elseif closed_keys[key] then
+          bad = string.format("%s:%d: records with %s = %s are not adjacent (a group of them ended at %s);" ..
+            " run:groups{by = ...} groups adjacent records", first.file, first.line, by, json.encode(key),
+            closed_keys[key])
+          key = groups
+        end
+      end
+      if not bad then
+        while true do
+          local w = read_one()
+          if not w then break end
+          if w.bad or w.record[by] ~= key then
+            ahead = w
+            break
+          end
+          list[#list + 1] = w.record
+        end
+        closed_keys[key] = string.format("%s:%d", first.file, first.line)
+      end
+    else
+      while #list < size do
+        local w = read_one()
+        if not w then break end
+        if w.bad then
+          bad = bad or w.bad
+        else
+          list[#list + 1] = w.record
+        end
+      end
+    end
+    return push { record = list, records = true, bad = bad, file = first.file, line = first.line,
+                  stream = M.stream(key) }
+  end
+end
+
+return M

@@ -1,0 +1,208 @@
+-- The `run` a recipe's setup(run) and finish(run, summary) receive, and the
+-- tokenizer handle of run.tokenizer / ctx.tokenizer. Both are proxies (empty
+-- userdata with a locked metatable): fields read-only, methods only, nothing
+-- that reaches lacuna's tables, the pool or the accounting.
+--
+--   run.params, run.seed, run.recipe, run.inputs, run.format   read-only
+--   run.tokenizer              the --tokenizer model, or the approximate counter
+--   run.teacher, run.teachers[name]   in setup: the teacher (fan-out, cache)
+--   run:records()              for record, file, line in run:records() do
+--   run:items(n), run:groups{by = F | size = N}   plans setup may return
+--   run:report(key, value)     a statistic for the manifest's `report`
+--   run:log(...)
+local core = require "lacuna.core"
+local plan = require "lacuna.plan"
+local tokenizer_mod = require "lacuna.tokenizer"
+
+local M = {}
+
+-- Proxies are the sandbox's C userdata (core.sandbox.proxy) where the core
+-- has them; otherwise an empty table with the locked metatable, its target
+-- kept here.
+local proxy, target = core.sandbox.proxy, core.sandbox.target
+if not proxy then
+  local targets = setmetatable({}, { __mode = "k" })
+  proxy = function(mt, t)
+    local p = setmetatable({}, mt)
+    targets[p] = { mt = mt, t = t }
+    return p
+  end
+  target = function(p, mt)
+    local e = targets[p]
+    if e and (mt == nil or e.mt == mt) then return e.t end
+    return nil
+  end
+end
+M.proxy, M.target = proxy, target
+local raise, entry = core.caller.error, core.caller.entry
+local json = core.json
+
+local function cannot_modify(name)
+  return function(_, k) error("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe", 2) end
+end
+
+-- A read-only proxy over a copy of plain data: indexing, #, pairs, ipairs.
+local function readonly_copy(v, name)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in next, v do t[k] = readonly_copy(x, name .. "." .. tostring(k)) end
+  local p
+  local iter = function(_, k) return next(t, k) end
+  p = proxy({
+    __index = t,
+    __newindex = cannot_modify(name),
+    __len = function() return #t end,
+    __pairs = function() return iter, p, nil end,
+    __tostring = function() return name end,
+    __metatable = name,
+  }, t)
+  return p
+end
+M.readonly_copy = readonly_copy
+
+-- ---- tokenizer --------------------------------------------------------------------
+
+local TOKENIZER = {}
+local tok_methods = {}
+TOKENIZER.__newindex = cannot_modify("tokenizer")
+TOKENIZER.__metatable = "lacuna.tokenizer"
+TOKENIZER.__tostring = function(p)
+  local t = target(p, TOKENIZER)
+  return t.approximate and "lacuna.tokenizer (approximate counter)" or "lacuna.tokenizer (" .. tostring(t.path) .. ")"
+end
+-- Fields: approximate (true for the counter), name.
+TOKENIZER.__index = function(p, k)
+  local t = target(p, TOKENIZER)
+  if k == "approximate" then return t.approximate end
+  if k == "name" then return t.approximate and "approximate" or t.path end
+  return tok_methods[k]
+end
+for _, name in ipairs({ "count", "encode", "decode", "token_to_id", "id_to_token", "vocab_size" }) do
+  tok_methods[name] = entry(function(self, ...)
+    local t = target(self, TOKENIZER)
+    if not t then raise("bad self: call tokenizer methods as tok:" .. name .. "(...)") end
+    if t.approximate and name ~= "count" then
+      raise("tokenizer:" .. name .. ": the approximate counter only counts (run with --tokenizer DIR for " ..
+        name .. ")")
+    end
+    return t[name](t, ...)
+  end)
+end
+
+-- The tokenizer object behind a handle made here (for lc.text), or nil.
+function M.tokenizer_target(p) return target(p, TOKENIZER) end
+
+-- The handle on the run's tokenizer: the loaded model t, or the approximate
+-- counter when t is nil.
+function M.tokenizer(t)
+  return proxy(TOKENIZER, t or tokenizer_mod.approximate())
+end
+
+-- ---- teacher ------------------------------------------------------------------------
+
+local TEACHER = { __newindex = cannot_modify("teacher"), __metatable = "lacuna.teacher",
+                  __tostring = function() return "lacuna.teacher" end }
+local teacher_methods = {}
+TEACHER.__index = teacher_methods
+for _, name in ipairs({ "chat", "chat_many", "chat_json" }) do
+  teacher_methods[name] = entry(function(self, req)
+    local t = target(self, TEACHER)
+    if not t then raise("bad self: call teacher methods as teacher:" .. name .. "{...}") end
+    return t[name](t, req)
+  end)
+end
+local function teacher_view(t) return proxy(TEACHER, t) end
+
+-- ---- run ----------------------------------------------------------------------------
+
+-- The run's state, lacuna's side: st.r (recipe), st.pool (nil outside
+-- setup), st.inputs, st.reports (key -> JSON text, in order st.report_keys),
+-- st.tokenizer (the handle), st.fields (read-only copies).
+local RUN = { __newindex = cannot_modify("run"), __metatable = "lacuna.run",
+              __tostring = function() return "lacuna.run" end }
+local run_methods = {}
+
+local function state(self, fname)
+  local st = target(self, RUN)
+  if not st then raise("bad self: call run methods as run:" .. fname .. "(...)") end
+  return st
+end
+
+run_methods.records = entry(function(self)
+  local st = state(self, "records")
+  return plan.records(st.r, st.inputs)
+end)
+run_methods.items = entry(function(self, n)
+  state(self, "items")
+  return plan.items(n)
+end)
+run_methods.groups = entry(function(self, opts)
+  state(self, "groups")
+  return plan.groups(opts)
+end)
+-- run:report(key, value): value (JSON data: tables, numbers, strings,
+-- booleans) is encoded now, so later changes to it do not reach the manifest.
+run_methods.report = entry(function(self, key, value)
+  local st = state(self, "report")
+  if type(key) ~= "string" or key == "" then raise("run:report(key, value): key must be a non-empty string") end
+  if value == nil then raise("run:report('" .. key .. "', value): value is nil") end
+  local ok, text = pcall(json.encode, value)
+  if not ok then raise("run:report('" .. key .. "'): the value is not JSON data: " .. tostring(text)) end
+  if not st.reports[key] then st.report_keys[#st.report_keys + 1] = key end
+  st.reports[key] = text
+end)
+function run_methods.log(self, ...)
+  state(self, "log")
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  io.stderr:write("[run] ", table.concat(parts, "\t"), "\n")
+end
+
+RUN.__index = function(self, k)
+  local st = target(self, RUN)
+  local m = run_methods[k]
+  if m then return m end
+  if k == "tokenizer" then return st.tokenizer end
+  if k == "teacher" or k == "teachers" then
+    if not st.pool then error("run." .. k .. " is available in setup only", 2) end
+    if k == "teacher" then
+      st.teacher = st.teacher or teacher_view(st.pool:teacher(nil, nil))
+      return st.teacher
+    end
+    if not st.teachers then
+      local made = {}
+      st.teachers = proxy({
+        __index = function(_, name)
+          if type(name) ~= "string" then return nil end
+          made[name] = made[name] or teacher_view(st.pool:teacher(name, nil))
+          return made[name]
+        end,
+        __newindex = cannot_modify("run.teachers"),
+        __metatable = "lacuna.teachers",
+      }, made)
+    end
+    return st.teachers
+  end
+  return st.fields[k]
+end
+
+-- A run for recipe r: fields {params=, seed=, recipe=, inputs=, format=},
+-- tokenizer the loaded model (or nil for the approximate counter).
+-- Returns the proxy and its state.
+function M.new(r, fields, tok)
+  local f = {}
+  for k, v in pairs(fields) do f[k] = readonly_copy(v, "run." .. k) end
+  local st = { r = r, inputs = fields.inputs or {}, fields = f, reports = {}, report_keys = {},
+               tokenizer = M.tokenizer(tok) }
+  return proxy(RUN, st), st
+end
+
+-- The manifest's `report`: the recipe's statistics in the order reported, or nil.
+function M.report(st)
+  if #st.report_keys == 0 then return nil end
+  local out = {}
+  for _, k in ipairs(st.report_keys) do out[k] = json.decode(st.reports[k]) end
+  return setmetatable(out, { __jsonorder = st.report_keys })
+end
+
+return M
