@@ -131,7 +131,8 @@ t.test("gzip input, written by the writer and by gzip(1)", function()
   assert(w2:commit())
   t.eq(t.readfile(dir .. "/c.out"):sub(1, 2), "\31\139")
   t.eq(assert(jsonl.open(dir .. "/c.out")):next().y, 1)
-  -- a truncated .gz is an I/O error naming the file, then the end
+  -- a truncated .gz is an I/O error naming the file once and the line at
+  -- which the stream broke, then the end
   local data = t.readfile(gz)
   local cut = dir .. "/cut.jsonl.gz"
   t.writefile(cut, data:sub(1, #data // 2))
@@ -142,7 +143,7 @@ t.test("gzip input, written by the writer and by gzip(1)", function()
     if v == nil then break end
     if v == false then err = msg else n = n + 1 end
   end
-  t.truthy(err and err:find(cut .. ": ", 1, true) == 1, "error names the file: " .. tostring(err))
+  t.eq(err, cut .. ":" .. (n + 1) .. ": the compressed stream ends early (truncated file)")
   t.truthy(n > 0 and n < 1000, "read some records before the cut")
   t.eq(rc:next(), nil)
   os.execute("rm -rf '" .. dir .. "'")
