@@ -70,7 +70,8 @@ function M.plan(out, inputs)
   local function same_as_input(path, st)
     for _, i in ipairs(inputs_st) do
       if i.st.dev == st.dev and i.st.ino == st.ino then
-        usage.error("-o %s: %s is the input %s; refusing to overwrite an input", out, path, i.path)
+        if path == out then usage.error("-o %s: is the input %s; refusing to overwrite an input", out, i.path) end
+        usage.error("-o %s: its %s is the input %s; refusing to overwrite an input", out, path, i.path)
       end
     end
   end
@@ -248,7 +249,8 @@ end
 local function failure_text(rec)
   local text = try_encode(rec)
   if text then return text end
-  local notes = {}
+  local notes = rec.sanitized and { table.unpack(rec.sanitized) } or {}
+  rec.sanitized = nil
   local clean = sanitize(rec, "record", notes, {}, 0)
   clean.sanitized = json.array(notes)
   clean = ordered(clean, { "file", "line", "error", "traceback", "item", "sanitized" })
@@ -333,17 +335,19 @@ function Output:sink(counts, on_fail)
       if not ok then write_error(self, err) end
     end
   end
-  function sink.fail(w, message, trace)
+  -- notes: what was changed to make the record writable (see sanitize).
+  function sink.fail(w, message, trace, notes)
     counts.failed = counts.failed + 1
     message = M.text(message)
     if on_fail then on_fail(message) end
     if direct then
-      stderr("lacuna: failed " .. w.file .. ":" .. tostring(w.line) .. ": " .. message)
+      stderr("lacuna: failed: " .. message)
       return
     end
     self:write("failed", failure_text(ordered({
       file = w.file, line = w.line, error = message, traceback = M.traceback_head(trace, 8), item = w.record,
-    }, { "file", "line", "error", "traceback", "item" })))
+      sanitized = notes and #notes > 0 and json.array(notes) or nil,
+    }, { "file", "line", "error", "traceback", "item", "sanitized" })))
   end
   function sink.skip(w, reason)
     local text, err = try_encode(ordered({ file = w.file, line = w.line, reason = reason, item = w.record },
@@ -352,7 +356,8 @@ function Output:sink(counts, on_fail)
       -- A skip that cannot be recorded as it is becomes a failure of the item.
       local notes = {}
       local why = sanitize(M.text(reason), "reason", notes, {}, 0)
-      return sink.fail(w, "the skip could not be recorded (" .. err .. "); its reason: " .. why, nil)
+      return sink.fail(w, string.format("%s:%s: the skip could not be recorded (%s); its reason: %s", w.file,
+        tostring(w.line), err, why), nil, notes)
     end
     counts.skipped = counts.skipped + 1
     if direct then
