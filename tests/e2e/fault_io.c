@@ -5,6 +5,8 @@
  *   LACUNA_FAULT_WRITE_AFTER=N  write(2) fails with ENOSPC once N bytes went
  *                               to such files (the write that crosses N is
  *                               cut short first, as on a full disk)
+ *   LACUNA_FAULT_WRITE_FAILS=K  only K writes fail, later ones succeed again
+ *                               (a disk that was full for a moment)
  *   LACUNA_FAULT_FSYNC=1        fsync(2) fails with EIO
  *   LACUNA_FAULT_CLOSE=1        close(2) closes, then reports EIO
  *   LACUNA_FAULT_RENAME=1       rename(2) onto such a path fails with EIO
@@ -17,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static long long written;
+static long long written, failures;
 
 static int env_on(const char *name) {
   const char *v = getenv(name);
@@ -37,11 +39,13 @@ static int fd_matches(int fd) {
 
 ssize_t write(int fd, const void *buf, size_t count) {
   static ssize_t (*real)(int, const void *, size_t);
-  if (!real) real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+  if (!real) real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
   const char *after = getenv("LACUNA_FAULT_WRITE_AFTER");
   if (after && fd_matches(fd)) {
     long long limit = atoll(after);
-    if (written >= limit) {
+    const char *fails = getenv("LACUNA_FAULT_WRITE_FAILS");
+    if (written >= limit && (!fails || failures < atoll(fails))) {
+      failures++;
       errno = ENOSPC;
       return -1;
     }
