@@ -10,7 +10,7 @@ SHIM=${LACUNA_FAULT_SHIM:?set LACUNA_FAULT_SHIM to fault_io.so}
 PRE=${LACUNA_PRELOAD:+$LACUNA_PRELOAD:}$SHIM
 SAMPLE=$LACUNA_SRC/recipes/samples/chat.jsonl
 cd "$TMP"
-for i in $(seq 1 500); do cat "$SAMPLE"; done >big.jsonl # 6000 records, ~1.2 MB of examples
+python3 -c 'import sys; sys.stdout.write(open(sys.argv[1]).read() * 500)' "$SAMPLE" >big.jsonl # 6000 records, ~1.2 MB of examples
 
 # faulty ENV...: runs lacuna under the shim with the given fault settings.
 faulty() {
