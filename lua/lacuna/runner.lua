@@ -445,7 +445,8 @@ local function run_opened(r, values, o, out, t0, cpu0)
     error(res, 0)
   end
   if progress and not o.quiet then progress(nil, true) end
-  pool:close()
+  local ok_close, close_err = pcall(pool.close, pool)
+  if not ok_close then usage.error("%s", output.text(close_err)) end
   counts.read = res.read
   local rep = pool:report()
   if rep.stop_reason and not res.stopped then res.stopped = rep.stop_reason end

@@ -137,6 +137,21 @@ no_temps k. && ok || bad "no temporary file is left"
 expect_same_file "$TMP/k.jsonl" "$TMP/ref.jsonl" "the rerun's output equals an uninterrupted run's"
 verify "$TMP/k.jsonl" && ok || bad "the rerun committed"
 
+# ---- the progress line counts against --limit (issue 9, point 7)
+"$LACUNA" run "$PROBE" -i "$TMP/many.jsonl" -o "$TMP/lim.jsonl" --limit 60 -p spin=200000 \
+  --progress-interval 0.02 2>"$TMP/progress.err"
+python3 - "$TMP/progress.err" <<'PY' && ok || bad "the progress line's share is of --limit: $(head -3 "$TMP/progress.err")"
+import re, sys
+seen = 0
+for line in open(sys.argv[1]):
+    m = re.match(r'lacuna: (\d+) done \((\d+)%\)', line)
+    if m:
+        done, pct = int(m.group(1)), int(m.group(2))
+        assert pct == round(100 * done / 60), line
+        seen += 1
+assert seen > 0, 'no progress line'
+PY
+
 # ---- 7: a truncated .jsonl.gz names the line where the stream broke
 for i in $(seq 1 3000); do echo "{\"n\":$i,\"pad\":\"$RANDOM$RANDOM$RANDOM\"}"; done | gzip -c >"$TMP/full.jsonl.gz"
 head -c $(($(stat -c %s "$TMP/full.jsonl.gz") / 2)) "$TMP/full.jsonl.gz" >"$TMP/cut.jsonl.gz"
