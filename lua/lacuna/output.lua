@@ -407,6 +407,10 @@ function Output:commit(make_manifest)
   -- From here the set is uncommitted until the new manifest is in place.
   local okr, rerr = os.remove(self.paths.manifest)
   if not okr and sys.stat(self.paths.manifest) then write_error(self, rerr) end
+  if okr then
+    local oks, serr = sys.sync_dir(self.paths.manifest)
+    if not oks then write_error(self, serr) end
+  end
   for _, k in ipairs({ "skipped", "failed", "out", "manifest" }) do
     local ok, err = w[k]:commit()
     if not ok then

@@ -416,16 +416,9 @@ local function interrupted_exit(out, counts)
 end
 
 -- The run once its outputs are open: setup, the items, finish, the commit.
-local function run_opened(r, values, o, out, t0, cpu0)
-  local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
-                    format = o.format }
-  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0 }
-  local ok, err = call_phase(r, o, "setup", run_ctx)
-  if not ok then
-    if sys.interrupted() then return interrupted_exit(out, counts) end
-    usage.error("%s: setup failed: %s", r.source_path, first_line(err))
-  end
-
+-- The items of a run through the output's sink, with the progress line.
+-- Returns execute's result and the pool's report.
+local function run_items(r, values, o, out, counts)
   local shown_failures = 0
   local max_failures = o.max_failures
   local pool = teacher.pool(M.teacher_config(o))
@@ -449,32 +442,46 @@ local function run_opened(r, values, o, out, t0, cpu0)
   if not ok_close then usage.error("%s", output.text(close_err)) end
   counts.read = res.read
   local rep = pool:report()
-  if rep.stop_reason and not res.stopped then res.stopped = rep.stop_reason end
-  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
-
-  -- A batch-export run stops here: the requests are in the batch file, and
-  -- the data is made by the rerun after `lacuna cache import-batch`.
-  if counts.deferred > 0 then
-    out:abort()
-    stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
-      " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
-      " (without --batch-export) to finish from the cache", rep.deferred, counts.deferred, rep.batch_export))
-    stderr(string.format("lacuna: %d read = %d ok + %d skipped + %d failed + %d waiting for the batch",
-      counts.read, counts.ok, counts.skipped, counts.failed, counts.deferred))
-    return 3, counts
+  if type(res.stopped) ~= "string" and res.stopped then
+    res.stopped = string.format("more than %d failures (--max-failures)", max_failures)
   end
+  res.stopped = res.stopped or rep.stop_reason
+  return res, rep
+end
+
+-- A batch-export run stops before the commit: the requests are in the batch
+-- file, and the data is made by the rerun after `lacuna cache import-batch`.
+local function deferred_exit(out, counts, rep)
+  out:abort()
+  stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
+    " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
+    " (without --batch-export) to finish from the cache", rep.deferred, counts.deferred, rep.batch_export))
+  stderr(string.format("lacuna: %d read = %d ok + %d skipped + %d failed + %d waiting for the batch",
+    counts.read, counts.ok, counts.skipped, counts.failed, counts.deferred))
+  return 3, counts
+end
+
+-- The run once its outputs are open: setup, the items, finish, the commit.
+local function run_opened(r, values, o, out, t0, cpu0)
+  local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
+                    format = o.format }
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0 }
+  local ok, err = call_phase(r, o, "setup", run_ctx)
+  if not ok then
+    if sys.interrupted() then return interrupted_exit(out, counts) end
+    usage.error("%s: setup failed: %s", r.source_path, first_line(err))
+  end
+
+  local res, rep = run_items(r, values, o, out, counts)
+  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
+  if counts.deferred > 0 then return deferred_exit(out, counts, rep) end
   counts.deferred = nil
 
   local summary = { counts = counts, output = out.plan.out }
   local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
   if sys.interrupted() then return interrupted_exit(out, counts) end
 
-  local stopped
-  if type(res.stopped) == "string" then
-    stopped = res.stopped
-  elseif res.stopped then
-    stopped = string.format("more than %d failures (--max-failures)", max_failures)
-  end
+  local stopped = res.stopped or nil
   local wall = sys.clock() - t0
   out:commit(function(files)
     local m = manifest_head(r, values, o)
