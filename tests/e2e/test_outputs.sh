@@ -31,6 +31,18 @@ expect_code 0 "sample run"
 verify "$TMP/s.jsonl" && ok || bad "the manifest matches the committed files"
 expect_eq "$(ls "$TMP" | grep -c 's\.lock')" 0 "the lock file is gone after the run"
 
+# A .gz output: bytes on disk, CRC-32 and lines of the uncompressed content.
+lc run chat_mask -i "$SAMPLE" -o "$TMP/g.jsonl.gz"
+expect_code 0 "gzip output"
+python3 - "$TMP/g.manifest.json" "$TMP/g.jsonl.gz" "$TMP/s.jsonl" <<'PY' && ok || bad "the manifest describes a .gz output"
+import gzip, json, os, sys, zlib
+e = json.load(open(sys.argv[1]))['outputs']['examples']
+data = gzip.open(sys.argv[2]).read()
+assert data == open(sys.argv[3], 'rb').read()
+assert e['bytes'] == os.path.getsize(sys.argv[2]) and e['lines'] == data.count(b'\n'), e
+assert e['crc32'] == '%08x' % zlib.crc32(data), e
+PY
+
 # ---- 3: everything a run could refuse is refused before the first record
 printf '{"n":1}\n{"n":2}\n' >"$TMP/two.jsonl"
 mkdir "$TMP/adir"
