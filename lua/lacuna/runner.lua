@@ -512,19 +512,25 @@ end
 -- checked before the first record is read.
 function M.run(o)
   local t0, cpu0 = sys.clock(), sys.cputime()
-  apply_memory_cap(o)
-  local r, values = M.prepare(o)
-  if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
-  output.check_params(values)
-  local plan = output.plan(o.output, o.inputs)
-  output.check_manifest(manifest_head(r, values, o))
-  local out = output.open(plan)
-  local ok, code, counts = pcall(run_opened, r, values, o, out, t0, cpu0)
-  if not ok then
-    out:abort()
-    error(code, 0)
+  local out
+  local ok, code, counts = pcall(function()
+    apply_memory_cap(o)
+    local r, values = M.prepare(o)
+    if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
+    output.check_params(values)
+    local plan = output.plan(o.output, o.inputs)
+    output.check_manifest(manifest_head(r, values, o))
+    out = output.open(plan)
+    return run_opened(r, values, o, out, t0, cpu0)
+  end)
+  if ok then return code, counts end
+  if out then out:abort() end
+  -- A Ctrl-C while loading the recipe or the tokenizer surfaces as their error.
+  if sys.interrupted() then
+    stderr("lacuna: interrupted; nothing was written")
+    return 130, { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
   end
-  return code, counts
+  error(code, 0)
 end
 
 -- The teacher's part of the manifest from pool:report() (nil when no
