@@ -40,6 +40,7 @@ for sig in INT TERM; do
   expect_in "$ERR" "interrupted after" "SIG$sig on a CPU-bound run says so"
   expect_not_in "$ERR" "jsonl:" "SIG$sig records no item as an interrupted failure"
   expect_not_in "$ERR" "did not commit" "SIG$sig: the previous set was whole"
+  echo "SIG$sig, CPU-bound: exit $CODE after $STOP_MS ms"
   [ "$STOP_MS" -lt 2000 ] && ok || bad "SIG$sig on a CPU-bound run stops soon (took $STOP_MS ms)"
   expect_same_file cpu.jsonl ref.jsonl "SIG$sig keeps the previous output"
   expect_same_file cpu.manifest.json ref.manifest.json "SIG$sig keeps the previous manifest"
@@ -50,6 +51,7 @@ for sig in INT TERM; do
   rm -f short.*
   interrupt $sig 0.5 run chat_mask -i chats.jsonl -o short.jsonl
   expect_code 130 "SIG$sig on short items exits 130"
+  echo "SIG$sig, 300,000 short items: exit $CODE after $STOP_MS ms"
   [ "$STOP_MS" -lt 1000 ] && ok || bad "SIG$sig on short items stops soon (took $STOP_MS ms)"
   expect_eq "$(ls | grep -c '^short\.')" 0 "SIG$sig on short items writes nothing"
 done
@@ -73,6 +75,7 @@ wait $pid
 CODE=$?
 STOP_MS=$((($(now) - t0) / 1000000))
 expect_code 130 "a second Ctrl-C exits 130"
+echo "second Ctrl-C during a 3 s blocked setup: exit $CODE after $STOP_MS ms"
 [ "$STOP_MS" -lt 1000 ] && ok || bad "a second Ctrl-C stops at once (took $STOP_MS ms)"
 [ ! -e slow.jsonl ] && ok || bad "a second Ctrl-C commits nothing"
 sleep 3 # the orphaned `sleep 3` of the killed setup

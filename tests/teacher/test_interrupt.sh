@@ -29,6 +29,7 @@ for sig in INT TERM; do
   code=$?
   ms=$((($(date +%s%N) - t0) / 1000000))
   expect_eq "$code" 130 "SIG$sig on a teacher-bound run exits 130"
+  echo "SIG$sig, teacher-bound (replies take 400 ms): exit $code after $ms ms"
   [ "$ms" -lt 300 ] && ok || bad "SIG$sig stops without waiting for the replies in flight (took $ms ms)"
   expect_in "$(cat "$TMP/$sig.err")" "interrupted after" "SIG$sig says so"
   expect_true "SIG$sig keeps the previous output" cmp -s "$out" "$TMP/base.jsonl"

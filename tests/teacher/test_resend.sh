@@ -19,6 +19,7 @@ for conc in 1 8; do
   sent=$(jq .teacher.requests "$TMP/r$conc.manifest.json")
   received=$(stat_get .requests)
   resets=$(stat_get '.faults.reset // 0')
+  echo "--concurrency $conc: manifest requests $sent, server received $received, resets $resets"
   expect_eq "$sent" "$received" "--concurrency $conc: the manifest counts every request the server received"
   expect_eq "$(jq .teacher.retries "$TMP/r$conc.manifest.json")" "$resets" "--concurrency $conc: each reset is one retry"
   [ "$resets" -gt 20 ] && ok || bad "--concurrency $conc: the server reset connections ($resets)"
@@ -40,6 +41,7 @@ print(total)
 LUA
 # Under the sanitizers the stock interpreter needs their runtimes preloaded.
 total=$(LD_PRELOAD=${LACUNA_PRELOAD:-} ASAN_OPTIONS=detect_leaks=0 lua5.4 "$TMP/post.lua")
+echo "blocking client: 100 posts, $total sends counted, server received $(stat_get .requests)"
 expect_eq "$total" "$(stat_get .requests)" "the client's send count equals the server's request count"
 [ "$total" -gt 100 ] && ok || bad "libcurl re-sent some requests by itself ($total sends for 100 posts)"
 
