@@ -518,9 +518,8 @@ function M.run(o)
     local r, values = M.prepare(o)
     if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
     output.check_params(values)
-    local plan = output.plan(o.output, o.inputs)
     output.check_manifest(manifest_head(r, values, o))
-    out = output.open(plan)
+    out = output.open(output.plan(o.output, o.inputs))
     return run_opened(r, values, o, out, t0, cpu0)
   end)
   if ok then return code, counts end
