@@ -9,7 +9,7 @@ PROBE=$FIX/recipes/outputs_probe.lua
 SAMPLE=$LACUNA_SRC/recipes/samples/chat.jsonl
 cd "$TMP"
 for i in $(seq 1 3000); do echo "{\"n\":$i}"; done >nums.jsonl
-python3 -c 'import sys; sys.stdout.write(open(sys.argv[1]).read() * 25000)' "$SAMPLE" >chats.jsonl # 300,000 records
+python3 -c 'import sys; sys.stdout.write(open(sys.argv[1]).read() * 10000)' "$SAMPLE" >chats.jsonl # 120,000 records
 
 now() { date +%s%N; }
 # interrupt SIGNAL DELAY ARGS...: starts lacuna ARGS, sends SIGNAL after DELAY
@@ -47,11 +47,11 @@ for sig in INT TERM; do
   expect_same_file cpu.skipped.jsonl ref.skipped.jsonl "SIG$sig keeps the previous skipped file"
   no_temps cpu && ok || bad "SIG$sig leaves no temporary file"
 
-  # Short synchronous items, 300,000 of them: never reach the count hook.
+  # Short synchronous items, 120,000 of them: never reach the count hook.
   rm -f short.*
   interrupt $sig 0.5 run chat_mask -i chats.jsonl -o short.jsonl
   expect_code 130 "SIG$sig on short items exits 130"
-  echo "SIG$sig, 300,000 short items: exit $CODE after $STOP_MS ms"
+  echo "SIG$sig, 120,000 short items: exit $CODE after $STOP_MS ms"
   [ "$STOP_MS" -lt 1000 ] && ok || bad "SIG$sig on short items stops soon (took $STOP_MS ms)"
   expect_eq "$(ls | grep -c '^short\.')" 0 "SIG$sig on short items writes nothing"
 done
