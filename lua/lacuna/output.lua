@@ -159,23 +159,28 @@ local MAX_DEPTH = 100
 -- non-finite numbers become "NaN"/"Infinity"/"-Infinity", invalid UTF-8
 -- bytes become the text \xHH, values JSON has no form for (functions,
 -- userdata, coroutines, cycles) become a "<...>" marker.
+-- s with each byte that is not part of a valid UTF-8 sequence written as \xHH.
+local function escape_invalid_utf8(s)
+  local parts, i, n = {}, 1, #s
+  while i <= n do
+    local len = utf8.len(s, i, i) and #utf8.char(utf8.codepoint(s, i)) or nil
+    if len then
+      parts[#parts + 1] = s:sub(i, i + len - 1)
+      i = i + len
+    else
+      parts[#parts + 1] = string.format("\\x%02X", s:byte(i))
+      i = i + 1
+    end
+  end
+  return table.concat(parts)
+end
+
 local function sanitize(v, path, notes, seen, depth)
   local t = type(v)
   if t == "string" then
     if utf8.len(v) then return v end
-    local parts, i, n = {}, 1, #v
-    while i <= n do
-      local len = utf8.len(v, i, i) and #utf8.char(utf8.codepoint(v, i)) or nil
-      if len then
-        parts[#parts + 1] = v:sub(i, i + len - 1)
-        i = i + len
-      else
-        parts[#parts + 1] = string.format("\\x%02X", v:byte(i))
-        i = i + 1
-      end
-    end
     notes[#notes + 1] = path .. ": invalid UTF-8 bytes written as \\xHH"
-    return table.concat(parts)
+    return escape_invalid_utf8(v)
   elseif t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then
       local s = v ~= v and "NaN" or (v > 0 and "Infinity" or "-Infinity")
