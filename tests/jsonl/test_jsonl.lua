@@ -297,4 +297,44 @@ t.test("writer: caller mistakes raise and name the path", function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+t.test("writer: seal, stats, commit; direct writers; a failed flush is reported", function()
+  local dir = t.tmpdir()
+  local out = dir .. "/s.jsonl"
+  local w = assert(jsonl.writer(out))
+  local tmp = w:temp_path()
+  t.truthy(tmp:match("/s%.jsonl%.tmp%.%d+$"), tmp)
+  w:write { a = 1 }
+  w:write "xyz"
+  t.eq(w:stats().size, nil) -- not known before the seal
+  t.eq(w:seal(), true)
+  t.raises(function() w:write { b = 2 } end, "sealed jsonl writer")
+  t.eq(ls(dir), { tmp:match("[^/]+$") }) -- complete, still under its temporary name
+  local st = w:stats()
+  t.eq({ st.lines, st.bytes, st.size, st.crc32 }, { 2, 12, 12, "456454cb" })
+  t.eq(w:commit(), true)
+  t.eq(t.readfile(out), '{"a":1}\nxyz\n')
+  -- a sealed writer that is aborted leaves nothing
+  local w2 = assert(jsonl.writer(dir .. "/gone.jsonl"))
+  w2:write { x = 1 }
+  assert(w2:seal())
+  t.eq(w2:abort(), true)
+  t.eq(ls(dir), { "s.jsonl" })
+  -- a direct writer writes to the target itself, with no temporary file
+  local d = assert(jsonl.writer(dir .. "/s.jsonl", { direct = true }))
+  t.eq(d:temp_path(), nil)
+  d:write { more = true }
+  t.eq(d:commit(), true)
+  t.eq(t.readfile(out), '{"a":1}\nxyz\n{"more":true}\n')
+  -- every flush is checked: /dev/full fails with ENOSPC
+  local full = io.open("/dev/full", "wb")
+  if full then
+    full:close()
+    local f = assert(jsonl.writer("/dev/full", { direct = true }))
+    t.truthy(f:write { x = 1 }) -- buffered
+    t.fails("No space left on device", f:commit())
+    t.raises(function() f:write { x = 2 } end, "closed jsonl writer")
+  end
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
 return t.done()
