@@ -214,6 +214,7 @@ static void drain(http_client *c, lacuna_sched *s) {
     curl_multi_remove_handle(c->multi, t->easy);
     unlink_transfer(c, t);
     if (t->result != CURLE_OK) c->failures++;
+    if (t->sends > 1) c->requests += t->sends - 1; /* libcurl's own re-sends */
     if (t->run_id == 0) {
       t->done = 1; /* the blocking caller reads and frees it */
       continue;
@@ -382,7 +383,8 @@ static int client_gc(lua_State *L) {
   return 0;
 }
 
-/* client:stats() -> {requests=, in_flight=, transport_failures=} */
+/* client:stats() -> {requests=, in_flight=, transport_failures=}; requests
+ * counts every send, libcurl's re-sends included. */
 static int client_stats(lua_State *L) {
   http_client *c = check_client(L, 1);
   lua_createtable(L, 0, 3);

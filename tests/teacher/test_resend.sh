@@ -37,12 +37,13 @@ for i = 1, 100 do
     '{"model":"m","messages":[{"role":"user","content":"p' .. i .. '"}]}')
   total = total + sends
 end
-print(total)
+print(total, c:stats().requests)
 LUA
 # Under the sanitizers the stock interpreter needs their runtimes preloaded.
-total=$(LD_PRELOAD=${LACUNA_PRELOAD:-} ASAN_OPTIONS=detect_leaks=0 lua5.4 "$TMP/post.lua")
+read -r total client_requests < <(LD_PRELOAD=${LACUNA_PRELOAD:-} ASAN_OPTIONS=detect_leaks=0 lua5.4 "$TMP/post.lua")
 echo "blocking client: 100 posts, $total sends counted, server received $(stat_get .requests)"
 expect_eq "$total" "$(stat_get .requests)" "the client's send count equals the server's request count"
+expect_eq "$client_requests" "$total" "client:stats().requests counts the re-sends too"
 [ "$total" -gt 100 ] && ok || bad "libcurl re-sent some requests by itself ($total sends for 100 posts)"
 
 finish
