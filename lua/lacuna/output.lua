@@ -260,7 +260,7 @@ local function failure_text(rec)
   rec.sanitized = nil
   local clean = sanitize(rec, "record", notes, {}, 0)
   clean.sanitized = json.array(notes)
-  clean = ordered(clean, { "file", "line", "error", "traceback", "item", "sanitized" })
+  clean = ordered(clean, { "file", "line", "example", "error", "traceback", "item", "sanitized" })
   text = try_encode(clean)
   if text then return text end
   -- Unreachable by construction; kept so that a record is never lost.
@@ -327,7 +327,7 @@ function Output:write(k, text)
 end
 
 -- The sink given to runner.execute: records each item, in input order.
--- counts: {ok=, examples=, skipped=, failed=, deferred=}; on_fail(message)
+-- counts: {ok=, examples=, skipped=, failed=, deferred=, failed_examples=}; on_fail(message)
 -- is told of each failure (the runner shows the first few).
 function Output:sink(counts, on_fail)
   local direct = self.direct
@@ -355,6 +355,20 @@ function Output:sink(counts, on_fail)
       file = w.file, line = w.line, error = message, traceback = M.traceback_head(trace, 8), item = w.record,
       sanitized = notes and #notes > 0 and json.array(notes) or nil,
     }, { "file", "line", "error", "traceback", "item", "sanitized" })))
+  end
+  -- An example the format cannot write, in an item whose other examples
+  -- were written: the item counts as ok; the example is recorded beside the
+  -- failed items, with its index, and counted in failed_examples.
+  function sink.example_fail(w, index, message)
+    counts.failed_examples = counts.failed_examples + 1
+    message = M.text(message)
+    if on_fail then on_fail(message) end
+    if direct then
+      stderr("lacuna: failed: " .. message)
+      return
+    end
+    self:write("failed", failure_text(ordered({ file = w.file, line = w.line, example = index, error = message,
+      item = w.record }, { "file", "line", "example", "error", "item", "sanitized" })))
   end
   function sink.skip(w, reason)
     local text, err = try_encode(ordered({ file = w.file, line = w.line, reason = reason, item = w.record },

@@ -111,7 +111,9 @@ Ctx.__index = function(ctx, k)
   end
   return Ctx[k]
 end
-function Ctx:skip(reason) return (require "lacuna").skip(reason) end
+-- (A C function: the recipe's `return ctx:skip(x)` is a tail call, and a
+-- mistake in it must still name the recipe's line; see core/caller.c.)
+Ctx.skip = core.caller.entry(function(_, reason) return (require "lacuna").skip(reason) end)
 function Ctx:log(...)
   local parts = {}
   for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
@@ -119,16 +121,28 @@ function Ctx:log(...)
 end
 
 -- The function each work item's coroutine runs. Returns an outcome table:
--- {examples = {json lines}} | {skip = reason} | {fail = message}.
+-- {examples = {json lines}, example_failures = {{index =, message =}...}?}
+-- | {skip = reason} | {fail = message}. Each example is decided on its own:
+-- one the format cannot represent is an example failure (recorded with the
+-- item's file:line and the example's index), never the loss of the item's
+-- other examples; an item none of whose examples could be written fails.
 local function make_work(r, values, o, fmt, notes, pool)
   local lc = require "lacuna"
   local is_skip, is_example = lc.is_skip, example.is_example
-  local render = formats.render
   local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes }
+  -- line(ex) -> the example's JSON line, or nil and why it cannot be written.
+  local line
   if fmt == "tokens" then
     local tokens = require "lacuna.tokens"
     fopts.tokenizer, fopts.chat_template = o.model_files.tokenizer, o.model_files.chat_template
-    render = function(_, ex, opts) return tokens.render(ex, opts) end
+    line = function(ex)
+      local ok, obj = pcall(tokens.render, ex, fopts)
+      if not ok then return nil, tostring(obj) end
+      return encode(obj)
+    end
+  else
+    local format_line = formats.line
+    line = function(ex) return format_line(fmt, ex, fopts) end
   end
   local seed = o.seed or 0
   local map = r.map
@@ -153,15 +167,28 @@ local function make_work(r, values, o, fmt, notes, pool)
         "; expected an example, a list of examples or lc.skip(reason)", 0)
     end
     if #list == 0 then return { skip = "map returned no examples" } end
-    local lines = {}
+    local lines, failures = {}, nil
     for i, ex in ipairs(list) do
       if not is_example(ex) then
         error("map returned a list whose element " .. i .. " is a " .. type(ex) .. ", not an example", 0)
       end
-      ex:validate()
-      lines[i] = encode(render(fmt, ex, fopts))
+      local text, why = line(ex)
+      if text then
+        lines[#lines + 1] = text
+      else
+        failures = failures or {}
+        failures[#failures + 1] = { index = i, message = string.format("%s:%d: example %d of %d: %s",
+          w.file, w.line, i, #list, why) }
+      end
     end
-    return { examples = lines }
+    if #lines == 0 then
+      -- Nothing of the item can be written: the item fails, with the first
+      -- reason (all of them when they differ would be noise).
+      local msg = failures[1].message
+      if #list == 1 then msg = msg:gsub(" example 1 of 1:", "", 1) end
+      return { fail = msg }
+    end
+    return { examples = lines, example_failures = failures }
   end
 end
 
@@ -208,7 +235,9 @@ end
 
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
--- sink.deferred(w) (the item waits for the batch file).
+-- sink.deferred(w) (the item waits for the batch file), and after
+-- sink.examples, sink.example_fail(w, index, message) for each example of the
+-- item the format could not write.
 function M.execute(r, values, o, sink, pool)
   -- Items make many short-lived tables: Lua 5.4's generational collector
   -- spends much less time on them than the incremental one.
@@ -235,6 +264,7 @@ function M.execute(r, values, o, sink, pool)
         sink.skip(w, outcome.skip)
       else
         sink.examples(w, outcome.examples)
+        for _, f in ipairs(outcome.example_failures or {}) do sink.example_fail(w, f.index, f.message) end
       end
       if sink.should_stop and sink.should_stop() then state.stop = true end
       if sink.progress then sink.progress(state) end
@@ -395,10 +425,14 @@ local function manifest_head(r, values, o)
   }, MANIFEST_ORDER)
 end
 
-local function summary_lines(counts, wall, out_path, rep, failed_path, stopped)
+local function summary_lines(counts, wall, out_path, rep, failed_path, stopped, failed_examples, format)
   stderr(string.format(
     "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
     counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
+  if failed_examples > 0 then
+    stderr(string.format("lacuna: %d examples of ok items could not be written in format %s (recorded in %s)",
+      failed_examples, format, failed_path or "the messages above"))
+  end
   if rep.used then
     stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
       rep.requests, rep.retries, rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
@@ -465,7 +499,7 @@ end
 local function run_opened(r, values, o, out, t0, cpu0)
   local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
                     format = o.format }
-  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0 }
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0, failed_examples = 0 }
   local ok, err = call_phase(r, o, "setup", run_ctx)
   if not ok then
     if sys.interrupted() then return interrupted_exit(out, counts) end
@@ -476,6 +510,9 @@ local function run_opened(r, values, o, out, t0, cpu0)
   if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
   if counts.deferred > 0 then return deferred_exit(out, counts, rep) end
   counts.deferred = nil
+  -- In the manifest only when some example could not be written.
+  local failed_examples = counts.failed_examples
+  if failed_examples == 0 then counts.failed_examples = nil end
 
   local summary = { counts = counts, output = out.plan.out }
   local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
@@ -487,7 +524,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
     local m = manifest_head(r, values, o)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
-    m.counts = output.ordered(counts, { "read", "ok", "examples", "skipped", "failed" })
+    m.counts = output.ordered(counts, { "read", "ok", "examples", "skipped", "failed", "failed_examples" })
     m.stopped_early = stopped
     m.teacher = M.teacher_manifest(rep)
     m.wall_seconds = ms(wall)
@@ -498,13 +535,13 @@ local function run_opened(r, values, o, out, t0, cpu0)
 
   if not o.quiet then
     summary_lines(counts, wall, out.direct and out.paths.out or out.plan.out, rep,
-      not out.direct and out.paths.failed, stopped)
+      not out.direct and out.paths.failed, stopped, failed_examples, o.format)
   end
   if not fin_ok then
     stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
     return 1, counts
   end
-  return (counts.failed > 0 or stopped) and 1 or 0, counts
+  return (counts.failed > 0 or failed_examples > 0 or stopped) and 1 or 0, counts
 end
 
 -- The whole `lacuna run`: returns exit code and a counts table. Everything
@@ -545,11 +582,12 @@ function M.teacher_manifest(rep)
   return output.ordered({
     models = models,
     requests = rep.requests, retries = rep.retries, cache_hits = rep.cache_hits,
+    coalesced = rep.coalesced > 0 and rep.coalesced or nil, -- calls that shared a reply in flight
     rate_limited = rep.rate_limited, failures = rep.failures,
     prompt_tokens = rep.prompt_tokens, completion_tokens = rep.completion_tokens,
     cost_usd = rep.cost, prices = rep.prices, max_cost = rep.max_cost,
     cache = rep.cache, cache_mode = rep.cache_mode, concurrency = rep.concurrency,
-  }, { "models", "requests", "retries", "cache_hits", "rate_limited", "failures",
+  }, { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
        "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
        "cache_mode", "concurrency" })
 end
@@ -599,6 +637,10 @@ function M.check(o, out)
       out:write(string.format("# skip %s:%d: %s\n", w.file == tmp and "examples" or w.file, w.line,
         output.text(reason)))
     end,
+    example_fail = function(_, _, message)
+      counts.failed_examples = (counts.failed_examples or 0) + 1
+      out:write("# FAIL " .. message .. "\n")
+    end,
     fail = function(w, message, trace)
       counts.failed = counts.failed + 1
       out:write("# FAIL " .. output.text(message) .. "\n")
@@ -608,9 +650,10 @@ function M.check(o, out)
   pool:close()
   if tmp then os.remove(tmp) end
   counts.read = res.read
-  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed\n",
-    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed))
-  return counts.failed > 0 and 1 or 0, counts
+  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed%s\n",
+    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed,
+    counts.failed_examples and string.format("; %d examples could not be written", counts.failed_examples) or ""))
+  return (counts.failed > 0 or (counts.failed_examples or 0) > 0) and 1 or 0, counts
 end
 
 return M

@@ -94,11 +94,7 @@ function M.render(ex, opts)
   local obj = setmetatable({
     input_ids = json.array(ids), attention_mask = json.array(mask), labels = json.array(labels),
   }, TOP)
-  if opts.meta ~= false then
-    local meta = ex:meta()
-    if next(meta) ~= nil then obj.meta = meta end
-  end
-  return obj
+  return require("lacuna.formats").with_meta(obj, ex, opts)
 end
 
 -- Loads the tokenizer and chat template of a model directory (tokenizer.json
