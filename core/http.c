@@ -161,6 +161,21 @@ static int on_seek(void *ud, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+/* POSTs a copy of body through on_read/on_seek. 0 when out of memory. */
+static int attach_body(transfer *t, const char *body, size_t blen) {
+  t->upload = malloc(blen ? blen : 1);
+  if (!t->upload) return 0;
+  memcpy(t->upload, body, blen);
+  t->upload_len = blen;
+  curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+  curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
+  curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, t);
+  return 1;
+}
+
 static void unlink_transfer(http_client *c, transfer *t) {
   if (t->prev)
     t->prev->next = t->next;
@@ -296,19 +311,10 @@ static int client_post(lua_State *L) {
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  t->upload = malloc(blen ? blen : 1);
-  if (!t->upload) {
+  if (!attach_body(t, body, blen)) {
     free_transfer(t);
     return luaL_error(L, "http: out of memory");
   }
-  memcpy(t->upload, body, blen);
-  t->upload_len = blen;
-  curl_easy_setopt(e, CURLOPT_POST, 1L);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-  curl_easy_setopt(e, CURLOPT_READDATA, t);
-  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-  curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
