@@ -425,21 +425,29 @@ local function manifest_head(r, values, o)
   }, MANIFEST_ORDER)
 end
 
-local function summary_lines(counts, wall, out_path, rep, failed_path, stopped, failed_examples, format)
+-- The closing lines on stderr. info: out, failed and manifest paths (nil
+-- when writing to stdout or a device), stopped, failed_examples, format, notes.
+local function summary_lines(counts, wall, rep, info)
   stderr(string.format(
     "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
-    counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
-  if failed_examples > 0 then
+    counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, info.out))
+  if info.failed_examples > 0 then
     stderr(string.format("lacuna: %d examples of ok items could not be written in format %s (recorded in %s)",
-      failed_examples, format, failed_path or "the messages above"))
+      info.failed_examples, info.format, info.failed or "the messages above"))
   end
   if rep.used then
     stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
       rep.requests, rep.retries, rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
       rep.cost and string.format(", $%.4f", rep.cost) or ""))
   end
-  if counts.failed > 0 and failed_path then stderr("lacuna: failures are in " .. failed_path) end
-  if stopped then stderr("lacuna: stopped early: " .. stopped .. "; everything done so far is kept") end
+  if counts.failed > 0 and info.failed then stderr("lacuna: failures are in " .. info.failed) end
+  local sn = info.notes.straddling_tokens
+  if sn then
+    stderr(string.format("lacuna: %d tokens in %d examples straddle a mask boundary and stay masked "
+      .. "(e.g. %s)%s", sn.tokens, sn.examples, sn.samples[1],
+      info.manifest and "; format_notes in " .. info.manifest .. " lists more" or ""))
+  end
+  if info.stopped then stderr("lacuna: stopped early: " .. info.stopped .. "; everything done so far is kept") end
 end
 
 local function interrupted_exit(out, counts)
@@ -534,8 +542,10 @@ local function run_opened(r, values, o, out, t0, cpu0)
   end)
 
   if not o.quiet then
-    summary_lines(counts, wall, out.direct and out.paths.out or out.plan.out, rep,
-      not out.direct and out.paths.failed, stopped, failed_examples, o.format)
+    summary_lines(counts, wall, rep, {
+      out = out.direct and out.paths.out or out.plan.out, failed = not out.direct and out.paths.failed or nil,
+      manifest = not out.direct and out.paths.manifest or nil, stopped = stopped,
+      failed_examples = failed_examples, format = o.format, notes = res.notes })
   end
   if not fin_ok then
     stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
