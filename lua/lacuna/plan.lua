@@ -169,7 +169,7 @@ function M.source(spec, inputs, state, o)
   local limit = o.limit
   local function stopped()
     if state.stop or (limit and state.read >= limit) then return true end
-    local stop_reason = state.pool and state.pool.stop_reason
+    local stop_reason = state.pool and state.pool:stopped()
     if stop_reason then
       state.stop = stop_reason
       return true
