@@ -9,7 +9,6 @@ local raise, entry = core.caller.error, core.caller.entry
 local lc = {
   core = core,
   version = core.version,
-  json = core.json,
   jsonl = core.jsonl,
   null = core.json.null,
   hash = core.hash,
@@ -20,6 +19,14 @@ local lc = {
 lc.recipe = recipe.declare
 lc.int, lc.number, lc.string, lc.bool = params.int, params.number, params.string, params.bool
 lc.enum, lc.list = params.enum, params.list
+lc.file = params.file
+-- lc.json is the JSON module (lc.json.encode, lc.json.decode, ...) and, called,
+-- declares a JSON param: lc.json(default, doc).
+do
+  local j = {}
+  for k, v in pairs(core.json) do j[k] = v end
+  lc.json = setmetatable(j, { __call = function(_, ...) return params.json(...) end })
+end
 lc.kind = params.kind
 
 -- The outcome of a work item that produces nothing on purpose.

@@ -62,6 +62,61 @@ function parsers.list(p, s)
   return out
 end
 
+-- JSON and file params (lc.json, lc.file) read what the command line names:
+-- `-p k=@FILE` reads FILE; lc.json also takes the JSON text inline.
+local function read_file(path)
+  if path == "" then return nil, "no file name after @" end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "cannot read " .. tostring(err) end
+  local text, rerr = f:read("a")
+  f:close()
+  if not text then return nil, "cannot read " .. path .. ": " .. tostring(rerr) end
+  return text
+end
+
+-- "byte N: message" from the JSON decoder, as "line L, column C: message".
+local function json_where(text, msg)
+  local at, rest = msg:match("^byte (%d+): (.*)$")
+  if not at then return msg end
+  at = tonumber(at)
+  local line, col = 1, at
+  for nl in text:sub(1, at):gmatch("()\n") do
+    line = line + 1
+    col = at - nl
+  end
+  return string.format("line %d, column %d: %s", line, col, rest)
+end
+
+function parsers.json(p, s)
+  local json = require("lacuna.core").json
+  local text, source = s, nil
+  if s:sub(1, 1) == "@" then
+    source = s:sub(2)
+    local err
+    text, err = read_file(source)
+    if not text then return nil, err end
+  end
+  local v, err = json.decode(text)
+  if v == nil then
+    if source then return nil, source .. ": " .. json_where(text, err) end
+    return nil, "not JSON (" .. json_where(text, err) .. "); to read a file, write -p " .. p.name .. "=@FILE"
+  end
+  return v
+end
+
+function parsers.file(p, s)
+  local path = s:sub(1, 1) == "@" and s:sub(2) or s
+  local text, err = read_file(path)
+  if not text then return nil, err end
+  if not p.lines then return text end
+  local out = {}
+  for line in text:gmatch("[^\n]+") do
+    line = line:gsub("\r$", "")
+    if line:match("%S") then out[#out + 1] = line end
+  end
+  return out
+end
+
 local function check_value(p, v)
   local kind = p.kind
   if kind == "int" then
@@ -75,6 +130,12 @@ local function check_value(p, v)
   elseif kind == "enum" then
     local _, err = parsers.enum(p, tostring(v))
     if err then return err end
+  elseif kind == "json" then
+    local ok, err = pcall(require("lacuna.core").json.encode, v)
+    if not ok then return "not JSON data: " .. tostring(err) end
+  elseif kind == "file" then
+    if p.lines and type(v) ~= "table" then return "expected a list of lines" end
+    if not p.lines and type(v) ~= "string" then return "expected a string (the file's text)" end
   elseif kind == "list" then
     if type(v) ~= "table" then return "expected a list" end
     for i, e in ipairs(v) do
@@ -129,9 +190,25 @@ function M.list(of, default, doc, opts)
   return p
 end
 
+-- lc.json(default, doc): any JSON value (tables, lists, numbers, strings),
+-- given as `-p k='{"a": 1}'` or read from a file as `-p k=@FILE.json`.
+function M.json(default, doc, opts)
+  return declare("json", default, doc, opts)
+end
+-- lc.file(doc, {lines = true, required = true}): the text of the file given
+-- as `-p k=FILE` (or `-p k=@FILE`); with lines, its non-blank lines as a list.
+-- The recipe reads the file through the param, never opens it itself.
+function M.file(doc, opts)
+  if doc ~= nil and type(doc) ~= "string" then raise("lc.file(doc, opts): doc must be a string") end
+  if opts ~= nil and type(opts) ~= "table" then raise("lc.file(doc, opts): opts must be a table") end
+  return declare("file", nil, doc, opts)
+end
+
 -- The constructors sit behind a C frame, so that a mistake in
 -- `return lc.int(...)` (a tail call) still names the recipe's line.
-for _, k in ipairs({ "int", "number", "string", "bool", "enum", "list" }) do M[k] = caller.entry(M[k]) end
+for _, k in ipairs({ "int", "number", "string", "bool", "enum", "list", "json", "file" }) do
+  M[k] = caller.entry(M[k])
+end
 
 function M.is_param(v) return getmetatable(v) == Param end
 
@@ -139,12 +216,14 @@ function M.is_param(v) return getmetatable(v) == Param end
 function Param:type_text()
   if self.kind == "enum" then return "enum(" .. table.concat(self.choices, "|") .. ")" end
   if self.kind == "list" then return "list of " .. self.of end
+  if self.kind == "file" then return self.lines and "file (lines)" or "file" end
   return self.kind
 end
 
 function Param:default_text()
   local v = self.default
   if v == nil then return self.required and "(required)" or "(none)" end
+  if self.kind == "json" then return require("lacuna.core").json.encode(v) end
   if type(v) == "table" then
     local parts = {}
     for i, e in ipairs(v) do parts[i] = tostring(e) end
@@ -153,18 +232,20 @@ function Param:default_text()
   return tostring(v)
 end
 
+-- A copy of a default, so that the run never changes the declaration.
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local c = {}
+  for k, x in next, v do c[k] = deep_copy(x) end
+  return setmetatable(c, getmetatable(v))
+end
+
 -- Resolves the final parameter table from the declaration and the
 -- "key=value" overrides; raises a usage error naming the recipe and key.
 function M.resolve(recipe_name, decl, overrides)
   local values = {}
   for name, p in pairs(decl) do
-    local d = p.default
-    if type(d) == "table" then
-      local copy = {}
-      for i, e in ipairs(d) do copy[i] = e end
-      d = copy
-    end
-    values[name] = d
+    values[name] = deep_copy(p.default)
   end
   for _, kv in ipairs(overrides or {}) do
     local key, text = kv:match("^([^=]+)=(.*)$")
@@ -177,7 +258,7 @@ function M.resolve(recipe_name, decl, overrides)
       usage.error("unknown param '%s' for recipe %s (known: %s)", key, recipe_name,
         #known > 0 and table.concat(known, ", ") or "none")
     end
-    local v, err = parsers[p.kind](p, text)
+    local v, err = parsers[p.kind](setmetatable({ name = key }, { __index = p }), text)
     if v == nil then usage.error("param '%s' (%s): %s", key, p:type_text(), err) end
     local range_err = check_value(p, v)
     if range_err then usage.error("param '%s' (%s): %s", key, p:type_text(), range_err) end
