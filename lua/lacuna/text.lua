@@ -23,7 +23,7 @@ local M = {}
 local function counter(tok, fname)
   if tok == nil then return nil end
   -- run.tokenizer / ctx.tokenizer (lua/lacuna/run_view.lua): the object it holds.
-  local held = type(tok) == "userdata" and (require "lacuna.run_view").tokenizer_target(tok)
+  local held = (require "lacuna.run_view").tokenizer_target(tok)
   if held then tok = held end
   if type(tok) == "table" then
     if tok.approximate then return nil end
