@@ -27,6 +27,12 @@ expect_eq "$(mf "$TMP/items.manifest.json" .report)" \
   '{"records_in_setup":7,"tokenizer":{"approximate":true,"count":3},"seen":{"ok":16,"skipped":2}}' \
   "run:report puts setup's and finish's statistics into the manifest"
 
+# ---- run.tokenizer and ctx.tokenizer: --tokenizer's model, or the approximate counter
+expect_eq "$(jq -r '.messages[1].content' "$TMP/items.jsonl" | head -1)" "274099 ~ 2" "ctx.tokenizer: the approximate counter"
+lc run "$R" -o "$TMP/tok.jsonl" -p mode=items -p n=2 --tokenizer "$FIX/tokenizer/bytelevel.json"
+expect_eq "$(mf "$TMP/tok.manifest.json" .report.tokenizer.approximate)" false "run.tokenizer is the --tokenizer model"
+expect_in "$(jq -r '.messages[1].content' "$TMP/tok.jsonl" | head -1)" "274099 = " "ctx.tokenizer is the --tokenizer model (exact)"
+
 # ---- determinism: --window 1 vs 64, reruns, and every mode
 for mode in items by size list records; do
   lc run "$R" -i "$DOCS" -o "$TMP/$mode.w1.jsonl" -p mode=$mode --window 1
