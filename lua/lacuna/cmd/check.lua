@@ -5,7 +5,7 @@ local run = require "lacuna.cmd.run"
 
 local M = run.with_run_options {
   name = "check",
-  summary = "Validate a recipe and run it on 3 records (its own examples without -i).",
+  summary = "Validate a recipe: run its setup (the plan) and its first 3 items (records, or its own examples without -i).",
   usage = { "lacuna check RECIPE [-i INPUT] [options]" },
 }
 
