@@ -218,6 +218,12 @@ function M.execute(r, values, o, sink, pool, run)
     local ok, got, interrupted = plan.run_setup(r, run.view, M.budget(o))
     run.state.pool = nil
     if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
+    if not ok and teacher.is_deferred(got) then
+      -- (--batch-export: setup's requests are in the batch file; its plan is made on the rerun.)
+      usage.error("%s: setup's teacher requests were written to %s in OpenAI Batch API format; submit it," ..
+        " load its output with `lacuna cache import-batch FILE`, then rerun the same command to plan and" ..
+        " run the items", r.source_path, tostring(o.batch_export))
+    end
     if not ok then usage.error("%s: setup failed: %s", r.source_path, first_line(usage.text(got))) end
     spec = got
   end
