@@ -31,6 +31,16 @@ for m in pairs(MONTHS) do NOT_NAMES[m] = true end
 -- Lower-case words that may join the capitalised words of one name.
 local CONNECTORS = { of = true, de = true, da = true, del = true, van = true, von = true, la = true, le = true,
                      du = true, ["the"] = true }
+-- Capitalised only because they open a sentence: a name may follow them. After
+-- any other first word, a capitalised second word may continue a name that
+-- the sentence opens with ("Machu Picchu is ..."), so it is not taken alone.
+local OPENERS = {}
+for w in ([[The A An In On At By For From Of To As And But It Its His Her Their Our This That These Those
+  When While After Before During Since Until With Under Over According Many Most Some Both All Each Every
+  Even Only Today Later Then Here There Although Because If Once About Around Nearly Almost Roughly
+  Between Among Unlike Like Near Despite Following Within Through Without]]):gmatch("%a+") do
+  OPENERS[w] = true
+end
 -- Words before a full stop that does not end a sentence.
 local ABBREVIATIONS = {}
 for _, a in ipairs({ "Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "vs", "etc", "e.g", "i.e", "c", "ca", "No",
@@ -129,7 +139,8 @@ local function names(s, found)
   local function cap(k) return words[k] and words[k].w:match("^%u") and not NOT_NAMES[words[k].w] end
   local k = 2 -- the first word of a sentence is capitalised anyway
   while k <= #words do
-    if cap(k) and s:sub(words[k - 1].e + 1, words[k].b - 1) ~= ". " then
+    local continues_opener = k == 2 and not OPENERS[words[1].w] and s:sub(words[1].e + 1, words[2].b - 1) == " "
+    if cap(k) and s:sub(words[k - 1].e + 1, words[k].b - 1) ~= ". " and not continues_opener then
       local last = k
       while true do
         local gap = words[last + 1] and s:sub(words[last].e + 1, words[last + 1].b - 1)

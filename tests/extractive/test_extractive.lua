@@ -32,6 +32,18 @@ t.test("candidates: dates whole, numbers outside them, multi-word names", functi
   t.eq(got, { "name:Palace of Versailles", "year:1919", "number:32", "number:4.5%", "name:COVID-19" })
 end)
 
+t.test("a name that opens a sentence is not cut in half", function()
+  local function names_of(s)
+    local got = {}
+    for _, c in ipairs(ex.candidates(s)) do got[#got + 1] = c.kind .. ":" .. s:sub(c.b, c.e) end
+    return got
+  end
+  t.eq(names_of("Machu Picchu is a citadel built around 1450 by Pachacuti."), { "year:1450", "name:Pachacuti" })
+  t.eq(names_of("Hiram Bingham reached Machu Picchu in July 1911 with a guide."),
+    { "name:Machu Picchu", "date:July 1911" })
+  t.eq(names_of("In Venice the doge Ludovico Manin abdicated."), { "name:Venice", "name:Ludovico Manin" })
+end)
+
 t.test("fixed seeds give these pairs", function()
   local want = {
     [1] = { 'Fill in the blank with a name from the text: "Construction began on January 5, 1933, under the chief ' ..
@@ -67,6 +79,30 @@ t.test("no usable sentence: nil and the reason", function()
   t.eq(ex.question("In 1900.", rng.new(1)), nil, "too short a sentence")
   t.raises(function() ex.question(nil, rng.new(1)) end, "text must be a string")
   t.raises(function() ex.question("x", {}) end, "rng must be a lacuna rng")
+end)
+
+t.test("the bundled corpus: valid, 300-1500 words a document, questions from nearly every paragraph", function()
+  local path = assert(os.getenv("LACUNA_RECIPES"), "LACUNA_RECIPES") .. "/samples/corpus.jsonl"
+  local ids, docs, paragraphs, without, bytes = {}, 0, 0, 0, 0
+  for line in io.lines(path) do
+    bytes = bytes + #line + 1
+    local d = lc.json.decode(line)
+    docs = docs + 1
+    t.truthy(type(d.id) == "string" and not ids[d.id], "unique id: " .. tostring(d.id))
+    ids[d.id] = true
+    t.truthy(type(d.title) == "string" and d.title ~= "", d.id .. " has a title")
+    local words = 0
+    for _ in d.text:gmatch("%S+") do words = words + 1 end
+    t.truthy(words >= 300 and words <= 1500, d.id .. ": " .. words .. " words")
+    t.truthy(ex.question(d.text, rng.new(docs)), d.id .. " gives a question")
+    for para in (d.text .. "\n\n"):gmatch("(.-)\n\n") do
+      paragraphs = paragraphs + 1
+      if not ex.question(para, rng.new(paragraphs)) then without = without + 1 end
+    end
+  end
+  t.truthy(docs >= 40 and docs <= 80, docs .. " documents")
+  t.truthy(bytes < 1000000, bytes .. " bytes")
+  t.truthy(without <= paragraphs // 20, without .. " of " .. paragraphs .. " paragraphs give no question")
 end)
 
 t.done()
