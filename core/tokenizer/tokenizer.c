@@ -561,13 +561,15 @@ static void pair_at(lua_State *L, int idx, lua_Integer i, size_t *a, size_t *b, 
   lua_pop(L, 3);
 }
 
-/* tok:encode_labels(text, trained, eot) -> input_ids, labels
+/* tok:encode_labels(text, trained, eot) -> input_ids, labels, straddling
  * Encodes text without adding special tokens (a rendered chat template holds
  * its own) and labels each token: its id when the token lies wholly inside
  * one of the `trained` byte ranges ({{from, to}...}, sorted, end exclusive),
  * else -100. For each {after, before} pair of `eot`, the first special token
  * starting in [after, before) is trained too: the end-of-turn token after a
- * trained assistant turn, as TRL and axolotl train it. */
+ * trained assistant turn, as TRL and axolotl train it. `straddling` counts
+ * the tokens that overlap a trained range without lying wholly inside it
+ * (masked, though part of their text is trained), for the manifest. */
 static int l_encode_labels(lua_State *L) {
   LTok *t = check_tok(L);
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -584,6 +586,7 @@ static int l_encode_labels(lua_State *L) {
   memset(train, 0, e->n ? e->n : 1);
   lua_Integer k = 1;
   size_t sb = 0, se = 0, prev_end = 0;
+  lua_Integer straddling = 0;
   if (nspans > 0) pair_at(L, 3, 1, &sb, &se, "trained");
   for (size_t i = 0; i < e->n && k <= nspans; i++) {
     size_t bs = e->byte_start[i], be = e->byte_end[i];
@@ -595,7 +598,10 @@ static int l_encode_labels(lua_State *L) {
           return luaL_error(L, "trained[%d] overlaps or precedes the range before it", (int)k);
       }
     }
-    if (k <= nspans && be > bs && sb <= bs && be <= se) train[i] = 1;
+    if (k <= nspans && be > bs && sb <= bs && be <= se)
+      train[i] = 1;
+    else if (k <= nspans && be > bs && be > sb)
+      straddling++; /* starts before the range ends (se > bs) and ends inside or after it */
   }
   if (has_eot) {
     lua_Integer neot = luaL_len(L, 4);
@@ -626,7 +632,8 @@ static int l_encode_labels(lua_State *L) {
     lua_pushinteger(L, train[i] ? e->ids[i] : -100);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  return 2;
+  lua_pushinteger(L, straddling);
+  return 3;
 }
 
 /* tok:count(text [, add_special_tokens = false]) → number of tokens */

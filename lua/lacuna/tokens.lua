@@ -7,7 +7,9 @@
 -- token is trained only if it lies wholly inside a trained span (a token that
 -- straddles a mask boundary is masked); the first special token after a
 -- trained assistant turn (its end-of-turn token: <|eot_id|>, <|im_end|>,
--- <end_of_turn>, ...) is trained too, as TRL and axolotl do.
+-- <end_of_turn>, ...) is trained too, as TRL and axolotl do. The masked
+-- tokens that straddle a boundary are counted into opts.notes.straddling_tokens
+-- (the manifest's format_notes; `lacuna stats` reports it).
 local core = require "lacuna.core"
 local json = core.json
 
@@ -79,7 +81,7 @@ function M.render(ex, opts)
       eot[#eot + 1] = { after, before }
     end
   end
-  local ids, labels = tok.raw:encode_labels(text, trained, eot)
+  local ids, labels, straddling = tok.raw:encode_labels(text, trained, eot)
   if not ids then error("tokenizer: " .. tostring(labels), 0) end
   local any = false
   for i = 1, #labels do
@@ -89,6 +91,7 @@ function M.render(ex, opts)
     end
   end
   if not any then error("no token of this example is trained after tokenization", 0) end
+  if opts.notes then opts.notes.straddling_tokens = (opts.notes.straddling_tokens or 0) + straddling end
   local mask = {}
   for i = 1, #ids do mask[i] = 1 end
   local obj = setmetatable({

@@ -59,6 +59,15 @@ for i = 1, first - 1 do before[#before + 1] = d.input_ids[i] end
 assert(tok:decode(before):find("The answer is B.", 1, true), "the first attempt precedes the trained part")
 LUA
   then ok; else bad "$m: PAM mask"; fi
+  # lacuna stats: the exact trained share from the labels, and the straddling
+  # count the run recorded in its manifest (the cases split parts before spaces).
+  want=$(python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(sum(sum(x != -100 for x in r["labels"]) for r in rows), sum(len(r["labels"]) for r in rows))' "$TMP/our_$m.jsonl")
+  set -- $want
+  stats=$("$LACUNA" stats "$TMP/our_$m.jsonl")
+  case "$stats" in *"of tokens ($1 of $2; exact"*) ok ;; *) bad "$m: stats share, want $1 of $2: $stats" ;; esac
+  case "$stats" in *"straddling tokens: 0 (from"*) ok ;; *) bad "$m: straddling count not read: $stats" ;; esac
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
