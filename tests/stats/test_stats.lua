@@ -31,23 +31,32 @@ local function in2_line(ctx, depths, kind, gap)
     gap and (',"gap":' .. gap) or "")
 end
 
-t.test("chi2_sf matches the closed form for odd df and the table's critical values", function()
-  -- scipy is not installed here; these are scipy.stats.chi2.sf(x, 9) values as the
-  -- closed form for odd df (Abramowitz & Stegun 26.4.4: erfc plus a finite sum)
-  -- gives them in double precision, and x are the textbook critical values.
-  local want = {
-    { 0.5, 0.999969566258839 }, { 2.0, 0.9914676066288137 }, { 4.168159, 0.9000000005693399 },
-    { 9.0, 0.4372741889138671 }, { 10.0, 0.3504852123233614 }, { 14.683657, 0.09999998725650619 },
-    { 16.918978, 0.0499999936593316 }, { 21.665994, 0.01000000118380819 },
-    { 27.877166, 0.0009999995662529002 }, { 50.0, 1.0772382022574716e-07 },
+t.test("chi2_sf against 30-digit references", function()
+  -- Q(df/2, x/2) from mpmath.gammainc(df/2, x/2, inf, regularized=True) at 30
+  -- digits (scipy.stats.chi2.sf computes the same function; scipy is not
+  -- installed here), which the closed form for odd df (Abramowitz & Stegun
+  -- 26.4.4, erfc plus a finite sum) also gives to 1e-15. The x of df 9 include
+  -- the textbook critical values for p = 0.90, 0.10, 0.05, 0.01 and 0.001.
+  local df9 = {
+    { 0.5, 0.99996956625883892 }, { 2.0, 0.99146760662881353 }, { 4.168159, 0.90000000056933988 },
+    { 9.0, 0.43727418891386706 }, { 10.0, 0.35048521232336134 }, { 14.683657, 0.099999987256506154 },
+    { 16.918978, 0.049999993659331597 }, { 21.665994, 0.010000001183808189 },
+    { 27.877166, 0.0009999995662529002 }, { 50.0, 1.0772382022574716e-7 },
     { 100.0, 1.5735176303753944e-17 }, { 120.0, 1.3361647765325286e-21 },
   }
-  for _, w in ipairs(want) do close(chi2_sf(w[1], 9), w[2], 1e-12, "chi2_sf(" .. w[1] .. ", 9)") end
+  for _, w in ipairs(df9) do close(chi2_sf(w[1], 9), w[2], 1e-12, "chi2_sf(" .. w[1] .. ", 9)") end
+  local others = {
+    { 1, 3.841459, 0.049999994653195766 }, { 1, 0.001, 0.97477287936996039 },
+    { 3, 7.814728, 0.049999997831966144 }, { 99, 123.225, 0.050001403840465294 },
+    { 99, 60.0, 0.99931999704984858 }, { 30, 300.0, 2.6480484856308777e-46 },
+  }
+  for _, w in ipairs(others) do close(chi2_sf(w[2], w[1]), w[3], 1e-12, "chi2_sf(" .. w[2] .. ", " .. w[1] .. ")") end
   -- Even df: Q = exp(-x/2) * sum_{i<df/2} (x/2)^i / i!.
   close(chi2_sf(3, 2), math.exp(-1.5), 1e-14, "df 2")
   close(chi2_sf(6, 4), math.exp(-3) * (1 + 3), 1e-14, "df 4")
   t.eq(chi2_sf(0, 9), 1.0)
   t.raises(function() chi2_sf(1, 0) end, "degrees of freedom")
+  t.raises(function() chi2_sf(-1, 9) end, "x must be >= 0")
 end)
 
 t.test("bins: widths 1, 2 or 5 x 10^k and hand-counted histograms", function()
@@ -99,7 +108,7 @@ t.test("skewed fixtures: the p-value by hand", function()
   local s = assert(stats.collect(fixture("mild.jsonl", lines)))
   t.eq(s.depths.counts, { 6, 2, 2, 2, 2, 2, 1, 1, 1, 1 })
   close(s.depths.test.chi2, 10, 1e-15, "chi2")
-  close(s.depths.test.p, 0.3504852123233614, 1e-12, "p")
+  close(s.depths.test.p, 0.35048521232336134, 1e-12, "p")
   t.eq(s.in2.kinds.II, 10)
   t.eq({ s.gaps.n, s.gaps.min, s.gaps.max }, { 10, 300, 300 })
   -- 30 needles: 21 in the first decile, 1 in each other; expected 3;
