@@ -1,7 +1,7 @@
 /* Dataset statistics for `lacuna stats` (lua/lacuna/cmd/stats.lua): one pass
  * over an output JSONL in C, since a million lines must take seconds.
  *
- * Lua: core.stats.scan(path, opts) -> result
+ * Lua: core.stats.scan(path, opts) -> result   (path: .jsonl or .jsonl.gz)
  *   opts.count: nil, or function(text) -> tokens, to count chat text in tokens
  *               instead of characters (the caller's tokenizer);
  *   opts.mask_history: ShareGPT lines train only their last assistant turn;
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <zlib.h>
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -78,7 +79,7 @@ static int l_chi2_sf(lua_State *L) {
 /* Owns everything a scan holds, so that an error (e.g. raised by the count
  * callback) leaks nothing: __gc closes it. */
 typedef struct scan {
-  FILE *f;
+  gzFile f; /* zlib reads plain files transparently */
   char *line;
   size_t cap;
   cJSON *root;
@@ -86,9 +87,32 @@ typedef struct scan {
 
 static void scan_release(scan *s) {
   if (s->root) cJSON_Delete(s->root);
-  if (s->f) fclose(s->f);
+  if (s->f) gzclose(s->f);
   free(s->line);
   s->root = NULL, s->f = NULL, s->line = NULL, s->cap = 0;
+}
+
+/* The next line into s->line (without its newline); its length, or -1 at the
+ * end, or -2 on a read error. Raises on memory errors. */
+static long long read_line(lua_State *L, scan *s) {
+  size_t len = 0;
+  for (;;) {
+    if (s->cap - len < 2) {
+      size_t cap = s->cap ? s->cap * 2 : 4096;
+      char *p = realloc(s->line, cap);
+      if (!p) luaL_error(L, "stats: out of memory");
+      s->line = p, s->cap = cap;
+    }
+    if (!gzgets(s->f, s->line + len, (int)(s->cap - len > INT32_MAX ? INT32_MAX : s->cap - len))) {
+      int err;
+      gzerror(s->f, &err);
+      if (err != Z_OK && err != Z_BUF_ERROR) return -2;
+      return len > 0 ? (long long)len : -1;
+    }
+    len += strlen(s->line + len);
+    if (len > 0 && s->line[len - 1] == '\n') return (long long)(len - 1);
+    if (gzeof(s->f)) return (long long)len;
+  }
 }
 
 static int scan_gc(lua_State *L) {
@@ -551,15 +575,16 @@ static int l_scan(lua_State *L) {
   } else {
     lua_pushnil(L);
   }
-  s->f = fopen(path, "rb");
+  s->f = gzopen(path, "rb");
+  if (s->f) gzbuffer(s->f, 1 << 20);
   if (!s->f) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: cannot open: %s", path, strerror(errno));
     return 2;
   }
   lua_Integer lineno = 0;
-  ssize_t n;
-  while ((n = getline(&s->line, &s->cap, s->f)) >= 0) {
+  long long n;
+  while ((n = read_line(L, s)) >= 0) {
     size_t len = (size_t)n;
     lineno++;
     while (len > 0 && (s->line[len - 1] == '\n' || s->line[len - 1] == '\r')) len--;
@@ -572,7 +597,7 @@ static int l_scan(lua_State *L) {
     t.lines++;
     scan_line(L, s, &t, path, lineno, len);
   }
-  int read_error = ferror(s->f);
+  int read_error = n == -2;
   scan_release(s);
   if (read_error) {
     luaL_pushfail(L);

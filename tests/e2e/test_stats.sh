@@ -44,6 +44,13 @@ expect_code 1 "a bad line"
 expect_in "$ERR" "a&b.jsonl:3: meta.in2.needles[1].depth: must be a number in [0, 1]" "bad line named"
 expect_in "$OUT" "3 lines = 2 counted + 1 bad" "bad line counted"
 
+# Gzipped output reads the same.
+gzip -c "$TMP/a&b.jsonl" >"$TMP/z.jsonl.gz"
+lc stats "$TMP/z.jsonl.gz"
+expect_code 1 "stats of a .jsonl.gz"
+expect_in "$OUT" "3 lines = 2 counted + 1 bad" "gzip: same counts"
+expect_in "$ERR" "z.jsonl.gz:3: meta.in2.needles[1].depth" "gzip: bad line named"
+
 lc stats "$TMP/absent.jsonl"
 expect_code 2 "a missing file"
 expect_in "$ERR" "absent.jsonl: cannot open" "missing file named"

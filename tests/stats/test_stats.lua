@@ -208,6 +208,14 @@ t.test("bad lines are named (file:line: field) and counted, good ones kept", fun
   t.truthy(err:find("absent.jsonl: cannot open", 1, true))
 end)
 
+t.test("CRLF line ends and a last line without a newline", function()
+  local path = dir .. "/crlf.jsonl"
+  t.writefile(path, in2_line(1000, { 0.5 }) .. "\r\n" .. in2_line(2000, { 0.25 }))
+  local s = assert(stats.collect(path))
+  t.eq({ s.lines, s.bad, s.in2.needles }, { 2, 0, 2 })
+  t.eq(s.lengths[1].summary.max, 2000)
+end)
+
 t.test("--json numbers", function()
   local s = assert(stats.collect(dir .. "/uniform.jsonl"))
   local v = lc.json.decode(stats.json(s))
