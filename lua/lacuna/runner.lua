@@ -594,6 +594,11 @@ function M.run(o)
         pool.cfg.prices and string.format(", $%.4f", pool.cost) or ""))
     end
     if counts.failed > 0 then stderr("lacuna: failures are in " .. paths.failed) end
+    local sn = res.notes.straddling_tokens
+    if sn then
+      stderr(string.format("lacuna: %d tokens in %d examples straddle a mask boundary and stay masked "
+        .. "(e.g. %s); format_notes in %s lists more", sn.tokens, sn.examples, sn.samples[1], paths.manifest))
+    end
     if stopped then stderr("lacuna: stopped early: " .. stopped .. "; everything done so far is kept") end
   end
   if not fin_ok then

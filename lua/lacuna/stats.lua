@@ -158,9 +158,18 @@ function M.collect(path, opts)
     s.grid = { length_bins = lb, counts = grid }
   end
   s.gaps = summary_of(r.gaps)
-  local straddling = notes.straddling_tokens
-  s.straddling = { count = math.type(straddling) and straddling or nil, manifest = mpath,
-                   manifest_found = manifest ~= nil }
+  -- --format tokens notes {tokens, examples, samples} when some token
+  -- straddles a mask boundary, and nothing when none does.
+  local st = notes.straddling_tokens
+  s.straddling = { manifest = mpath, manifest_found = manifest ~= nil }
+  if type(st) == "table" and math.type(st.tokens) then
+    s.straddling.count, s.straddling.examples = st.tokens, st.examples
+    s.straddling.sample = type(st.samples) == "table" and st.samples[1] or nil
+  elseif math.type(st) then
+    s.straddling.count = st
+  elseif manifest and manifest.format == "tokens" then
+    s.straddling.count, s.straddling.examples, s.straddling.none_noted = 0, 0, true
+  end
   return s
 end
 
@@ -255,8 +264,13 @@ function M.text(s)
     add("trained share: %.2f%% of %s (%s of %s; %s)", sh.share * 100, sh.unit, commas(sh.trained), commas(sh.total),
       sh.how)
   end
-  if s.straddling.count then
-    add("straddling tokens: %s (from %s)", commas(s.straddling.count), s.straddling.manifest)
+  local sd = s.straddling
+  if sd.none_noted then
+    add("straddling tokens: 0 (%s notes none)", sd.manifest)
+  elseif sd.count then
+    add("straddling tokens: %s%s (from %s; masked, though partly inside a trained span)%s", commas(sd.count),
+      sd.examples and string.format(" in %s examples", commas(sd.examples)) or "", sd.manifest,
+      sd.sample and ("\n  e.g. " .. sd.sample:gsub("\n", "\\n")) or "")
   elseif s.straddling.manifest_found then
     add("straddling tokens: not recorded (%s has no format_notes.straddling_tokens)", s.straddling.manifest)
   else
@@ -289,6 +303,7 @@ function M.json_value(s)
     in2 = { lines = s.in2.lines, kinds = s.in2.kinds, needles = s.in2.needles },
     lengths = arr(lengths), trained_share = arr(shares),
     straddling_tokens = s.straddling.count or json.null,
+    straddling_examples = s.straddling.examples or json.null,
   }
   if s.depths then
     local t = s.depths.test

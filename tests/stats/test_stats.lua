@@ -165,6 +165,18 @@ t.test("manifest: mask_history and the straddling count", function()
   t.writefile(dir .. "/sharegpt.manifest.json", '{"format_notes":{"straddling_tokens":7}}')
   s = assert(stats.collect(path))
   t.eq(s.straddling.count, 7)
+  -- What --format tokens notes: a table when some token straddles ...
+  t.writefile(dir .. "/sharegpt.manifest.json", '{"format":"tokens","format_notes":{"straddling_tokens":' ..
+    '{"tokens":12,"examples":3,"samples":["the a[[nsw]]er"]}}}')
+  s = assert(stats.collect(path))
+  t.eq({ s.straddling.count, s.straddling.examples, s.straddling.sample }, { 12, 3, "the a[[nsw]]er" })
+  t.truthy(stats.text(s):find("straddling tokens: 12 in 3 examples (from", 1, true))
+  t.truthy(stats.text(s):find("e.g. the a[[nsw]]er", 1, true))
+  -- ... and nothing when none does.
+  t.writefile(dir .. "/sharegpt.manifest.json", '{"format":"tokens","format_notes":{}}')
+  s = assert(stats.collect(path))
+  t.eq(s.straddling.count, 0)
+  t.truthy(stats.text(s):find("straddling tokens: 0 (", 1, true))
 end)
 
 t.test("a token counter turns chat shares into token shares", function()
