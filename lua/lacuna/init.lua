@@ -41,6 +41,8 @@ lc.part = example.part
 lc.is_example = example.is_example
 lc.formats = require "lacuna.formats"
 lc.tokenizer = require "lacuna.tokenizer"
+-- Type I QA without a teacher: rule-made cloze questions (kind "extractive-cloze").
+lc.extractive = require "lacuna.extractive"
 
 -- Deterministic random streams
 function lc.rng(seed, stream) return core.rng.new(seed or 0, stream or 0) end

@@ -72,6 +72,10 @@ t.test("deterministic: the same text and rng state give the same pair", function
   end
 end)
 
+t.test("recipes reach it as lc.extractive", function()
+  t.eq(lc.extractive, ex)
+end)
+
 t.test("no usable sentence: nil and the reason", function()
   local qa, why = ex.question("only lower case words here, nothing to ask about at all.", rng.new(1))
   t.eq(qa, nil)
