@@ -28,6 +28,7 @@ static const struct {
     {"render", lacuna_open_render},
     {"stats", lacuna_open_stats},
     {"tokenizer", lacuna_open_tokenizer},
+    {"text", lacuna_open_text},
     {NULL, NULL},
 };
 

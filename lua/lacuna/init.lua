@@ -43,6 +43,7 @@ lc.formats = require "lacuna.formats"
 lc.tokenizer = require "lacuna.tokenizer"
 -- Type I QA without a teacher: rule-made cloze questions (kind "extractive-cloze").
 lc.extractive = require "lacuna.extractive"
+lc.text = require "lacuna.text"
 
 -- Deterministic random streams
 function lc.rng(seed, stream) return core.rng.new(seed or 0, stream or 0) end

@@ -7,7 +7,7 @@
 --   local s = stats.collect("out.jsonl", { tokenizer = tok })  -- or nil, message
 --   io.write(stats.text(s))
 local core = require "lacuna.core"
-local runner = require "lacuna.runner"
+local output = require "lacuna.output"
 
 local M = {}
 
@@ -91,7 +91,7 @@ end
 
 -- OUT's manifest (lacuna run writes it beside OUT), or nil.
 local function read_manifest(path)
-  local mpath = runner.side_path(path, ".manifest.json")
+  local mpath = output.side_path(path, ".manifest.json")
   local f = io.open(mpath, "rb")
   if not f then return nil, mpath end
   local text = f:read("a")
