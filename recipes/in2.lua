@@ -123,46 +123,112 @@ local function long_context(item, ctx)
   return c.text, in2
 end
 
--- A short context: the needle with its neighbours in its own document, up to
--- short_tokens, as the original text (the needle at a random place in it).
-local function short_context(item, ctx)
-  local slot = item.slots[1]
+-- Byte offsets (0-based) where the sentences of text start, and where they end.
+local function sentence_bounds(text)
+  local starts, ends, pos = {}, {}, 1
+  for _, sentence in ipairs(lc.text.sentences(text)) do
+    local b, e = text:find(sentence, pos, true)
+    starts[#starts + 1], ends[#ends + 1] = b - 1, e
+    pos = e + 1
+  end
+  return starts, ends
+end
+
+-- The neighbouring segments of slot's document on one side (step -1 or 1),
+-- nearest first, until they hold `budget` tokens, joined in text order.
+local function neighbours(slot, step, budget)
   local doc_slots = state.slots_of[state.doc_of[slot]]
   local at
   for i, s in ipairs(doc_slots) do
     if s == slot then at = i end
   end
-  local budget = ctx.params.short_tokens - state.tokens_of[slot]
-  local first, last = at, at
-  local want_before = ctx.rng:int(0, at - 1)
-  while first > 1 and at - first < want_before and state.tokens_of[doc_slots[first - 1]] + 1 <= budget do
-    first = first - 1
-    budget = budget - state.tokens_of[doc_slots[first]] - 1
-  end
-  while last < #doc_slots and state.tokens_of[doc_slots[last + 1]] + 1 <= budget do
-    last = last + 1
-    budget = budget - state.tokens_of[doc_slots[last]] - 1
-  end
-  while first > 1 and state.tokens_of[doc_slots[first - 1]] + 1 <= budget do
-    first = first - 1
-    budget = budget - state.tokens_of[doc_slots[first]] - 1
-  end
-  local parts, b = {}, 0
-  for i = first, last do
+  local parts, tokens, i = {}, 0, at + step
+  while doc_slots[i] and tokens < budget do
     local text = state.pool:get(doc_slots[i])
-    if i == at then b = #table.concat(parts, "\n") + (i > first and 1 or 0) end
-    parts[#parts + 1] = text
+    if step < 0 then table.insert(parts, 1, text) else parts[#parts + 1] = text end
+    tokens = tokens + state.tokens_of[doc_slots[i]] + 1
+    i = i + step
   end
-  local text = table.concat(parts, "\n")
-  local e = b + #state.pool:get(slot)
+  return table.concat(parts, "\n")
+end
+
+-- The non-needle tokens of a short context with the needle at `depth`, given
+-- `room` for them and nb, na tokens of text before and after the needle:
+-- as many as fit with depth's share of them before the needle.
+local function short_rest(depth, room, nb, na)
+  local rest = room
+  if depth > 0 then rest = math.min(rest, nb / depth) end
+  if depth < 1 then rest = math.min(rest, na / (1 - depth)) end
+  return math.floor(rest)
+end
+
+-- A short item's needle: the segment of its document around which a short
+-- context holds the most text with the needle at a uniformly drawn depth
+-- (ties drawn at random). Returns the slot and the depth.
+local function short_needle(item, ctx)
+  local doc_slots = state.slots_of[item.doc]
+  local depth, best, ties = ctx.rng:float(), -1, {}
+  local before, total = {}, 0
+  for i, s in ipairs(doc_slots) do
+    before[i] = total
+    total = total + state.tokens_of[s] + 1
+  end
+  for i, s in ipairs(doc_slots) do
+    local room = math.max(0, ctx.params.short_tokens - state.tokens_of[s] - 2)
+    local rest = short_rest(depth, room, before[i], total - before[i] - state.tokens_of[s] - 1)
+    if rest > best then
+      best, ties = rest, { s }
+    elseif rest == best then
+      ties[#ties + 1] = s
+    end
+  end
+  return ties[ctx.rng:int(#ties)], depth
+end
+
+-- A short context: the needle within the original text of its document, at
+-- most short_tokens long, cut at sentence boundaries so that the needle sits
+-- near `depth` (as near as its place in the document allows).
+local function short_context(slot, depth, ctx)
   local tok = ctx.tokenizer
+  local needle = (state.pool:get(slot))
+  local room = math.max(0, ctx.params.short_tokens - state.tokens_of[slot] - 2)
+  local before, after = neighbours(slot, -1, room), neighbours(slot, 1, room)
+  local rest = short_rest(depth, room, lc.text.count(before, tok), lc.text.count(after, tok))
+  local want = math.floor(depth * rest + 0.5)
+  -- The earliest sentence start of `before` whose rest fits in `want` tokens;
+  -- the latest sentence end of `after` within rest - (what before got).
+  local starts = sentence_bounds(before)
+  local cut = #before
+  for _, b in ipairs(starts) do
+    if lc.text.count(before:sub(b + 1), tok) <= want then
+      cut = b
+      break
+    end
+  end
+  before = before:sub(cut + 1)
+  local left = rest - lc.text.count(before, tok)
+  local _, ends = sentence_bounds(after)
+  local keep = 0
+  for i = #ends, 1, -1 do
+    if lc.text.count(after:sub(1, ends[i]), tok) <= left then
+      keep = ends[i]
+      break
+    end
+  end
+  after = after:sub(1, keep)
+  local parts = {}
+  if before ~= "" then parts[#parts + 1] = before end
+  local b = before ~= "" and #before + 1 or 0
+  parts[#parts + 1] = needle
+  if after ~= "" then parts[#parts + 1] = after end
+  local text = table.concat(parts, "\n")
+  local e = b + #needle
   local total = assert(lc.text.count(text, tok))
-  local at_tok = assert(lc.text.token_index(text, { b, e }, tok))
-  local needle_tokens = at_tok[2] - at_tok[1]
-  local rest = total - needle_tokens
-  local depth = rest > 0 and at_tok[1] / rest or 0.0
+  local at = assert(lc.text.token_index(text, { b, e }, tok))
+  local others = total - (at[2] - at[1])
+  local depth = others > 0 and math.min(1.0, at[1] / others) or 0.0
   return text, { kind = "short", context_tokens = total,
-                 needles = lc.json.array { needle_meta(math.min(depth, 1.0), at_tok[1], b, e) } }
+                 needles = lc.json.array { needle_meta(depth, at[1], b, e) } }
 end
 
 -- ---- the plan ----
@@ -271,9 +337,8 @@ local function plan(run)
       for j, s in ipairs(rng:sample(slots, k)) do picked[j] = s end
       table.sort(picked)
       item.slots = picked
-    elseif kind == "short" then
-      local slots = #multi > 0 and ix.slots_of[multi[rng:int(#multi)]] or { next_segment() }
-      item.slots = { slots[rng:int(#slots)] }
+    elseif kind == "short" then -- map picks the segment (short_needle)
+      item.doc = #multi > 0 and multi[rng:int(#multi)] or ix.doc_of[next_segment()]
     else
       item.slots = { next_segment() }
     end
@@ -333,15 +398,21 @@ byte_span in the context, and the type II gap) for `lacuna stats`.]],
   setup = plan,
 
   map = function(item, ctx)
+    local slots, depth = item.slots, nil
+    if item.kind == "short" then
+      local slot
+      slot, depth = short_needle(item, ctx)
+      slots = { slot }
+    end
     local texts = {}
-    for i, s in ipairs(item.slots) do texts[i] = (state.pool:get(s)) end
+    for i, s in ipairs(slots) do texts[i] = (state.pool:get(s)) end
     local qa, why = write_qa(texts, ctx)
     if not qa then return lc.skip(why) end
     why = ungrounded(qa.answer, texts)
     if why then return lc.skip(why) end
     local context, in2
     if item.kind == "short" then
-      context, in2 = short_context(item, ctx)
+      context, in2 = short_context(slots[1], depth, ctx)
     else
       context, in2 = long_context(item, ctx)
     end
@@ -351,7 +422,7 @@ byte_span in the context, and the type II gap) for `lacuna stats`.]],
     local meta = ex:meta()
     meta.in2 = in2
     meta.qa = { source = qa.source, answer_kind = qa.answer_kind,
-                document = state.ids[state.doc_of[item.slots[1]]], segments = #item.slots }
+                document = state.ids[state.doc_of[slots[1]]], segments = #slots }
     return ex
   end,
 }
