@@ -261,7 +261,8 @@ function M.execute(r, values, o, sink, pool, run)
   collectgarbage(previous_gc)
   local planned = spec.kind ~= "records"
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
-           stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil }
+           stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil,
+           plan_size = spec.n or (spec.list and #spec.list) or nil }
 end
 
 -- The run object of setup and finish (lua/lacuna/run_view.lua): {view =
@@ -674,7 +675,8 @@ function M.check(o, out)
   counts.read = res.read
   if res.planned then
     counts.planned = res.read
-    out:write(string.format("# planned items: the first %d checked%s\n", res.read,
+    out:write(string.format("# planned items: the first %d%s checked%s\n", res.read,
+      res.plan_size and string.format(" of %d", res.plan_size) or "",
       res.records and string.format(" (%d records read)", res.records) or ""))
   end
   out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed%s\n",

@@ -36,7 +36,9 @@ local function readonly(t, name, cache)
           " (run with --trust to lift the sandbox)", 2)
       end
       local v = t[k]
-      if type(v) == "table" and getmetatable(v) == nil then
+      local vmt = type(v) == "table" and getmetatable(v)
+      -- (A table whose metatable is only a __call, as lc.json's, is module data too.)
+      if type(v) == "table" and (vmt == nil or (type(vmt) == "table" and next(vmt) == "__call" and next(vmt, "__call") == nil)) then
         return readonly(v, name .. "." .. tostring(k), cache)
       end
       return v
@@ -52,6 +54,7 @@ local function readonly(t, name, cache)
       end, t, nil
     end,
     __metatable = false,
+    __call = getmetatable(t) and getmetatable(t).__call,
   })
   cache[t] = proxy
   return proxy

@@ -134,7 +134,7 @@ expect_in "$OUT" "file (lines)" "info shows the file kind"
 # ---- check: the plan and its first 3 items
 lc check "$R" -i "$DOCS" -p mode=items -p n=20
 expect_code 0 "check"
-expect_in "$OUT" "# planned items: the first 3 checked" "check says it planned"
+expect_in "$OUT" "# planned items: the first 3 of 20 checked" "check says what it planned"
 expect_in "$OUT" "3 checked = 3 ok (3 examples)" "check runs 3 items"
 expect_eq "$(printf '%s\n' "$OUT" | grep -c '^{')" 3 "three examples printed"
 lc check "$R" -p mode=items
