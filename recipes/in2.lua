@@ -278,10 +278,11 @@ local function plan(run)
   local rng = lc.rng(run.seed, 0x696e32) -- "in2": setup's own stream
   local pool = lc.text.pool { capacity = p.pool_capacity, rng = rng, tokenizer = run.tokenizer }
   local ids, n = {}, 0
-  for rec in run:records() do
+  for rec, file, line in run:records() do
     n = n + 1
     ids[n] = rec.id ~= nil and rec.id ~= lc.null and rec.id or n
-    assert(pool:add_document(rec.text, n, p.segment_tokens))
+    local ok, err = pool:add_document(rec.text, n, p.segment_tokens)
+    if not ok then error(string.format("%s:%d: text: %s", file, line, err), 0) end
   end
   local ix = index_pool(pool)
   if ix.total == 0 then error("no text to segment: the inputs hold no document with text", 0) end
