@@ -267,7 +267,9 @@ end
 
 local function plan(run)
   local p = run.params
-  if p.min_tokens < 17 then error("min_tokens must be at least 17 (contexts land within 16 tokens below their target)", 0) end
+  if p.min_tokens < 17 then
+    error("min_tokens must be at least 17 (contexts land within 16 tokens below their target)", 0)
+  end
   if p.max_tokens < p.min_tokens + 16 then
     error(string.format("max_tokens (%d) must be at least min_tokens + 16 (%d)", p.max_tokens, p.min_tokens + 16), 0)
   end

@@ -28,7 +28,8 @@ expect_eq "$(jq .segments <<<"$PLAN")" "$items" "one item per segment by default
 expect_eq "$(jq .documents <<<"$PLAN")" 12 "every document read in setup"
 ok_n=$(lines "$TMP/x.jsonl")
 skipped=$(lines "$TMP/x.skipped.jsonl")
-expect_in "$ERR" "$items planned = $ok_n ok ($ok_n examples) + $skipped skipped + 0 failed" "counts add up as planned items"
+expect_in "$ERR" "$items planned = $ok_n ok ($ok_n examples) + $skipped skipped + 0 failed" \
+  "counts add up as planned items"
 out_one=$(jq -c 'select(.meta.in2.kind == "I")' "$TMP/x.jsonl" | wc -l)
 skip_one=$(jq -c 'select(.item.kind == "I")' "$TMP/x.skipped.jsonl" | wc -l)
 expect_eq "$((out_one + skip_one))" "$one" "type I items: examples + skips = planned"
@@ -53,7 +54,8 @@ expect_eq "$(jq -c '.meta.in2 | select(.kind == "I") | [.target_tokens - .contex
   "$TMP/a.jsonl" | sort -u)" "[true]" "each long context is within 16 tokens below its target"
 expect_eq "$(jq -c '.meta.in2 | select(.kind != "short") | .context_tokens >= 1024 and .context_tokens <= 3000' \
   "$TMP/a.jsonl" | sort -u)" true "long contexts lie in [min_tokens, max_tokens]"
-expect_eq "$(jq -r '.messages[0].content' "$TMP/a.jsonl" | grep -c '^Below is a context and an instruction.')" "$n" \
+expect_eq "$(jq -r '.messages[0].content' "$TMP/a.jsonl" | grep -c '^Below is a context and an instruction.')" \
+  "$n" \
   "FILM's template by default"
 
 # ---- determinism: --window 1 and 64, a rerun

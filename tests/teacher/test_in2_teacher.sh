@@ -31,7 +31,8 @@ expect_eq "$two" "$(( ((items - short) * 2 + 5) / 10 ))" "20% of the long items 
 expect_eq "$(jq -r '.qa' <<<"$PLAN")" teacher "the plan says who writes the questions"
 ok_n=$(wc -l <"$TMP/t.jsonl")
 skipped=$(wc -l <"$TMP/t.skipped.jsonl")
-expect_in "$ERR" "$items planned = $ok_n ok ($ok_n examples) + $skipped skipped + 0 failed" "counts add up as planned items"
+expect_in "$ERR" "$items planned = $ok_n ok ($ok_n examples) + $skipped skipped + 0 failed" \
+  "counts add up as planned items"
 # Items that ask about the same segment share one request (single flight or the cache).
 expect_eq "$(jq '.teacher | .requests + .cache_hits + .coalesced' "$TMP/t.manifest.json")" "$items" \
   "one teacher call per item"
@@ -44,13 +45,16 @@ expect_eq "$(jq -r .reason "$TMP/t.skipped.jsonl" | sort -u)" \
 expect_eq "$(jq -r '.messages[1].content' "$TMP/t.jsonl" | grep -c 'purple elephants')" 0 "no ungrounded answer is kept"
 
 # Both types, each with its needles; type II at independent depths, with the gap.
-expect_eq "$(jq -r 'select(.meta.in2.kind == "I") | .meta.in2.needles | length' "$TMP/t.jsonl" | sort -u)" 1 \
+expect_eq "$(jq -r 'select(.meta.in2.kind == "I") | .meta.in2.needles | length' "$TMP/t.jsonl" | sort -u)" \
+  1 \
   "type I: one needle"
 II=$(jq -c 'select(.meta.in2.kind == "II")' "$TMP/t.jsonl")
 expect_true "type II examples are written" test -n "$II"
-expect_eq "$(jq -c '(.meta.in2.needles | length) == .meta.qa.segments and .meta.qa.segments >= 2' <<<"$II" | sort -u)" true \
+expect_eq "$(jq -c '(.meta.in2.needles | length) == .meta.qa.segments and .meta.qa.segments >= 2' <<<"$II" |
+  sort -u)" true \
   "type II: one needle per segment, 2 or more"
-expect_eq "$(jq -c '.meta.in2 | (.gap | type) == "number" and .gap >= 0 and .gap < .context_tokens' <<<"$II" | sort -u)" true \
+expect_eq "$(jq -c '.meta.in2 | (.gap | type) == "number" and .gap >= 0 and .gap < .context_tokens' <<<"$II" |
+  sort -u)" true \
   "type II: the gap between the needles is recorded"
 expect_eq "$(jq -c '.meta.in2.needles | (.[0].byte_span[0] < .[1].byte_span[0])' <<<"$II" | sort -u | wc -l)" 2 \
   "type II: the needles' order in the context is drawn, not fixed"
