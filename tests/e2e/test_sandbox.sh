@@ -62,6 +62,7 @@ refused 'lc.hash.sha256_file("/etc/hostname")' "field 'sha256_file'"
 # Objects handed to the recipe are proxies: methods and read-only fields.
 refused 'ctx.params.x = 1' "cannot modify params.x from a recipe"
 refused 'rawset(ctx.params, "x", 1)' "table expected, got userdata"
+refused 'next(ctx)' "table expected, got userdata"
 refused 'ctx.rng = lc.rng(1)' "cannot modify ctx.rng from a recipe"
 refused 'getmetatable(ctx).__index = nil' "getmetatable is limited to tables"
 refused 'ctx.teacher.pool.cfg.max_cost = nil' "field 'pool'"
@@ -126,15 +127,16 @@ expect_code 1 "a failed item still fails the run"
 expect_in "$ERR" "cannot modify summary.counts.failed from a recipe" "finish cannot change the counts"
 expect_eq "$(jq -c '[.counts.failed, .params.k]' "$TMP/fin.manifest.json" 2>/dev/null)" "[1,1]" "the manifest keeps the true counts and params"
 
-# A SIGINT stops a recipe looping in an xpcall message handler.
+# SIGINT and SIGTERM stop a recipe looping in an xpcall message handler.
 recipe_with 'xpcall(error, function() while true do end end)'
+for sig in INT TERM; do
 "$LACUNA" run "$TMP/r.lua" -i "$IN" -o "$TMP/int.jsonl" --max-instructions 100000000000 >/dev/null 2>"$TMP/int.err" &
 pid=$!
 sleep 1
-kill -INT "$pid"
+kill -"$sig" "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then
-  bad "SIGINT did not stop a looping message handler"
+  bad "SIG$sig did not stop a looping message handler"
   kill -KILL "$pid"
 else
   ok
@@ -143,6 +145,7 @@ wait "$pid"
 code=$?
 [ "$code" -ne 0 ] && ok || bad "an interrupted run exits non-zero (got $code)"
 expect_not_in "$(ls "$TMP")" ".tmp" "an interrupted run leaves no .tmp files"
+done
 
 # ---- with a teacher: the loopback test server (tests/teacher/server.mjs) ----
 NODE=${NODE:-node}
