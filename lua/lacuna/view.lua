@@ -93,7 +93,7 @@ end
 -- ---- ctx (one per work item) -------------------------------------------------
 
 local ctx_methods = {}
-function ctx_methods.skip(_, reason) return M.skip(reason) end
+function ctx_methods.skip(_, reason) return (require "lacuna").skip(reason) end
 function ctx_methods.log(self, ...)
   local parts = {}
   for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
@@ -149,8 +149,6 @@ function M.summary(summary) return readonly_copy(summary, "summary") end
 
 -- ---- the lacuna module a sandboxed recipe requires -------------------------------
 
-M.skip = nil -- set below from the real lacuna module
-
 -- Parts of lacuna that are not in the view, named so that a recipe that asks
 -- learns why rather than getting nil.
 local not_available = {
@@ -175,7 +173,6 @@ end
 -- (o.tokenizer: the --tokenizer model, the only one a recipe may load).
 function M.lacuna(lc, o)
   o = o or {}
-  M.skip = lc.skip
   local model
   local tok = {
     approximate = tokenizer_mod.approximate,
