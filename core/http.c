@@ -48,7 +48,40 @@ typedef struct http_client {
   unsigned long sched_run;
 } http_client;
 
-static int curl_ready;
+/* Registry key of this state's hold on libcurl's global setup. libcurl counts
+ * curl_global_init calls (thread-safe in builds with the "threadsafe"
+ * feature), so each runtime takes its own hold and releases it when its state
+ * closes, and no flag is shared between runtimes. */
+static const char CURL_HOLD_KEY = 'C';
+
+static int curl_hold_gc(lua_State *L) {
+  int *held = lua_touserdata(L, 1);
+  if (*held) curl_global_cleanup();
+  *held = 0;
+  return 0;
+}
+
+/* Takes this state's hold on libcurl once, before its first client, so the
+ * hold is finalized after every client (Lua finalizes in reverse order). */
+static void hold_curl(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CURL_HOLD_KEY) != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  int *held = lua_newuserdatauv(L, sizeof *held, 0);
+  *held = 0;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, curl_hold_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    lua_pop(L, 1);
+    luaL_error(L, "http: curl_global_init failed");
+  }
+  *held = 1;
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CURL_HOLD_KEY);
+}
 
 static http_client *check_client(lua_State *L, int idx) {
   http_client *c = luaL_checkudata(L, idx, CLIENT_MT);
@@ -386,14 +419,10 @@ static int http_client_new(lua_State *L) {
     maxhost = luaL_optinteger(L, -1, 0);
     lua_pop(L, 2);
   }
+  hold_curl(L);
   http_client *c = lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
   luaL_setmetatable(L, CLIENT_MT);
-  if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-      return luaL_error(L, "http: curl_global_init failed");
-    curl_ready = 1;
-  }
   c->multi = curl_multi_init();
   if (!c->multi) return luaL_error(L, "http: curl_multi_init failed");
   if (maxconn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)maxconn);

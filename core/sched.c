@@ -56,11 +56,27 @@ struct lacuna_sched {
   unsigned long run_id;
 };
 
-static unsigned long run_counter;
+/* What the scheduler keeps between runs, one per Lua state (not per process),
+ * so two runtimes in one process never see each other. */
+typedef struct sched_runtime {
+  unsigned long runs;       /* runs started so far: the next run's id */
+  lua_Integer plain_budget; /* call_limited: the budget of the innermost call */
+  lua_Integer plain_used;   /* call_limited: instructions charged to it */
+} sched_runtime;
 
 #define HOOK_STEP 1000
-static const char SCHED_KEY = 'S';  /* registry key: the running scheduler */
-static const char BRIDGE_KEY = 'B'; /* registry key: weak set of bridged coroutines */
+static const char SCHED_KEY = 'S';   /* registry key: the running scheduler */
+static const char RUNTIME_KEY = 'R'; /* registry key: this state's sched_runtime */
+static const char BRIDGE_KEY = 'B';  /* registry key: weak set of bridged coroutines */
+
+/* This state's sched_runtime, made by lacuna_open_sched. */
+static sched_runtime *get_runtime(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
+  sched_runtime *rt = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!rt) luaL_error(L, "lacuna.core.sched is not open in this state");
+  return rt;
+}
 
 double lacuna_sched_now(void) {
   struct timespec ts;
@@ -450,6 +466,20 @@ static void free_orphans(lacuna_sched *s, int item_idx) {
     if (s->tasks[i].state == T_DONE && s->tasks[i].item == item_idx) free_task(s, i);
 }
 
+/* Hands the finished items at the head of the window to done, in order, and
+ * frees their slots; returns the new count of emitted items. */
+static long long emit_finished(lua_State *L, lacuna_sched *s, int done_idx, long long emitted,
+                               long long launched) {
+  while (emitted < launched && item_done(&s->items[emitted % s->window])) {
+    int idx = (int)(emitted % s->window);
+    emit(L, &s->items[idx], done_idx);
+    free_orphans(s, idx);
+    release_item(s, &s->items[idx]);
+    emitted++;
+  }
+  return emitted;
+}
+
 /* The body of sched.run, called protected: (sched, next, work, done). */
 static int sched_loop(lua_State *L) {
   lacuna_sched *s = lua_touserdata(L, 1);
@@ -475,22 +505,10 @@ static int sched_loop(lua_State *L) {
       it->root = new_task(s, idx, -1, 2);
       launched++;
       run_ready(s);
-      while (emitted < launched && item_done(&s->items[emitted % s->window])) {
-        item *head = &s->items[emitted % s->window];
-        emit(L, head, done_idx);
-        free_orphans(s, (int)(emitted % s->window));
-        release_item(s, head);
-        emitted++;
-      }
+      emitted = emit_finished(L, s, done_idx, emitted, launched);
     }
     run_ready(s);
-    while (emitted < launched && item_done(&s->items[emitted % s->window])) {
-      item *head = &s->items[emitted % s->window];
-      emit(L, head, done_idx);
-      free_orphans(s, (int)(emitted % s->window));
-      release_item(s, head);
-      emitted++;
-    }
+    emitted = emit_finished(L, s, done_idx, emitted, launched);
     if (emitted == launched && (exhausted || interrupted)) break;
     if (s->rq_len > 0) continue;
     if (emitted < launched) {
@@ -549,7 +567,7 @@ static int sched_run(lua_State *L) {
   s->window = (int)window;
   s->budget = budget;
   s->current = -1;
-  s->run_id = ++run_counter;
+  s->run_id = ++get_runtime(L)->runs;
   s->items = calloc((size_t)window, sizeof *s->items);
   if (!s->items || !grow_tasks(s)) return luaL_error(L, "sched.run: out of memory");
   for (int i = 0; i < s->window; i++) release_item(s, &s->items[i]);
@@ -662,19 +680,18 @@ static int sched_join(lua_State *L) {
 
 /* Runs fn(...) under an instruction budget in the calling thread, for recipe
  * code outside work items (the recipe chunk itself, setup, finish). */
-static lua_Integer plain_budget;
-static lua_Integer plain_used;
 static void plain_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   if (lacuna_sys_interrupted()) {
     lua_sethook(L, plain_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "interrupted");
   }
-  if (plain_budget <= 0) return;
-  plain_used += HOOK_STEP;
-  if (plain_used > plain_budget) {
+  sched_runtime *rt = get_runtime(L);
+  if (rt->plain_budget <= 0) return;
+  rt->plain_used += HOOK_STEP;
+  if (rt->plain_used > rt->plain_budget) {
     lua_sethook(L, plain_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction limit exceeded (%I; raise it with --max-instructions)", plain_budget);
+    luaL_error(L, "instruction limit exceeded (%I; raise it with --max-instructions)", rt->plain_budget);
   }
 }
 
@@ -691,18 +708,19 @@ static int sched_call_limited(lua_State *L) {
   lua_Integer budget = luaL_checkinteger(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   int nargs = lua_gettop(L) - 2;
-  lua_Integer saved_budget = plain_budget, saved_used = plain_used;
+  sched_runtime *rt = get_runtime(L);
+  lua_Integer saved_budget = rt->plain_budget, saved_used = rt->plain_used;
   lua_Hook saved_hook = lua_gethook(L);
   int saved_mask = lua_gethookmask(L), saved_count = lua_gethookcount(L);
-  plain_budget = budget;
-  plain_used = 0;
+  rt->plain_budget = budget;
+  rt->plain_used = 0;
   lua_sethook(L, plain_hook, LUA_MASKCOUNT, HOOK_STEP);
   lua_pushcfunction(L, msgh);
   lua_insert(L, 2);
   int status = lua_pcall(L, nargs, LUA_MULTRET, 2);
   lua_sethook(L, saved_hook, saved_mask, saved_count);
-  plain_budget = saved_budget;
-  plain_used = saved_used;
+  rt->plain_budget = saved_budget;
+  rt->plain_used = saved_used;
   lua_remove(L, 2); /* msgh */
   lua_pushboolean(L, status == LUA_OK);
   lua_replace(L, 1);
@@ -757,6 +775,12 @@ static const luaL_Reg sched_funcs[] = {
 };
 
 int lacuna_open_sched(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY) == LUA_TNIL) {
+    sched_runtime *rt = lua_newuserdatauv(L, sizeof *rt, 0);
+    memset(rt, 0, sizeof *rt);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
+  }
+  lua_pop(L, 1);
   luaL_newlib(L, sched_funcs);
   return 1;
 }

@@ -4,6 +4,12 @@
  *   - the `lacuna` executable (core/main.c) is lacuna_main() in a fresh state;
  *   - `require "lacuna"` from a stock lua5.4 loads lacuna.so (luaopen_lacuna);
  *   - a C program links liblacuna_core and calls the functions below.
+ *
+ * All of lacuna's state lives in the lua_State: two states are two independent
+ * runtimes and may run at the same time in two threads (one state per thread);
+ * only SIGINT/SIGTERM, once a run has caught them, stop every runtime. The two
+ * entries below run protected: errors, even while opening the module, come
+ * back as their return value, never as a Lua panic.
  */
 #ifndef LACUNA_H
 #define LACUNA_H
@@ -23,10 +29,11 @@ LUAMOD_API int luaopen_lacuna(lua_State *L);
 
 /* Runs the command line `lacuna ARGS...` (argv[0] is the program name) in L,
  * which must have the standard libraries open. Returns the process exit code:
- * 0 every item done, 1 some items failed, 2 usage or configuration error. */
+ * 0 every item done, 1 some items failed, 2 usage or configuration error,
+ * 3 requests exported for the Batch API, 130 interrupted. */
 int lacuna_main(lua_State *L, int argc, char **argv);
 
-/* Counts of one run; read + 0 == examples' items + skipped + failed. */
+/* Counts of one run. Every item read is accounted for: read == ok + skipped + failed. */
 typedef struct lacuna_counts {
   long long read;     /* items read from the inputs */
   long long ok;       /* items that produced at least one example */

@@ -11,23 +11,9 @@
 #include "areas.h"
 #include "internal.h"
 
-const char *tk_json_type(const void *obj) {
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive((const cJSON *)obj, "type");
-  return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
 int32_t tk_token_to_id(const lacuna_tokenizer *t, const char *s, size_t n) {
   int32_t id = t->added ? tk_added_token_to_id(t->added, s, n) : -1;
   return id >= 0 ? id : tk_strmap_get(&t->bpe.vocab, s, n);
-}
-
-const char *tk_id_to_token(const lacuna_tokenizer *t, int32_t id, size_t *len) {
-  const tk_added_tok *a = t->added ? tk_added_by_id(t->added, id) : NULL;
-  if (a) {
-    if (len) *len = a->len;
-    return a->content;
-  }
-  return tk_bpe_id_to_token(&t->bpe, id, len);
 }
 
 /* ---- loading ------------------------------------------------------------------------ */

@@ -1,5 +1,8 @@
 /* Tokenizer plumbing: arena, UTF-8, Unicode predicates, the string map, HF's
- * NormalizedString::transform, and the PCRE2 wrapper. */
+ * NormalizedString::transform, the PCRE2 wrapper, and the lookups every stage
+ * shares (a JSON node's "type", an id's token), so no stage calls back into
+ * tokenizer.c. */
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -638,4 +641,19 @@ void tk_scratch_free(tk_scratch *S) {
   free(S->heap);
   free(S->tmp);
   free(S);
+}
+
+/* ---- lookups shared by the stages ------------------------------------------------- */
+const char *tk_json_type(const void *obj) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive((const cJSON *)obj, "type");
+  return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+const char *tk_id_to_token(const lacuna_tokenizer *t, int32_t id, size_t *len) {
+  const tk_added_tok *a = t->added ? tk_added_by_id(t->added, id) : NULL;
+  if (a) {
+    if (len) *len = a->len;
+    return a->content;
+  }
+  return tk_bpe_id_to_token(&t->bpe, id, len);
 }

@@ -2,6 +2,7 @@
 -- returns, so that a mistake in a recipe is reported when it is loaded, not
 -- half-way through a corpus.
 local params = require "lacuna.params"
+local json = require("lacuna.core").json
 
 local M = {}
 local Recipe = {}
@@ -74,20 +75,21 @@ end
 
 function M.is_recipe(v) return getmetatable(v) == Recipe end
 
+-- A table is an array when json.encode would write it as one (json.is_array):
+-- a decoded [] is an array and a decoded {} an object, even when empty.
 local function type_ok(ftype, v)
   local t = type(v)
   if ftype == "any" then return true end
   if ftype == "integer" then return math.type(v) == "integer" end
   if ftype == "array" or ftype == "object" then
     if t ~= "table" then return false end
-    local is_array = next(v) == nil or v[1] ~= nil
-    return (ftype == "array") == is_array
+    return (ftype == "array") == json.is_array(v)
   end
   return t == ftype
 end
 
 local function describe(v)
-  if type(v) == "table" then return (next(v) == nil or v[1] ~= nil) and "array" or "object" end
+  if type(v) == "table" then return json.is_array(v) and "array" or "object" end
   if math.type(v) == "integer" then return "integer" end
   return type(v)
 end
@@ -95,7 +97,7 @@ end
 -- Checks one input record against the declared fields; returns nil or a
 -- message naming the field ("field 'answer': missing (expected string)").
 function Recipe:check_input(record, null)
-  if type(record) ~= "table" or (record[1] ~= nil) then
+  if type(record) ~= "table" or json.is_array(record) then
     return "record: expected a JSON object, got " .. describe(record)
   end
   for _, f in ipairs(self.fields) do

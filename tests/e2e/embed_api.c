@@ -83,6 +83,20 @@ int main(int argc, char **argv) {
   EXPECT(lua_gettop(L) == 0);
 
   lua_close(L);
+
+  /* 5. An error while opening the module (here: in the require that runs
+   * lua/lacuna/init.lua) comes back as code 2 and a message, never a panic. */
+  lua_State *L2 = luaL_newstate();
+  luaL_openlibs(L2);
+  EXPECT(luaL_dostring(L2, "require = function() error('init failed on purpose') end") == LUA_OK);
+  o.params = params;
+  code = lacuna_run(L2, &o, &c, err, sizeof err);
+  EXPECT(code == 2);
+  EXPECT(strstr(err, "init failed on purpose") != NULL);
+  EXPECT(strstr(err, "stack traceback") != NULL);
+  EXPECT(lacuna_main(L2, 2, args) == 2);
+  EXPECT(lua_gettop(L2) == 0);
+  lua_close(L2);
   printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
   return failures ? 1 : 0;
 }

@@ -23,6 +23,58 @@ lc run chat_mask -i "$SAMPLE" -o "$TMP/x.jsonl" --bogus
 expect_code 2 "unknown option"
 expect_in "$ERR" "unknown option '--bogus'" "unknown option message"
 
+# Help per command, from the same declarations as the parser.
+for cmd in run check info cache version help; do
+  lc "$cmd" --help
+  expect_code 0 "$cmd --help"
+  expect_in "$OUT" "usage: lacuna $cmd" "$cmd --help starts with its usage"
+  help_out=$OUT
+  lc help "$cmd"
+  expect_code 0 "help $cmd"
+  expect_eq "$OUT" "$help_out" "lacuna help $cmd equals lacuna $cmd --help"
+done
+lc run -h
+expect_in "$OUT" "      --max-instructions N" "run's help lists its options"
+expect_in "$OUT" "  --concurrency N" "run's help lists the teacher options"
+lc cache --help
+expect_in "$OUT" "--cache DB" "cache's help lists --cache"
+expect_not_in "$OUT" "--concurrency" "cache's help lists only cache's options"
+lc help frobnicate
+expect_code 2 "help for an unknown command"
+expect_in "$ERR" "unknown command 'frobnicate'" "help names the unknown command"
+
+# Mistakes name the flag (and the command).
+lc check chat_mask --window
+expect_code 2 "a missing value"
+expect_in "$ERR" "lacuna: --window needs a value" "a missing value names the flag"
+lc check chat_mask --limit=-1
+expect_code 2 "a value below the minimum"
+expect_in "$ERR" "--limit must be >= 0" "a bad value names the flag"
+lc check chat_mask --seed abc
+expect_code 2 "a non-integer value"
+expect_in "$ERR" "--seed expects an integer, got 'abc'" "a non-integer names the flag"
+lc check chat_mask --trust=yes
+expect_code 2 "a value given to a flag"
+expect_in "$ERR" "--trust takes no value" "a valued flag names the flag"
+lc cache stats --bogus
+expect_code 2 "an unknown cache option"
+expect_in "$ERR" "unknown option '--bogus' for lacuna cache" "cache names the unknown option"
+lc version --bogus
+expect_code 2 "an unknown version option"
+expect_in "$ERR" "unknown option '--bogus' for lacuna version" "version names the unknown option"
+lc run
+expect_code 2 "run without a recipe"
+expect_in "$ERR" "run: which recipe?" "run asks for the recipe"
+lc check chat_mask extra
+expect_code 2 "a second operand"
+expect_in "$ERR" "unexpected argument 'extra' (inputs go after -i)" "a second operand is named"
+
+# The README's option list is the generated one.
+lc help --markdown
+expect_code 0 "help --markdown"
+readme_opts=$(sed -n '/^<!-- options:begin/,/^<!-- options:end/p' README.md | sed '1d;$d')
+expect_eq "$readme_opts" "$OUT" "README.md's option list equals lacuna help --markdown (regenerate it with that command)"
+
 lc info chat_mask
 expect_code 0 "info"
 expect_in "$OUT" "chat_mask 1.0.0" "info names the recipe"

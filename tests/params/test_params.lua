@@ -75,13 +75,28 @@ t.test("input records are checked field by field", function()
   local r = lc.recipe { name = "x", version = "1", map = function() end,
     input = { q = "string", n = "integer?", c = "array", o = { type = "object", optional = true } } }
   t.eq(r:check_input({ q = "a", c = lc.json.array({}) }, lc.null), nil)
-  t.eq(r:check_input({ c = {} }, lc.null), "field 'q': missing (expected string)")
-  t.eq(r:check_input({ q = 1, c = {} }, lc.null), "field 'q': expected string, got integer")
-  t.eq(r:check_input({ q = "a", c = {}, n = 1.5 }, lc.null), "field 'n': expected integer, got number")
+  t.eq(r:check_input({ c = lc.json.array() }, lc.null), "field 'q': missing (expected string)")
+  t.eq(r:check_input({ q = 1, c = lc.json.array() }, lc.null), "field 'q': expected string, got integer")
+  t.eq(r:check_input({ q = "a", c = lc.json.array(), n = 1.5 }, lc.null), "field 'n': expected integer, got number")
   t.eq(r:check_input({ q = "a", c = { a = 1 } }, lc.null), "field 'c': expected array, got object")
-  t.eq(r:check_input({ q = "a", c = {}, o = { 1 } }, lc.null), "field 'o': expected object, got array")
-  t.eq(r:check_input({ q = lc.null, c = {} }, lc.null), "field 'q': missing (expected string)")
+  t.eq(r:check_input({ q = "a", c = lc.json.array(), o = { 1 } }, lc.null), "field 'o': expected object, got array")
+  t.eq(r:check_input({ q = lc.null, c = lc.json.array() }, lc.null), "field 'q': missing (expected string)")
   t.eq(r:check_input({ 1, 2 }, lc.null), "record: expected a JSON object, got array")
+end)
+
+-- One rule for "is this table an array", json.is_array's (what json.encode
+-- writes): decoded [] is an array and decoded {} an object, even when empty.
+t.test("input records: arrays and objects by json.is_array", function()
+  local r = lc.recipe { name = "x", version = "1", map = function() end,
+    input = { c = "array", o = "object?" } }
+  local rec = lc.json.decode('{"c": [], "o": {}}')
+  t.eq(r:check_input(rec, lc.null), nil)
+  rec = lc.json.decode('{"c": {}}')
+  t.eq(r:check_input(rec, lc.null), "field 'c': expected array, got object")
+  rec = lc.json.decode('{"c": [1], "o": []}')
+  t.eq(r:check_input(rec, lc.null), "field 'o': expected object, got array")
+  t.eq(r:check_input(lc.json.decode("[]"), lc.null), "record: expected a JSON object, got array")
+  t.eq(r:check_input({ c = {} }, lc.null), "field 'c': expected array, got object")
 end)
 
 return t.done()

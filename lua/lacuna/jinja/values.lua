@@ -1,4 +1,4 @@
--- Values and evaluation for lacuna.jinja (the parser lives there).
+-- Python's values for lacuna.jinja (filters, tests and the evaluator build on them).
 --
 -- Python values in Lua: str = string, int/float = integer/float, bool =
 -- boolean, None = lacuna.null (NONE), and tables with the metatables below
@@ -843,9 +843,5 @@ M.str_methods, M.dict_methods, M.strip_set = str_methods, dict_methods, strip_se
 M.chars, M.ulen, M.length, M.items_of, M.bind, M.getpath = chars, ulen, length, items_of, bind, getpath
 M.compare, M.py_title, M.capitalize, M.py_replace, M.need_str = compare, py_title, capitalize, py_replace, need_str
 M.dict_set, M.is_seq, M.undef_error, M.cur = dict_set, is_seq, undef_error, cur
-
--- Filters, tests and the evaluator build on the above.
-require("lacuna.jinja.filters")(M)
-require("lacuna.jinja.eval")(M)
 
 return M

@@ -1,0 +1,134 @@
+-- lacuna run RECIPE -i INPUT... -o OUT [options]: the recipe over JSONL inputs.
+-- Its option groups are shared by check and info (the same parser as before).
+local core = require "lacuna.core"
+local usage = require "lacuna.usage"
+local runner = require "lacuna.runner"
+local formats = require "lacuna.formats"
+
+local defaults = runner.defaults
+
+local function teacher_spec(spec, o)
+  local name, model, url = spec:match("^([%w_%-]+)=([^@]+)@(.+)$")
+  if not name then name, model = spec:match("^([%w_%-]+)=(.+)$") end
+  if not name then usage.error("--teacher expects NAME=MODEL or NAME=MODEL@BASE_URL, got '%s'", spec) end
+  o.teachers = o.teachers or {}
+  o.teachers[name] = { model = model, base_url = url }
+end
+
+local function price_spec(spec, o)
+  local model, pin, pout = spec:match("^(.+)=([%d%.]+)/([%d%.]+)$")
+  if not model or not tonumber(pin) or not tonumber(pout) then
+    usage.error("--price expects MODEL=INPUT/OUTPUT in dollars per 1M tokens, got '%s'", spec)
+  end
+  o.prices = o.prices or {}
+  o.prices[model] = { input = tonumber(pin), output = tonumber(pout) }
+end
+
+local M = {
+  name = "run",
+  summary = "Run a recipe over JSONL inputs.",
+  usage = { "lacuna run RECIPE -i INPUT... -o OUT [options]" },
+  operands = { { key = "recipe", name = "RECIPE" } },
+  extra_hint = " (inputs go after -i)",
+}
+
+function M.recipe_note()
+  local names = {}
+  for k in pairs(core.shipped_recipes) do names[#names + 1] = k end
+  table.sort(names)
+  return "RECIPE is a path to a .lua file or the name of a shipped recipe (" .. table.concat(names, ", ") .. ")."
+end
+
+M.notes = M.recipe_note
+
+M.groups = {
+  {
+    title = "run/check options",
+    { "-i", "--input", arg = "FILE", key = "inputs", kind = "list",
+      doc = "input JSONL (.jsonl or .jsonl.gz; '-' for stdin); repeatable" },
+    { "-o", "--output", arg = "FILE", key = "output",
+      doc = "output JSONL; beside it FILE.skipped.jsonl, FILE.failed.jsonl and FILE.manifest.json "
+        .. "(FILE's .jsonl suffix is replaced)" },
+    { "-p", "--param", arg = "KEY=VALUE", key = "params", kind = "list",
+      doc = "set a recipe parameter; repeatable" },
+    { "-f", "--format", arg = "NAME", key = "format",
+      doc = function()
+        return "output format: " .. table.concat(formats.names, ", ") .. ", tokens (default: the recipe's, else "
+          .. formats.default .. ")"
+      end },
+    { "--tokenizer", arg = "DIR", key = "tokenizer",
+      doc = "with --format tokens: the model's tokenizer.json and tokenizer_config.json (its chat template)" },
+    { "--chat-template", arg = "P", key = "chat_template",
+      doc = "with --format tokens: another tokenizer_config.json or .jinja" },
+    { "--seed", arg = "N", key = "seed", kind = "int", doc = "seed of the per-item random streams (default 0)" },
+    { "--limit", arg = "N", key = "limit", kind = "int", min = 0, doc = "process only the first N items" },
+    { "--max-failures", arg = "N", key = "max_failures", kind = "int", min = 0,
+      doc = "stop after more than N failed items (the rest is kept)" },
+    { "--window", arg = "N", key = "window", kind = "int", min = 1,
+      doc = function()
+        return ("work items in flight and buffered for ordering (default max(%d, 2 x --concurrency))")
+          :format(defaults.window)
+      end },
+    { "--no-meta", key = "meta", kind = "flag", value = false,
+      doc = "leave example metadata out of the output lines" },
+    { "--split-partial", key = "split_partial", kind = "flag",
+      doc = "openai format: split a partly trained assistant turn into consecutive assistant messages "
+        .. "instead of failing" },
+    { "--trust", key = "trust", kind = "flag", doc = "lift the sandbox (full Lua library, no limits)" },
+    { "--max-instructions", arg = "N", key = "max_instructions", kind = "int", min = 0,
+      doc = function()
+        return ("per-item instruction budget of a sandboxed recipe (default %d)"):format(defaults.max_instructions)
+      end },
+    { "--max-memory", arg = "MB", key = "max_memory_mb", kind = "int", min = 0,
+      doc = function() return ("memory cap of a sandboxed run (default %d)"):format(defaults.max_memory_mb) end },
+    { "-q", "--quiet", key = "quiet", kind = "flag", doc = "no progress or summary on stderr" },
+    { "--no-progress", key = "progress", kind = "flag", value = false, doc = "no progress line" },
+    { "--progress-interval", arg = "S", key = "progress_interval", kind = "number", min = 0.01,
+      doc = "seconds between progress lines off a terminal (default 5)" },
+  },
+  {
+    title = "teacher (OpenAI-compatible chat completions; recipes call ctx.teacher:chat{...})",
+    { "--model", arg = "MODEL", key = "model", doc = "the default teacher's model" },
+    { "--teacher", arg = "NAME=MODEL[@BASE_URL]", kind = "custom", parse = teacher_spec,
+      doc = "a named teacher (ctx.teachers.NAME); repeatable" },
+    { "--base-url", arg = "URL", key = "base_url",
+      doc = "API base (default $OPENAI_BASE_URL, else https://api.openai.com/v1)" },
+    { "--api-key-env", arg = "VAR", key = "api_key_env",
+      doc = "environment variable holding the API key (default OPENAI_API_KEY)" },
+    { "--concurrency", arg = "N", key = "concurrency", kind = "int", min = 1,
+      doc = function()
+        return ("requests in flight (default %d; lowered on 429 and recovered)"):format(defaults.concurrency)
+      end },
+    { "--rpm", arg = "N", key = "rpm", kind = "int", min = 1, doc = "requests per minute" },
+    { "--tpm", arg = "N", key = "tpm", kind = "int", min = 1, doc = "tokens per minute" },
+    { "--timeout", arg = "SECONDS", key = "timeout", kind = "number", min = 0.001,
+      doc = "per request (default 120)" },
+    { "--max-retries", arg = "N", key = "max_retries", kind = "int", min = 0, doc = "retries per request (default 6)" },
+    { "--retry-base", arg = "SECONDS", key = "retry_base", kind = "number", min = 0,
+      doc = "first backoff bound (default 0.5; doubles, full jitter, cap 30)" },
+    { "--cache", arg = "DB", key = "cache", doc = "response cache (default .lacuna/cache.db)" },
+    { "--no-cache", key = "no_cache", kind = "flag", doc = "neither read nor write the response cache" },
+    { "--cache-only", key = "cache_only", kind = "flag", doc = "answer from the cache only; a miss fails the item" },
+    { "--batch-export", arg = "FILE", key = "batch_export",
+      doc = "write cache misses as an OpenAI Batch input file and stop (exit 3)" },
+    { "--price", arg = "MODEL=IN/OUT", kind = "custom", parse = price_spec,
+      doc = "dollars per 1M input/output tokens; repeatable" },
+    { "--max-cost", arg = "USD", key = "max_cost", kind = "number", min = 0,
+      doc = "stop cleanly once the cost reaches USD, keeping what is done" },
+  },
+}
+
+-- Gives cmd (check, info) run's operand and options; returns cmd.
+function M.with_run_options(cmd)
+  cmd.operands, cmd.extra_hint, cmd.groups = M.operands, M.extra_hint, M.groups
+  cmd.notes = cmd.notes or M.recipe_note
+  return cmd
+end
+
+function M.main(o)
+  if not o.recipe then usage.error("run: which recipe? (lacuna run RECIPE -i INPUT -o OUT)") end
+  core.sys.catch_signals()
+  return (runner.run(o))
+end
+
+return M
