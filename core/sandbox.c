@@ -129,6 +129,16 @@ static int sb_target(lua_State *L) {
   return 1;
 }
 
+/* sandbox.index: an __index for proxies made by sandbox.proxy that reads the
+ * target (a table, its own __index included), so that many proxies share
+ * one metatable and making one costs a single userdata. */
+static int sb_index(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TUSERDATA || lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
 /* sandbox.error_text(v) -> v as a message, without metamethods. */
 static int sb_error_text(lua_State *L) {
   luaL_checkany(L, 1);
@@ -150,6 +160,7 @@ static const luaL_Reg sandbox_funcs[] = {
     {"memory", sb_memory},
     {"proxy", sb_proxy},
     {"target", sb_target},
+    {"index", sb_index},
     {"error_text", sb_error_text},
     {"raw_metatable", sb_raw_metatable},
     {NULL, NULL},

@@ -129,12 +129,15 @@ end
 
 -- ctx for one item: fields params, index, seed, file, line, recipe; rng,
 -- teacher, teachers; methods log, skip. `params` is the run's read-only copy.
-local ctx_newindex = cannot_modify("ctx")
-local function ctx_tostring() return "lacuna.ctx" end
+-- One metatable for every ctx: its __index (C) reads the item's state.
+local CTX = {
+  __index = core.sandbox.index,
+  __newindex = cannot_modify("ctx"),
+  __metatable = "lacuna.ctx",
+  __tostring = function() return "lacuna.ctx" end,
+}
 function M.ctx(fields)
-  local st = setmetatable(fields, STATE)
-  return proxy({ __index = st, __newindex = ctx_newindex, __metatable = "lacuna.ctx",
-                 __tostring = ctx_tostring }, st)
+  return proxy(CTX, setmetatable(fields, STATE))
 end
 
 -- run (setup, finish): read-only fields params, seed, recipe, inputs, format.
