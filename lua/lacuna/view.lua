@@ -62,17 +62,20 @@ TEACHER.__newindex = cannot_modify("teacher")
 TEACHER.__metatable = "lacuna.teacher"
 TEACHER.__tostring = function() return "lacuna.teacher" end
 
-local function real_teacher(p)
-  local t = target(p, TEACHER)
-  if not t then error("bad self: call teacher methods as teacher:chat{...}", 3) end
-  return t
-end
-function teacher_methods.chat(self, req) return real_teacher(self):chat(req) end
-function teacher_methods.chat_many(self, reqs) return real_teacher(self):chat_many(reqs) end
-function teacher_methods.chat_json(self, req) return real_teacher(self):chat_json(req) end
+-- proxy -> the pool's teacher object; a lookup here is cheaper than asking
+-- the userdata (a cache hit is a few microseconds, and this is on its path).
+local real = setmetatable({}, { __mode = "k" })
+local function bad_self() error("bad self: call teacher methods as teacher:chat{...}", 3) end
+function teacher_methods.chat(self, req) return (real[self] or bad_self()):chat(req) end
+function teacher_methods.chat_many(self, reqs) return (real[self] or bad_self()):chat_many(reqs) end
+function teacher_methods.chat_json(self, req) return (real[self] or bad_self()):chat_json(req) end
 
 -- A recipe's handle on a teacher of the pool, bound to one item.
-local function teacher_view(t) return proxy(TEACHER, t) end
+local function teacher_view(t)
+  local p = proxy(TEACHER, t)
+  real[p] = t
+  return p
+end
 
 -- ---- tokenizer (the --tokenizer model) ---------------------------------------------
 
