@@ -1,8 +1,9 @@
 /* Examples: a list of chat messages, each with a train/ignore mask made of byte
- * spans over its content. The mask is what the trainer formats (lua/lacuna/
- * formats.lua) and the tokenizer label mapping read, so it lives in C and is
- * validated when it is set, not when it is written out. */
+ * spans over its content. The mask is what the trainer formats (core/render.c)
+ * and the tokenizer label mapping read, so it lives in C, and text and spans
+ * are validated when they are set, once, never when they are written out. */
 #include "example.h"
+#include "caller.h"
 #include "utf8.h"
 
 #include <string.h>
@@ -113,9 +114,9 @@ static int role_default(const msg *m) { return m->rolelen == 9 && memcmp(m->role
 static int resolved_flag(const msg *m) { return m->train == FLAG_UNSET ? role_default(m) : m->train; }
 
 typedef struct runbuf {
-  lacuna_run *out;
+  lacuna_mask_run *out;
   size_t cap, n;
-  lacuna_run cur;
+  lacuna_mask_run cur;
   int have;
 } runbuf;
 
@@ -134,7 +135,7 @@ static void run_push(runbuf *rb, size_t b, size_t e, int t) {
   rb->have = 1;
 }
 
-static size_t msg_runs(const msg *m, lacuna_run *out, size_t cap) {
+static size_t msg_runs(const msg *m, lacuna_mask_run *out, size_t cap) {
   runbuf rb = {out, cap, 0, {0, 0, 0}, 0};
   int d = resolved_flag(m);
   if (!m->has_spans) {
@@ -166,8 +167,10 @@ lacuna_example *lacuna_check_example(lua_State *L, int idx) {
 
 size_t lacuna_example_count(const lacuna_example *ex) { return ex->n; }
 
-const char *lacuna_example_role(const lacuna_example *ex, size_t i) {
-  return i < ex->n ? ex->msgs[i].role : NULL;
+const char *lacuna_example_role(const lacuna_example *ex, size_t i, size_t *len) {
+  if (i >= ex->n) return NULL;
+  if (len) *len = ex->msgs[i].rolelen;
+  return ex->msgs[i].role;
 }
 
 const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *len) {
@@ -176,8 +179,30 @@ const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *l
   return ex->msgs[i].content ? ex->msgs[i].content : "";
 }
 
-size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_run *out, size_t cap) {
+size_t lacuna_example_runs(const lacuna_example *ex, size_t i, lacuna_mask_run *out, size_t cap) {
   return i < ex->n ? msg_runs(&ex->msgs[i], out, cap) : 0;
+}
+
+static enum lacuna_mask_state msg_state(const msg *m) {
+  int any_t = 0, any_f = 0;
+  size_t k, pos = 0;
+  if (m->len == 0) return !m->has_spans && resolved_flag(m) ? LACUNA_TRAINED : LACUNA_UNTRAINED;
+  if (!m->has_spans) return resolved_flag(m) ? LACUNA_TRAINED : LACUNA_UNTRAINED;
+  for (k = 0; k < m->nspans; k++) {
+    const span *s = &m->spans[k];
+    if (s->b > pos) any_f = 1; /* a gap: untrained */
+    if (s->train == FLAG_UNSET ? resolved_flag(m) : s->train)
+      any_t = 1;
+    else
+      any_f = 1;
+    pos = s->e;
+  }
+  if (pos < m->len) any_f = 1;
+  return any_t && any_f ? LACUNA_PARTIAL : any_t ? LACUNA_TRAINED : LACUNA_UNTRAINED;
+}
+
+enum lacuna_mask_state lacuna_example_state(const lacuna_example *ex, size_t i) {
+  return i < ex->n ? msg_state(&ex->msgs[i]) : LACUNA_UNTRAINED;
 }
 
 int lacuna_example_range_trained(const lacuna_example *ex, size_t i, size_t b, size_t e) {
@@ -246,8 +271,17 @@ static int ex_add_message(lua_State *L) {
   const char *role = luaL_checklstring(L, 2, &rolelen);
   const char *content = luaL_checklstring(L, 3, &len);
   flag train = opt_flag(L, 4);
+  size_t bad;
   msg m;
-  luaL_argcheck(L, rolelen > 0, 2, "role must not be empty");
+  /* Checked here, once: every text of an Example is valid UTF-8 from the
+   * moment it is added, so no later reader validates it again. */
+  if (rolelen == 0) return lacuna_caller_error(L, "message %d: role must not be empty", (int)ex->n + 1);
+  if (!lacuna_utf8_check(role, rolelen, &bad))
+    return lacuna_caller_error(L, "message %d: role is not valid UTF-8 (byte offset %I)", (int)ex->n + 1,
+                               (LUAI_UACINT)bad);
+  if (!lacuna_utf8_check(content, len, &bad))
+    return lacuna_caller_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)ex->n + 1, role,
+                               (LUAI_UACINT)bad);
   grow(L, (void **)&ex->msgs, &ex->cap, ex->n + 1, sizeof(msg));
   memset(&m, 0, sizeof m);
   m.train = train;
@@ -275,8 +309,11 @@ static int ex_append_part(lua_State *L) {
   const char *text = luaL_checklstring(L, 3, &len);
   flag train = opt_flag(L, 4);
   msg *m = &ex->msgs[i];
-  size_t need;
+  size_t need, bad;
   if (len == 0) return 0;
+  if (!lacuna_utf8_check(text, len, &bad))
+    return lacuna_caller_error(L, "message %d (%s): invalid UTF-8 at byte offset %I", (int)i + 1, m->role,
+                               (LUAI_UACINT)(m->len + bad));
   /* Text added before the first part keeps the message's own flag. */
   need = m->nspans + ((!m->has_spans && m->len > 0) ? 2 : 1);
   if (len > (size_t)-1 - m->len) nomem(L);
@@ -423,13 +460,13 @@ static void set_int(lua_State *L, const char *k, size_t v) {
   lua_setfield(L, -2, k);
 }
 
-static int ex_segments(lua_State *L) {
-  lacuna_example *ex = toexample(L);
-  size_t i = check_index(L, ex, 2), n, k, chars = 0;
-  const msg *m = &ex->msgs[i];
-  lacuna_run *runs;
+/* Pushes message m's resolved runs: {{b=, e=, cb=, ce=, train=}...}, byte and
+ * character offsets, end exclusive. */
+static void push_runs(lua_State *L, const msg *m) {
+  size_t n, k, chars = 0;
+  lacuna_mask_run *runs;
   n = msg_runs(m, NULL, 0);
-  runs = (lacuna_run *)lua_newuserdatauv(L, n ? n * sizeof *runs : 1, 0);
+  runs = (lacuna_mask_run *)lua_newuserdatauv(L, n ? n * sizeof *runs : 1, 0);
   msg_runs(m, runs, n);
   lua_createtable(L, (int)n, 0);
   for (k = 0; k < n; k++) {
@@ -443,6 +480,38 @@ static int ex_segments(lua_State *L) {
     lua_pushboolean(L, runs[k].train);
     lua_setfield(L, -2, "train");
     lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  lua_remove(L, -2); /* the scratch runs */
+}
+
+static int ex_segments(lua_State *L) {
+  lacuna_example *ex = toexample(L);
+  size_t i = check_index(L, ex, 2);
+  push_runs(L, &ex->msgs[i]);
+  return 1;
+}
+
+static const char *const state_names[] = {"untrained", "trained", "partial"};
+
+/* ex:snapshot() -> the whole example resolved in one call, one table per
+ * message: {index=, role=, content=, state=, runs=} (see example.lua). */
+static int ex_snapshot(lua_State *L) {
+  lacuna_example *ex = toexample(L);
+  size_t i;
+  lua_createtable(L, (int)ex->n, 0);
+  for (i = 0; i < ex->n; i++) {
+    const msg *m = &ex->msgs[i];
+    lua_createtable(L, 0, 5);
+    set_int(L, "index", i + 1);
+    lua_pushlstring(L, m->role, m->rolelen);
+    lua_setfield(L, -2, "role");
+    push_content(L, m);
+    lua_setfield(L, -2, "content");
+    lua_pushstring(L, state_names[msg_state(m)]);
+    lua_setfield(L, -2, "state");
+    push_runs(L, m);
+    lua_setfield(L, -2, "runs");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }
@@ -536,6 +605,7 @@ static const luaL_Reg ex_methods[] = {
     {"count", ex_count},
     {"message", ex_message},
     {"segments", ex_segments},
+    {"snapshot", ex_snapshot},
     {"validate", ex_validate},
     {"char_offset", ex_char_offset},
     {"meta", ex_meta},

@@ -568,12 +568,9 @@ static void enc_float(Enc *e, const Frame *f, lua_Number v) {
 
 static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c == 0xE2; }
 
-/* RFC 8259 escaping; non-ASCII passes through raw except U+2028/U+2029,
- * which JavaScript treats as line ends. */
-static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_key) {
-  size_t bad;
-  if (!lacuna_utf8_check(s, n, &bad))
-    enc_error(e, f, "invalid UTF-8 at byte %zu of %s", bad + 1, is_key ? "a key" : "a string");
+/* RFC 8259 escaping of valid UTF-8; non-ASCII passes through raw except
+ * U+2028/U+2029, which JavaScript treats as line ends. */
+static void put_string(Enc *e, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   out_reserve(e, n + 2);
   out_char(e, '"');
@@ -622,6 +619,18 @@ static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_k
   }
   out_add(e, s + run, n - run);
   out_char(e, '"');
+}
+
+static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_key) {
+  size_t bad;
+  if (!lacuna_utf8_check(s, n, &bad))
+    enc_error(e, f, "invalid UTF-8 at byte %zu of %s", bad + 1, is_key ? "a key" : "a string");
+  put_string(e, s, n);
+}
+
+void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, size_t n) {
+  Enc e = {L, jb, NULL};
+  put_string(&e, s, n);
 }
 
 static int key_cmp(const void *a, const void *b) {

@@ -53,6 +53,11 @@ typedef struct lacuna_jsonbuf {
 /* Appends the JSON of the value at idx to jb->data (same rules and errors as
  * lacuna_json_encode). jb->data is not NUL-terminated. */
 void lacuna_json_encode_into(lua_State *L, int idx, lacuna_jsonbuf *jb);
+
+/* Appends s[0..n) to jb->data as a JSON string, escaped as encode escapes
+ * strings, for writers that hold text outside Lua. s must be valid UTF-8
+ * (it is not checked again). Raises only on memory errors. */
+void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, size_t n);
 void lacuna_jsonbuf_free(lacuna_jsonbuf *jb);
 
 #endif

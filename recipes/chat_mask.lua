@@ -12,10 +12,7 @@ local function fail(field, fmt, ...)
   error(field .. ": " .. string.format(fmt, ...), 0)
 end
 
-local function kind(v)
-  if math.type(v) == "integer" then return "integer" end
-  return type(v)
-end
+local kind = lc.kind
 
 local function text_field(v, field)
   if type(v) ~= "string" then fail(field, "expected string, got %s", kind(v)) end

@@ -84,19 +84,23 @@ static char *jstr_dup(const cJSON *j, const char *k, size_t *len) {
 /* Resolves merge `rank` (a, b) to its slot. *guess is the id the merged token
  * likely has (trained vocabularies number merged tokens in merge order): one
  * look at id_str instead of a hash lookup when right. */
-/* One merge's two tokens, split and hashed ahead of its resolution. */
+/* One merge's two tokens, hashed ahead of its resolution. */
 struct merge_text {
   const char *a, *b;
   size_t al, bl;
   uint32_t ha, hb;
-  int bad; /* 1 a string not "a b", 2 neither a string nor [a, b] */
 };
 
-static void split_merge(const tk_bpe *m, const cJSON *v, struct merge_text *t) {
+static void hash_merge(const tk_bpe *m, const tk_merge_ent *x, struct merge_text *t) {
+  *t = (struct merge_text){x->a, x->b, x->al, x->bl, tk_hash(x->a, x->al), tk_hash(x->b, x->bl)};
+  tk_strmap_prefetch(&m->vocab, t->ha);
+  tk_strmap_prefetch(&m->vocab, t->hb);
+}
+
+/* A merge of the cJSON tree: "a b" (exactly one space) or [a, b]. */
+static int merge_of(const cJSON *v, uint32_t rank, tk_merge_ent *out, tk_err *e) {
   const cJSON *x = cJSON_IsArray(v) ? v->child : NULL, *y = x ? x->next : NULL;
-  t->bad = 0;
   if (cJSON_IsString(v)) {
-    /* "a b": exactly one space */
     const char *s = v->valuestring, *sp = NULL, *q = s;
     for (; *q; q++) {
       if (*q != ' ') continue;
@@ -104,26 +108,18 @@ static void split_merge(const tk_bpe *m, const cJSON *v, struct merge_text *t) {
       sp = q;
     }
     if (!sp || *q) {
-      t->bad = 1;
-      return;
+      tk_seterr(e, "model.merges[%u]: '%s' is not \"a b\"", rank, s);
+      return -1;
     }
-    t->a = s;
-    t->al = (size_t)(sp - s);
-    t->b = sp + 1;
-    t->bl = (size_t)(q - sp - 1);
+    *out = (tk_merge_ent){s, sp + 1, (uint32_t)(sp - s), (uint32_t)(q - sp - 1)};
   } else if (cJSON_IsString(x) && cJSON_IsString(y) && !y->next) {
-    t->a = x->valuestring;
-    t->al = strlen(t->a);
-    t->b = y->valuestring;
-    t->bl = strlen(t->b);
+    *out = (tk_merge_ent){x->valuestring, y->valuestring, (uint32_t)strlen(x->valuestring),
+                          (uint32_t)strlen(y->valuestring)};
   } else {
-    t->bad = 2;
-    return;
+    tk_seterr(e, "model.merges[%u]: expected \"a b\" or [a, b]", rank);
+    return -1;
   }
-  t->ha = tk_hash(t->a, t->al);
-  t->hb = tk_hash(t->b, t->bl);
-  tk_strmap_prefetch(&m->vocab, t->ha);
-  tk_strmap_prefetch(&m->vocab, t->hb);
+  return 0;
 }
 
 static int resolve_merge(const tk_bpe *m, const struct merge_text *t, uint32_t rank, int32_t *guess,
@@ -169,9 +165,11 @@ oom:
   return -1;
 }
 
-int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
+int tk_bpe_load(tk_bpe *m, const void *json, const tk_model_json *fast, tk_err *e) {
   const cJSON *j = json;
   tk_buf tmp = {0};
+  tk_vocab_ent *own_vocab = NULL;
+  tk_merge_ent *own_merges = NULL;
   memset(m, 0, sizeof *m);
   m->unk_id = -2;
   const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(j, "dropout");
@@ -185,41 +183,45 @@ int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
     return -1;
   }
   size_t nv = 0;
-  for (const cJSON *v = vocab->child; v; v = v->next) nv++;
+  const tk_vocab_ent *ve;
+  if (fast) {
+    ve = fast->vocab;
+    nv = fast->nvocab;
+  } else {
+    for (const cJSON *v = vocab->child; v; v = v->next) nv++;
+    if (!(own_vocab = malloc((nv ? nv : 1) * sizeof *own_vocab))) goto oom;
+    size_t i = 0;
+    for (const cJSON *v = vocab->child; v; v = v->next, i++) {
+      if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2147483647.0) {
+        tk_seterr(e, "model.vocab['%s']: expected a non-negative integer id", v->string);
+        goto fail;
+      }
+      own_vocab[i] = (tk_vocab_ent){v->string, (uint32_t)strlen(v->string), (int32_t)v->valuedouble};
+    }
+    ve = own_vocab;
+  }
   /* one allocation per table; tokens average well under 8 bytes */
   if (tk_strmap_reserve(&m->vocab, nv, nv * 8 + 4096) < 0) goto oom;
   /* Each token is hashed and its slot prefetched AHEAD entries before its
    * insert, so the slot misses overlap; inserts keep the JSON order. */
   enum { AHEAD = 8 };
-  struct {
-    size_t n;
-    uint32_t h;
-  } la[AHEAD];
-  const cJSON *ahead = vocab->child;
-  for (int k = 0; k < AHEAD && ahead; k++, ahead = ahead->next) {
-    la[k].n = strlen(ahead->string);
-    la[k].h = tk_hash(ahead->string, la[k].n);
-    tk_strmap_prefetch(&m->vocab, la[k].h);
+  uint32_t la[AHEAD];
+  for (size_t k = 0; k < AHEAD && k < nv; k++) {
+    la[k] = tk_hash(ve[k].s, ve[k].n);
+    tk_strmap_prefetch(&m->vocab, la[k]);
   }
   int32_t maxid = -1;
-  size_t i = 0;
-  for (const cJSON *v = vocab->child; v; v = v->next, i++) {
-    size_t n = la[i % AHEAD].n;
-    uint32_t h = la[i % AHEAD].h;
-    if (ahead) {
-      la[i % AHEAD].n = strlen(ahead->string);
-      la[i % AHEAD].h = tk_hash(ahead->string, la[i % AHEAD].n);
-      tk_strmap_prefetch(&m->vocab, la[i % AHEAD].h);
-      ahead = ahead->next;
+  for (size_t i = 0; i < nv; i++) {
+    uint32_t h = la[i % AHEAD];
+    if (i + AHEAD < nv) {
+      la[i % AHEAD] = tk_hash(ve[i + AHEAD].s, ve[i + AHEAD].n);
+      tk_strmap_prefetch(&m->vocab, la[i % AHEAD]);
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2147483647.0) {
-      tk_seterr(e, "model.vocab['%s']: expected a non-negative integer id", v->string);
-      goto fail;
-    }
-    int32_t id = (int32_t)v->valuedouble;
-    if (tk_strmap_put_h(&m->vocab, v->string, n, h, id) < 0) goto oom;
-    if (id > maxid) maxid = id;
+    if (tk_strmap_put_h(&m->vocab, ve[i].s, ve[i].n, h, ve[i].id) < 0) goto oom;
+    if (ve[i].id > maxid) maxid = ve[i].id;
   }
+  free(own_vocab);
+  own_vocab = NULL;
   m->vocab_n = m->vocab.n;
   m->id_cap = (size_t)(maxid + 1);
   m->id_str = calloc(m->id_cap + 1, sizeof *m->id_str);
@@ -250,44 +252,50 @@ int tk_bpe_load(tk_bpe *m, const void *json, tk_err *e) {
     goto fail;
   }
   size_t nm = 0;
-  for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next) nm++;
+  const tk_merge_ent *me;
+  if (fast) {
+    me = fast->merges;
+    nm = fast->nmerges;
+  } else {
+    for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next) nm++;
+    if (!(own_merges = malloc((nm ? nm : 1) * sizeof *own_merges))) goto oom;
+    uint32_t r = 0;
+    for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next, r++)
+      if (merge_of(v, r, &own_merges[r], e) < 0) goto fail;
+    me = own_merges;
+  }
+  if (nm >= UINT32_MAX) {
+    tk_seterr(e, "model.merges: too many merges");
+    goto fail;
+  }
   if (nm && merges_reserve(&m->merges, nm) < 0) goto oom;
   /* Two overlapping pipelines over the (far bigger than cache) tables: each
-   * merge is split and its vocab slots prefetched AHEAD merges before it is
+   * merge is hashed and its vocab slots prefetched AHEAD merges before it is
    * resolved, and its merges slot is prefetched when resolved and written RING
    * merges later. Resolution and insert order are unchanged. */
   enum { RING = 16 };
   struct merge_text mt[AHEAD];
   struct tk_mslot ring[RING];
-  ahead = merges ? merges->child : NULL;
-  for (int k = 0; k < AHEAD && ahead; k++, ahead = ahead->next) split_merge(m, ahead, &mt[k]);
+  for (size_t k = 0; k < AHEAD && k < nm; k++) hash_merge(m, &me[k], &mt[k]);
   int32_t guess = -1;
   uint32_t rank = 0;
-  for (const cJSON *v = merges ? merges->child : NULL; v; v = v->next, rank++) {
+  for (; rank < nm; rank++) {
     struct merge_text t = mt[rank % AHEAD];
-    if (ahead) {
-      split_merge(m, ahead, &mt[rank % AHEAD]);
-      ahead = ahead->next;
-    }
+    if (rank + AHEAD < nm) hash_merge(m, &me[rank + AHEAD], &mt[rank % AHEAD]);
     struct tk_mslot *sl = &ring[rank % RING];
     if (rank >= RING) merges_put(&m->merges, sl);
-    if (t.bad == 1) {
-      tk_seterr(e, "model.merges[%u]: '%s' is not \"a b\"", rank, v->valuestring);
-      goto fail;
-    }
-    if (t.bad) {
-      tk_seterr(e, "model.merges[%u]: expected \"a b\" or [a, b]", rank);
-      goto fail;
-    }
     if (resolve_merge(m, &t, rank, &guess, &tmp, sl, e) < 0) goto fail;
     __builtin_prefetch(&m->merges.slots[mix64(sl->key) & (m->merges.cap - 1)], 1);
   }
   for (uint32_t r = rank > RING ? rank - RING : 0; r < rank; r++) merges_put(&m->merges, &ring[r % RING]);
+  free(own_merges);
   free(tmp.p);
   return 0;
 oom:
   tk_seterr(e, "out of memory");
 fail:
+  free(own_vocab);
+  free(own_merges);
   free(tmp.p);
   tk_bpe_free(m);
   return -1;

@@ -56,8 +56,20 @@ char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen, int *oom);
  * maximal invalid subpart that one U+FFFD replaces. */
 int tk_utf8_step(const char *s, size_t n, size_t i, size_t *ok, size_t *bad);
 int tk_is_whitespace(uint32_t cp); /* Rust char::is_whitespace (White_Space) */
-int tk_is_word(uint32_t cp);       /* regex \w (Unicode) */
-int tk_is_numeric(uint32_t cp);    /* Rust char::is_numeric (N*) */
+/* Major categories (unicode_tables.h's TK_GC_* bits, 1 L, 2 M, 4 N, 8 P, 16 S,
+ * 32 Z, 64 C). tk_newer_category: the category that a Unicode newer than
+ * lacuna's tables gives a code point those tables leave unassigned, else 0. */
+enum { TK_GC_L = 1, TK_GC_M = 2, TK_GC_N = 4, TK_GC_P = 8, TK_GC_S = 16, TK_GC_Z = 32, TK_GC_C = 64 };
+#define TK_GC_ALL 127
+int tk_newer_category(uint32_t cp);
+/* A code point that Unicode 15 added to a category (PCRE2 10.42 has Unicode 14). */
+int tk_is_added_cp(uint32_t cp);
+/* A combining mark or decomposable character newer than the Unicode of HF
+ * tokenizers' normalization tables (9.0): normalizers leave it as it is. */
+int tk_norm_unknown(uint32_t cp);
+const char *tk_unicode_version(void);
+int tk_is_word(uint32_t cp);    /* regex \w (Unicode) */
+int tk_is_numeric(uint32_t cp); /* Rust char::is_numeric (N*) */
 
 /* ---- string → id map --------------------------------------------------------- */
 typedef struct {
@@ -121,8 +133,10 @@ int tk_xf_end(tk_xf *x, tk_ns *out); /* copies the rest; -1 on OOM */
 /* ---- regex (PCRE2) ---------------------------------------------------------- */
 typedef struct {
   pcre2_code *code;
-  char *literal; /* when the pattern is a plain string: searched with memmem */
+  pcre2_code *code15; /* with Unicode 15's additions to the classes, or NULL */
+  char *literal;      /* when the pattern is a plain string: searched with memmem */
   size_t litlen;
+  int cats; /* TK_GC_* bits of the major categories the pattern names */
 } tk_regex;
 typedef struct tk_scratch tk_scratch;
 int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);
@@ -203,6 +217,7 @@ typedef struct {
 
 struct tk_scratch {
   tk_arena A;
+  int unicode15; /* this text holds a code point of tk_is_added_cp: run code15 */
   pcre2_match_data *md;
   pcre2_match_context *mc;
   pcre2_jit_stack *js;
@@ -224,7 +239,35 @@ struct tk_scratch {
 tk_scratch *tk_scratch_new(void);
 void tk_scratch_free(tk_scratch *S);
 
-int tk_bpe_load(tk_bpe *m, const void *json_model, tk_err *e); /* json_model: cJSON* */
+/* model.vocab and model.merges read straight from the text (model_json.c). */
+typedef struct {
+  const char *s;
+  uint32_t n;
+  int32_t id;
+} tk_vocab_ent;
+typedef struct {
+  const char *a, *b;
+  uint32_t al, bl;
+} tk_merge_ent;
+typedef struct {
+  const char *text; /* the tokenizer.json text: strings without escapes point into it */
+  tk_arena arena;   /* the unescaped strings */
+  tk_vocab_ent *vocab;
+  size_t nvocab, vocab_cap;
+  tk_merge_ent *merges;
+  size_t nmerges, merges_cap;
+  size_t vocab_at, vocab_len, merges_at, merges_len;
+  char *rest; /* the text with the two values cut to {} and [] (NUL-terminated) */
+  size_t rest_len;
+} tk_model_json;
+/* 1 read (then parse o->rest with cJSON), 0 declined (parse all of json with
+ * cJSON), -1 out of memory. */
+int tk_model_json_read(tk_model_json *o, const char *json, size_t len);
+void tk_model_json_free(tk_model_json *o);
+
+/* json_model: the cJSON model object; fast: its vocab and merges when
+ * model_json.c read them (json_model's are then empty), else NULL. */
+int tk_bpe_load(tk_bpe *m, const void *json_model, const tk_model_json *fast, tk_err *e);
 void tk_bpe_free(tk_bpe *m);
 /* Tokenizes one split, appending to *toks (offsets already mapped to the original). */
 int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n, size_t *cap,
@@ -243,6 +286,12 @@ tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e);
 void tk_pretok_free(tk_pretok *p);
 /* Replaces *l's text splits by their pre-tokens. */
 int tk_pretok_apply(const tk_pretok *p, tk_scratch *S, tk_splits *l, tk_err *e);
+/* Whether the pre-tokenizer classifies characters by Unicode properties
+ * (regexes, Digits), so that a code point unassigned in lacuna's tables may
+ * split differently from a tokenizer that knows a newer Unicode:
+ * TK_CLASSIFIES, plus TK_NAMES_SYMBOLS when a regex names \p{P}, \p{S} or
+ * \p{C} (then symbols are told apart from unassigned code points). */
+int tk_pretok_uses_unicode(const tk_pretok *p);
 /* Materializes a pending byte-level mapping (needed before normalize-like steps). */
 int tk_bytelevel_materialize(tk_scratch *S, tk_split *sp);
 uint32_t tk_byte_char(unsigned char b);
@@ -303,6 +352,7 @@ struct lacuna_tokenizer {
   tk_pretok *pretok;
   tk_post *post;
   tk_dec *dec;
+  int classifies;              /* tk_pretok_uses_unicode(): which unassigned code points to refuse */
   _Atomic(tk_scratch *) spare; /* one reusable scratch for the common single caller */
 };
 int32_t tk_token_to_id(const lacuna_tokenizer *t, const char *s, size_t n);

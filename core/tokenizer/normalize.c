@@ -129,16 +129,21 @@ typedef struct {
   int change;
 } uent;
 
+/* utf8proc knows Unicode 15; HF's normalization tables stop at 9.0, and what
+ * is newer is left alone there (tk_norm_unknown): so here too. */
 static int interesting(uint32_t c) {
   if (c < 0x300) return 0;
   if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0xAC00 && c <= 0xD7A3)) return 1;
   const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
-  return p->combining_class != 0 || p->decomp_seqindex != UINT16_MAX ||
-         (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000);
+  return (p->combining_class != 0 || p->decomp_seqindex != UINT16_MAX ||
+          (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000)) &&
+         !tk_norm_unknown(c);
 }
 
 static int ccc_of(uint32_t c) {
-  return c < 0x300 ? 0 : utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+  if (c < 0x300) return 0;
+  int cc = utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+  return cc && tk_norm_unknown(c) ? 0 : cc;
 }
 
 static int32_t compose_pair(uint32_t a, uint32_t b) {
@@ -147,12 +152,15 @@ static int32_t compose_pair(uint32_t a, uint32_t b) {
   if (a >= 0xAC00 && a < 0xAC00 + 11172 && (a - 0xAC00) % 28 == 0 && b > 0x11A7 && b < 0x11A7 + 28)
     return (int32_t)(a + (b - 0x11A7));
   if (b < 0x300) return -1; /* no composition has a second char this low */
+  if (tk_norm_unknown(a) || tk_norm_unknown(b)) return -1;
   const utf8proc_property_t *pb = utf8proc_get_property((utf8proc_int32_t)b);
   if (pb->comb_index == UINT16_MAX || pb->comb_index < 0x8000) return -1;
   const utf8proc_property_t *pa = utf8proc_get_property((utf8proc_int32_t)a);
   if (pa->comb_index >= 0x8000) return -1;
   utf8proc_int32_t buf[2] = {(utf8proc_int32_t)a, (utf8proc_int32_t)b};
-  if (utf8proc_normalize_utf32(buf, 2, UTF8PROC_COMPOSE | UTF8PROC_STABLE) == 1) return buf[0];
+  if (utf8proc_normalize_utf32(buf, 2, UTF8PROC_COMPOSE | UTF8PROC_STABLE) == 1 &&
+      !tk_norm_unknown((uint32_t)buf[0]))
+    return buf[0];
   return -1;
 }
 
@@ -180,8 +188,8 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
     }
     int l;
     uint32_t c = tk_utf8_dec(s + i, n - i, &l);
-    if (interesting(c) ||
-        (compat && c >= 0x80 && utf8proc_get_property((utf8proc_int32_t)c)->decomp_seqindex != UINT16_MAX)) {
+    if (interesting(c) || (compat && c >= 0x80 && !tk_norm_unknown(c) &&
+                           utf8proc_get_property((utf8proc_int32_t)c)->decomp_seqindex != UINT16_MAX)) {
       any = 1;
       break;
     }
@@ -200,7 +208,7 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
     utf8proc_int32_t d[32];
     utf8proc_ssize_t dn = 1;
     d[0] = (utf8proc_int32_t)c;
-    if (c >= 0xA0) {
+    if (c >= 0xA0 && !tk_norm_unknown(c)) {
       int bc = 0;
       dn = utf8proc_decompose_char((utf8proc_int32_t)c, d, 32, opt, &bc);
       if (dn < 1 || dn > 32) {

@@ -335,7 +335,7 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
       return 0;
     case P_METASPACE: {
       tk_split c = *sp;
-      static tk_regex space = {NULL, (char *)" ", 1};
+      static tk_regex space = {NULL, NULL, (char *)" ", 1, 0};
       if (tk_ns_replace(S, &c.ns, &space, p->repl, p->repl_len, e) < 0) return -1;
       int starts = c.ns.len >= p->repl_len && memcmp(c.ns.p, p->repl, p->repl_len) == 0;
       if ((p->prepend_scheme == PS_ALWAYS && !starts) ||
@@ -351,6 +351,14 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
 oom:
   tk_seterr(e, "out of memory");
   return -1;
+}
+
+int tk_pretok_uses_unicode(const tk_pretok *p) {
+  if (!p) return 0;
+  int cats = p->kind == P_DIGITS ? TK_GC_N : 0;
+  if (p->has_re && p->re.code) cats |= p->re.cats;
+  for (size_t i = 0; i < p->nkids; i++) cats |= tk_pretok_uses_unicode(p->kids[i]);
+  return cats;
 }
 
 int tk_pretok_apply(const tk_pretok *p, tk_scratch *S, tk_splits *l, tk_err *e) {

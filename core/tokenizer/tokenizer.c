@@ -36,13 +36,27 @@ static int jflag(const cJSON *j, const char *k, int dflt) {
   return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-/* to_free (the text when the caller no longer needs it) is freed as soon as the
- * tree exists: a smaller peak, and its (large) free runs before the tree's many
- * small frees rather than after them. */
+/* to_free (the text when the caller no longer needs it) is freed as soon as
+ * nothing points into it: a smaller peak, and its (large) free runs before
+ * the tree's many small frees rather than after them. model.vocab and
+ * model.merges are read straight from the text when they can be
+ * (model_json.c); cJSON parses the rest. */
 static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, char *err, size_t errlen) {
   tk_err E = {err, errlen};
   if (err && errlen) err[0] = 0;
-  cJSON *root = cJSON_ParseWithLength(json, len);
+  tk_model_json fast;
+  int fr = tk_model_json_read(&fast, json, len);
+  if (fr < 0) {
+    tk_seterr(&E, "out of memory");
+    free(to_free);
+    return NULL;
+  }
+  cJSON *root = fr ? cJSON_ParseWithLength(fast.rest, fast.rest_len) : cJSON_ParseWithLength(json, len);
+  if (!root && fr) { /* report the position in the text as given */
+    tk_model_json_free(&fast);
+    fr = 0;
+    root = cJSON_ParseWithLength(json, len);
+  }
   if (!root) {
     const char *at = cJSON_GetErrorPtr();
     tk_seterr(&E, "tokenizer.json is not valid JSON (near byte %ld)",
@@ -50,7 +64,13 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
     free(to_free);
     return NULL;
   }
-  free(to_free);
+  if (fr) {
+    free(fast.rest); /* parsed: only the vocab and merges are still needed */
+    fast.rest = NULL;
+  } else {
+    free(to_free);
+    to_free = NULL;
+  }
   lacuna_tokenizer *tok = calloc(1, sizeof *tok);
   tk_scratch *S = tk_scratch_new();
   if (!tok || !S) {
@@ -73,11 +93,18 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
               mtype ? mtype : "(untyped, without merges)");
     goto fail;
   }
-  if (tk_bpe_load(&tok->bpe, model, &E) < 0) goto fail;
+  if (tk_bpe_load(&tok->bpe, model, fr ? &fast : NULL, &E) < 0) goto fail;
+  if (fr) {
+    tk_model_json_free(&fast);
+    fr = 0;
+    free(to_free);
+    to_free = NULL;
+  }
   const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
   if (present(n) && !(tok->norm = tk_norm_load(n, "normalizer", &E))) goto fail;
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
   if (present(p) && !(tok->pretok = tk_pretok_load(p, "pre_tokenizer", &E))) goto fail;
+  tok->classifies = tk_pretok_uses_unicode(tok->pretok);
   const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
   if (present(pp) && !(tok->post = tk_post_load(pp, "post_processor", tok, &E))) goto fail;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "decoder");
@@ -115,6 +142,8 @@ static lacuna_tokenizer *load_json(const char *json, size_t len, char *to_free, 
   cJSON_Delete(root);
   return tok;
 fail:
+  if (fr) tk_model_json_free(&fast);
+  free(to_free);
   tk_scratch_free(S);
   lacuna_tokenizer_free(tok);
   cJSON_Delete(root);
@@ -214,15 +243,21 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   if (!(p = realloc(e->f, cap * sizeof *e->f))) return -1;                                                   \
   e->f = p;
   GROW(ids)
-  GROW(byte_start) GROW(byte_end) GROW(char_start) GROW(char_end) GROW(special)
+  GROW(byte_start)
+  GROW(byte_end)
+  GROW(char_start)
+  GROW(char_end)
+  GROW(special)
 #undef GROW
-      e->cap = cap;
+  e->cap = cap;
   return 0;
 }
 
 static tk_scratch *acquire(const lacuna_tokenizer *tok) {
   tk_scratch *S = atomic_exchange(&((lacuna_tokenizer *)tok)->spare, NULL);
-  return S ? S : tk_scratch_new();
+  if (!S) S = tk_scratch_new();
+  if (S) S->unicode15 = 0;
+  return S;
 }
 
 static void release(const lacuna_tokenizer *tok, tk_scratch *S) {
@@ -336,6 +371,35 @@ static size_t to_original(const size_t *seg, size_t nseg, size_t x, int is_end) 
   return (size_t)((long)x + delta);
 }
 
+/* A code point that lacuna's Unicode tables leave unassigned but a newer
+ * Unicode assigns (HF tokenizers' Oniguruma may know it) splits differently
+ * when the pre-tokenizer tells its category apart from an unassigned one.
+ * Refuse the text rather than emit ids that may differ. s is valid UTF-8. */
+static int refuse_newer(const char *s, size_t n, int cats, int *unicode15, tk_err *E) {
+  const unsigned char *u = (const unsigned char *)s;
+  *unicode15 = 0;
+  for (size_t i = 0; i < n;) {
+    if (u[i] < 0xE0) { /* below U+0800: all in lacuna's tables */
+      i += u[i] < 0x80 ? 1 : 2;
+      continue;
+    }
+    int l;
+    uint32_t c = tk_utf8_dec(u + i, n - i, &l);
+    if (tk_newer_category(c) & cats) {
+      tk_seterr(
+          E,
+          "U+%04X (byte %zu) is unassigned in lacuna's Unicode %s tables but assigned by a newer Unicode, "
+          "which Hugging Face tokenizers may know and split differently; this text is refused rather "
+          "than given ids that could differ",
+          (unsigned)c, i, tk_unicode_version());
+      return -1;
+    }
+    if (!*unicode15) *unicode15 = tk_is_added_cp(c);
+    i += (size_t)l;
+  }
+  return 0;
+}
+
 int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_t len, int add_special_tokens,
                             lacuna_encoding *out, char *err, size_t errlen) {
   tk_err E = {err, errlen};
@@ -353,12 +417,18 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     tk_seterr(&E, "text too long to encode (%zu bytes)", n);
     return -1;
   }
+  int unicode15 = 0;
+  if (tok->classifies && refuse_newer(s ? s : "", n, tok->classifies, &unicode15, &E) < 0) {
+    free(fixed);
+    return -1;
+  }
   tk_scratch *S = acquire(tok);
   if (!S) {
     free(fixed);
     tk_seterr(&E, "out of memory");
     return -1;
   }
+  S->unicode15 = unicode15;
   tk_tok *toks = NULL;
   size_t nt = 0, ct = 0;
   int rc = run_pipeline(tok, S, s ? s : "", n, add_special_tokens, &toks, &nt, &ct, &E);
@@ -512,7 +582,10 @@ static lacuna_encoding *run_encode(lua_State *L, const lacuna_tokenizer *tok, in
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   char err[512];
-  if (lacuna_tokenizer_encode(tok, text, n, add_special, e, err, sizeof err) < 0) return NULL;
+  if (lacuna_tokenizer_encode(tok, text, n, add_special, e, err, sizeof err) < 0) {
+    lua_pushstring(L, err); /* the callers return fail, this message */
+    return NULL;
+  }
   return e;
 }
 
@@ -525,7 +598,7 @@ static int l_encode(lua_State *L) {
   lacuna_encoding *e = run_encode(L, t->tok, 2, add);
   if (!e) {
     luaL_pushfail(L);
-    lua_pushstring(L, "encoding failed");
+    lua_insert(L, -2);
     return 2;
   }
   lua_createtable(L, (int)e->n, 0);
@@ -561,63 +634,42 @@ static void pair_at(lua_State *L, int idx, lua_Integer i, size_t *a, size_t *b, 
   lua_pop(L, 3);
 }
 
-/* tok:encode_labels(text, trained, eot) -> input_ids, labels
+/* Reads the list of {from, to} pairs at idx into a new userdata array. */
+static lacuna_span *spans_at(lua_State *L, int idx, size_t *n, const char *what) {
+  lua_Integer len = lua_isnoneornil(L, idx) ? 0 : luaL_len(L, idx);
+  lacuna_span *v = lua_newuserdatauv(L, (size_t)(len > 0 ? len : 1) * sizeof *v, 0);
+  for (lua_Integer i = 1; i <= len; i++) pair_at(L, idx, i, &v[i - 1].from, &v[i - 1].to, what);
+  *n = (size_t)len;
+  return v;
+}
+
+/* tok:encode_labels(text, trained, eot) -> input_ids, labels, straddling,
+ *                                          first_from, first_to
  * Encodes text without adding special tokens (a rendered chat template holds
- * its own) and labels each token: its id when the token lies wholly inside
- * one of the `trained` byte ranges ({{from, to}...}, sorted, end exclusive),
- * else -100. For each {after, before} pair of `eot`, the first special token
- * starting in [after, before) is trained too: the end-of-turn token after a
- * trained assistant turn, as TRL and axolotl train it. */
+ * its own) and labels each token (lacuna_labels_from_spans): its id when the
+ * token lies wholly inside one of the `trained` byte ranges ({{from, to}...},
+ * sorted, end exclusive), else -100; for each {after, before} pair of `eot`,
+ * the first special token starting in [after, before) is trained too.
+ * straddling counts the tokens partly inside a trained range (masked);
+ * first_from/first_to are the byte range of the first of them (nil if none). */
 static int l_encode_labels(lua_State *L) {
   LTok *t = check_tok(L);
   luaL_checktype(L, 3, LUA_TTABLE);
-  int has_eot = !lua_isnoneornil(L, 4);
-  if (has_eot) luaL_checktype(L, 4, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  size_t ntrained, neot;
+  const lacuna_span *trained = spans_at(L, 3, &ntrained, "trained");
+  const lacuna_span *eot = spans_at(L, 4, &neot, "eot");
   lacuna_encoding *e = run_encode(L, t->tok, 2, 0);
   if (!e) {
     luaL_pushfail(L);
-    lua_pushstring(L, "encoding failed");
+    lua_insert(L, -2);
     return 2;
   }
-  lua_Integer nspans = luaL_len(L, 3);
   unsigned char *train = lua_newuserdatauv(L, e->n ? e->n : 1, 0);
-  memset(train, 0, e->n ? e->n : 1);
-  lua_Integer k = 1;
-  size_t sb = 0, se = 0, prev_end = 0;
-  if (nspans > 0) pair_at(L, 3, 1, &sb, &se, "trained");
-  for (size_t i = 0; i < e->n && k <= nspans; i++) {
-    size_t bs = e->byte_start[i], be = e->byte_end[i];
-    while (k <= nspans && se <= bs) {
-      if (++k <= nspans) {
-        prev_end = se;
-        pair_at(L, 3, k, &sb, &se, "trained");
-        if (sb < prev_end)
-          return luaL_error(L, "trained[%d] overlaps or precedes the range before it", (int)k);
-      }
-    }
-    if (k <= nspans && be > bs && sb <= bs && be <= se) train[i] = 1;
-  }
-  if (has_eot) {
-    lua_Integer neot = luaL_len(L, 4);
-    for (lua_Integer j = 1; j <= neot; j++) {
-      size_t after, before;
-      pair_at(L, 4, j, &after, &before, "eot");
-      size_t lo = 0, hi = e->n; /* first token starting at or after `after` */
-      while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (e->byte_start[mid] < after)
-          lo = mid + 1;
-        else
-          hi = mid;
-      }
-      for (size_t i = lo; i < e->n && e->byte_start[i] < before; i++) {
-        if (e->special[i]) {
-          train[i] = 1;
-          break;
-        }
-      }
-    }
-  }
+  lacuna_label_stats st;
+  if (lacuna_labels_from_spans(e, trained, ntrained, eot, neot, train, &st) < 0)
+    return luaL_error(L, "bad argument to 'encode_labels' (trained ranges overlap or are out of order)");
   lua_createtable(L, (int)e->n, 0);
   lua_createtable(L, (int)e->n, 0);
   for (size_t i = 0; i < e->n; i++) {
@@ -626,7 +678,19 @@ static int l_encode_labels(lua_State *L) {
     lua_pushinteger(L, train[i] ? e->ids[i] : -100);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  return 2;
+  lua_pushinteger(L, (lua_Integer)st.straddling);
+  if (!st.straddling) return 3;
+  lua_pushinteger(L, (lua_Integer)e->byte_start[st.first]);
+  lua_pushinteger(L, (lua_Integer)e->byte_end[st.first]);
+  return 5;
+}
+
+/* tokenizer.approx_count(text) -> estimated token count (lacuna_tokens_approx) */
+static int l_approx_count(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_pushinteger(L, (lua_Integer)lacuna_tokens_approx(s, n));
+  return 1;
 }
 
 /* tok:count(text [, add_special_tokens = false]) → number of tokens */
@@ -635,7 +699,7 @@ static int l_count(lua_State *L) {
   lacuna_encoding *e = run_encode(L, t->tok, 2, lua_toboolean(L, 3));
   if (!e) {
     luaL_pushfail(L);
-    lua_pushstring(L, "encoding failed");
+    lua_insert(L, -2);
     return 2;
   }
   lua_pushinteger(L, (lua_Integer)e->n);
@@ -736,6 +800,7 @@ static const luaL_Reg tok_meta[] = {
 static const luaL_Reg funcs[] = {
     {"load", l_load},
     {"load_json", l_load_json},
+    {"approx_count", l_approx_count},
     {NULL, NULL},
 };
 

@@ -46,6 +46,28 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
 char *lacuna_tokenizer_decode(const lacuna_tokenizer *tok, const int32_t *ids, size_t n,
                               int skip_special_tokens, size_t *outlen, char *err, size_t errlen);
 
+/* A byte range [from, to) of the encoded text. */
+typedef struct {
+  size_t from, to;
+} lacuna_span;
+typedef struct {
+  size_t straddling; /* tokens partly inside a trained span (left masked) */
+  size_t first;      /* index of the first of them, SIZE_MAX if none */
+} lacuna_label_stats;
+
+/* Sets train[i] (e->n entries) to 1 for the tokens to train: those lying
+ * wholly inside one of the `trained` spans (sorted, not overlapping), and for
+ * each `eot` window the first special token starting inside it. Counts the
+ * tokens that straddle a trained span's boundary. One pass over the tokens.
+ * Returns -1 (nothing written) when the spans are unsorted or reversed. */
+int lacuna_labels_from_spans(const lacuna_encoding *e, const lacuna_span *trained, size_t ntrained,
+                             const lacuna_span *eot, size_t neot, unsigned char *train,
+                             lacuna_label_stats *st);
+
+/* An estimate of the token count of text without any tokenizer (approx.c):
+ * within a few percent of Llama 3 on English, CJK and code. */
+size_t lacuna_tokens_approx(const char *text, size_t n);
+
 int32_t lacuna_tokenizer_token_to_id(const lacuna_tokenizer *tok, const char *token,
                                      size_t len); /* -1 if absent */
 const char *lacuna_tokenizer_id_to_token(const lacuna_tokenizer *tok, int32_t id,

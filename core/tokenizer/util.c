@@ -10,6 +10,7 @@
 #include <utf8proc.h>
 
 #include "internal.h"
+#include "unicode_tables.h"
 #include "utf8.h"
 
 void tk_seterr(tk_err *e, const char *fmt, ...) {
@@ -190,6 +191,47 @@ fail:
   *oom = 1;
   return NULL;
 }
+
+int tk_norm_unknown(uint32_t c) {
+  if (c < 0x10000) return tk_norm_newer_bmp[c >> 5] >> (c & 31) & 1;
+  size_t n = sizeof tk_norm_newer / sizeof tk_norm_newer[0], lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tk_norm_newer[mid][1] < c)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && tk_norm_newer[lo][0] <= c;
+}
+
+int tk_is_added_cp(uint32_t c) {
+  if (c < 0x10000) return TK_ADDED_BMP(c);
+  size_t n = sizeof tk_added_cps / sizeof tk_added_cps[0], lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tk_added_cps[mid][1] < c)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && tk_added_cps[lo][0] <= c;
+}
+
+int tk_newer_category(uint32_t c) {
+  if (c < 0x10000 && !(tk_newer_bmp[c >> 5] >> (c & 31) & 1)) return 0;
+  size_t n = sizeof tk_newer_assigned / sizeof tk_newer_assigned[0], lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tk_newer_assigned[mid][1] < c)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && tk_newer_assigned[lo][0] <= c ? (int)tk_newer_assigned[lo][2] : 0;
+}
+
+const char *tk_unicode_version(void) { return TK_UNICODE_VERSION; }
 
 int tk_is_whitespace(uint32_t c) {
   if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D);
@@ -437,14 +479,72 @@ int tk_xf_end(tk_xf *x, tk_ns *out) {
   "\\t\\n\\x0B\\f\\r "                                                                                       \
   "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
-static int rewrite_pattern(const char *p, size_t n, tk_buf *o) {
+/* The TK_GC_* bit of a major category letter; C, which holds the unassigned
+ * code points themselves, stands for every category. */
+static int gc_bit(char k) {
+  switch (k) {
+    case 'L': return TK_GC_L;
+    case 'M': return TK_GC_M;
+    case 'N': return TK_GC_N;
+    case 'P': return TK_GC_P;
+    case 'S': return TK_GC_S;
+    case 'Z': return TK_GC_Z;
+    default: return TK_GC_ALL;
+  }
+}
+
+/* \p{X} / \pX: adds the code points that Unicode 15 gave category X (and its
+ * subcategories) beside the escape, since PCRE2 10.42 knows Unicode 14 only
+ * (unicode_tables.h). Returns the bytes of p consumed after the backslash, 0
+ * when this is not a general-category escape (left as it is). */
+static size_t add_category(const char *p, size_t n, size_t i, int in_class, tk_buf *o, int *r, int *cats,
+                           int *widen) {
+  char d = p[i];
+  if (d != 'p' || i + 1 >= n) return 0;
+  const char *name = p + i + 1;
+  size_t len = 1, used = 2;
+  if (*name == '{') {
+    const char *close = memchr(name, '}', n - i - 1);
+    if (!close) return 0;
+    name++;
+    len = (size_t)(close - name);
+    used = len + 3;
+  }
+  if (len < 1 || len > 2) return 0;
+  const char *known = "LMNPSZC";
+  if (!strchr(known, name[0])) return 0;
+  *cats |= gc_bit(name[0]);
+  int bracket = (*widen & 1) && !in_class; /* unwidened, the escape stays as it is */
+  *r = tk_buf_add(o, bracket ? "[" : "", bracket ? 1 : 0);
+  if (!*r) *r = tk_buf_add(o, p + i - 1, used + 1);
+  for (size_t k = 0; !*r && k < sizeof tk_newer_cps / sizeof tk_newer_cps[0]; k++)
+    if (tk_newer_cps[k].cat[0] == name[0] && (len == 1 || tk_newer_cps[k].cat[1] == name[1])) {
+      if (*widen & 1) *r = tk_buf_add(o, tk_newer_cps[k].ranges, strlen(tk_newer_cps[k].ranges));
+      *widen |= 2; /* there is something to add */
+    }
+  if (!*r && bracket) *r = tk_buf_addc(o, ']');
+  return used;
+}
+
+/* widen: 1 adds the Unicode 15 code points to the \\p{..} classes; bit 2 is
+ * set when there were any to add. */
+static int rewrite_pattern(const char *p, size_t n, tk_buf *o, int *cats, int *widen) {
   int in_class = 0;
   for (size_t i = 0; i < n; i++) {
     char c = p[i];
     if (c == '\\' && i + 1 < n) {
+      int r = 0;
+      size_t used = add_category(p, n, i + 1, in_class, o, &r, cats, widen);
+      if (r < 0) return -1;
+      if (used) {
+        i += used;
+        continue;
+      }
       char d = p[i + 1];
       i++;
-      int r = 0;
+      if (d == 'w' || d == 'W') *cats |= TK_GC_L | TK_GC_M | TK_GC_N | TK_GC_P;
+      if (d == 'd' || d == 'D') *cats |= TK_GC_N;
+      if (d == 'P') *cats |= TK_GC_ALL; /* \\P{..}: not rewritten; refuse what it may misread */
       if (d == 's')
         r = tk_buf_add(o, in_class ? WS_SET : "[" WS_SET "]", strlen(in_class ? WS_SET : "[" WS_SET "]"));
       else if (d == 'S' && !in_class)
@@ -493,28 +593,41 @@ int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err
     r->litlen = n;
     return 0;
   }
-  tk_buf b = {0};
-  if (rewrite_pattern(pat, n, &b) < 0 || tk_buf_add(&b, "", 0) < 0) {
+  /* Two compilations when the pattern names a category that Unicode 15 grew:
+   * the plain one, and one whose classes hold the Unicode 15 code points too
+   * (code15), which runs only on texts holding one of them. */
+  for (int widen = 0; widen < 2; widen++) {
+    tk_buf b = {0};
+    int w = widen;
+    r->cats = 0; /* the major categories the pattern names (\p{..}, \w, \d) */
+    if (rewrite_pattern(pat, n, &b, &r->cats, &w) < 0 || tk_buf_add(&b, "", 0) < 0) {
+      free(b.p);
+      tk_regex_free(r);
+      tk_seterr(e, "out of memory");
+      return -1;
+    }
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)b.p, b.len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &ec, &eo, NULL);
     free(b.p);
-    tk_seterr(e, "out of memory");
-    return -1;
+    if (!code) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(ec, msg, sizeof msg);
+      tk_seterr(e, "bad regex '%.*s': %s", (int)(n > 200 ? 200 : n), pat, (char *)msg);
+      tk_regex_free(r);
+      return -1;
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    *(widen ? &r->code15 : &r->code) = code;
+    if (!(w & 2)) break; /* nothing to widen */
   }
-  int ec;
-  PCRE2_SIZE eo;
-  r->code = pcre2_compile((PCRE2_SPTR)b.p, b.len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &ec, &eo, NULL);
-  free(b.p);
-  if (!r->code) {
-    PCRE2_UCHAR msg[256];
-    pcre2_get_error_message(ec, msg, sizeof msg);
-    tk_seterr(e, "bad regex '%.*s': %s", (int)(n > 200 ? 200 : n), pat, (char *)msg);
-    return -1;
-  }
-  pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
   return 0;
 }
 
 void tk_regex_free(tk_regex *r) {
   if (r->code) pcre2_code_free(r->code);
+  if (r->code15) pcre2_code_free(r->code15);
   free(r->literal);
   memset(r, 0, sizeof *r);
 }
@@ -540,7 +653,8 @@ int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, siz
     *me = *ms + r->litlen;
     return 1;
   }
-  int rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, S->md, S->mc);
+  const pcre2_code *code = S->unicode15 && r->code15 ? r->code15 : r->code;
+  int rc = pcre2_match(code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, S->md, S->mc);
   if (rc == PCRE2_ERROR_NOMATCH) return 0;
   if (rc < 0) {
     PCRE2_UCHAR msg[256];

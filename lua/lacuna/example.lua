@@ -10,8 +10,31 @@
 -- A message's flag (true/false/nil) applies to its whole text; nil means the
 -- role default (assistant trained, everything else not). Parts carry their own
 -- flag (nil: the message's). Explicit byte spans (ex:spans) leave uncovered text
--- untrained.
+-- untrained. Text must be valid UTF-8; it is checked once, when it is added.
+--
+-- Metadata: example.new{meta = t} copies t's fields into the example's own
+-- table, ex:meta() (later writes to t are not seen; write to ex:meta()). It is
+-- written as JSON with lacuna.json's rules: an empty Lua table is an object,
+-- {}; mark a list that may be empty with json.array (lc.json.array{} or
+-- lc.json.array(t)), an object with json.object.
+--
+-- The resolved view, for code that reads an example whole (renderers, the
+-- tokens format, recipes): ex:snapshot() returns, in one call, a list with one
+-- table per message
+--   { index = i, role = "assistant", content = "...",
+--     state = "trained" | "untrained" | "partial",
+--     runs = { { b =, e =, cb =, ce =, train = }, ... } }
+-- where runs is the message's resolved mask as maximal runs, byte offsets b, e
+-- and character offsets cb, ce into content (0-based, end exclusive; text not
+-- covered by explicit spans is an untrained run; empty content has no runs
+-- and its state is the message's own flag). It is a copy: later changes to the
+-- example do not change it. ex:segments(i) is message i's runs alone.
 local core = require("lacuna.core").example
+-- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c);
+-- the recipe-facing functions sit behind a C frame (caller.entry) so that
+-- `return lc.example():user(x)`, a tail call, keeps the recipe's line too.
+local caller = require("lacuna.core").caller
+local raise, entry = caller.error, caller.entry
 
 local M = {}
 
@@ -25,15 +48,15 @@ PART.__index = PART
 PART.__name = "lacuna.Part"
 
 -- A piece of a message's text with its own train flag (nil: the message's).
-function M.part(text, train)
+M.part = entry(function(text, train)
   if type(text) ~= "string" then
-    error("bad argument #1 to 'part' (string expected, got " .. type(text) .. ")", 2)
+    raise("bad argument #1 to 'part' (string expected, got " .. type(text) .. ")")
   end
   if train ~= nil and type(train) ~= "boolean" then
-    error("bad argument #2 to 'part' (boolean or nil expected, got " .. type(train) .. ")", 2)
+    raise("bad argument #2 to 'part' (boolean or nil expected, got " .. type(train) .. ")")
   end
   return setmetatable({ text, train = train }, PART)
-end
+end)
 
 -- Reads a list of parts into {text, train} pairs, raising (at the caller's
 -- caller) on anything else, before the example is touched.
@@ -49,24 +72,28 @@ local function read_parts(parts, fname)
       train = p.train
     end
     if type(text) ~= "string" then
-      error(string.format("%s: part %d must be a string or {text, train = bool}, got %s",
-        fname, k, type(p) == "table" and "a table without text" or type(p)), 4)
+      raise(string.format("%s: part %d must be a string or {text, train = bool}, got %s",
+        fname, k, type(p) == "table" and "a table without text" or type(p)))
     end
     if train ~= nil and type(train) ~= "boolean" then
-      error(string.format("%s: part %d: train must be a boolean or nil, got %s",
-        fname, k, type(train)), 4)
+      raise(string.format("%s: part %d: train must be a boolean or nil, got %s",
+        fname, k, type(train)))
     end
     out[k] = { text, train }
   end
   if #out == 0 and next(parts) ~= nil then
-    error(fname .. ": parts must be a list", 4)
+    raise(fname .. ": parts must be a list")
   end
   return out
 end
 
+local function append_parts(ex, i, parts)
+  for _, p in ipairs(parts) do ex:append_part(i, p[1], p[2]) end
+end
+
 local function add(ex, fname, role, body, train)
   if train ~= nil and type(train) ~= "boolean" then
-    error(string.format("%s: train must be a boolean or nil, got %s", fname, type(train)), 3)
+    raise(string.format("%s: train must be a boolean or nil, got %s", fname, type(train)))
   end
   if type(body) == "string" then
     ex:add_message(role, body, train)
@@ -77,61 +104,71 @@ local function add(ex, fname, role, body, train)
     end
     local parts = read_parts(body, fname)
     local i = ex:add_message(role, "", train)
-    for _, p in ipairs(parts) do ex:append_part(i, p[1], p[2]) end
+    -- A part C refuses (invalid UTF-8) takes its whole message back out. The
+    -- error already names the recipe's line.
+    local ok, err = pcall(append_parts, ex, i, parts)
+    if not ok then
+      ex:pop()
+      error(err, 0)
+    end
   else
-    error(string.format("%s: text must be a string or a list of parts, got %s",
-      fname, type(body)), 3)
+    raise(string.format("%s: text must be a string or a list of parts, got %s",
+      fname, type(body)))
   end
   return ex
 end
 
-function methods:system(body, train) return add(self, "system", "system", body, train) end
-function methods:user(body, train) return add(self, "user", "user", body, train) end
-function methods:assistant(body, train) return add(self, "assistant", "assistant", body, train) end
+methods.system = entry(function(self, body, train) return add(self, "system", "system", body, train) end)
+methods.user = entry(function(self, body, train) return add(self, "user", "user", body, train) end)
+methods.assistant = entry(function(self, body, train)
+  return add(self, "assistant", "assistant", body, train)
+end)
 
 -- ex:message(role, text_or_parts [, train]) adds a message with any role;
 -- ex:message(i) returns message i as a table (see core.example).
-function methods:message(role, body, train)
+methods.message = entry(function(self, role, body, train)
   if math.type(role) == "integer" then return raw_message(self, role) end
   if type(role) ~= "string" then
-    error("message: role must be a string (or an index to read a message), got " .. type(role), 2)
+    raise("message: role must be a string (or an index to read a message), got " .. type(role))
   end
   return add(self, "message", role, body, train)
-end
+end)
 
 -- Adds a message whose mask is given as 0-based, end-exclusive byte spans
 -- {{b, e, train}, ...}; a rejected span list adds nothing.
-function methods:spans(role, text, spans)
+methods.spans = entry(function(self, role, text, spans)
   if type(text) ~= "string" then
-    error("spans: text must be a string, got " .. type(text), 2)
+    raise("spans: text must be a string, got " .. type(text))
   end
   local i = self:add_message(role, text)
   local ok, err = pcall(self.set_spans, self, i, spans)
   if not ok then
     self:pop()
-    error(err, 2)
+    raise(err)
   end
   return self
-end
+end)
 
 function M.is_example(v)
   return core.is(v)
 end
 
-function M.new(opts)
+-- example.new{meta = t}: an empty example; t's fields are copied into its
+-- metadata (see the top).
+M.new = entry(function(opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #1 to 'new' (table or nil expected, got " .. type(opts) .. ")", 2)
+    raise("bad argument #1 to 'new' (table or nil expected, got " .. type(opts) .. ")")
   end
   local ex = core.new()
   if opts and opts.meta ~= nil then
     if type(opts.meta) ~= "table" then
-      error("new: meta must be a table, got " .. type(opts.meta), 2)
+      raise("new: meta must be a table, got " .. type(opts.meta))
     end
     local meta = ex:meta()
     for k, v in pairs(opts.meta) do meta[k] = v end
   end
   return ex
-end
+end)
 
 -- example(opts) is example.new(opts).
 return setmetatable(M, { __call = function(_, opts) return M.new(opts) end })

@@ -3,6 +3,8 @@
 local core = require "lacuna.core"
 local params = require "lacuna.params"
 local recipe = require "lacuna.recipe"
+-- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c).
+local raise, entry = core.caller.error, core.caller.entry
 
 local lc = {
   core = core,
@@ -18,15 +20,18 @@ local lc = {
 lc.recipe = recipe.declare
 lc.int, lc.number, lc.string, lc.bool = params.int, params.number, params.string, params.bool
 lc.enum, lc.list = params.enum, params.list
+lc.kind = params.kind
 
 -- The outcome of a work item that produces nothing on purpose.
 local Skip = {}
 Skip.__index = Skip
 Skip.__tostring = function(s) return "skip: " .. s.reason end
-function lc.skip(reason)
-  if type(reason) ~= "string" or reason == "" then error("lc.skip needs a reason (a non-empty string)", 2) end
+-- (Behind a C frame: `return lc.skip(x)` is a tail call, and a mistake in it
+-- must still name the recipe's line.)
+lc.skip = entry(function(reason)
+  if type(reason) ~= "string" or reason == "" then raise("lc.skip needs a reason (a non-empty string)") end
   return setmetatable({ reason = reason }, Skip)
-end
+end)
 function lc.is_skip(v) return getmetatable(v) == Skip end
 
 -- Examples and formats

@@ -1,11 +1,21 @@
 -- Typed recipe parameters: declared with defaults and docs, overridden from the
 -- command line as `-p key=value` strings, each checked with a clear error.
 local usage = require "lacuna.usage"
+-- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c).
+local caller = require("lacuna.core").caller
+local raise = caller.error
 
 local M = {}
 local Param = {}
 Param.__index = Param
 M.Param = Param
+
+-- The type of a value as error messages name it: "integer" for an integer,
+-- otherwise type(v). Shared by lacuna's own checks and recipes (lc.kind).
+function M.kind(v)
+  if math.type(v) == "integer" then return "integer" end
+  return type(v)
+end
 
 local function is_int_text(s) return s:match("^%s*[-+]?%d+%s*$") ~= nil end
 
@@ -81,12 +91,11 @@ local function declare(kind, default, doc, opts)
   for k, v in pairs(opts or {}) do p[k] = v end
   if default ~= nil then
     local err = check_value(p, default)
-    if err then error("default of " .. kind .. " param: " .. err, 3) end
+    if err then raise("default of " .. kind .. " param: " .. err) end
   end
   return p
 end
 
--- (The constructors avoid tail calls so that error levels reach the recipe.)
 function M.int(default, doc, opts)
   local p = declare("int", default, doc, opts)
   return p
@@ -104,7 +113,7 @@ function M.bool(default, doc, opts)
   return p
 end
 function M.enum(choices, default, doc, opts)
-  if type(choices) ~= "table" or #choices == 0 then error("enum needs a non-empty list of choices", 2) end
+  if type(choices) ~= "table" or #choices == 0 then raise("enum needs a non-empty list of choices") end
   local o = opts or {}
   o.choices = choices
   local p = declare("enum", default, doc, o)
@@ -112,13 +121,17 @@ function M.enum(choices, default, doc, opts)
 end
 function M.list(of, default, doc, opts)
   if not parsers[of] or of == "list" or of == "enum" then
-    error("list elements must be int, number, string or bool", 2)
+    raise("list elements must be int, number, string or bool")
   end
   local o = opts or {}
   o.of = of
   local p = declare("list", default, doc, o)
   return p
 end
+
+-- The constructors sit behind a C frame, so that a mistake in
+-- `return lc.int(...)` (a tail call) still names the recipe's line.
+for _, k in ipairs({ "int", "number", "string", "bool", "enum", "list" }) do M[k] = caller.entry(M[k]) end
 
 function M.is_param(v) return getmetatable(v) == Param end
 

@@ -3,6 +3,9 @@
 -- half-way through a corpus.
 local params = require "lacuna.params"
 local json = require("lacuna.core").json
+-- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c).
+local caller = require("lacuna.core").caller
+local raise = caller.error
 
 local M = {}
 local Recipe = {}
@@ -31,37 +34,37 @@ local function parse_field(name, spec)
     f.type, f.optional, f.doc = spec.type, spec.optional and true or false, spec.doc
   end
   if not f.type or not field_types[f.type] then
-    error(string.format("recipe input field '%s': type must be one of string, number, integer, " ..
-      "boolean, table, array, object, any (optionally ending in '?'), got %s", name, tostring(spec)), 4)
+    raise(string.format("recipe input field '%s': type must be one of string, number, integer, " ..
+      "boolean, table, array, object, any (optionally ending in '?'), got %s", name, tostring(spec)))
   end
   f.name = name
   return f
 end
 
 function M.declare(decl)
-  if type(decl) ~= "table" then error("lacuna.recipe expects a table", 2) end
+  if type(decl) ~= "table" then raise("lacuna.recipe expects a table") end
   for k, v in pairs(decl) do
     local want = known_fields[k]
-    if not want then error("recipe: unknown field '" .. tostring(k) .. "'", 2) end
+    if not want then raise("recipe: unknown field '" .. tostring(k) .. "'") end
     if type(v) ~= want then
-      error(string.format("recipe field '%s' must be a %s, got %s", k, want, type(v)), 2)
+      raise(string.format("recipe field '%s' must be a %s, got %s", k, want, type(v)))
     end
   end
   for _, k in ipairs({ "name", "version", "map" }) do
-    if decl[k] == nil then error("recipe: field '" .. k .. "' is required", 2) end
+    if decl[k] == nil then raise("recipe: field '" .. k .. "' is required") end
   end
   if not decl.name:match("^[%w_%-%.]+$") then
-    error("recipe name '" .. decl.name .. "' may only use letters, digits, '_', '-', '.'", 2)
+    raise("recipe name '" .. decl.name .. "' may only use letters, digits, '_', '-', '.'")
   end
   local r = setmetatable({}, Recipe)
   for k, v in pairs(decl) do r[k] = v end
   r.params = {}
   for k, p in pairs(decl.params or {}) do
     if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then
-      error("recipe param name '" .. tostring(k) .. "' is not an identifier", 2)
+      raise("recipe param name '" .. tostring(k) .. "' is not an identifier")
     end
     if not params.is_param(p) then
-      error("recipe param '" .. k .. "' must be declared with lc.int/number/string/bool/enum/list", 2)
+      raise("recipe param '" .. k .. "' must be declared with lc.int/number/string/bool/enum/list")
     end
     r.params[k] = p
   end
@@ -72,6 +75,10 @@ function M.declare(decl)
   table.sort(r.fields, function(a, b) return a.name < b.name end)
   return r
 end
+
+-- A recipe file ends in `return lc.recipe{...}`, a tail call: the C frame
+-- keeps the recipe's line for its mistakes.
+M.declare = caller.entry(M.declare)
 
 function M.is_recipe(v) return getmetatable(v) == Recipe end
 

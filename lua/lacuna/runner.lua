@@ -101,16 +101,28 @@ local function traceback_head(trace, n)
 end
 
 -- The function each work item's coroutine runs. Returns an outcome table:
--- {examples = {json lines}} | {skip = reason} | {fail = message}.
+-- {examples = {json lines}, example_failures = {{index =, message =}...}?}
+-- | {skip = reason} | {fail = message}. Each example is decided on its own:
+-- one the format cannot represent is an example failure (recorded with the
+-- item's file:line and the example's index), never the loss of the item's
+-- other examples; an item none of whose examples could be written fails.
 local function make_work(r, values, o, fmt, notes, pool)
   local lc = require "lacuna"
   local is_skip, is_example = lc.is_skip, example.is_example
-  local render = formats.render
   local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes }
+  -- line(ex) -> the example's JSON line, or nil and why it cannot be written.
+  local line
   if fmt == "tokens" then
     local tokens = require "lacuna.tokens"
     fopts.tokenizer, fopts.chat_template = o.model_files.tokenizer, o.model_files.chat_template
-    render = function(_, ex, opts) return tokens.render(ex, opts) end
+    line = function(ex)
+      local ok, obj = pcall(tokens.render, ex, fopts)
+      if not ok then return nil, tostring(obj) end
+      return encode(obj)
+    end
+  else
+    local format_line = formats.line
+    line = function(ex) return format_line(fmt, ex, fopts) end
   end
   local seed = o.seed or 0
   local map = r.map
@@ -137,15 +149,28 @@ local function make_work(r, values, o, fmt, notes, pool)
         "; expected an example, a list of examples or lc.skip(reason)", 0)
     end
     if #list == 0 then return { skip = "map returned no examples" } end
-    local lines = {}
+    local lines, failures = {}, nil
     for i, ex in ipairs(list) do
       if not is_example(ex) then
         error("map returned a list whose element " .. i .. " is a " .. type(ex) .. ", not an example", 0)
       end
-      ex:validate()
-      lines[i] = encode(render(fmt, ex, fopts))
+      local text, why = line(ex)
+      if text then
+        lines[#lines + 1] = text
+      else
+        failures = failures or {}
+        failures[#failures + 1] = { index = i, message = string.format("%s:%d: example %d of %d: %s",
+          w.file, w.line, i, #list, why) }
+      end
     end
-    return { examples = lines }
+    if #lines == 0 then
+      -- Nothing of the item can be written: the item fails, with the first
+      -- reason (all of them when they differ would be noise).
+      local msg = failures[1].message
+      if #list == 1 then msg = msg:gsub(" example 1 of 1:", "", 1) end
+      return { fail = msg }
+    end
+    return { examples = lines, example_failures = failures }
   end
 end
 
@@ -194,7 +219,9 @@ local function make_source(inputs, state, o)
 end
 
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
--- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback).
+-- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
+-- and after sink.examples, sink.example_fail(w, index, message) for each
+-- example of the item the format could not write.
 function M.execute(r, values, o, sink, pool)
   -- Items make many short-lived tables: Lua 5.4's generational collector
   -- spends much less time on them than the incremental one.
@@ -222,6 +249,7 @@ function M.execute(r, values, o, sink, pool)
         sink.skip(w, outcome.skip)
       else
         sink.examples(w, outcome.examples)
+        for _, f in ipairs(outcome.example_failures or {}) do sink.example_fail(w, f.index, f.message) end
       end
       if sink.should_stop and sink.should_stop() then state.stop = true end
       if sink.progress then sink.progress(state) end
@@ -399,7 +427,7 @@ function M.run(o)
     usage.error("%s: setup failed: %s", r.source_path, first_line(err))
   end
 
-  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0 }
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0, failed_examples = 0 }
   local shown_failures = 0
   local max_failures = o.max_failures
   local pool = teacher.pool(M.teacher_config(o))
@@ -419,6 +447,18 @@ function M.run(o)
       counts.skipped = counts.skipped + 1
       writers.skipped:write(setmetatable({ file = w.file, line = w.line, reason = reason, item = w.record },
         { __jsonorder = { "file", "line", "reason", "item" } }))
+    end,
+    -- An example the format cannot write, in an item whose other examples
+    -- were written: the item counts as ok; the example is recorded beside
+    -- the failed items, with its index, and counted in failed_examples.
+    example_fail = function(w, index, message)
+      counts.failed_examples = counts.failed_examples + 1
+      if shown_failures < 5 and not sys.interrupted() then
+        stderr("lacuna: " .. first_line(message))
+        shown_failures = shown_failures + 1
+      end
+      writers.failed:write(setmetatable({ file = w.file, line = w.line, example = index, error = message,
+        item = w.record }, { __jsonorder = { "file", "line", "example", "error", "item" } }))
     end,
     fail = function(w, message, trace)
       counts.failed = counts.failed + 1
@@ -462,6 +502,9 @@ function M.run(o)
     return 3, counts
   end
   counts.deferred = nil
+  -- In the manifest only when some example could not be written.
+  local failed_examples = counts.failed_examples
+  if failed_examples == 0 then counts.failed_examples = nil end
 
   local summary = { counts = counts, output = out_path }
   local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
@@ -492,7 +535,8 @@ function M.run(o)
     inputs = json.array(o.inputs),
     outputs = setmetatable({ examples = paths.out, skipped = paths.skipped, failed = paths.failed },
       { __jsonorder = { "examples", "skipped", "failed" } }),
-    counts = setmetatable(counts, { __jsonorder = { "read", "ok", "examples", "skipped", "failed" } }),
+    counts = setmetatable(counts, { __jsonorder = { "read", "ok", "examples", "skipped", "failed",
+      "failed_examples" } }),
     stopped_early = stopped,
     teacher = M.teacher_manifest(pool),
     trusted = o.trust and true or false,
@@ -515,6 +559,10 @@ function M.run(o)
     stderr(string.format(
       "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
       counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
+    if failed_examples > 0 then
+      stderr(string.format("lacuna: %d examples of ok items could not be written in format %s (recorded in %s)",
+        failed_examples, o.format, paths.failed))
+    end
     local st = pool.stats
     if st.requests + st.cache_hits > 0 then
       stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
@@ -522,13 +570,18 @@ function M.run(o)
         pool.cfg.prices and string.format(", $%.4f", pool.cost) or ""))
     end
     if counts.failed > 0 then stderr("lacuna: failures are in " .. paths.failed) end
+    local sn = res.notes.straddling_tokens
+    if sn then
+      stderr(string.format("lacuna: %d tokens in %d examples straddle a mask boundary and stay masked "
+        .. "(e.g. %s); format_notes in %s lists more", sn.tokens, sn.examples, sn.samples[1], paths.manifest))
+    end
     if stopped then stderr("lacuna: stopped early: " .. stopped .. "; everything done so far is kept") end
   end
   if not fin_ok then
     stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
     return 1, counts
   end
-  return (counts.failed > 0 or stopped) and 1 or 0, counts
+  return (counts.failed > 0 or failed_examples > 0 or stopped) and 1 or 0, counts
 end
 
 -- The teacher's part of the manifest (nil when no teacher was called).
@@ -544,6 +597,7 @@ function M.teacher_manifest(pool)
   return setmetatable({
     models = models,
     requests = st.requests, retries = st.retries, cache_hits = st.cache_hits,
+    coalesced = st.coalesced > 0 and st.coalesced or nil, -- calls that shared a reply in flight
     rate_limited = st.rate_limited, failures = st.failures,
     prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens,
     cost_usd = pool.cfg.prices and pool.cost or nil,
@@ -551,7 +605,7 @@ function M.teacher_manifest(pool)
     cache = pool.cfg.cache_mode ~= "off" and pool.cfg.cache or nil,
     cache_mode = pool.cfg.cache_mode,
     concurrency = pool.max_limit,
-  }, { __jsonorder = { "models", "requests", "retries", "cache_hits", "rate_limited", "failures",
+  }, { __jsonorder = { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
                        "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
                        "cache_mode", "concurrency" } })
 end
@@ -600,6 +654,10 @@ function M.check(o, out)
       counts.skipped = counts.skipped + 1
       out:write(string.format("# skip %s:%d: %s\n", w.file == tmp and "examples" or w.file, w.line, reason))
     end,
+    example_fail = function(_, _, message)
+      counts.failed_examples = (counts.failed_examples or 0) + 1
+      out:write("# FAIL " .. message .. "\n")
+    end,
     fail = function(w, message, trace)
       counts.failed = counts.failed + 1
       out:write("# FAIL " .. message .. "\n")
@@ -609,9 +667,10 @@ function M.check(o, out)
   pool:close()
   if tmp then os.remove(tmp) end
   counts.read = res.read
-  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed\n",
-    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed))
-  return counts.failed > 0 and 1 or 0, counts
+  out:write(string.format("# %s %s: %d checked = %d ok (%d examples) + %d skipped + %d failed%s\n",
+    r.name, r.version, counts.read, counts.ok, counts.examples, counts.skipped, counts.failed,
+    counts.failed_examples and string.format("; %d examples could not be written", counts.failed_examples) or ""))
+  return (counts.failed > 0 or (counts.failed_examples or 0) > 0) and 1 or 0, counts
 end
 
 return M

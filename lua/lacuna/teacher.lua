@@ -4,9 +4,21 @@
 -- retries with full-jitter backoff honouring Retry-After, RPM/TPM token
 -- buckets, AIMD concurrency, usage and cost, batch export, fan-out and the
 -- JSON helper. The API key lives only in the request headers in memory.
+--
+-- Single flight: identical requests (same cache key) in flight at the same
+-- time, from two items or inside one chat_many, are sent once; every caller
+-- gets the same reply, which is also the one cached, so a rerun from the
+-- cache gives the same bytes. Every chat call is counted as exactly one of:
+-- a request sent (stats.requests, usage and cost, counted once per reply),
+-- a cache hit (stats.cache_hits), or a coalesced call that shared a reply in
+-- flight (stats.coalesced; no usage, no cost; its result has coalesced = true).
 local core = require "lacuna.core"
 local json, sched, sha256 = core.json, core.sched, core.hash.sha256
 local encode, decode, null = json.encode, json.decode, json.null
+-- Caller mistakes are raised at the recipe's line (core/caller.c); the
+-- recipe-facing methods sit behind a C frame so tail calls keep that line.
+local raise, entry = core.caller.error, core.caller.entry
+local kind = require("lacuna.params").kind
 
 local M = {}
 
@@ -27,39 +39,34 @@ local RETRY_STATUS = { [408] = true, [429] = true, [500] = true, [502] = true, [
 local DEFERRED = "lacuna: deferred to the batch file: "
 M.DEFERRED = DEFERRED
 
-local function kind(v)
-  if math.type(v) == "integer" then return "integer" end
-  return type(v)
-end
-
 -- Validates a recipe's request and returns the body to send.
 local function build_body(req, default_model)
-  if type(req) ~= "table" then error("teacher:chat expects a table of request fields", 3) end
+  if type(req) ~= "table" then raise("teacher:chat expects a table of request fields") end
   local body = {}
   for k, v in pairs(req) do
     local want = REQUEST_FIELDS[k]
     if want then
       if want ~= "any" and type(v) ~= want then
-        error(string.format("teacher:chat: field '%s' must be a %s, got %s", k, want, kind(v)), 3)
+        raise(string.format("teacher:chat: field '%s' must be a %s, got %s", k, want, kind(v)))
       end
       body[k] = v
     elseif not LOCAL_FIELDS[k] then
-      error("teacher:chat: unknown request field '" .. tostring(k) .. "'", 3)
+      raise("teacher:chat: unknown request field '" .. tostring(k) .. "'")
     end
   end
   body.model = body.model or default_model
   if not body.model then
-    error("teacher:chat: no model (pass model= or run with --model / --teacher NAME=MODEL)", 3)
+    raise("teacher:chat: no model (pass model= or run with --model / --teacher NAME=MODEL)")
   end
   if type(body.messages) ~= "table" or #body.messages == 0 then
-    error("teacher:chat: messages must be a non-empty list", 3)
+    raise("teacher:chat: messages must be a non-empty list")
   end
   for i, m in ipairs(body.messages) do
     if type(m) ~= "table" or type(m.role) ~= "string" then
-      error("teacher:chat: messages[" .. i .. "] needs a string role", 3)
+      raise("teacher:chat: messages[" .. i .. "] needs a string role")
     end
     if m.content ~= nil and m.content ~= null and type(m.content) ~= "string" and type(m.content) ~= "table" then
-      error("teacher:chat: messages[" .. i .. "].content must be a string or a list of parts", 3)
+      raise("teacher:chat: messages[" .. i .. "].content must be a string or a list of parts")
     end
   end
   body.messages = json.array(body.messages)
@@ -118,7 +125,8 @@ function M.pool(cfg)
     usage = {},
     cost = 0,
     stats = { requests = 0, retries = 0, cache_hits = 0, failures = 0, rate_limited = 0,
-              prompt_tokens = 0, completion_tokens = 0, deferred = 0 },
+              prompt_tokens = 0, completion_tokens = 0, deferred = 0, coalesced = 0 },
+    flights = {}, -- cache key -> {waiters = {task handles}, ok =, raw =, err =} while in flight
     deferred_items = {},
     batch_keys = {},
     jitter = core.rng.new(math.floor(sched.now() * 1e6), core.sys.pid()),
@@ -231,8 +239,8 @@ function Pool:endpoint(name)
     local names = {}
     for k in pairs(self.cfg.teachers or {}) do names[#names + 1] = k end
     table.sort(names)
-    error("no teacher named '" .. name .. "' (configure it with --teacher " .. name ..
-      "=MODEL; configured: " .. (#names > 0 and table.concat(names, ", ") or "none") .. ")", 3)
+    raise("no teacher named '" .. name .. "' (configure it with --teacher " .. name ..
+      "=MODEL; configured: " .. (#names > 0 and table.concat(names, ", ") or "none") .. ")")
   end
   t = t or {}
   local base = t.base_url or self.cfg.base_url or "https://api.openai.com/v1"
@@ -337,13 +345,37 @@ function Pool:send(ep, body_text, est_tokens, opts)
   end
 end
 
+-- Checks a recipe's request (raising its mistakes at the recipe's line) and
+-- returns what Pool:request needs: the body, its JSON text and the cache key.
+local function prepare(ep, req)
+  local body = build_body(req, ep.model)
+  local sample = req.sample or 0
+  if math.type(sample) ~= "integer" then raise("teacher:chat: sample must be an integer, got " .. kind(sample)) end
+  local body_text = encode(body)
+  return { body = body, text = body_text, key = sha256(body_text .. "\n" .. sample), opts = req }
+end
+
 -- One chat completion (see M.Teacher:chat).
 function Pool:chat(ep, req, item)
-  local body = build_body(req, ep.model)
-  local body_text = encode(body)
-  local sample = req.sample or 0
-  if math.type(sample) ~= "integer" then error("teacher:chat: sample must be an integer", 3) end
-  local key = sha256(body_text .. "\n" .. sample)
+  return self:request(ep, prepare(ep, req), item)
+end
+
+-- Waits for the identical request in flight and returns its reply as this
+-- call's own result (decoded again: callers never share tables).
+function Pool:join_flight(flight, key)
+  flight.waiters[#flight.waiters + 1] = sched.self()
+  sched.park()
+  if not flight.ok then error(flight.err, 0) end
+  self.stats.coalesced = self.stats.coalesced + 1
+  local res = result_of(parse_reply(flight.raw), key, false)
+  res.coalesced = true
+  return res
+end
+
+-- Sends a prepared request unless the cache or an identical request in
+-- flight answers it.
+function Pool:request(ep, p, item)
+  local body, body_text, key = p.body, p.text, p.key
   local cache = self:cache()
   if cache then
     local hit, gerr = cache:get(key)
@@ -364,15 +396,31 @@ function Pool:chat(ep, req, item)
   if self.cfg.batch_export then
     self:defer(key, body, item)
   end
-  local obj, raw = self:send(ep, body_text, estimate_tokens(body), req)
-  if cache then
+  local flight = self.flights[key]
+  if flight then return self:join_flight(flight, key) end
+  -- Outside a scheduler run nothing else can be in flight: no flight needed.
+  if sched.self() then
+    flight = { waiters = {} }
+    self.flights[key] = flight
+  end
+  local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts)
+  if ok and cache then
     local usage = obj.usage ~= null and obj.usage or {}
-    local ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
+    local put_ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
       prompt_tokens = math.tointeger(usage.prompt_tokens) or 0,
       completion_tokens = math.tointeger(usage.completion_tokens) or 0 })
-    if not ok then error("teacher cache: " .. tostring(err), 0) end
+    if not put_ok then ok, obj = false, "teacher cache: " .. tostring(err) end
   end
-  self:account(body.model, obj.usage ~= null and obj.usage or nil, false)
+  if ok then self:account(body.model, obj.usage ~= null and obj.usage or nil, false) end
+  if flight then
+    -- Every waiter gets this outcome, the reply or the error. (A leader
+    -- killed before this line leaves its waiters to the scheduler, which
+    -- fails tasks waiting for an event nobody will deliver.)
+    self.flights[key] = nil
+    flight.ok, flight.raw, flight.err = ok, raw, obj
+    for _, h in ipairs(flight.waiters) do sched.unpark(h) end
+  end
+  if not ok then error(obj, 0) end
   return result_of(obj, key, false)
 end
 
@@ -420,15 +468,21 @@ end
 -- teacher:chat_many{req1, req2, ...} -> {result1, result2, ...}: all sent at
 -- once (fan-out); raises the first error after all have finished.
 function Teacher:chat_many(reqs)
-  if type(reqs) ~= "table" then error("teacher:chat_many expects a list of requests", 2) end
-  if not sched.self() or #reqs <= 1 then
+  if type(reqs) ~= "table" then raise("teacher:chat_many expects a list of requests") end
+  -- Every request is checked before any is sent, so a mistake in one is
+  -- raised here, at the recipe's line, and costs nothing.
+  local prepared = {}
+  for i, r in ipairs(reqs) do prepared[i] = prepare(self.ep, r) end
+  local pool, ep, item = self.pool, self.ep, self.item
+  if not sched.self() or #prepared <= 1 then
     local out = {}
-    for i, r in ipairs(reqs) do out[i] = self:chat(r) end
+    for i, p in ipairs(prepared) do out[i] = pool:request(ep, p, item) end
     return out
   end
+  -- Identical requests in the list share one flight (Pool:request).
   local handles = {}
-  for i, r in ipairs(reqs) do
-    handles[i] = sched.spawn(function() return self.pool:chat(self.ep, r, self.item) end)
+  for i, p in ipairs(prepared) do
+    handles[i] = sched.spawn(function() return pool:request(ep, p, item) end)
   end
   local res = sched.join(handles)
   local out = {}
@@ -491,6 +545,7 @@ M.check_schema = check_schema
 -- the response_format's json_schema) and `validate`, and re-asks with the
 -- error a bounded number of times.
 function Teacher:chat_json(req)
+  if type(req) ~= "table" then raise("teacher:chat_json expects a table of request fields") end
   local schema = req.schema
   if not schema and type(req.response_format) == "table" and type(req.response_format.json_schema) == "table" then
     schema = req.response_format.json_schema.schema
@@ -527,7 +582,11 @@ function Teacher:chat_json(req)
       messages = nxt
     end
   end
-  error("teacher reply is " .. tostring(last_err) .. " after " .. (max_reasks + 1) .. " attempts", 2)
+  raise("teacher reply is " .. tostring(last_err) .. " after " .. (max_reasks + 1) .. " attempts")
 end
+
+-- Behind a C frame (see the top): `return ctx.teacher:chat{...}` is a tail
+-- call, and a mistake in the request must still name the recipe's line.
+for _, k in ipairs({ "chat", "chat_many", "chat_json" }) do Teacher[k] = entry(Teacher[k]) end
 
 return M

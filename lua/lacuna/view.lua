@@ -8,12 +8,11 @@
 -- never lacuna's tables, so nothing a recipe does to it reaches the pool,
 -- its configuration, the API key, the accounting or another item.
 local core = require "lacuna.core"
-local params_mod = require "lacuna.params"
-local recipe_mod = require "lacuna.recipe"
-local example = require "lacuna.example"
 local tokenizer_mod = require "lacuna.tokenizer"
 
 local proxy, target = core.sandbox.proxy, core.sandbox.target
+-- Caller mistakes are raised at the recipe's line, not lacuna's (core/caller.c).
+local raise, entry = core.caller.error, core.caller.entry
 local json = core.json
 
 local M = {}
@@ -64,11 +63,13 @@ TEACHER.__tostring = function() return "lacuna.teacher" end
 
 -- proxy -> the pool's teacher object; a lookup here is cheaper than asking
 -- the userdata (a cache hit is a few microseconds, and this is on its path).
+-- The methods sit behind a C frame (caller.entry) so that a mistake in
+-- `return ctx.teacher:chat{...}`, a tail call, still names the recipe's line.
 local real = setmetatable({}, { __mode = "k" })
-local function bad_self() error("bad self: call teacher methods as teacher:chat{...}", 3) end
-function teacher_methods.chat(self, req) return (real[self] or bad_self()):chat(req) end
-function teacher_methods.chat_many(self, reqs) return (real[self] or bad_self()):chat_many(reqs) end
-function teacher_methods.chat_json(self, req) return (real[self] or bad_self()):chat_json(req) end
+local function bad_self() raise("bad self: call teacher methods as teacher:chat{...}") end
+teacher_methods.chat = entry(function(self, req) return (real[self] or bad_self()):chat(req) end)
+teacher_methods.chat_many = entry(function(self, reqs) return (real[self] or bad_self()):chat_many(reqs) end)
+teacher_methods.chat_json = entry(function(self, req) return (real[self] or bad_self()):chat_json(req) end)
 
 -- A recipe's handle on a teacher of the pool, bound to one item.
 local function teacher_view(t)
@@ -86,17 +87,19 @@ TOKENIZER.__newindex = cannot_modify("tokenizer")
 TOKENIZER.__metatable = "lacuna.tokenizer"
 TOKENIZER.__tostring = function() return "lacuna.tokenizer" end
 for _, name in ipairs({ "encode", "count", "decode", "token_to_id", "id_to_token", "vocab_size" }) do
-  tokenizer_methods[name] = function(self, ...)
+  tokenizer_methods[name] = entry(function(self, ...)
     local t = target(self, TOKENIZER)
-    if not t then error("bad self: call tokenizer methods as tok:" .. name .. "(...)", 2) end
+    if not t then raise("bad self: call tokenizer methods as tok:" .. name .. "(...)") end
     return t[name](t, ...)
-  end
+  end)
 end
 
 -- ---- ctx (one per work item) -------------------------------------------------
 
 local ctx_methods = {}
-function ctx_methods.skip(_, reason) return (require "lacuna").skip(reason) end
+-- (Behind a C frame: `return ctx:skip(x)` is a tail call, and a mistake in it
+-- must still name the recipe's line; see core/caller.c.)
+ctx_methods.skip = entry(function(_, reason) return (require "lacuna").skip(reason) end)
 function ctx_methods.log(self, ...)
   local parts = {}
   for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
@@ -202,11 +205,11 @@ function M.lacuna(lc, o)
   }
   local view = {
     version = lc.version,
-    recipe = recipe_mod.declare,
-    int = params_mod.int, number = params_mod.number, string = params_mod.string,
-    bool = params_mod.bool, enum = params_mod.enum, list = params_mod.list,
+    recipe = lc.recipe,
+    int = lc.int, number = lc.number, string = lc.string, bool = lc.bool, enum = lc.enum,
+    list = lc.list, kind = lc.kind,
     skip = lc.skip, is_skip = lc.is_skip,
-    example = example.new, part = example.part, is_example = example.is_example,
+    example = lc.example, part = lc.part, is_example = lc.is_example,
     json = module_view({ encode = json.encode, decode = json.decode, null = json.null,
                          array = json.array, object = json.object, is_array = json.is_array }, "lacuna.json"),
     null = json.null,
@@ -214,7 +217,7 @@ function M.lacuna(lc, o)
     sha256 = core.hash.sha256,
     rng = lc.rng,
     tokenizer = module_view(tok, "lacuna.tokenizer"),
-    formats = module_view({ render = require("lacuna.formats").render }, "lacuna.formats"),
+    formats = module_view({ render = lc.formats.render }, "lacuna.formats"),
   }
   return module_view(view, "lacuna")
 end

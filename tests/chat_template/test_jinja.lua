@@ -250,4 +250,21 @@ t.test("a compiled template renders many times", function()
   t.eq(tpl:render {}, "")
 end)
 
+t.test("trim and strip remove what Python's str.strip removes, U+3000 included (issue 9)", function()
+  -- Python 3: [c for c in map(chr, range(0x110000)) if c.isspace()]
+  local py = { 0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2001, 0x2002,
+               0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F,
+               0x3000 }
+  for _, cp in ipairs(py) do
+    local w = utf8.char(cp)
+    t.eq(R("{{ s | trim }}|{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}", { s = w .. w .. "A" .. w }),
+      "A|A|A" .. w .. "|" .. w .. w .. "A", string.format("U+%04X", cp))
+  end
+  -- not white space to Python (JavaScript's trim takes U+FEFF): kept
+  for _, cp in ipairs { 0xFEFF, 0x200B, 0x180E, 0x2060 } do
+    local w = utf8.char(cp)
+    t.eq(R("{{ s | trim }}", { s = w .. "A" .. w }), w .. "A" .. w, string.format("U+%04X", cp))
+  end
+end)
+
 return t.done()

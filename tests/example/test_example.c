@@ -111,15 +111,15 @@ static void test_segments_merge_and_defaults(void) {
 static void test_validate(void) {
   CHECK(run("ex = E.new(); ex:add_message('user', 'ok \\u{e9}'); return ex:validate()") == NULL);
   CHECK(lua_toboolean(L, -1));
-  HAS(fails("ex:add_message('assistant', 'ab\\xe4\\xb8'); ex:validate()"),
+  HAS(fails("ex:add_message('assistant', 'ab\\xe4\\xb8')"),
       "message 2 (assistant): invalid UTF-8 at byte offset 2");
-  HAS(fails("ex = E.new(); ex:add_message('user', 'x\\xc0\\xafy'); ex:validate()"),
+  HAS(fails("ex = E.new(); ex:add_message('user', 'x\\xc0\\xafy')"),
       "invalid UTF-8 at byte offset 1"); /* overlong '/' */
-  HAS(fails("ex = E.new(); ex:add_message('user', '\\xed\\xa0\\x80'); ex:validate()"),
+  HAS(fails("ex = E.new(); ex:add_message('user', '\\xed\\xa0\\x80')"),
       "invalid UTF-8 at byte offset 0"); /* surrogate */
-  HAS(fails("ex = E.new(); ex:add_message('user', 'abc\\xf4\\x90\\x80\\x80'); ex:validate()"),
+  HAS(fails("ex = E.new(); ex:add_message('user', 'abc\\xf4\\x90\\x80\\x80')"),
       "byte offset 3"); /* beyond U+10FFFF */
-  HAS(fails("ex = E.new(); ex:add_message('user', '\\x80'); ex:validate()"), "byte offset 0");
+  HAS(fails("ex = E.new(); ex:add_message('user', '\\x80')"), "byte offset 0");
 
   size_t bad = 99;
   CHECK(lacuna_utf8_check("a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", 10, &bad));
@@ -153,15 +153,17 @@ static void test_misc(void) {
 
 static void test_c_interface(void) {
   lacuna_example *ex;
-  lacuna_run runs[8];
+  lacuna_mask_run runs[8];
   size_t len, n;
   CHECK(run("ex = E.new(); local i = ex:add_message('assistant', '');"
             "ex:append_part(i, 'abc', false); ex:append_part(i, 'def', true);"
             "ex:append_part(i, 'gh', false); return ex") == NULL);
   ex = lacuna_check_example(L, -1);
   CHECK(lacuna_example_count(ex) == 1);
-  CHECK_STR(lacuna_example_role(ex, 0), "assistant");
-  CHECK(lacuna_example_role(ex, 1) == NULL);
+  CHECK_STR(lacuna_example_role(ex, 0, &len), "assistant");
+  CHECK(len == 9);
+  CHECK(lacuna_example_role(ex, 1, NULL) == NULL);
+  CHECK(lacuna_example_state(ex, 0) == LACUNA_PARTIAL);
   CHECK(memcmp(lacuna_example_content(ex, 0, &len), "abcdefgh", 8) == 0 && len == 8);
   n = lacuna_example_runs(ex, 0, NULL, 0);
   CHECK(n == 3);

@@ -111,11 +111,27 @@ t.test("meta", function()
   t.eq(E({ meta = { a = 1 } }):meta(), { a = 1 })
 end)
 
-t.test("validate", function()
+t.test("meta: copied from new{meta=}, lists marked with json.array", function()
+  local lc = require "lacuna"
+  local src = { id = 1 }
+  local ex = E { meta = src }
+  src.later = true -- documented: new{meta = t} copies t
+  t.eq(ex:meta(), { id = 1 })
+  ex:meta().tags = {}
+  ex:meta().list = lc.json.array {}
+  t.eq(lc.json.encode(ex:meta()), '{"id":1,"list":[],"tags":{}}')
+end)
+
+t.test("text is validated when it is added", function()
   local ex = E.new():user("héllo"):assistant("fine")
   t.eq(ex:validate(), true)
-  ex:assistant("bad \xff byte")
-  t.raises(function() ex:validate() end, "message 3 (assistant): invalid UTF-8 at byte offset 4")
+  t.raises(function() ex:assistant("bad \xff byte") end, "message 3 (assistant): invalid UTF-8 at byte offset 4")
+  t.eq(ex:count(), 2)
+  -- In a part, the offset counts from the start of the message.
+  t.raises(function() ex:assistant { "ok ", E.part("\xc3", false) } end,
+    "message 3 (assistant): invalid UTF-8 at byte offset 3")
+  t.eq(ex:count(), 2)
+  t.raises(function() ex:message("r\xff", "x") end, "role is not valid UTF-8")
 end)
 
 t.test("caller mistakes raise", function()

@@ -28,6 +28,7 @@ const MAX_BODY = 64 * 1024 * 1024;
 const USAGE = `usage: node server.mjs [--port 0] [--port-file FILE] [--latency-ms 0]
   [--fault-rate 0] [--faults LIST] [--seed 1] [--script FILE.mjs]
   [--retry-after SECONDS|date] [--stall-ms 30000] [--log FILE] [--max-lifetime-s 0]
+  [--random]
 fault kinds: ${FAULT_KINDS.join(',')}`;
 
 function die(msg) {
@@ -56,6 +57,7 @@ function nonNegative(name, s) {
 const opt = {
   port: 0, portFile: null, latencyMs: 0, faultRate: 0, faults: null, seed: 1,
   script: null, retryAfter: 1, stallMs: 30000, log: null, maxLifetimeS: 0,
+  random: false,
 };
 {
   const argv = process.argv.slice(2);
@@ -90,6 +92,7 @@ const opt = {
         case '--stall-ms': opt.stallMs = nonNegative(a, val()); break;
         case '--log': opt.log = val(); break;
         case '--max-lifetime-s': opt.maxLifetimeS = nonNegative(a, val()); break;
+        case '--random': opt.random = true; break;
         default: die(`unknown option '${a}'`);
       }
     } catch (e) {
@@ -191,12 +194,19 @@ function instanceOf(schema, digest, depth) {
   }
 }
 
+// --random: a sampling teacher. Each answer carries a fresh random draw, so
+// two identical requests get different replies (what single flight and the
+// cache must hide from the output).
+function randomTag() {
+  return opt.random ? '~' + crypto.randomBytes(6).toString('hex') : '';
+}
+
 function defaultContents(req, digest) {
   const n = req.n ?? 1;
   const rf = req.response_format;
   const out = [];
   for (let i = 0; i < n; i++) {
-    const tag = n > 1 ? `${digest}#${i}` : digest;
+    const tag = (n > 1 ? `${digest}#${i}` : digest) + randomTag();
     if (rf && (rf.type === 'json_object' || rf.type === 'json_schema')) {
       const schema = rf.type === 'json_schema' && rf.json_schema && rf.json_schema.schema;
       out.push(JSON.stringify(schema ? instanceOf(schema, tag, 0) : { answer: tag }));
@@ -552,12 +562,13 @@ function applyConfig(c) {
   if (c.seed !== undefined) next.seed = Number(c.seed) >>> 0;
   if (c.retry_after !== undefined) next.retryAfter = parseRetryAfter(String(c.retry_after));
   if (c.stall_ms !== undefined) next.stallMs = nonNegative('stall_ms', c.stall_ms);
+  if (c.random !== undefined) next.random = Boolean(c.random);
   Object.assign(opt, next);
 }
 
 function configJSON() {
   return JSON.stringify({ latency_ms: opt.latencyMs, fault_rate: opt.faultRate, faults: opt.faults,
-    seed: opt.seed, retry_after: opt.retryAfter, stall_ms: opt.stallMs });
+    seed: opt.seed, retry_after: opt.retryAfter, stall_ms: opt.stallMs, random: opt.random });
 }
 
 const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => {
@@ -593,6 +604,10 @@ const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) 
   };
   if (p === '/health' && req.method === 'GET') return send(res, 200, '{"status":"ok"}');
   if (p === '/stats' && req.method === 'GET') return send(res, 200, statsJSON());
+  // Chat requests received per request key (the digest of the canonical
+  // request), faults and retries included: a client that coalesces identical
+  // requests shows 1 for every key.
+  if (p === '/keys' && req.method === 'GET') return send(res, 200, JSON.stringify(Object.fromEntries(attempts)));
   if (p === '/reset-stats' && req.method === 'POST') {
     return withBody(() => { resetStats(); send(res, 200, statsJSON()); });
   }

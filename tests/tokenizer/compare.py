@@ -23,6 +23,9 @@ MAX_REPORTS = 20
 SHOW_TOKENS = 12
 
 
+REFUSED = "but assigned by a newer Unicode"
+
+
 def read_lines(path):
     try:
         with open(path, "r", encoding="utf-8", newline="\n") as f:
@@ -98,12 +101,16 @@ def compare(model, model_dir, corpus_dir, hf_dir, lc_dir, mm_dir, corpus, vocab)
         print("%s\t%s\t%d\t%d\t0\t0.00\t(lacuna dump missing)" % (model, corpus, len(hf), tokens))
         return False
     same = sum(1 for a, b in zip(hf, lc) if a == b)
-    ok = same == len(hf) == len(lc)
+    # lacuna refuses text holding code points its Unicode tables leave
+    # unassigned and a newer Unicode assigns: loud, never wrong ids
+    refused = sum(1 for a, b in zip(hf, lc) if a != b and REFUSED in b)
+    ok = same + refused == len(hf) == len(lc)
     pct = 100.0 * same / len(hf) if hf else 100.0
-    if not ok and pct > 99.99:
+    if same != len(hf) and pct > 99.99:
         pct = 99.99  # never print 100.00 for a run that is not identical
     note = "" if len(hf) == len(lc) else "\t(lacuna wrote %d lines)" % len(lc)
-    print("%s\t%s\t%d\t%d\t%d\t%.2f%s" % (model, corpus, len(hf), tokens, same, pct, note))
+    print("%s\t%s\t%d\t%d\t%d\t%.2f\t%d\t%s%s" % (model, corpus, len(hf), tokens, same, pct, refused,
+                                                  "ok" if ok else "DIFFER", note))
     path = os.path.join(mm_dir, name + ".txt")
     if ok:
         if os.path.exists(path):
@@ -115,7 +122,7 @@ def compare(model, model_dir, corpus_dir, hf_dir, lc_dir, mm_dir, corpus, vocab)
     for r in range(max(len(hf), len(lc))):
         a = hf[r] if r < len(hf) else None
         b = lc[r] if r < len(lc) else None
-        if a == b:
+        if a == b or (b is not None and REFUSED in b):
             continue
         text = records[r].decode("utf-8", "replace") if r < len(records) else ""
         ea = json.loads(a) if a is not None else {"error": "(no reference line)"}

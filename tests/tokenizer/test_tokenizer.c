@@ -161,8 +161,34 @@ static void test_lua(void) {
   lua_close(L);
 }
 
+/* lacuna_labels_from_spans on a hand-made encoding: tokens [0,2) [2,5) [5,6)
+ * [6,6) (added by the post-processor) [6,9) <eot>[9,14) [14,16). */
+static void test_labels(void) {
+  size_t bs[] = {0, 2, 5, 6, 6, 9, 14}, be[] = {2, 5, 6, 6, 9, 14, 16};
+  unsigned char special[] = {0, 0, 0, 1, 0, 1, 0};
+  int32_t ids[] = {10, 11, 12, 13, 14, 15, 16};
+  lacuna_encoding e = {ids, bs, be, bs, be, special, 7, 7};
+  unsigned char train[7];
+  lacuna_label_stats st;
+  /* [2,6) holds tokens 1 and 2 wholly; [7,9) cuts token 4: it straddles */
+  lacuna_span trained[] = {{2, 6}, {7, 9}}, eot[] = {{9, 16}};
+  CHECK(lacuna_labels_from_spans(&e, trained, 2, eot, 1, train, &st) == 0);
+  unsigned char want[] = {0, 1, 1, 0, 0, 1, 0};
+  CHECK(memcmp(train, want, sizeof want) == 0);
+  CHECK(st.straddling == 1 && st.first == 4);
+  /* a span covering everything trains every token with text, nothing straddles */
+  lacuna_span all[] = {{0, 16}};
+  CHECK(lacuna_labels_from_spans(&e, all, 1, NULL, 0, train, &st) == 0);
+  unsigned char want_all[] = {1, 1, 1, 0, 1, 1, 1};
+  CHECK(memcmp(train, want_all, sizeof want_all) == 0 && st.straddling == 0 && st.first == SIZE_MAX);
+  /* unsorted or overlapping spans are the caller's mistake */
+  lacuna_span bad[] = {{5, 9}, {2, 6}};
+  CHECK(lacuna_labels_from_spans(&e, bad, 2, NULL, 0, train, &st) == -1);
+}
+
 int main(void) {
   test_bytelevel();
+  test_labels();
   test_sentencepiece();
   test_errors();
   test_lua();

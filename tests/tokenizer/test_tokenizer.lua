@@ -141,13 +141,78 @@ t.test("load from a directory or a file; errors are nil, message", function()
   t.raises(function() tok:decode({ "x" }) end, "not a token id")
 end)
 
+-- model.vocab and model.merges are read straight from the text (model_json.c)
+-- when they are plain; anything else goes through cJSON. Both must agree.
+t.test("vocab and merges with escapes, both merge forms, and the cJSON fallback", function()
+  local function load(vocab, merges, extra)
+    return tk.from_json(string.format([[{"version":"1.0","added_tokens":[],"normalizer":null,
+      "pre_tokenizer":null,"post_processor":null,"decoder":null%s,
+      "model":{"type":"BPE","unk_token":null,"vocab":%s,"merges":%s}}]], extra or "", vocab, merges))
+  end
+  local vocab = [[{"a":0,"b":1,"ab":2,"\u00e9":3,"a\u00e9":4,"\ud83d\ude00":5,"\"":6,"\"\"":7, "x y":8}]]
+  for _, merges in ipairs { [=[[["a","b"],"a \u00e9",["\"","\""]]]=], [=[["a b","a \u00e9","\" \""]]=] } do
+    local tok = assert(load(vocab, merges))
+    t.eq(tok:encode("ab\u{e9}a\u{e9}\u{1F600}\"\"", { add_special_tokens = false }), { 2, 3, 4, 5, 7 }, merges)
+  end
+  -- declined (an id written 2.0, a \u0000, a duplicate key): cJSON reads it all, same tokenizer
+  local tok = assert(load([[{"a":0,"b":1.0,"ab":2}]], [=[["a b"]]=]))
+  t.eq(tok:encode("ab", { add_special_tokens = false }), { 2 })
+  tok = assert(load([[{"a":0,"b":1,"ab":2,"\u0000":3}]], [=[["a b"]]=]))
+  t.eq(tok:encode("ab", { add_special_tokens = false }), { 2 })
+  -- errors still name the problem
+  t.fails("model.vocab['b']: expected a non-negative integer id", load([[{"a":0,"b":-1}]], "[]"))
+  t.fails("model.merges[0]: 'a  b' is not \"a b\"", load([[{"a":0,"b":1}]], [=[["a  b"]]=]))
+  t.fails("model.merges[0]: token 'c' is not in the vocabulary", load([[{"a":0,"b":1}]], [=[[["a","c"]]]=]))
+  t.fails("not valid JSON", load([[{"a":0,"b":1}]], [=[[["a","b"]]=]))
+end)
+
+-- Unicode newer than PCRE2 10.42's tables (issue 9): U+31350 (CJK extension
+-- H) and U+11F04 (Kawi) are letters of Unicode 15, U+1FAAF (Khanda) a symbol.
+t.test("Unicode 15 letters and symbols are classified as HF tokenizers classifies them", function()
+  local letters = make({ pre_tokenizer =
+    [[{"type":"Split","pattern":{"Regex":"\\p{L}+"},"behavior":"Isolated","invert":false}]] },
+    { "a\u{31350}b", "\u{11F04}", "-" })
+  t.eq(pieces(letters, "a\u{31350}b-\u{11F04}"), { "a\u{31350}b", "-", "\u{11F04}" })
+  local symbols = make({ pre_tokenizer =
+    [[{"type":"Split","pattern":{"Regex":"[\\p{P}\\p{S}]+"},"behavior":"Isolated","invert":false}]] },
+    { "-\u{1FAAF}", "a" })
+  t.eq(pieces(symbols, "a-\u{1FAAF}a"), { "a", "-\u{1FAAF}", "a" })
+end)
+
+t.test("a code point newer than lacuna's Unicode is refused where its category matters", function()
+  -- U+10D4A is a Garay letter (Unicode 16), U+1FAE9 an emoji (Unicode 16)
+  local letters = make({ pre_tokenizer =
+    [[{"type":"Split","pattern":{"Regex":"\\p{L}+"},"behavior":"Isolated","invert":false}]] },
+    { "a", "\u{10D4A}", "\u{1FAE9}" })
+  t.fails("U+10D4A (byte 1) is unassigned in lacuna's Unicode 15.0.0 tables but assigned",
+    letters:encode("a\u{10D4A}", { add_special_tokens = false }))
+  -- a pattern that names no symbol class treats a new emoji as it treats any
+  -- unassigned code point, as a tokenizer knowing it does: accepted
+  t.eq(pieces(letters, "a\u{1FAE9}"), { "a", "\u{1FAE9}" })
+  local symbols = make({ pre_tokenizer =
+    [[{"type":"Split","pattern":{"Regex":"\\p{S}+"},"behavior":"Isolated","invert":false}]] }, { "a", "\u{1FAE9}" })
+  t.eq(symbols:encode("a\u{1FAE9}"), nil)
+  -- no pre-tokenizer (SentencePiece style): nothing is classified, nothing refused
+  t.eq(pieces(make({}, { "\u{10D4A}" }), "\u{10D4A}"), { "\u{10D4A}" })
+end)
+
+t.test("NFC leaves marks newer than Unicode 9.0 in place, as HF's normalizer does", function()
+  local nfc = make({ normalizer = [[{"type":"NFC"}]] }, { "a", "\u{1DF6}", "\u{323}", "\u{1EA1}", "\u{1DC4}" })
+  -- U+1DF6 (Unicode 10, class 232) stays before U+0323 (class 220)
+  t.eq(pieces(nfc, "a\u{1DF6}\u{323}"), { "a", "\u{1DF6}", "\u{323}" })
+  -- U+1DC4 (Unicode 5, class 230) is reordered after U+0323, which composes with a
+  t.eq(pieces(nfc, "a\u{1DC4}\u{323}"), { "\u{1EA1}", "\u{1DC4}" })
+end)
+
 t.test("approximate counter says it is approximate", function()
   local a = tk.approximate()
   t.eq(a.approximate, true)
   t.eq(a:count(""), 0)
-  t.eq(a:count("abcdefgh"), 2)
-  t.eq(a:count("中文字"), 3)
-  t.eq(a:count("中文 abcd"), 2 + 2) -- the space and abcd: 5 chars → 2
+  t.eq(a:count("hello"), 1)
+  t.eq(a:count("hello world, again."), 4) -- 3 words + 2 punctuation at 0.6
+  t.eq(a:count("中文字"), 4) -- 1.25 per ideograph
+  t.eq(a:count("12345"), 2)
+  t.eq(a:count("\n\n\n"), 1)
 end)
 
 return t.done()

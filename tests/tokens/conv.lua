@@ -1,12 +1,13 @@
 -- Builds an example from a record {messages = [{role, content | parts, train}]}
--- where parts = [{text, train}] make a partly trained message (PAM's shape).
+-- where parts = [{text, train}] make a partly trained message (PAM's shape);
+-- the record's id, when it has one, goes to the example's meta.
 local lc = require "lacuna"
 
 return lc.recipe {
   name = "conv", version = "1.0.0",
   input = { messages = "array" },
   map = function(rec)
-    local ex = lc.example()
+    local ex = lc.example(rec.id and { meta = { id = rec.id } } or nil)
     for _, m in ipairs(rec.messages) do
       if m.parts then
         local parts = {}
