@@ -27,6 +27,7 @@ static const struct {
     {"caller", lacuna_open_caller},
     {"render", lacuna_open_render},
     {"tokenizer", lacuna_open_tokenizer},
+    {"text", lacuna_open_text},
     {NULL, NULL},
 };
 

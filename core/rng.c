@@ -374,6 +374,8 @@ lacuna_rng *lacuna_rng_push(lua_State *L, uint64_t seed, uint64_t stream) {
   return g;
 }
 
+lacuna_rng *lacuna_rng_check(lua_State *L, int idx) { return check_rng(L, idx); }
+
 int lacuna_open_rng(lua_State *L) {
   ensure_meta(L);
   luaL_newlib(L, rng_funcs);

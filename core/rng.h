@@ -23,5 +23,7 @@ double lacuna_rng_double(lacuna_rng *g);
 /* Pushes a new "lacuna.Rng" userdata seeded with (seed, stream); returns its
  * generator, owned by the Lua value. */
 lacuna_rng *lacuna_rng_push(lua_State *L, uint64_t seed, uint64_t stream);
+/* The generator of the "lacuna.Rng" userdata at idx; raises if it is none. */
+lacuna_rng *lacuna_rng_check(lua_State *L, int idx);
 
 #endif

@@ -804,6 +804,12 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL},
 };
 
+lacuna_tokenizer *lacuna_tokenizer_check(lua_State *L, int idx) {
+  LTok *t = luaL_checkudata(L, idx, TOKENIZER_MT);
+  if (!t->tok) luaL_error(L, "attempt to use a closed tokenizer");
+  return t->tok;
+}
+
 int lacuna_open_tokenizer(lua_State *L) {
   if (luaL_newmetatable(L, TOKENIZER_MT)) {
     luaL_setfuncs(L, tok_meta, 0);

@@ -74,4 +74,9 @@ const char *lacuna_tokenizer_id_to_token(const lacuna_tokenizer *tok, int32_t id
                                          size_t *len); /* NULL if absent */
 size_t lacuna_tokenizer_vocab_size(const lacuna_tokenizer *tok);
 
+/* The tokenizer of the "lacuna.Tokenizer" userdata at idx (for other C
+ * areas); raises if it is none or closed. */
+struct lua_State;
+lacuna_tokenizer *lacuna_tokenizer_check(struct lua_State *L, int idx);
+
 #endif

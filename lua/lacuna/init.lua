@@ -41,6 +41,7 @@ lc.part = example.part
 lc.is_example = example.is_example
 lc.formats = require "lacuna.formats"
 lc.tokenizer = require "lacuna.tokenizer"
+lc.text = require "lacuna.text"
 
 -- Deterministic random streams
 function lc.rng(seed, stream) return core.rng.new(seed or 0, stream or 0) end

@@ -1,0 +1,63 @@
+-- Long-context text for IN2-style data (DESIGN §1.3): sentences, ~N-token
+-- segments, a segment pool in C memory, and contexts of a target token length
+-- with needles at chosen or uniform depths. A thin layer over lacuna.core.text:
+-- it accepts lc.tokenizer objects (exact) or lc.tokenizer.approximate() / nil
+-- (the approximate counter).
+--
+--   local pool = lc.text.pool { capacity = 1e6, seed = 7, tokenizer = tok }
+--   pool:add_document(doc_text, doc_id, 128)            -- segments, reservoir
+--   local c = assert(pool:context(ctx.rng, { target = 8192,
+--       needles = { seg_text }, exclude = { doc_id } }))
+--   -- c.text, c.tokens, c.needles[1].byte_start/.byte_end/.token/.tokens/.depth
+--
+-- Pieces are joined with "\n" by default (opts.sep): segments from unrelated
+-- documents read as separate lines. Byte spans are 0-based, end exclusive
+-- (text:sub(byte_start + 1, byte_end) is the needle); token indices 0-based.
+-- A needle's depth is the share of the context's non-needle tokens before it.
+local core = require "lacuna.core"
+local raw = core.text
+
+local M = {}
+
+-- The tokenizer userdata for the C side; nil selects the approximate counter.
+local function counter(tok, fname)
+  if tok == nil then return nil end
+  if type(tok) == "table" then
+    if tok.approximate then return nil end
+    if tok.raw then return tok.raw end
+  elseif type(tok) == "userdata" then
+    return tok
+  end
+  error(fname .. ": tokenizer must be an lc.tokenizer, its approximate counter, or nil", 3)
+end
+
+--- The sentences of text (strings, without surrounding whitespace).
+function M.sentences(text) return raw.sentences(text) end
+
+--- Segments of at most max_tokens tokens: {text...}, {tokens...} | nil, message.
+function M.segment(text, max_tokens, tokenizer)
+  return raw.segment(text, max_tokens, counter(tokenizer, "lacuna.text.segment"))
+end
+
+--- Token count of text under the same counter the pool uses (no special tokens).
+function M.count(text, tokenizer) return raw.count(text, counter(tokenizer, "lacuna.text.count")) end
+
+--- 0-based token index of the token holding each byte offset.
+function M.token_index(text, offsets, tokenizer)
+  return raw.token_index(text, offsets, counter(tokenizer, "lacuna.text.token_index"))
+end
+
+--- A pool: opts.capacity (segments kept, reservoir-sampled beyond it), opts.seed
+--- (integer) or opts.rng (an lc.rng, whose next draws seed the pool), opts.tokenizer.
+function M.pool(opts)
+  if type(opts) ~= "table" then error("lacuna.text.pool: options must be a table", 2) end
+  local cap = opts.capacity
+  if math.type(cap) ~= "integer" then
+    if type(cap) == "number" and cap == math.floor(cap) then cap = math.tointeger(cap) end
+    if math.type(cap) ~= "integer" then error("lacuna.text.pool: capacity must be an integer", 2) end
+  end
+  local seed = opts.rng or opts.seed or 0
+  return raw.pool(cap, seed, counter(opts.tokenizer, "lacuna.text.pool"))
+end
+
+return M

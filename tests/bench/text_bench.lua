@@ -1,0 +1,149 @@
+-- lacuna side of tests/bench/run_text.sh.
+--   lua5.4 text_bench.lua pool SEGMENTS CORPUS
+--     builds a pool of SEGMENTS 128-token segments (approximate counter) and
+--     prints {"build_s", "segments", "text_bytes", "record_bytes", ...} as JSON;
+--   lua5.4 text_bench.lua contexts SEGMENTS CORPUS N M OUT [REPS]
+--     the same pool, then N contexts of 32,768 tokens (one needle each, its
+--     document excluded) written to OUT, then the first M of them again with
+--     the plain-Lua reference (text_ref.lua) over a copy of the pool in Lua
+--     tables, counting with lacuna's counter and with the counter in Lua;
+--     prints median CPU seconds of REPS runs and whether all made the same bytes;
+--   lua5.4 text_bench.lua exact MODEL CORPUS N
+--     a pool segmented with the tokenizer at MODEL (one pass over the
+--     corpus), then N exact 32,768-token contexts; prints CPU seconds.
+-- CORPUS: FILM's document_sentences.jsonl (10 sentences to a document), or
+-- "generated" for a built-in generator. Documents are reused with their
+-- sentences rotated, under new ids, until SEGMENTS segments were offered.
+local lc = require "lacuna"
+local ref = require "text_ref"
+local mode, nseg, corpus = arg[1], tonumber(arg[2]), arg[3]
+if mode == "exact" then nseg = 10000000 end
+local clock = os.clock
+
+local function load_docs()
+  local sents = {}
+  if corpus ~= "generated" then
+    for line in io.lines(corpus) do sents[#sents + 1] = lc.json.decode(line).sentence end
+  else
+    local g, vocab = lc.rng(1), {}
+    for w in ("time river model data paper result method stone cloud number signal theory value system light " ..
+              "field water energy under bright market winter garden copper yellow forest engine"):gmatch("%S+") do
+      vocab[#vocab + 1] = w
+    end
+    for i = 1, 20000 do
+      local w = {}
+      for k = 1, g:int(8, 30) do w[k] = vocab[g:int(#vocab)] end
+      w[1] = w[1]:gsub("^%l", string.upper)
+      sents[i] = table.concat(w, " ") .. (i % 7 == 0 and ", e.g. 3.14 units." or ".")
+    end
+  end
+  local docs = {}
+  for i = 1, #sents - 9, 10 do docs[#docs + 1] = { table.unpack(sents, i, i + 9) } end
+  return docs
+end
+
+local function median(v)
+  table.sort(v)
+  return #v % 2 == 1 and v[(#v + 1) // 2] or (v[#v // 2] + v[#v // 2 + 1]) / 2
+end
+
+local function build_pool(docs, tok)
+  local pool = lc.text.pool { capacity = nseg, seed = 1, tokenizer = tok }
+  local t0, id = clock(), 0
+  for pass = 0, math.huge do
+    for _, d in ipairs(docs) do
+      local r = pass % #d
+      local parts = {}
+      for k = 1, #d do parts[k] = d[(k - 1 + r) % #d + 1] end
+      id = id + 1
+      pool:add_document(table.concat(parts, " "), id, 128)
+      if pool:stats().offered >= nseg then return pool, clock() - t0 end
+    end
+    if tok then return pool, clock() - t0 end -- one pass
+  end
+end
+
+local TARGET = 32768
+if mode == "exact" then
+  local tok = assert(lc.tokenizer.load(arg[2]))
+  local docs = load_docs()
+  local pool, build_s = build_pool(docs, tok)
+  local n, g, bytes = tonumber(arg[4]), lc.rng(42), 0
+  local t0 = clock()
+  for _ = 1, n do
+    local s, _, d = pool:get(g:int(#pool))
+    local c = assert(pool:context(g, { target = TARGET, needles = { s }, exclude = { d } }))
+    bytes = bytes + #c.text
+  end
+  print(lc.json.encode { contexts = n, secs = clock() - t0, bytes = bytes, segments = #pool, build_s = build_s })
+  return
+end
+
+local docs = load_docs()
+local pool, build_s = build_pool(docs)
+local st = pool:stats()
+if mode == "pool" then
+  print(lc.json.encode { build_s = build_s, segments = st.segments, offered = st.offered, text_bytes = st.text_bytes,
+                         arena_bytes = st.arena_bytes, record_bytes = st.record_bytes })
+  return
+end
+
+local n, m, outpath, reps = tonumber(arg[4]), tonumber(arg[5]), arg[6], tonumber(arg[7] or 3)
+-- the needles: segments drawn once, the same for both implementations
+local pick = lc.rng(7)
+local needles = {}
+for i = 1, n do
+  local s, _, d = pool:get(pick:int(#pool))
+  needles[i] = { s, d }
+end
+
+-- Only the assembly is timed; each context is then written out (and the
+-- first M kept to compare with the reference).
+local kept, bytes, c_runs = {}, 0, {}
+for rep = 1, reps do
+  local f = rep == 1 and assert(io.open(outpath, "wb"))
+  local g, secs = lc.rng(42), 0
+  for i = 1, n do
+    local t0 = clock()
+    local c = assert(pool:context(g, { target = TARGET, needles = { needles[i][1] }, exclude = { needles[i][2] } }))
+    secs = secs + (clock() - t0)
+    if f then
+      f:write(c.text)
+      bytes = bytes + #c.text
+      if i <= m then kept[i] = c.text end
+    end
+  end
+  if f then f:close() end
+  c_runs[rep] = secs
+end
+local c_s = median(c_runs)
+
+-- the pool again as plain Lua tables
+collectgarbage()
+local before = collectgarbage("count")
+local P = { text = {}, tokens = {}, doc = {}, n = #pool }
+for i = 1, #pool do P.text[i], P.tokens[i], P.doc[i] = pool:get(i) end
+collectgarbage()
+local lua_bytes = (collectgarbage("count") - before) * 1024
+local function run_ref(counter)
+  local g2, same, out_bytes, secs = lc.rng(42), true, 0, 0
+  for i = 1, m do
+    local t0 = clock()
+    local c = ref.context(P, g2, { target = TARGET, needles = { needles[i][1] }, exclude = { needles[i][2] } }, counter)
+    secs = secs + (clock() - t0)
+    out_bytes = out_bytes + #c.text
+    same = same and c.text == kept[i]
+  end
+  return secs, out_bytes, same
+end
+local lua_runs, pure_runs, lbytes, pbytes, same, pure_same = {}, {}, 0, 0, true, true
+for rep = 1, reps do
+  local a, b, ok = run_ref(lc.text.count)
+  lua_runs[rep], lbytes, same = a, b, same and ok
+  a, b, ok = run_ref(ref.approx_count)
+  pure_runs[rep], pbytes, pure_same = a, b, pure_same and ok
+end
+local lua_s, pure_s = median(lua_runs), median(pure_runs)
+print(lc.json.encode { contexts = n, c_s = c_s, bytes = bytes, lua_contexts = m, lua_s = lua_s, lua_bytes_out = lbytes,
+                       same = same, pure_s = pure_s, pure_bytes_out = pbytes, pure_same = pure_same,
+                       lua_pool_bytes = lua_bytes, segments = #pool, text_bytes = st.text_bytes })

@@ -1,0 +1,188 @@
+-- lacuna.text from Lua: segmenting and counting under a tokenizer or the
+-- approximate counter, the pool's API and its mistakes, sampling with
+-- exclusion, contexts at given depths, the byte -> token index.
+local t = require "testlib"
+local lc = require "lacuna"
+local text = lc.text
+
+local fixtures = os.getenv("LACUNA_FIXTURES") or "../fixtures"
+local words = assert(lc.tokenizer.load(fixtures .. "/text/words.json")) -- one token per pre-token
+
+local function corpus_pool(opts)
+  local pool = text.pool(opts)
+  local g = lc.rng(99)
+  local vocab = { "river", "stone", "cloud", "paper", "seven", "number", "bright", "under" }
+  for d = 1, 120 do
+    local sents = {}
+    for s = 1, 12 do
+      local w = {}
+      for i = 1, g:int(4, 12) do w[i] = vocab[g:int(#vocab)] end
+      w[1] = w[1]:gsub("^%l", string.upper)
+      sents[s] = table.concat(w, " ") .. "."
+    end
+    assert(pool:add_document(table.concat(sents, " "), d, 40))
+  end
+  return pool
+end
+
+t.test("sentences and segments", function()
+  t.eq(text.sentences("Dr. Who left. Then e.g. this. 中文。好！"), { "Dr. Who left.", "Then e.g. this.", "中文。", "好！" })
+  local segs, counts = text.segment("One two three. Four five six seven. Fifteen.", 5, words)
+  t.eq(segs, { "One two three.", "Four five six seven.", "Fifteen." })
+  t.eq(counts, { 4, 5, 2 })
+  -- the approximate counter through lc.tokenizer.approximate() or nil: same answers
+  local a1, c1 = text.segment("One two three. Four five six seven.", 5, lc.tokenizer.approximate())
+  local a2, c2 = text.segment("One two three. Four five six seven.", 5)
+  t.eq(a1, a2)
+  t.eq(c1, c2)
+  t.eq(text.count("Hello, world!", words), 4)
+  -- without a tokenizer: lacuna's approximate counter, the one lc.tokenizer.approximate() is
+  local sample = "Approximate counts, 12345 and 中文 too.\n"
+  t.eq(text.count(sample), lc.tokenizer.approximate():count(sample))
+  t.raises(function() text.segment("x", 0) end, "max_tokens must be >= 1")
+  t.raises(function() text.segment("x", 5, 42) end, "tokenizer must be")
+end)
+
+t.test("segment: random text, invalid UTF-8 included", function()
+  local g = lc.rng(31)
+  local atoms = { "a", "word", "Mr.", "3.14", ". ", "! ", "? ", "\n", "\n\n", " ", "  ", "é", "中", "文。", "”", "e.g.",
+                  "\xff", "\xe4\xbd", "—", "https://example.com/x?y=1", "(", ")", "\t" }
+  for round = 1, 300 do
+    local parts = {}
+    for i = 1, g:int(0, 200) do parts[i] = atoms[g:int(#atoms)] end
+    local s = table.concat(parts)
+    for _, tok in ipairs { words, false } do
+      local max = g:int(1, 40)
+      local segs, counts = text.segment(s, max, tok or nil)
+      local at = 1
+      for i, seg in ipairs(segs) do
+        local a, b = s:find(seg, at, true)
+        t.truthy(a, "segment " .. i .. " is the next part of the text")
+        t.truthy(not s:sub(at, a - 1):find("%S"), "only whitespace skipped")
+        at = b + 1
+        t.eq(counts[i], text.count(seg, tok or nil))
+        t.truthy(counts[i] <= max or utf8.len(seg) == 1 or #seg == 1, "over the limit: " .. counts[i] .. " > " .. max)
+        t.truthy(seg:find("^%S") and seg:find("%S$"), "trimmed")
+        if utf8.len(s) then t.truthy(utf8.len(seg), "valid UTF-8 stays valid") end
+      end
+      t.truthy(not s:sub(at):find("%S"), "nothing left over in round " .. round)
+    end
+  end
+end)
+
+t.test("token_index maps bytes to the token holding them", function()
+  local s = "Hello, big world!"
+  t.eq(text.token_index(s, { 0, 4, 5, 6, 7, 11, #s }, words), { 0, 0, 1, 2, 2, 3, 5 })
+  local approx = text.token_index(s, { 0, #s })
+  t.eq(approx[1], 0)
+  t.eq(approx[2], text.count(s))
+  t.raises(function() text.token_index(s, { #s + 1 }, words) end, "is not a byte offset")
+end)
+
+t.test("pool: reservoir, get, stats, determinism", function()
+  local a = text.pool { capacity = 50, seed = 3 }
+  local b = text.pool { capacity = 50, rng = lc.rng(3) }
+  local c = text.pool { capacity = 50, seed = 3 }
+  for i = 1, 5000 do
+    a:add("segment " .. i, i)
+    b:add("segment " .. i, i)
+    c:add("segment " .. i, i, 2)
+  end
+  t.eq(#a, 50)
+  t.eq(a:stats().offered, 5000)
+  t.eq(a:stats().record_bytes // a:stats().segments, 24)
+  local same, differ = true, 0
+  for i = 1, 50 do
+    local sa, ta, da = a:get(i)
+    local sc, _, dc = c:get(i)
+    same = same and sa == sc and da == dc
+    t.eq(sa, "segment " .. da)
+    if select(3, b:get(i)) ~= da then differ = differ + 1 end
+    t.eq(ta, text.count(sa))
+  end
+  t.truthy(same, "same seed, same pool")
+  t.truthy(differ > 25, "a seed from an rng is another stream")
+  t.raises(function() a:get(51) end, "no such segment")
+  t.raises(function() text.pool { capacity = 0 } end, "capacity must be >= 1")
+  t.raises(function() a:add("x", "doc") end, "number expected")
+  a:close()
+  t.raises(function() a:size() end, "closed pool")
+  do
+    local scoped <close> = text.pool { capacity = 5, seed = 1 }
+    scoped:add("x", 1)
+  end
+end)
+
+t.test("sample: distinct, excludes documents, deterministic", function()
+  local pool = text.pool { capacity = 100, seed = 1 }
+  for i = 0, 99 do pool:add("s" .. i, i // 10) end
+  local picks = assert(pool:sample(lc.rng(5), 80, { 2, 7 }))
+  t.eq(#picks, 80)
+  local seen = {}
+  for _, slot in ipairs(picks) do
+    t.truthy(not seen[slot], "no slot twice")
+    seen[slot] = true
+    local _, _, doc = pool:get(slot)
+    t.truthy(doc ~= 2 and doc ~= 7, "excluded document drawn")
+  end
+  t.eq(pool:sample(lc.rng(5), 80, { 2, 7 }), picks)
+  t.fails("fewer segments", pool:sample(lc.rng(5), 81, { 2, 7 }))
+  t.raises(function() pool:sample(lc.rng(5), 1, { "x" }) end, "not a document id")
+end)
+
+t.test("context: exact under a tokenizer, needles where asked", function()
+  local pool = corpus_pool { capacity = 10000, seed = 8, tokenizer = words }
+  local needle = "The code is 4242."
+  for _, depth in ipairs { 0, 0.5, 1 } do
+    local c = assert(pool:context(lc.rng(1), { target = 900, needles = { needle }, depths = { depth }, exclude = { 1 } }))
+    t.truthy(c.tokens <= 900 and c.tokens >= 884, "tokens " .. c.tokens)
+    t.eq(c.tokens, words:count(c.text))
+    local n = c.needles[1]
+    t.eq(c.text:sub(n.byte_start + 1, n.byte_end), needle)
+    t.eq(n.token, words:count(c.text:sub(1, n.byte_start)))
+    t.eq(n.tokens, 5)
+    t.truthy(math.abs(n.depth - depth) < 0.05, "depth " .. n.depth .. " for " .. depth)
+  end
+  local first = assert(pool:context(lc.rng(1), { target = 900, needles = { needle }, depths = { 0 } }))
+  t.eq(first.needles[1].byte_start, 0)
+  local last = assert(pool:context(lc.rng(1), { target = 900, needles = { needle }, depths = { 1 } }))
+  t.eq(last.needles[1].byte_end, #last.text)
+  -- same rng state, same context; a space separator is honoured
+  local a = pool:context(lc.rng(2), { target = 500, needles = { "x y.", "z w." }, sep = " " })
+  local b = pool:context(lc.rng(2), { target = 500, needles = { "x y.", "z w." }, sep = " " })
+  t.eq(a, b)
+  t.truthy(not a.text:find("\n"), "joined with spaces")
+  t.raises(function() pool:context(lc.rng(1), { target = 0 }) end, "target must be")
+  t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { "a" }, depths = { 1.5 } }) end, "outside [0, 1]")
+  t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { true } }) end, "needles[1] is not a string or a pool slot")
+  t.fails("too few segments", pool:context(lc.rng(1), { target = 10000000 }))
+  -- a needle given as a pool slot: its text, and its document excluded
+  local stext, _, sdoc = pool:get(7)
+  local c = assert(pool:context(lc.rng(4), { target = 3000, needles = { 7 } }))
+  local n = c.needles[1]
+  t.eq(c.text:sub(n.byte_start + 1, n.byte_end), stext)
+  local others = {}
+  for i = 1, #pool do
+    local s, _, d = pool:get(i)
+    if d == sdoc and i ~= 7 then others[#others + 1] = s end
+  end
+  for _, s in ipairs(others) do t.truthy(not c.text:find(s, 1, true), "a segment of the needle's document") end
+  t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { #pool + 1 } }) end, "is not a pool slot")
+end)
+
+t.test("context: approximate counter sums the pieces", function()
+  local pool = corpus_pool { capacity = 10000, seed = 8 }
+  local c = assert(pool:context(lc.rng(3), { target = 2000, needles = { "Needle here." } }))
+  t.truthy(c.tokens <= 2000 and c.tokens >= 1984, "tokens " .. c.tokens)
+  t.truthy(math.abs(c.tokens - text.count(c.text)) <= c.fillers // 2 + 2, "sum close to the whole count")
+end)
+
+t.test("a closed tokenizer is noticed by the pool", function()
+  local tok = assert(lc.tokenizer.load(fixtures .. "/text/words.json"))
+  local pool = text.pool { capacity = 10, seed = 1, tokenizer = tok }
+  pool:add("a b", 1)
+  tok:close()
+  t.raises(function() pool:add("c d", 2) end, "closed tokenizer")
+end)
+
+return t.done()
