@@ -203,8 +203,31 @@ function M.lacuna(lc, o)
         " lacuna.tokenizer.model(), the --tokenizer given on the command line" .. SANDBOX_HINT, 2)
     end,
   }
+  -- lc.text takes the --tokenizer model's proxy where lacuna's own takes a
+  -- tokenizer. (Tail calls: a mistake still names the recipe's line.)
+  local text = lc.text
+  local function tok_arg(t)
+    if type(t) == "userdata" then return target(t, TOKENIZER) or t end
+    return t
+  end
+  local text_view = {
+    sentences = text.sentences,
+    segment = function(s, max_tokens, t) return text.segment(s, max_tokens, tok_arg(t)) end,
+    count = function(s, t) return text.count(s, tok_arg(t)) end,
+    token_index = function(s, offsets, t) return text.token_index(s, offsets, tok_arg(t)) end,
+    pool = function(opts)
+      if type(opts) == "table" and type(opts.tokenizer) == "userdata" then
+        local copy = {}
+        for k, v in pairs(opts) do copy[k] = v end
+        copy.tokenizer = tok_arg(opts.tokenizer)
+        opts = copy
+      end
+      return text.pool(opts)
+    end,
+  }
   local view = {
     version = lc.version,
+    text = module_view(text_view, "lacuna.text"),
     recipe = lc.recipe,
     int = lc.int, number = lc.number, string = lc.string, bool = lc.bool, enum = lc.enum,
     list = lc.list, kind = lc.kind,

@@ -105,6 +105,8 @@ probe 'ctx.params.x' "nil"
 probe 'ctx.teacher.pool or ctx.teacher.ep or ctx.teacher.cfg' "nil"
 probe 'coroutine.wrap(function(a) local b = coroutine.yield(a + 1) return b * 2 end)(1)' "2"
 probe 'lc.tokenizer.model():count("hello world")' "1" --tokenizer "$FIX/tokenizer/bytelevel.json"
+probe 'lc.text.count("hello world", lc.tokenizer.model())' "1" --tokenizer "$FIX/tokenizer/bytelevel.json"
+probe 'lc.text.pool { capacity = 4, tokenizer = lc.tokenizer.model() } ~= nil' "true" --tokenizer "$FIX/tokenizer/bytelevel.json"
 probe 'os.time() > 0 and ctx.index == 2 and ctx.seed == 7 and ctx.line == 2' "true" --seed 7
 probe 'lc.sha256("abc"):sub(1, 8)' "ba7816bf"
 
