@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "areas.h"
 
@@ -33,6 +34,7 @@ struct lacuna_cache {
   int readonly;
   int iterating;
   long long schema;
+  int busy; /* the last error was SQLITE_BUSY/LOCKED: another connection held a lock */
   char *path;
   char err[512];
 };
@@ -60,6 +62,8 @@ int lacuna_cache_valid_key(const char *s, size_t len) {
 }
 
 static int set_sqlite_error(lacuna_cache *c, const char *what) {
+  int code = sqlite3_errcode(c->db) & 0xff;
+  c->busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
   snprintf(c->err, sizeof c->err, "%s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
   return -1;
 }
@@ -204,6 +208,17 @@ static int setup(lacuna_cache *c, int readonly) {
   return 0;
 }
 
+/* Closes the connection and its statements, keeping c itself. */
+static void close_db(lacuna_cache *c) {
+  sqlite3_finalize(c->get);
+  sqlite3_finalize(c->has);
+  sqlite3_finalize(c->put);
+  sqlite3_finalize(c->each);
+  c->get = c->has = c->put = c->each = NULL;
+  sqlite3_close(c->db); /* the last connection checkpoints and removes the WAL */
+  c->db = NULL;
+}
+
 lacuna_cache *lacuna_cache_open(const char *path, int readonly, char *err, size_t errlen) {
   if (!path || !*path) {
     snprintf(err, errlen, "cache path is empty");
@@ -225,21 +240,34 @@ lacuna_cache *lacuna_cache_open(const char *path, int readonly, char *err, size_
     return NULL;
   }
   c->readonly = readonly;
-  if (setup(c, readonly) < 0) {
-    snprintf(err, errlen, "%s", c->err);
-    lacuna_cache_close(c);
-    return NULL;
+  /* Processes opening a new cache at once race for the switch to WAL and
+   * the schema; SQLite answers some of those lock conflicts with SQLITE_BUSY
+   * at once, without calling the busy handler (to avoid a deadlock). Start
+   * again after a short randomized pause, up to the busy timeout. */
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  unsigned seed = (unsigned)start.tv_nsec ^ (unsigned)getpid();
+  for (;;) {
+    c->busy = 0;
+    if (setup(c, readonly) == 0) return c;
+    close_db(c);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double waited_ms =
+        (double)(now.tv_sec - start.tv_sec) * 1e3 + (double)(now.tv_nsec - start.tv_nsec) / 1e6;
+    if (!c->busy || waited_ms > BUSY_TIMEOUT_MS) break;
+    seed = seed * 1103515245u + 12345u;
+    struct timespec pause = {0, (long)(1 + (seed >> 16) % 20) * 1000000L};
+    nanosleep(&pause, NULL);
   }
-  return c;
+  snprintf(err, errlen, "%s", c->err);
+  lacuna_cache_close(c);
+  return NULL;
 }
 
 void lacuna_cache_close(lacuna_cache *c) {
   if (!c) return;
-  sqlite3_finalize(c->get);
-  sqlite3_finalize(c->has);
-  sqlite3_finalize(c->put);
-  sqlite3_finalize(c->each);
-  sqlite3_close(c->db); /* the last connection checkpoints and removes the WAL */
+  close_db(c);
   free(c->path);
   free(c);
 }

@@ -7,6 +7,7 @@
  * Retries, backoff, rate limits and caching are policy: lua/lacuna/teacher.lua. */
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +31,9 @@ typedef struct transfer {
   int too_big;
   double retry_after; /* seconds, < 0 when absent */
   struct curl_slist *headers;
+  char *upload; /* the request body, sent through on_read */
+  size_t upload_len, upload_pos;
+  int sends; /* times the body started to go out: > 1 when curl re-sent it */
   long status;
   CURLcode result;
   char errbuf[CURL_ERROR_SIZE];
@@ -139,6 +143,43 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* The body goes out through this callback, not CURLOPT_POSTFIELDS, so that
+ * every send is seen: when a reused keep-alive connection turns out dead
+ * before the reply, libcurl rewinds the body (on_seek) and sends the whole
+ * request again on a new connection, by itself. Each read from offset 0 is
+ * one request leaving the machine. */
+static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
+  transfer *t = ud;
+  if (t->upload_pos == 0) t->sends++;
+  size_t left = t->upload_len - t->upload_pos, want = size * n;
+  if (want > left) want = left;
+  memcpy(buf, t->upload + t->upload_pos, want);
+  t->upload_pos += want;
+  return want;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+  transfer *t = ud;
+  if (origin != SEEK_SET || offset < 0 || (size_t)offset > t->upload_len) return CURL_SEEKFUNC_CANTSEEK;
+  t->upload_pos = (size_t)offset;
+  return CURL_SEEKFUNC_OK;
+}
+
+/* POSTs a copy of body through on_read/on_seek. 0 when out of memory. */
+static int attach_body(transfer *t, const char *body, size_t blen) {
+  t->upload = malloc(blen ? blen : 1);
+  if (!t->upload) return 0;
+  memcpy(t->upload, body, blen);
+  t->upload_len = blen;
+  curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+  curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
+  curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, t);
+  return 1;
+}
+
 static void unlink_transfer(http_client *c, transfer *t) {
   if (t->prev)
     t->prev->next = t->next;
@@ -152,11 +193,12 @@ static void unlink_transfer(http_client *c, transfer *t) {
 static void free_transfer(transfer *t) {
   if (t->easy) curl_easy_cleanup(t->easy);
   curl_slist_free_all(t->headers);
+  free(t->upload);
   free(t->body);
   free(t);
 }
 
-/* Pushes status, body, retry_after, error — the results of one POST. */
+/* Pushes status, body, retry_after, error, sends — the results of one POST. */
 static void push_results(lua_State *L, transfer *t) {
   if (t->result == CURLE_OK) {
     lua_pushinteger(L, t->status);
@@ -175,6 +217,7 @@ static void push_results(lua_State *L, transfer *t) {
     else
       lua_pushfstring(L, "%s%s%s", curl_easy_strerror(t->result), t->errbuf[0] ? ": " : "", t->errbuf);
   }
+  lua_pushinteger(L, t->sends);
 }
 
 /* Hands a finished transfer of a run's task to its task (which the run may
@@ -183,7 +226,7 @@ static void deliver(lacuna_sched *s, transfer *t) {
   lua_State *co = (s && t->run_id == lacuna_sched_run_id(s)) ? lacuna_sched_thread(s, t->token) : NULL;
   if (co) {
     push_results(co, t);
-    lacuna_sched_wake(s, t->token, 4);
+    lacuna_sched_wake(s, t->token, 5);
   }
   free_transfer(t);
 }
@@ -204,6 +247,7 @@ static void drain(http_client *c, lacuna_sched *s) {
     curl_multi_remove_handle(c->multi, t->easy);
     unlink_transfer(c, t);
     if (t->result != CURLE_OK) c->failures++;
+    if (t->sends > 1) c->requests += t->sends - 1; /* libcurl's own re-sends */
     if (t->run_id == 0) {
       t->done = 1; /* the blocking caller reads and frees it */
     } else if (!s) {
@@ -250,7 +294,7 @@ static int k_post(lua_State *L, int status, lua_KContext ctx) {
   (void)L;
   (void)status;
   (void)ctx;
-  return 4;
+  return 5;
 }
 
 static double opt_number(lua_State *L, int idx, const char *field, double dflt) {
@@ -262,9 +306,10 @@ static double opt_number(lua_State *L, int idx, const char *field, double dflt) 
 }
 
 /* client:post(url, headers, body [, {timeout=, connect_timeout=, stall=}])
- *   -> status, body, retry_after|nil, error|nil
+ *   -> status, body, retry_after|nil, error|nil, sends
  * A transport failure (timeout, reset, refused, truncated body) is not raised:
- * it comes back as `error`, for the caller's retry policy. */
+ * it comes back as `error`, for the caller's retry policy. sends counts the
+ * times the request went out (libcurl re-sends on a dead reused connection). */
 static int client_post(lua_State *L) {
   http_client *c = check_client(L, 1);
   const char *url = luaL_checkstring(L, 2);
@@ -305,8 +350,10 @@ static int client_post(lua_State *L) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+  if (!attach_body(t, body, blen)) {
+    free_transfer(t);
+    return luaL_error(L, "http: out of memory");
+  }
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -360,7 +407,7 @@ static int client_post(lua_State *L) {
   }
   push_results(L, t);
   free_transfer(t);
-  return 4;
+  return 5;
 }
 
 static void close_client(http_client *c) {
@@ -386,7 +433,8 @@ static int client_gc(lua_State *L) {
   return 0;
 }
 
-/* client:stats() -> {requests=, in_flight=, transport_failures=} */
+/* client:stats() -> {requests=, in_flight=, transport_failures=}; requests
+ * counts every send, libcurl's re-sends included. */
 static int client_stats(lua_State *L) {
   http_client *c = check_client(L, 1);
   lua_createtable(L, 0, 3);

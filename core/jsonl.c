@@ -7,9 +7,11 @@
  * with FILE:LINE and the reader goes on: the caller records the failure, and
  * nothing is dropped silently.
  *
- * The writer writes to a sibling temporary file and renames it over the
- * target only on commit, so a crash never leaves a half-written output under
- * the final name. */
+ * The writer writes to a sibling temporary file (PATH.tmp.PID) through its
+ * own buffer over write(2), checking every write, flush, fsync and close; an
+ * error is sticky, so a file that lost bytes can never be committed. seal()
+ * completes the temporary file, commit() renames it over the target, so a
+ * crash never leaves a half-written output under the final name. */
 #include "jsonl.h"
 
 #include <errno.h>
@@ -24,6 +26,7 @@
 
 #include "areas.h"
 #include "json.h"
+#include "sys.h"
 
 #define READ_CHUNK ((size_t)1 << 20)    /* least free space before a gzread */
 #define READ_BUF_INIT ((size_t)4 << 20) /* initial line buffer */
@@ -59,11 +62,21 @@ static Reader *check_open_reader(lua_State *L, int idx) {
   return r;
 }
 
+/* The reason of a failed read, without the file name (the caller adds it
+ * once, with the line number): zlib prefixes its messages with the path. */
 static void gz_message(gzFile gz, int fallback_errno, char *err, size_t errlen) {
   int code = Z_OK;
   const char *msg = gz ? gzerror(gz, &code) : NULL;
-  if (code == Z_ERRNO || !msg || !*msg) msg = strerror(fallback_errno ? fallback_errno : EIO);
-  snprintf(err, errlen, "%s", msg);
+  if (code == Z_BUF_ERROR) {
+    snprintf(err, errlen, "the compressed stream ends early (truncated file)");
+    return;
+  }
+  if (code == Z_ERRNO || !msg || !*msg) {
+    snprintf(err, errlen, "%s", strerror(fallback_errno ? fallback_errno : EIO));
+    return;
+  }
+  const char *sep = strstr(msg, ": ");
+  snprintf(err, errlen, "%s%s", code == Z_DATA_ERROR ? "corrupt compressed data: " : "", sep ? sep + 2 : msg);
 }
 
 /* Sets line and len to the next line (without its '\n'). Lines longer than
@@ -159,8 +172,11 @@ static int fetch(lua_State *L, Reader *r, const char **p, size_t *n) {
       case RL_ERROR:
         r->dead = 1;
         lua_pushboolean(L, 0);
-        lua_pushfstring(L, "%s: %s", r->name, err);
-        return 2;
+        /* The line being read when the stream broke: the ones before it are
+         * whole and were returned. */
+        lua_pushfstring(L, "%s:%I: %s", r->name, (lua_Integer)r->lineno + 1, err);
+        lua_pushinteger(L, (lua_Integer)r->lineno + 1);
+        return 3;
       case RL_TOOLONG:
         lua_pushboolean(L, 0);
         lua_pushfstring(L, "%s:%I: line longer than max_line (%I bytes)", r->name, (lua_Integer)r->lineno,
@@ -320,18 +336,26 @@ static int l_open(lua_State *L) {
 
 /* ------------------------------------------------------------- writer */
 
-enum { W_NEW, W_OPEN, W_COMMITTED, W_ABORTED };
+/* W_SEALED: the temporary file is complete, synced and closed; commit only
+ * renames it. A direct writer (stdout, a device, a FIFO) has no temporary
+ * file: its bytes go straight to the target. */
+enum { W_NEW, W_OPEN, W_SEALED, W_COMMITTED, W_ABORTED };
 
 typedef struct Writer {
-  FILE *f;   /* plain output, or */
-  gzFile gz; /* gzip output, over a dup of fd */
-  int fd;    /* gzip: kept open for fsync after gzclose */
+  int fd;    /* plain output: our own buffer over write(2), or */
+  gzFile gz; /* gzip output, over a dup of fd (fd stays for fsync) */
   int state;
+  int direct; /* no temporary file, no rename, no fsync */
+  int err;    /* first errno of a failed write: sticky, so a torn file never commits */
   char *path, *tmp;
   char *iobuf;
-  long long count;
-  lacuna_jsonbuf jb; /* reused for every line */
+  size_t nbuf;
+  long long count, bytes, size; /* lines, content bytes, bytes on disk once sealed */
+  uLong crc;                    /* CRC-32 of the content (what gzip's trailer also holds) */
+  lacuna_jsonbuf jb;            /* reused for every line */
 } Writer;
+
+static const char *const writer_state_names[] = {"new", "open", "sealed", "committed", "aborted"};
 
 static Writer *check_writer(lua_State *L, int idx) {
   return (Writer *)luaL_checkudata(L, idx, LACUNA_JSONL_WRITER_MT);
@@ -340,48 +364,103 @@ static Writer *check_writer(lua_State *L, int idx) {
 static Writer *check_open_writer(lua_State *L, int idx) {
   Writer *w = check_writer(L, idx);
   if (w->state != W_OPEN)
-    luaL_error(L, "attempt to use a %s jsonl writer", w->state == W_COMMITTED ? "committed" : "closed");
+    luaL_error(L, "attempt to use a %s jsonl writer",
+               w->state == W_ABORTED || w->state == W_NEW ? "closed" : writer_state_names[w->state]);
   return w;
 }
 
-static int out_write(Writer *w, const char *p, size_t n) {
-  if (w->f) return fwrite(p, 1, n, w->f) == n;
-  while (n > 0) { /* gzwrite takes an unsigned count */
-    unsigned part = n > (1u << 30) ? (1u << 30) : (unsigned)n;
-    if (gzwrite(w->gz, p, part) != (int)part) return 0;
-    p += part;
-    n -= part;
+/* write(2) until done; 0 with errno set on failure. */
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return 0;
+    }
+    if (k == 0) {
+      errno = EIO;
+      return 0;
+    }
+    p += k;
+    n -= (size_t)k;
   }
   return 1;
 }
 
-/* Closes the output (with fsync when `sync`). Returns 1, or 0 with a
- * message in err. */
-static int close_output(Writer *w, int sync, char *err, size_t errlen) {
-  int ok = 1, e = 0;
-  if (w->f) {
-    if (fflush(w->f) != 0 || (sync && fsync(fileno(w->f)) != 0)) ok = 0, e = errno;
-    if (fclose(w->f) != 0 && ok) ok = 0, e = errno;
-    w->f = NULL;
-    if (!ok) snprintf(err, errlen, "%s: %s", w->tmp, strerror(e));
+static int flush_buf(Writer *w) {
+  if (w->nbuf == 0) return 1;
+  int ok = write_all(w->fd, w->iobuf, w->nbuf);
+  w->nbuf = 0;
+  return ok;
+}
+
+static const char *writer_errmsg(Writer *w) {
+  if (w->gz && w->err == 0) {
+    int code = Z_OK;
+    const char *msg = gzerror(w->gz, &code);
+    if (code != Z_ERRNO && msg && *msg) return msg;
   }
+  return strerror(w->err ? w->err : EIO);
+}
+
+static int out_write(Writer *w, const char *p, size_t n) {
+  if (w->err) return 0;
+  errno = 0;
+  if (w->gz) {
+    while (n > 0) { /* gzwrite takes an unsigned count */
+      unsigned part = n > (1u << 30) ? (1u << 30) : (unsigned)n;
+      if (gzwrite(w->gz, p, part) != (int)part) {
+        w->err = errno ? errno : EIO;
+        return 0;
+      }
+      w->crc = crc32(w->crc, (const Bytef *)p, part);
+      w->bytes += part;
+      p += part;
+      n -= part;
+    }
+    return 1;
+  }
+  w->crc = crc32_z(w->crc, (const Bytef *)p, n);
+  w->bytes += (long long)n;
+  if (w->nbuf + n > WRITE_BUF) {
+    if (!flush_buf(w)) goto fail;
+    if (n >= WRITE_BUF) {
+      if (!write_all(w->fd, p, n)) goto fail;
+      return 1;
+    }
+  }
+  memcpy(w->iobuf + w->nbuf, p, n);
+  w->nbuf += n;
+  return 1;
+fail:
+  w->err = errno ? errno : EIO;
+  return 0;
+}
+
+/* Flushes and closes the output (with fsync unless direct, when `sync`).
+ * Returns 1, or 0 with a message in err. */
+static int close_output(Writer *w, int sync, char *err, size_t errlen) {
+  int ok = !w->err;
   if (w->gz) {
     errno = 0;
     int rc = gzclose(w->gz);
     w->gz = NULL;
-    if (rc != Z_OK) {
+    if (rc != Z_OK && ok) {
       ok = 0;
-      snprintf(err, errlen, "%s: %s", w->tmp, rc == Z_ERRNO && errno ? strerror(errno) : "gzip write failed");
+      w->err = rc == Z_ERRNO && errno ? errno : EIO;
     }
+  } else if (w->fd >= 0 && ok && !flush_buf(w)) {
+    ok = 0;
+    w->err = errno ? errno : EIO;
   }
   if (w->fd >= 0) {
-    if (sync && ok && fsync(w->fd) != 0) {
-      ok = 0;
-      snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno));
-    }
-    close(w->fd);
+    struct stat st;
+    if (ok && sync && !w->direct && fsync(w->fd) != 0) ok = 0, w->err = errno;
+    if (ok && fstat(w->fd, &st) == 0) w->size = (long long)st.st_size;
+    if (close(w->fd) != 0 && ok && errno != EINTR) ok = 0, w->err = errno;
     w->fd = -1;
   }
+  if (!ok) snprintf(err, errlen, "%s: %s", w->tmp ? w->tmp : w->path, strerror(w->err ? w->err : EIO));
   free(w->iobuf);
   w->iobuf = NULL;
   return ok;
@@ -390,25 +469,8 @@ static int close_output(Writer *w, int sync, char *err, size_t errlen) {
 static void writer_abort(Writer *w) {
   char err[8];
   close_output(w, 0, err, sizeof err);
-  if (w->tmp) unlink(w->tmp);
+  if (w->tmp && w->state != W_NEW) unlink(w->tmp);
   w->state = W_ABORTED;
-}
-
-/* Makes the rename itself durable; best effort. */
-static void sync_parent_dir(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char dir[4096];
-  if (!slash)
-    snprintf(dir, sizeof dir, ".");
-  else if (slash == path)
-    snprintf(dir, sizeof dir, "/");
-  else
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  int fd = open(dir, O_RDONLY);
-  if (fd >= 0) {
-    (void)fsync(fd);
-    close(fd);
-  }
 }
 
 int lacuna_jsonl_write(lua_State *L, int idx, int vidx) {
@@ -426,12 +488,8 @@ int lacuna_jsonl_write(lua_State *L, int idx, int vidx) {
     data = w->jb.data ? w->jb.data : "";
     len = w->jb.len;
   }
-  errno = 0;
   if (!out_write(w, data, len) || !out_write(w, "\n", 1)) {
-    int code = Z_OK;
-    const char *msg = w->gz ? gzerror(w->gz, &code) : NULL;
-    if (!msg || !*msg || code == Z_ERRNO) msg = strerror(errno ? errno : EIO);
-    lua_pushfstring(L, "%s: %s", w->tmp, msg);
+    lua_pushfstring(L, "%s: %s", w->tmp ? w->tmp : w->path, writer_errmsg(w));
     return 0;
   }
   w->count++;
@@ -449,33 +507,57 @@ static int w_write(lua_State *L) {
   return 2;
 }
 
-/* w:commit() -> true | nil, message. On failure the temporary file is removed
- * and the target is left as it was. */
-static int w_commit(lua_State *L) {
+static int push_failure(lua_State *L, Writer *w, const char *err) {
+  if (w->tmp) unlink(w->tmp);
+  w->state = W_ABORTED;
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  return 2;
+}
+
+/* w:seal() -> true | nil, message: flushes, syncs and closes the temporary
+ * file, which stays under its temporary name until commit. On failure the
+ * temporary file is removed. */
+static int w_seal(lua_State *L) {
   Writer *w = check_open_writer(L, 1);
   char err[512];
-  int ok = close_output(w, 1, err, sizeof err);
-  if (ok && rename(w->tmp, w->path) != 0) {
-    ok = 0;
-    snprintf(err, sizeof err, "%s: %s", w->path, strerror(errno));
+  if (!close_output(w, 1, err, sizeof err)) return push_failure(L, w, err);
+  w->state = W_SEALED;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* w:commit() -> true | nil, message: seals an open writer, then renames the
+ * temporary file over the target and syncs the directory. On failure the
+ * temporary file is removed and the target is left as it was. */
+static int w_commit(lua_State *L) {
+  Writer *w = check_writer(L, 1);
+  if (w->state != W_SEALED) check_open_writer(L, 1);
+  char err[512];
+  if (w->state == W_OPEN && !close_output(w, 1, err, sizeof err)) return push_failure(L, w, err);
+  if (!w->direct) {
+    if (rename(w->tmp, w->path) != 0) {
+      snprintf(err, sizeof err, "%s: %s", w->path, strerror(errno));
+      return push_failure(L, w, err);
+    }
+    if (!lacuna_sync_parent_dir(w->path)) {
+      /* The file is in place; only its durability is in doubt. */
+      snprintf(err, sizeof err, "%s: syncing its directory: %s", w->path, strerror(errno));
+      w->state = W_COMMITTED;
+      lua_pushnil(L);
+      lua_pushstring(L, err);
+      return 2;
+    }
   }
-  if (!ok) {
-    unlink(w->tmp);
-    w->state = W_ABORTED;
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  sync_parent_dir(w->path);
   w->state = W_COMMITTED;
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* w:abort() -> true if an open writer was aborted, false if there was none */
+/* w:abort() -> true if an open or sealed writer was aborted, false if there was none */
 static int w_abort(lua_State *L) {
   Writer *w = check_writer(L, 1);
-  int was_open = w->state == W_OPEN;
+  int was_open = w->state == W_OPEN || w->state == W_SEALED;
   if (was_open) writer_abort(w);
   lua_pushboolean(L, was_open);
   return 1;
@@ -483,13 +565,13 @@ static int w_abort(lua_State *L) {
 
 static int w_close(lua_State *L) {
   Writer *w = check_writer(L, 1);
-  if (w->state == W_OPEN) writer_abort(w);
+  if (w->state == W_OPEN || w->state == W_SEALED) writer_abort(w);
   return 0;
 }
 
 static int w_gc(lua_State *L) {
   Writer *w = check_writer(L, 1);
-  if (w->state == W_OPEN)
+  if (w->state == W_OPEN || w->state == W_SEALED)
     writer_abort(w);
   else
     close_output(w, 0, (char[8]){0}, 8); /* a writer that failed to open */
@@ -505,65 +587,103 @@ static int w_count(lua_State *L) {
   return 1;
 }
 
-static int w_tostring(lua_State *L) {
+/* w:stats() -> {lines=, bytes=, crc32=, size=}: bytes and crc32 of the
+ * content (uncompressed), size on disk once sealed (nil before). */
+static int w_stats(lua_State *L) {
   Writer *w = check_writer(L, 1);
-  static const char *const names[] = {"new", "open", "committed", "aborted"};
-  lua_pushfstring(L, "lacuna.JsonlWriter (%s, %I lines, %s)", w->path ? w->path : "?", (lua_Integer)w->count,
-                  names[w->state]);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)w->count);
+  lua_setfield(L, -2, "lines");
+  lua_pushinteger(L, (lua_Integer)w->bytes);
+  lua_setfield(L, -2, "bytes");
+  char hex[9];
+  snprintf(hex, sizeof hex, "%08lx", (unsigned long)w->crc & 0xffffffffUL);
+  lua_pushstring(L, hex);
+  lua_setfield(L, -2, "crc32");
+  if (w->state == W_SEALED || w->state == W_COMMITTED) {
+    lua_pushinteger(L, (lua_Integer)w->size);
+    lua_setfield(L, -2, "size");
+  }
   return 1;
 }
 
-/* jsonl.writer(path [, {gzip=bool}]) -> writer | nil, message */
+/* w:temp_path() -> the temporary file's name (nil for a direct writer) */
+static int w_temp_path(lua_State *L) {
+  Writer *w = check_writer(L, 1);
+  if (w->tmp)
+    lua_pushstring(L, w->tmp);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+static int w_tostring(lua_State *L) {
+  Writer *w = check_writer(L, 1);
+  lua_pushfstring(L, "lacuna.JsonlWriter (%s, %I lines, %s)", w->path ? w->path : "?", (lua_Integer)w->count,
+                  writer_state_names[w->state]);
+  return 1;
+}
+
+/* Opens the output: a direct writer writes to the target itself ("-" is
+ * stdout), any other to PATH.tmp.PID. Returns 0 or an errno. */
+static int open_output(Writer *w, int gz, int is_stdout) {
+  if (w->direct)
+    w->fd = is_stdout ? dup(1) : open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  else
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (w->fd < 0) return errno;
+  if (!gz) {
+    w->iobuf = (char *)malloc(WRITE_BUF);
+    return w->iobuf ? 0 : ENOMEM;
+  }
+  int fd2 = dup(w->fd); /* gzclose closes this one; fd stays for fsync */
+  if (fd2 < 0) return errno;
+  w->gz = gzdopen(fd2, "wb");
+  if (!w->gz) {
+    close(fd2);
+    return ENOMEM;
+  }
+  gzbuffer(w->gz, (unsigned)WRITE_BUF);
+  return 0;
+}
+
+/* jsonl.writer(path [, {gzip=bool, direct=bool}]) -> writer | nil, message
+ * direct: write to path itself (a device, a FIFO; "-" is stdout) with no
+ * temporary file and no rename. */
 static int l_writer(lua_State *L) {
   size_t plen;
   const char *path = luaL_checklstring(L, 1, &plen);
   int gz = plen >= 3 && strcmp(path + plen - 3, ".gz") == 0;
+  int direct = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     if (lua_getfield(L, 2, "gzip") != LUA_TNIL) gz = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    if (lua_getfield(L, 2, "direct") != LUA_TNIL) direct = lua_toboolean(L, -1);
+    lua_pop(L, 2);
   }
+  int is_stdout = direct && strcmp(path, "-") == 0;
 
   Writer *w = (Writer *)lua_newuserdatauv(L, sizeof *w, 0);
   memset(w, 0, sizeof *w); /* W_NEW: nothing to close yet */
   w->fd = -1;
+  w->direct = direct;
+  w->crc = crc32(0L, Z_NULL, 0);
   luaL_setmetatable(L, LACUNA_JSONL_WRITER_MT);
-  w->path = strdup(path);
-  w->tmp = (char *)malloc(plen + 32);
-  if (!w->path || !w->tmp) return luaL_error(L, "jsonl.writer: out of memory");
-  snprintf(w->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-
-  int e = 0;
-  if (gz) {
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (w->fd < 0) {
-      e = errno;
-    } else {
-      int fd2 = dup(w->fd); /* gzclose closes this one; fd stays for fsync */
-      w->gz = fd2 >= 0 ? gzdopen(fd2, "wb") : NULL;
-      if (!w->gz) {
-        e = errno ? errno : ENOMEM;
-        if (fd2 >= 0) close(fd2);
-      } else {
-        gzbuffer(w->gz, (unsigned)WRITE_BUF);
-      }
-    }
-  } else {
-    w->iobuf = (char *)malloc(WRITE_BUF);
-    if (!w->iobuf) return luaL_error(L, "jsonl.writer: out of memory");
-    w->f = fopen(w->tmp, "wb");
-    if (!w->f)
-      e = errno;
-    else
-      setvbuf(w->f, w->iobuf, _IOFBF, WRITE_BUF);
+  w->path = strdup(is_stdout ? "<stdout>" : path);
+  if (!w->path) return luaL_error(L, "jsonl.writer: out of memory");
+  if (!direct) {
+    w->tmp = (char *)malloc(plen + 32);
+    if (!w->tmp) return luaL_error(L, "jsonl.writer: out of memory");
+    snprintf(w->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
   }
-  if (e || (!w->f && !w->gz)) {
+  int e = open_output(w, gz, is_stdout);
+  if (e) {
     char err[8];
-    int created = w->fd >= 0;
+    int created = !direct && w->fd >= 0;
     close_output(w, 0, err, sizeof err);
     if (created) unlink(w->tmp);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", w->tmp, strerror(e ? e : EIO));
+    lua_pushfstring(L, "%s: %s", direct ? w->path : w->tmp, strerror(e));
     return 2;
   }
   w->state = W_OPEN;
@@ -588,7 +708,8 @@ static const luaL_Reg reader_meta[] = {
 };
 
 static const luaL_Reg writer_methods[] = {
-    {"write", w_write}, {"commit", w_commit}, {"abort", w_abort}, {"count", w_count}, {NULL, NULL},
+    {"write", w_write}, {"seal", w_seal},   {"commit", w_commit},       {"abort", w_abort},
+    {"count", w_count}, {"stats", w_stats}, {"temp_path", w_temp_path}, {NULL, NULL},
 };
 
 static const luaL_Reg writer_meta[] = {

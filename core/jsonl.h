@@ -10,8 +10,9 @@
 
 /* reader:next() for the reader at idx: pushes `value, lineno`, or `nil` at
  * the end, or `false, message, lineno` for a malformed line (the next call
- * goes on with the next line), or `false, message` for an I/O error (after
- * which the reader is at its end). Returns the number of values pushed. */
+ * goes on with the next line), or `false, message, lineno` for an I/O error
+ * or a broken compressed stream at line lineno (after which the reader is at
+ * its end). Returns the number of values pushed. */
 int lacuna_jsonl_next(lua_State *L, int idx);
 
 /* w:write(v) for the writer at idx: the value at vidx (a string is written

@@ -378,13 +378,12 @@ static void resume_task(lacuna_sched *s, int id) {
       fail_task(s, id, "coroutine.yield outside a coroutine created by the recipe");
     }
   } else {
-    /* Never luaL_tolstring: a __tostring would run here, outside the
-     * budget and the task. */
-    const char *msg = lacuna_error_text(co, -1);
+    /* The error value itself, not its text: a typed error keeps its type,
+     * and no __tostring runs here, outside the budget (the runner turns it
+     * into text under a budget: output.text). */
     luaL_traceback(L, co, NULL, 0);
     const char *trace = lua_tostring(L, -1);
-    lua_pushstring(L, msg);
-    lua_pop(co, 2);
+    lua_xmove(co, L, 1);
     task_finished(s, id, 1, trace);
     lua_pop(L, 1); /* the traceback */
   }
@@ -487,8 +486,9 @@ static int sched_loop(lua_State *L) {
   long long launched = 0, emitted = 0;
   int exhausted = 0, interrupted = 0;
   for (;;) {
-    if (lacuna_sys_interrupted()) interrupted = 1;
-    while (!exhausted && !interrupted && launched - emitted < s->window) {
+    /* Checked before every launch too: items that finish synchronously
+     * never reach the count hook, and would otherwise run to the end. */
+    while (!exhausted && !(interrupted = lacuna_sys_interrupted()) && launched - emitted < s->window) {
       lua_pushvalue(L, next_idx);
       lua_call(L, 0, 1);
       if (lua_isnil(L, -1)) {
@@ -509,6 +509,7 @@ static int sched_loop(lua_State *L) {
     }
     run_ready(s);
     emitted = emit_finished(L, s, done_idx, emitted, launched);
+    interrupted = lacuna_sys_interrupted();
     if (emitted == launched && (exhausted || interrupted)) break;
     if (s->rq_len > 0) continue;
     if (emitted < launched) {
@@ -520,7 +521,8 @@ static int sched_loop(lua_State *L) {
     }
   }
   lua_pushinteger(L, (lua_Integer)emitted);
-  lua_pushboolean(L, interrupted);
+  /* A signal during the last items counts too: the run did not finish. */
+  lua_pushboolean(L, lacuna_sys_interrupted());
   return 2;
 }
 

@@ -7,4 +7,8 @@ int lacuna_sys_interrupted(void);
 /* Nonzero when sys.catch_signals() is active. */
 int lacuna_sys_interrupt_armed(void);
 
+/* fsync of the directory holding path, so that a rename or unlink in it is
+ * durable. Returns 1, or 0 with errno set. */
+int lacuna_sync_parent_dir(const char *path);
+
 #endif

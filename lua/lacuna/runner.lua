@@ -11,6 +11,7 @@ local view = require "lacuna.view"
 local formats = require "lacuna.formats"
 local example = require "lacuna.example"
 local teacher = require "lacuna.teacher"
+local output = require "lacuna.output"
 
 local json, jsonl, sys, sched, hash = core.json, core.jsonl, core.sys, core.sched, core.hash
 local encode, null = json.encode, json.null
@@ -90,16 +91,6 @@ local function apply_memory_cap(o)
   if mb and mb > 0 then core.sandbox.limit_memory(mb * 1024 * 1024) end
 end
 
-local function traceback_head(trace, n)
-  if not trace then return nil end
-  local lines = {}
-  for line in tostring(trace):gmatch("[^\n]+") do
-    lines[#lines + 1] = line
-    if #lines >= n then break end
-  end
-  return table.concat(lines, "\n")
-end
-
 -- The function each work item's coroutine runs. Returns an outcome table:
 -- {examples = {json lines}, example_failures = {{index =, message =}...}?}
 -- | {skip = reason} | {fail = message}. Each example is decided on its own:
@@ -175,14 +166,15 @@ local function make_work(r, values, o, fmt, notes, pool)
 end
 
 -- Streams work items from the input files: {record=, file=, line=} or, for a
--- malformed line, {bad = "file:line: message", file=, line=}.
+-- malformed line or a file that breaks off, {bad = "file:line: message", file=, line=}.
 local function make_source(inputs, state, o)
   local idx, reader, path = 0, nil, nil
   local limit = o.limit
   return function()
     if state.stop or (limit and state.read >= limit) then return nil end
-    if state.pool and state.pool.stop_reason then
-      state.stop = state.pool.stop_reason
+    local stop_reason = state.pool and state.pool:stopped()
+    if stop_reason then
+      state.stop = stop_reason
       return nil
     end
     while true do
@@ -197,10 +189,6 @@ local function make_source(inputs, state, o)
       local v, a, b = reader:next()
       state.reader = reader
       if v == nil then
-        if a then -- an I/O error reading the file
-          reader:close()
-          usage.error("%s", a)
-        end
         reader:close()
         reader = nil
       else
@@ -220,8 +208,9 @@ end
 
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
--- and after sink.examples, sink.example_fail(w, index, message) for each
--- example of the item the format could not write.
+-- sink.deferred(w) (the item waits for the batch file), and after
+-- sink.examples, sink.example_fail(w, index, message) for each example of the
+-- item the format could not write.
 function M.execute(r, values, o, sink, pool)
   -- Items make many short-lived tables: Lua 5.4's generational collector
   -- spends much less time on them than the incremental one.
@@ -238,11 +227,10 @@ function M.execute(r, values, o, sink, pool)
     done = function(seq, ok, outcome, trace)
       local w = state.pending[seq]
       state.pending[seq] = nil
-      if pool and pool.deferred_items[seq] then
-        pool.deferred_items[seq] = nil
+      if not ok and teacher.is_deferred(outcome) then
         sink.deferred(w)
       elseif not ok then
-        sink.fail(w, string.format("%s:%d: %s", w.file, w.line, tostring(outcome)), trace)
+        sink.fail(w, string.format("%s:%d: %s", w.file, w.line, output.text(outcome)), trace)
       elseif outcome.fail then
         sink.fail(w, outcome.fail, nil)
       elseif outcome.skip then
@@ -288,12 +276,14 @@ function M.teacher_config(o)
 end
 
 -- The progress line on stderr: one updating line on a terminal, otherwise a
--- line every few seconds.
+-- line every few seconds. The share done and the ETA count against the items
+-- the run will take: --limit when it is smaller than the input.
 local function progress_printer(o, counts, pool, inputs)
   local tty = sys.isatty(2)
   local every = o.progress_interval or (tty and 0.25 or 5)
   local t0 = sys.clock()
   local last = t0
+  local limit = o.limit
   -- Progress through the input, by bytes: items read so far over the bytes
   -- they took estimate the total number of items.
   local total_bytes, gz = 0, false
@@ -303,6 +293,14 @@ local function progress_printer(o, counts, pool, inputs)
     total_bytes = total_bytes + st.size
     if path:sub(-3) == ".gz" then gz = true end
   end
+  local function estimated_items(state)
+    if not (total_bytes and total_bytes > 0 and state and state.reader and state.read > 0 and #inputs == 1) then
+      return nil
+    end
+    local consumed, raw = state.reader:bytes_read()
+    local frac_read = math.min(1, (gz and raw or consumed) / total_bytes)
+    return frac_read > 0 and state.read / frac_read or nil
+  end
   local function line(state, final)
     local now = sys.clock()
     if not final and now - last < every then return end
@@ -311,26 +309,23 @@ local function progress_printer(o, counts, pool, inputs)
     local el = now - t0
     local rate = el > 0 and done / el or 0
     local parts = { string.format("%d done", done) }
-    if total_bytes and total_bytes > 0 and state and state.reader and state.read > 0 and #inputs == 1 then
-      local consumed, raw = state.reader:bytes_read()
-      local frac_read = math.min(1, (gz and raw or consumed) / total_bytes)
-      if frac_read > 0 then
-        local est_items = state.read / frac_read
-        local frac = math.min(1, done / est_items)
-        parts[1] = string.format("%d done (%.0f%%)", done, frac * 100)
-        if frac > 0 and frac < 1 then parts[#parts + 1] = string.format("ETA %ds", math.floor(el / frac - el)) end
-      end
+    local total = estimated_items(state)
+    if limit then total = total and math.min(total, limit) or limit end
+    if total and total > 0 then
+      local frac = math.min(1, done / total)
+      parts[1] = string.format("%d done (%.0f%%)", done, frac * 100)
+      if frac > 0 and frac < 1 then parts[#parts + 1] = string.format("ETA %ds", math.floor(el / frac - el)) end
     end
     parts[#parts + 1] = string.format("%.1f/s", rate)
     if counts.failed > 0 then parts[#parts + 1] = counts.failed .. " failed" end
-    if pool and pool.stats.requests + pool.stats.cache_hits > 0 then
-      local st = pool.stats
-      parts[#parts + 1] = string.format("%d in flight", pool.inflight)
-      parts[#parts + 1] = string.format("%d requests", st.requests)
-      parts[#parts + 1] = string.format("%d retries", st.retries)
-      parts[#parts + 1] = string.format("%d cache hits", st.cache_hits)
-      parts[#parts + 1] = string.format("%d tokens", st.prompt_tokens + st.completion_tokens)
-      if pool.cfg.prices then parts[#parts + 1] = string.format("$%.4f", pool.cost) end
+    local rep = pool and pool:report()
+    if rep and rep.used then
+      parts[#parts + 1] = string.format("%d in flight", rep.inflight)
+      parts[#parts + 1] = string.format("%d requests", rep.requests)
+      parts[#parts + 1] = string.format("%d retries", rep.retries)
+      parts[#parts + 1] = string.format("%d cache hits", rep.cache_hits)
+      parts[#parts + 1] = string.format("%d tokens", rep.prompt_tokens + rep.completion_tokens)
+      if rep.cost then parts[#parts + 1] = string.format("$%.4f", rep.cost) end
     end
     local text = "lacuna: " .. table.concat(parts, ", ")
     if tty then
@@ -343,11 +338,7 @@ local function progress_printer(o, counts, pool, inputs)
   return line
 end
 
-local function side_path(out, suffix)
-  local base = out:gsub("%.jsonl%.gz$", ""):gsub("%.jsonl$", ""):gsub("%.json$", "")
-  return base .. suffix
-end
-M.side_path = side_path
+M.side_path = output.side_path
 
 -- Prepares a run from options; raises usage errors. Returns recipe, params, format.
 function M.prepare(o)
@@ -387,195 +378,150 @@ local function call_phase(r, o, name, run_ctx, summary)
   return true
 end
 
--- The whole `lacuna run`: returns exit code and a counts table.
-function M.run(o)
-  local t0, cpu0 = sys.clock(), sys.cputime()
-  apply_memory_cap(o)
-  local r, values = M.prepare(o)
-  if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
-  if not o.output then usage.error("run: no output (-o FILE)") end
-  local out_path = o.output
-  local paths = {
-    out = out_path,
-    skipped = side_path(out_path, ".skipped.jsonl"),
-    failed = side_path(out_path, ".failed.jsonl"),
-    manifest = side_path(out_path, ".manifest.json"),
-  }
-  local dir = out_path:match("^(.*)/[^/]*$")
-  if dir and dir ~= "" then
-    local okd, derr = sys.mkdirs(dir)
-    if not okd then usage.error("%s", derr) end
-  end
-  local writers = {}
-  for _, k in ipairs({ "out", "skipped", "failed" }) do
-    local w, err = jsonl.writer(paths[k])
-    if not w then
-      for _, prev in pairs(writers) do prev:abort() end
-      usage.error("%s", err)
-    end
-    writers[k] = w
-  end
-  local function abort_all()
-    for _, w in pairs(writers) do w:abort() end
-  end
+local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
-  local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
-                    format = o.format }
-  local ok, err = call_phase(r, o, "setup", run_ctx)
-  if not ok then
-    abort_all()
-    usage.error("%s: setup failed: %s", r.source_path, first_line(err))
-  end
+local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
+  "inputs", "outputs", "counts", "stopped_early", "teacher", "trusted", "limits",
+  "wall_seconds", "cpu_seconds", "finished_at" }
 
-  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0, failed_examples = 0 }
+-- The manifest's fields known before the run: checked to encode before the
+-- first record is read.
+local function manifest_head(r, values, o)
+  return output.ordered({
+    lacuna_version = core.version,
+    recipe = output.ordered({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path },
+      { "name", "version", "sha256", "path" }),
+    params = next(values) and values or json.object({}),
+    seed = o.seed or 0,
+    format = o.format,
+    inputs = json.array(o.inputs),
+    trusted = o.trust and true or false,
+    limits = output.ordered({ max_instructions = M.budget(o), window = M.window(o) },
+      { "max_instructions", "window" }),
+  }, MANIFEST_ORDER)
+end
+
+-- The closing lines on stderr. info: out, failed and manifest paths (nil
+-- when writing to stdout or a device), stopped, failed_examples, format, notes.
+local function summary_lines(counts, wall, rep, info)
+  stderr(string.format(
+    "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
+    counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, info.out))
+  if info.failed_examples > 0 then
+    stderr(string.format("lacuna: %d examples of ok items could not be written in format %s (recorded in %s)",
+      info.failed_examples, info.format, info.failed or "the messages above"))
+  end
+  if rep.used then
+    stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
+      rep.requests, rep.retries, rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
+      rep.cost and string.format(", $%.4f", rep.cost) or ""))
+  end
+  if counts.failed > 0 and info.failed then stderr("lacuna: failures are in " .. info.failed) end
+  local sn = info.notes.straddling_tokens
+  if sn then
+    stderr(string.format("lacuna: %d tokens in %d examples straddle a mask boundary and stay masked "
+      .. "(e.g. %s)%s", sn.tokens, sn.examples, sn.samples[1],
+      info.manifest and "; format_notes in " .. info.manifest .. " lists more" or ""))
+  end
+  if info.stopped then stderr("lacuna: stopped early: " .. info.stopped .. "; everything done so far is kept") end
+end
+
+local function interrupted_exit(out, counts)
+  out:abort()
+  stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written%s", counts.read,
+    out.direct and " but the examples already sent" or " (the previous outputs, if any, are unchanged)"))
+  return 130, counts
+end
+
+-- The run once its outputs are open: setup, the items, finish, the commit.
+-- The items of a run through the output's sink, with the progress line.
+-- Returns execute's result and the pool's report.
+local function run_items(r, values, o, out, counts)
   local shown_failures = 0
   local max_failures = o.max_failures
   local pool = teacher.pool(M.teacher_config(o))
   local progress = (not o.quiet and o.progress ~= false) and progress_printer(o, counts, pool, o.inputs) or nil
-  local sink = {
-    progress = progress,
-    deferred = function()
-      counts.deferred = counts.deferred + 1
-    end,
-    examples = function(_, lines)
-      counts.ok = counts.ok + 1
-      counts.examples = counts.examples + #lines
-      local out = writers.out
-      for i = 1, #lines do out:write(lines[i]) end
-    end,
-    skip = function(w, reason)
-      counts.skipped = counts.skipped + 1
-      writers.skipped:write(setmetatable({ file = w.file, line = w.line, reason = reason, item = w.record },
-        { __jsonorder = { "file", "line", "reason", "item" } }))
-    end,
-    -- An example the format cannot write, in an item whose other examples
-    -- were written: the item counts as ok; the example is recorded beside
-    -- the failed items, with its index, and counted in failed_examples.
-    example_fail = function(w, index, message)
-      counts.failed_examples = counts.failed_examples + 1
-      if shown_failures < 5 and not sys.interrupted() then
-        stderr("lacuna: " .. first_line(message))
-        shown_failures = shown_failures + 1
-      end
-      writers.failed:write(setmetatable({ file = w.file, line = w.line, example = index, error = message,
-        item = w.record }, { __jsonorder = { "file", "line", "example", "error", "item" } }))
-    end,
-    fail = function(w, message, trace)
-      counts.failed = counts.failed + 1
-      if shown_failures < 5 and not sys.interrupted() then
-        stderr("lacuna: " .. first_line(message))
-        shown_failures = shown_failures + 1
-      end
-      writers.failed:write(setmetatable({
-        file = w.file, line = w.line, error = message,
-        traceback = traceback_head(trace, 8), item = w.record,
-      }, { __jsonorder = { "file", "line", "error", "traceback", "item" } }))
-    end,
-    should_stop = function() return max_failures and counts.failed > max_failures end,
-  }
+  local sink = out:sink(counts, function(message)
+    if shown_failures < 5 and not sys.interrupted() and not out.direct then
+      stderr("lacuna: " .. first_line(message))
+      shown_failures = shown_failures + 1
+    end
+  end)
+  sink.progress = progress
+  sink.should_stop = function() return max_failures and counts.failed > max_failures end
 
   local ok_exec, res = pcall(M.execute, r, values, o, sink, pool)
   if not ok_exec then
-    abort_all()
     pcall(pool.close, pool)
     error(res, 0)
   end
   if progress and not o.quiet then progress(nil, true) end
-  pool:close()
+  local ok_close, close_err = pcall(pool.close, pool)
+  if not ok_close then usage.error("%s", output.text(close_err)) end
   counts.read = res.read
-  if pool.stop_reason and not res.stopped then res.stopped = pool.stop_reason end
-  if res.interrupted then
-    abort_all()
-    stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written", counts.read))
-    return 130, counts
+  local rep = pool:report()
+  if type(res.stopped) ~= "string" and res.stopped then
+    res.stopped = string.format("more than %d failures (--max-failures)", max_failures)
+  end
+  res.stopped = res.stopped or rep.stop_reason
+  return res, rep
+end
+
+-- A batch-export run stops before the commit: the requests are in the batch
+-- file, and the data is made by the rerun after `lacuna cache import-batch`.
+local function deferred_exit(out, counts, rep)
+  out:abort()
+  stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
+    " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
+    " (without --batch-export) to finish from the cache", rep.deferred, counts.deferred, rep.batch_export))
+  stderr(string.format("lacuna: %d read = %d ok + %d skipped + %d failed + %d waiting for the batch",
+    counts.read, counts.ok, counts.skipped, counts.failed, counts.deferred))
+  return 3, counts
+end
+
+-- The run once its outputs are open: setup, the items, finish, the commit.
+local function run_opened(r, values, o, out, t0, cpu0)
+  local run_ctx = { params = values, seed = o.seed or 0, recipe = r.name, inputs = o.inputs,
+                    format = o.format }
+  local counts = { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0, deferred = 0, failed_examples = 0 }
+  local ok, err = call_phase(r, o, "setup", run_ctx)
+  if not ok then
+    if sys.interrupted() then return interrupted_exit(out, counts) end
+    usage.error("%s: setup failed: %s", r.source_path, first_line(err))
   end
 
-  -- A batch-export run stops here: the requests are in the batch file, and
-  -- the data is made by the rerun after `lacuna cache import-batch`.
-  if counts.deferred > 0 then
-    abort_all()
-    stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
-      " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
-      " (without --batch-export) to finish from the cache", pool.stats.deferred, counts.deferred, o.batch_export))
-    stderr(string.format("lacuna: %d read = %d ok + %d skipped + %d failed + %d waiting for the batch",
-      counts.read, counts.ok, counts.skipped, counts.failed, counts.deferred))
-    return 3, counts
-  end
+  local res, rep = run_items(r, values, o, out, counts)
+  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
+  if counts.deferred > 0 then return deferred_exit(out, counts, rep) end
   counts.deferred = nil
   -- In the manifest only when some example could not be written.
   local failed_examples = counts.failed_examples
   if failed_examples == 0 then counts.failed_examples = nil end
 
-  local summary = { counts = counts, output = out_path }
+  local summary = { counts = counts, output = out.plan.out }
   local fin_ok, fin_err = call_phase(r, o, "finish", run_ctx, summary)
+  if sys.interrupted() then return interrupted_exit(out, counts) end
 
-  for _, k in ipairs({ "skipped", "failed", "out" }) do
-    local okc, cerr = writers[k]:commit()
-    if not okc then
-      abort_all()
-      usage.error("%s", cerr)
-    end
-  end
-
-  local stopped
-  if type(res.stopped) == "string" then
-    stopped = res.stopped
-  elseif res.stopped then
-    stopped = string.format("more than %d failures (--max-failures)", max_failures)
-  end
+  local stopped = res.stopped or nil
   local wall = sys.clock() - t0
-  local manifest = setmetatable({
-    lacuna_version = core.version,
-    recipe = setmetatable({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path },
-      { __jsonorder = { "name", "version", "sha256", "path" } }),
-    params = next(values) and values or json.object({}),
-    seed = o.seed or 0,
-    format = o.format,
-    format_notes = next(res.notes) and res.notes or nil,
-    inputs = json.array(o.inputs),
-    outputs = setmetatable({ examples = paths.out, skipped = paths.skipped, failed = paths.failed },
-      { __jsonorder = { "examples", "skipped", "failed" } }),
-    counts = setmetatable(counts, { __jsonorder = { "read", "ok", "examples", "skipped", "failed",
-      "failed_examples" } }),
-    stopped_early = stopped,
-    teacher = M.teacher_manifest(pool),
-    trusted = o.trust and true or false,
-    limits = setmetatable({ max_instructions = M.budget(o), window = M.window(o) },
-      { __jsonorder = { "max_instructions", "window" } }),
-    wall_seconds = math.floor(wall * 1000 + 0.5) / 1000,
-    cpu_seconds = math.floor((sys.cputime() - cpu0) * 1000 + 0.5) / 1000,
-    finished_at = sys.utc_iso8601(),
-  }, { __jsonorder = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
-                       "inputs", "outputs", "counts", "stopped_early", "teacher", "trusted", "limits",
-                       "wall_seconds", "cpu_seconds", "finished_at" } })
-  local mf = io.open(paths.manifest .. ".tmp", "wb")
-  if not mf then usage.error("%s: cannot write the manifest", paths.manifest) end
-  mf:write(encode(manifest), "\n")
-  mf:close()
-  local okr, rerr = sys.rename(paths.manifest .. ".tmp", paths.manifest)
-  if not okr then usage.error("%s", rerr) end
+  out:commit(function(files)
+    local m = manifest_head(r, values, o)
+    m.format_notes = next(res.notes) and res.notes or nil
+    m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
+    m.counts = output.ordered(counts, { "read", "ok", "examples", "skipped", "failed", "failed_examples" })
+    m.stopped_early = stopped
+    m.teacher = M.teacher_manifest(rep)
+    m.wall_seconds = ms(wall)
+    m.cpu_seconds = ms(sys.cputime() - cpu0)
+    m.finished_at = sys.utc_iso8601()
+    return m
+  end)
 
   if not o.quiet then
-    stderr(string.format(
-      "lacuna: %d read = %d ok (%d examples) + %d skipped + %d failed in %.2fs -> %s",
-      counts.read, counts.ok, counts.examples, counts.skipped, counts.failed, wall, out_path))
-    if failed_examples > 0 then
-      stderr(string.format("lacuna: %d examples of ok items could not be written in format %s (recorded in %s)",
-        failed_examples, o.format, paths.failed))
-    end
-    local st = pool.stats
-    if st.requests + st.cache_hits > 0 then
-      stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
-        st.requests, st.retries, st.cache_hits, st.prompt_tokens, st.completion_tokens,
-        pool.cfg.prices and string.format(", $%.4f", pool.cost) or ""))
-    end
-    if counts.failed > 0 then stderr("lacuna: failures are in " .. paths.failed) end
-    local sn = res.notes.straddling_tokens
-    if sn then
-      stderr(string.format("lacuna: %d tokens in %d examples straddle a mask boundary and stay masked "
-        .. "(e.g. %s); format_notes in %s lists more", sn.tokens, sn.examples, sn.samples[1], paths.manifest))
-    end
-    if stopped then stderr("lacuna: stopped early: " .. stopped .. "; everything done so far is kept") end
+    summary_lines(counts, wall, rep, {
+      out = out.direct and out.paths.out or out.plan.out, failed = not out.direct and out.paths.failed or nil,
+      manifest = not out.direct and out.paths.manifest or nil, stopped = stopped,
+      failed_examples = failed_examples, format = o.format, notes = res.notes })
   end
   if not fin_ok then
     stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
@@ -584,30 +530,52 @@ function M.run(o)
   return (counts.failed > 0 or failed_examples > 0 or stopped) and 1 or 0, counts
 end
 
--- The teacher's part of the manifest (nil when no teacher was called).
-function M.teacher_manifest(pool)
-  local st = pool.stats
-  if st.requests + st.cache_hits == 0 then return nil end
-  local models = {}
-  for model, u in pairs(pool.usage) do
-    models[model] = setmetatable({ requests = u.requests, cached = u.cached, prompt_tokens = u.prompt_tokens,
-      completion_tokens = u.completion_tokens, cost_usd = pool.cfg.prices and pool.cfg.prices[model] and u.cost or nil },
-      { __jsonorder = { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" } })
+-- The whole `lacuna run`: returns exit code and a counts table. Everything
+-- a run could refuse (recipe, params, inputs, output paths, the lock) is
+-- checked before the first record is read.
+function M.run(o)
+  local t0, cpu0 = sys.clock(), sys.cputime()
+  local out
+  local ok, code, counts = pcall(function()
+    apply_memory_cap(o)
+    local r, values = M.prepare(o)
+    if not o.inputs or #o.inputs == 0 then usage.error("run: no input (-i FILE)") end
+    output.check_params(values)
+    output.check_manifest(manifest_head(r, values, o))
+    out = output.open(output.plan(o.output, o.inputs))
+    return run_opened(r, values, o, out, t0, cpu0)
+  end)
+  if ok then return code, counts end
+  if out then out:abort() end
+  -- A Ctrl-C while loading the recipe or the tokenizer surfaces as their error.
+  if sys.interrupted() then
+    stderr("lacuna: interrupted; nothing was written")
+    return 130, { read = 0, ok = 0, examples = 0, skipped = 0, failed = 0 }
   end
-  return setmetatable({
+  error(code, 0)
+end
+
+-- The teacher's part of the manifest from pool:report() (nil when no
+-- teacher was called).
+function M.teacher_manifest(rep)
+  if not rep.used then return nil end
+  local models = {}
+  for model, u in pairs(rep.models) do
+    models[model] = output.ordered({ requests = u.requests, cached = u.cached, prompt_tokens = u.prompt_tokens,
+      completion_tokens = u.completion_tokens, cost_usd = u.cost },
+      { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
+  end
+  return output.ordered({
     models = models,
-    requests = st.requests, retries = st.retries, cache_hits = st.cache_hits,
-    coalesced = st.coalesced > 0 and st.coalesced or nil, -- calls that shared a reply in flight
-    rate_limited = st.rate_limited, failures = st.failures,
-    prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens,
-    cost_usd = pool.cfg.prices and pool.cost or nil,
-    prices = pool.cfg.prices, max_cost = pool.cfg.max_cost,
-    cache = pool.cfg.cache_mode ~= "off" and pool.cfg.cache or nil,
-    cache_mode = pool.cfg.cache_mode,
-    concurrency = pool.max_limit,
-  }, { __jsonorder = { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
-                       "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
-                       "cache_mode", "concurrency" } })
+    requests = rep.requests, retries = rep.retries, cache_hits = rep.cache_hits,
+    coalesced = rep.coalesced > 0 and rep.coalesced or nil, -- calls that shared a reply in flight
+    rate_limited = rep.rate_limited, failures = rep.failures,
+    prompt_tokens = rep.prompt_tokens, completion_tokens = rep.completion_tokens,
+    cost_usd = rep.cost, prices = rep.prices, max_cost = rep.max_cost,
+    cache = rep.cache, cache_mode = rep.cache_mode, concurrency = rep.concurrency,
+  }, { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
+       "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
+       "cache_mode", "concurrency" })
 end
 
 -- `lacuna check`: validates the recipe and runs it on the first records (the
@@ -652,7 +620,8 @@ function M.check(o, out)
     end,
     skip = function(w, reason)
       counts.skipped = counts.skipped + 1
-      out:write(string.format("# skip %s:%d: %s\n", w.file == tmp and "examples" or w.file, w.line, reason))
+      out:write(string.format("# skip %s:%d: %s\n", w.file == tmp and "examples" or w.file, w.line,
+        output.text(reason)))
     end,
     example_fail = function(_, _, message)
       counts.failed_examples = (counts.failed_examples or 0) + 1
@@ -660,8 +629,8 @@ function M.check(o, out)
     end,
     fail = function(w, message, trace)
       counts.failed = counts.failed + 1
-      out:write("# FAIL " .. message .. "\n")
-      if trace then out:write((traceback_head(trace, 8):gsub("\n", "\n#   ")), "\n") end
+      out:write("# FAIL " .. output.text(message) .. "\n")
+      if trace then out:write((output.traceback_head(trace, 8):gsub("\n", "\n#   ")), "\n") end
     end,
   }, pool)
   pool:close()

@@ -36,8 +36,13 @@ local LOCAL_FIELDS = { sample = true, timeout = true, max_reasks = true, validat
 
 local RETRY_STATUS = { [408] = true, [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 
-local DEFERRED = "lacuna: deferred to the batch file: "
-M.DEFERRED = DEFERRED
+-- Raised by a teacher call whose request went to the --batch-export file:
+-- a typed value (as usage.lua does for usage errors), so the runner tells a
+-- deferred item from a failed one by its type, not by its text.
+local Deferred = {}
+Deferred.__index = Deferred
+Deferred.__tostring = function(d) return "teacher request " .. d.key:sub(1, 16) .. " deferred to the batch file" end
+function M.is_deferred(e) return getmetatable(e) == Deferred end
 
 -- Validates a recipe's request and returns the body to send.
 local function build_body(req, default_model)
@@ -127,7 +132,6 @@ function M.pool(cfg)
     stats = { requests = 0, retries = 0, cache_hits = 0, failures = 0, rate_limited = 0,
               prompt_tokens = 0, completion_tokens = 0, deferred = 0, coalesced = 0 },
     flights = {}, -- cache key -> {waiters = {task handles}, ok =, raw =, err =} while in flight
-    deferred_items = {},
     batch_keys = {},
     jitter = core.rng.new(math.floor(sched.now() * 1e6), core.sys.pid()),
   }, Pool)
@@ -168,7 +172,34 @@ end
 
 function Pool:close()
   if self.cache_obj then self.cache_obj:close() end
-  if self.batch then self.batch:commit() end
+  if self.batch then
+    local ok, err = self.batch:commit()
+    if not ok then error("--batch-export: " .. tostring(err), 0) end
+  end
+end
+
+-- Why the run must stop (the cost cap, a cache that cannot be opened), or nil.
+function Pool:stopped() return self.stop_reason end
+
+-- A snapshot of the pool for the progress line, the summary and the
+-- manifest: counters, usage per model, cost and configuration. Callers read
+-- this instead of the pool's fields.
+function Pool:report()
+  local st, cfg = self.stats, self.cfg
+  local models = {}
+  for model, u in pairs(self.usage) do
+    models[model] = { requests = u.requests, cached = u.cached, prompt_tokens = u.prompt_tokens,
+      completion_tokens = u.completion_tokens, cost = cfg.prices and cfg.prices[model] and u.cost or nil }
+  end
+  return {
+    requests = st.requests, retries = st.retries, cache_hits = st.cache_hits, failures = st.failures,
+    rate_limited = st.rate_limited, prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens,
+    deferred = st.deferred, coalesced = st.coalesced, inflight = self.inflight, models = models,
+    used = st.requests + st.cache_hits + st.coalesced > 0,
+    cost = cfg.prices and self.cost or nil, prices = cfg.prices, max_cost = cfg.max_cost,
+    cache = cfg.cache_mode ~= "off" and cfg.cache or nil, cache_mode = cfg.cache_mode,
+    concurrency = self.max_limit, batch_export = cfg.batch_export, stop_reason = self.stop_reason,
+  }
 end
 
 -- Concurrency window with AIMD: halve on 429 (at most once a second), grow
@@ -308,10 +339,16 @@ function Pool:send(ep, body_text, est_tokens, opts)
       error("teacher request not sent: the run stopped because " .. self.stop_reason, 0)
     end
     self.stats.requests = self.stats.requests + 1
-    local ok, status, body, retry_after, terr = pcall(self:http().post, self:http(), ep.url, ep.headers,
+    local ok, status, body, retry_after, terr, sends = pcall(self:http().post, self:http(), ep.url, ep.headers,
       body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
     self:release()
     if not ok then error(status, 0) end
+    if sends and sends > 1 then
+      -- libcurl sent the request again by itself (a reused connection was
+      -- reset before the reply): each send may have been billed.
+      self.stats.requests = self.stats.requests + sends - 1
+      self.stats.retries = self.stats.retries + sends - 1
+    end
     local why, retryable
     if terr then
       why, retryable = terr, true
@@ -394,7 +431,7 @@ function Pool:request(ep, p, item)
       ") and --cache-only forbids calling the teacher", 0)
   end
   if self.cfg.batch_export then
-    self:defer(key, body, item)
+    self:defer(key, body)
   end
   local flight = self.flights[key]
   if flight then return self:join_flight(flight, key) end
@@ -426,7 +463,7 @@ end
 
 -- Batch export: writes the request in OpenAI Batch API form and stops the
 -- item; the rerun after `lacuna cache import-batch` finds it in the cache.
-function Pool:defer(key, body, item)
+function Pool:defer(key, body)
   if not self.batch then
     local w, err = core.jsonl.writer(self.cfg.batch_export)
     if not w then error("--batch-export: " .. tostring(err), 0) end
@@ -438,8 +475,7 @@ function Pool:defer(key, body, item)
       { __jsonorder = { "custom_id", "method", "url", "body" } }))
     self.stats.deferred = self.stats.deferred + 1
   end
-  if item then self.deferred_items[item] = true end
-  error(DEFERRED .. key, 0)
+  error(setmetatable({ key = key }, Deferred), 0)
 end
 
 -- The object a recipe sees as ctx.teacher / ctx.teachers[name].

@@ -74,7 +74,10 @@ refused 'getmetatable(lc.formats.render("axolotl", lc.example():user("q"):assist
 # Callbacks Lua would run outside the budget are budgeted, or refused.
 refused 'xpcall(error, function() while true do end end)' "instruction limit exceeded" --max-instructions 1000000
 refused 'setmetatable({}, { __gc = function() while true do end end })' "__gc metamethods are not available to sandboxed recipes"
-refused 'error(setmetatable({}, { __tostring = function() while true do end end }))' "(error object is a table value)"
+refused 'error(setmetatable({}, { __tostring = function() while true do end end }))' "(an error table whose __tostring failed: instruction limit exceeded"
+# A failure record that does not encode is cleaned with raw reads: a record
+# the recipe changed cannot run its metamethods outside the budget.
+refused 'item.sub = setmetatable({ f = print }, { __pairs = function() while true do end end, __index = function() while true do end end }); error("after changing the record")' "after changing the record"
 refused 'do local x <close> = setmetatable({}, { __close = function() while true do end end }) end' "instruction limit exceeded" --max-instructions 1000000
 refused 'pcall(function() local x <close> = setmetatable({}, { __close = function() while true do end end }) error("boom") end) while true do end' "instruction limit exceeded" --max-instructions 1000000
 # lacuna's own coroutines are invisible.

@@ -41,6 +41,39 @@ t.test("cost accounting and the --max-cost stop", function()
   t.eq(p.stats.prompt_tokens, 300)
 end)
 
+t.test("pool:report() is the pool's state for the runner", function()
+  local p = teacher.pool { prices = { m = { input = 2, output = 10 } }, max_cost = 1, concurrency = 4,
+    cache = "c.db", cache_mode = "rw" }
+  t.eq(p:report().used, false)
+  p:account("m", { prompt_tokens = 100, completion_tokens = 50 }, false)
+  p:account("m", { prompt_tokens = 7, completion_tokens = 7 }, true)
+  local r = p:report()
+  t.eq({ r.prompt_tokens, r.completion_tokens, r.concurrency, r.cache, r.cache_mode, r.max_cost, r.inflight },
+    { 100, 50, 4, "c.db", "rw", 1, 0 })
+  t.eq({ r.models.m.requests, r.models.m.cached }, { 1, 1 })
+  t.truthy(math.abs(r.cost - 700 / 1e6) < 1e-12 and r.models.m.cost == r.cost)
+  t.eq(r.stop_reason, nil)
+  t.eq(p:stopped(), nil)
+  r.models.m.requests = 99 -- a snapshot: changing it changes nothing
+  t.eq(p:report().models.m.requests, 1)
+  -- without prices there is no cost at all
+  t.eq(teacher.pool {}:report().cost, nil)
+end)
+
+t.test("a deferred request is a typed error, not a string", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local p = teacher.pool { batch_export = dir, cache_mode = "off" }
+  local ok, err = pcall(p.defer, p, string.rep("a", 64), { model = "m", messages = {} })
+  t.eq(ok, false)
+  t.truthy(teacher.is_deferred(err), "a Deferred value")
+  t.eq(err.key, string.rep("a", 64))
+  t.truthy(tostring(err):find("deferred to the batch file", 1, true))
+  t.eq(teacher.is_deferred("lacuna: deferred to the batch file: " .. err.key), false)
+  p:close()
+  os.remove(dir)
+end)
+
 t.test("requests are validated before anything is sent", function()
   local p = teacher.pool { model = "m", base_url = "http://127.0.0.1:9/v1", cache_mode = "off" }
   local tch = p:teacher(nil, 1)

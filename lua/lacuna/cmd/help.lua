@@ -17,7 +17,8 @@ local M = {
 
 local EXIT_CODES = [[
 exit codes: 0 every item done, 1 some items failed (or stopped early), 2 usage
-or configuration error, 3 requests exported for the Batch API, 130 interrupted.]]
+or configuration error or outputs not writable (nothing committed), 3 requests
+exported for the Batch API, 130 interrupted (nothing committed).]]
 
 -- The overview: commands, run's options, cache usage, exit codes.
 function M.overview()

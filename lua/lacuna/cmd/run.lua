@@ -48,7 +48,7 @@ M.groups = {
       doc = "input JSONL (.jsonl or .jsonl.gz; '-' for stdin); repeatable" },
     { "-o", "--output", arg = "FILE", key = "output",
       doc = "output JSONL; beside it FILE.skipped.jsonl, FILE.failed.jsonl and FILE.manifest.json "
-        .. "(FILE's .jsonl suffix is replaced)" },
+        .. "(FILE's .jsonl suffix is replaced); '-' writes the examples to stdout" },
     { "-p", "--param", arg = "KEY=VALUE", key = "params", kind = "list",
       doc = "set a recipe parameter; repeatable" },
     { "-f", "--format", arg = "NAME", key = "format",
