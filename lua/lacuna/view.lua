@@ -61,22 +61,21 @@ TEACHER.__newindex = cannot_modify("teacher")
 TEACHER.__metatable = "lacuna.teacher"
 TEACHER.__tostring = function() return "lacuna.teacher" end
 
--- proxy -> the pool's teacher object; a lookup here is cheaper than asking
--- the userdata (a cache hit is a few microseconds, and this is on its path).
 -- The methods sit behind a C frame (caller.entry) so that a mistake in
 -- `return ctx.teacher:chat{...}`, a tail call, still names the recipe's line.
-local real = setmetatable({}, { __mode = "k" })
 local function bad_self() raise("bad self: call teacher methods as teacher:chat{...}") end
-teacher_methods.chat = entry(function(self, req) return (real[self] or bad_self()):chat(req) end)
-teacher_methods.chat_many = entry(function(self, reqs) return (real[self] or bad_self()):chat_many(reqs) end)
-teacher_methods.chat_json = entry(function(self, req) return (real[self] or bad_self()):chat_json(req) end)
+teacher_methods.chat = entry(function(self, req)
+  return (target(self, TEACHER) or bad_self()):chat(req)
+end)
+teacher_methods.chat_many = entry(function(self, reqs)
+  return (target(self, TEACHER) or bad_self()):chat_many(reqs)
+end)
+teacher_methods.chat_json = entry(function(self, req)
+  return (target(self, TEACHER) or bad_self()):chat_json(req)
+end)
 
 -- A recipe's handle on a teacher of the pool, bound to one item.
-local function teacher_view(t)
-  local p = proxy(TEACHER, t)
-  real[p] = t
-  return p
-end
+local function teacher_view(t) return proxy(TEACHER, t) end
 
 -- ---- tokenizer (the --tokenizer model) ---------------------------------------------
 
