@@ -224,8 +224,11 @@ function M.lacuna(lc, o)
       return text.pool(opts)
     end,
   }
+  local extractive = {}
+  for k, v in pairs(lc.extractive) do extractive[k] = v end
   local view = {
     version = lc.version,
+    extractive = module_view(extractive, "lacuna.extractive"),
     text = module_view(text_view, "lacuna.text"),
     recipe = lc.recipe,
     int = lc.int, number = lc.number, string = lc.string, bool = lc.bool, enum = lc.enum,

@@ -112,6 +112,7 @@ probe 'lc.text.count("hello world", lc.tokenizer.model())' "1" --tokenizer "$FIX
 probe 'lc.text.pool { capacity = 4, tokenizer = lc.tokenizer.model() } ~= nil' "true" --tokenizer "$FIX/tokenizer/bytelevel.json"
 probe 'os.time() > 0 and ctx.index == 2 and ctx.seed == 7 and ctx.line == 2' "true" --seed 7
 probe 'lc.sha256("abc"):sub(1, 8)' "ba7816bf"
+probe 'lc.extractive.question("The bridge over the river opened in 1932 after long work.", ctx.rng).answer' "1932"
 
 # finish(run, summary) sees a read-only copy: counts and the exit code stay true.
 cat >"$TMP/fin.lua" <<'LUA'
