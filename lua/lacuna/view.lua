@@ -77,6 +77,7 @@ end)
 
 -- A recipe's handle on a teacher of the pool, bound to one item.
 local function teacher_view(t) return proxy(TEACHER, t) end
+M.teacher = teacher_view
 
 -- ---- tokenizer (the --tokenizer model) ---------------------------------------------
 
