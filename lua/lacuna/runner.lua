@@ -257,12 +257,12 @@ end
 
 -- "10 planned" / "10 planned (40 records read)" / "10 read": the left side of
 -- the closing count line.
-function M.count_head(counts, verb)
+function M.count_head(counts)
   if counts.planned then
-    return string.format("%d %s%s", counts.planned, verb or "planned",
+    return string.format("%d planned%s", counts.planned,
       counts.read and string.format(" (%d records read)", counts.read) or "")
   end
-  return string.format("%d %s", counts.read, verb or "read")
+  return string.format("%d read", counts.read)
 end
 
 -- Items in flight: enough to keep --concurrency requests busy.
