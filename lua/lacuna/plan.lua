@@ -23,7 +23,7 @@ local PLAN = { __metatable = "lacuna.plan", __tostring = function() return "lacu
                __index = function(_, k) error("a plan has no field '" .. tostring(k) .. "'; return it from setup", 2) end }
 
 local function new_plan(spec)
-  local p = (require "lacuna.run_view").proxy(PLAN, spec)
+  local p = core.sandbox.proxy(PLAN, spec)
   plans[p] = spec
   return p
 end

@@ -16,24 +16,9 @@ local tokenizer_mod = require "lacuna.tokenizer"
 
 local M = {}
 
--- Proxies are the sandbox's C userdata (core.sandbox.proxy) where the core
--- has them; otherwise an empty table with the locked metatable, its target
--- kept here.
+local view = require "lacuna.view"
+
 local proxy, target = core.sandbox.proxy, core.sandbox.target
-if not proxy then
-  local targets = setmetatable({}, { __mode = "k" })
-  proxy = function(mt, t)
-    local p = setmetatable({}, mt)
-    targets[p] = { mt = mt, t = t }
-    return p
-  end
-  target = function(p, mt)
-    local e = targets[p]
-    if e and (mt == nil or e.mt == mt) then return e.t end
-    return nil
-  end
-end
-M.proxy, M.target = proxy, target
 local raise, entry = core.caller.error, core.caller.entry
 local json = core.json
 
@@ -41,24 +26,7 @@ local function cannot_modify(name)
   return function(_, k) error("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe", 2) end
 end
 
--- A read-only proxy over a copy of plain data: indexing, #, pairs, ipairs.
-local function readonly_copy(v, name)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in next, v do t[k] = readonly_copy(x, name .. "." .. tostring(k)) end
-  local p
-  local iter = function(_, k) return next(t, k) end
-  p = proxy({
-    __index = t,
-    __newindex = cannot_modify(name),
-    __len = function() return #t end,
-    __pairs = function() return iter, p, nil end,
-    __tostring = function() return name end,
-    __metatable = name,
-  }, t)
-  return p
-end
-M.readonly_copy = readonly_copy
+local readonly_copy = view.readonly_copy
 
 -- ---- tokenizer --------------------------------------------------------------------
 
@@ -100,18 +68,8 @@ end
 
 -- ---- teacher ------------------------------------------------------------------------
 
-local TEACHER = { __newindex = cannot_modify("teacher"), __metatable = "lacuna.teacher",
-                  __tostring = function() return "lacuna.teacher" end }
-local teacher_methods = {}
-TEACHER.__index = teacher_methods
-for _, name in ipairs({ "chat", "chat_many", "chat_json" }) do
-  teacher_methods[name] = entry(function(self, req)
-    local t = target(self, TEACHER)
-    if not t then raise("bad self: call teacher methods as teacher:" .. name .. "{...}") end
-    return t[name](t, req)
-  end)
-end
-local function teacher_view(t) return proxy(TEACHER, t) end
+-- (The teacher handle is the sandbox view's, as ctx.teacher's.)
+local teacher_view = view.teacher
 
 -- ---- run ----------------------------------------------------------------------------
 

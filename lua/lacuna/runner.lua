@@ -7,6 +7,7 @@ local usage = require "lacuna.usage"
 local recipe_mod = require "lacuna.recipe"
 local params_mod = require "lacuna.params"
 local sandbox = require "lacuna.sandbox"
+local view = require "lacuna.view"
 local formats = require "lacuna.formats"
 local example = require "lacuna.example"
 local teacher = require "lacuna.teacher"
@@ -60,17 +61,22 @@ function M.load(ref, o)
   local lc = require "lacuna"
   local env
   if o.trust then
+    stderr("lacuna: --trust: the sandbox is off; " .. path .. " runs with full access to files, network and the process")
     env = sandbox.trusted_env()
   else
-    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end)
+    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end, o)
   end
   local chunk, err = load(src, chunkname, "t", env)
   if not chunk then usage.error("%s", err) end
-  local ok, r = sched.call_limited(M.budget(o), chunk)
-  if not ok then usage.error("%s", first_line(r)) end
-  if not recipe_mod.is_recipe(r) then
-    usage.error("%s: a recipe must return lacuna.recipe{...} (it returned a %s)", path, type(r))
+  local ok, declared = sched.call_limited(M.budget(o), chunk)
+  if not ok then usage.error("%s", first_line(declared)) end
+  if not recipe_mod.is_recipe(declared) then
+    usage.error("%s: a recipe must return lacuna.recipe{...} (it returned a %s)", path, type(declared))
   end
+  -- The runner's own copy: the recipe keeps the table it declared, and what
+  -- it later does to it changes neither the run nor the manifest.
+  local r = setmetatable({}, getmetatable(declared))
+  for k, v in next, declared do r[k] = v end
   r.source_path = path
   r.sha256 = hash.sha256(src)
   return r
@@ -85,41 +91,6 @@ local function apply_memory_cap(o)
   local mb = o.max_memory_mb
   if mb == nil and not o.trust then mb = M.defaults.max_memory_mb end
   if mb and mb > 0 then core.sandbox.limit_memory(mb * 1024 * 1024) end
-end
-
--- Per-item context given to map.
-local Ctx = {}
--- ctx.teacher and ctx.teachers[name] are made on first use, bound to the item.
-Ctx.__index = function(ctx, k)
-  if k == "rng" then
-    -- Made on first use: most recipes never draw, and the stream depends
-    -- only on (seed, item key), not on when it is made.
-    local g = core.rng.new(rawget(ctx, "seed"), rawget(ctx, "stream") or rawget(ctx, "index"))
-    rawset(ctx, "rng", g)
-    return g
-  elseif k == "teacher" then
-    local t = rawget(ctx, "_pool"):teacher(nil, ctx.index)
-    rawset(ctx, "teacher", t)
-    return t
-  elseif k == "teachers" then
-    local pool, index = rawget(ctx, "_pool"), ctx.index
-    local named = setmetatable({}, { __index = function(tbl, name)
-      local t = pool:teacher(name, index)
-      rawset(tbl, name, t)
-      return t
-    end })
-    rawset(ctx, "teachers", named)
-    return named
-  end
-  return Ctx[k]
-end
--- (A C function: the recipe's `return ctx:skip(x)` is a tail call, and a
--- mistake in it must still name the recipe's line; see core/caller.c.)
-Ctx.skip = core.caller.entry(function(_, reason) return (require "lacuna").skip(reason) end)
-function Ctx:log(...)
-  local parts = {}
-  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-  stderr(string.format("[%s:%d] %s", self.file or "?", self.line or 0, table.concat(parts, "\t")))
 end
 
 -- The function each work item's coroutine runs. Returns an outcome table:
@@ -148,6 +119,7 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
   end
   local seed = o.seed or 0
   local map = r.map
+  local ctx_of, params_view = view.ctx, view.readonly_copy(values, "params")
   return function(w, seq)
     if w.bad then return { fail = w.bad } end
     -- (plan: a group's records are checked one by one; planned items are the recipe's own.)
@@ -159,10 +131,11 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
       end
     end
     if err then return { fail = string.format("%s:%d: %s", w.file, w.line, err), input_error = true } end
-    local ctx = setmetatable({
-      params = values, index = seq, seed = seed, stream = w.stream, tokenizer = tok,
+    -- A proxy (lua/lacuna/view.lua): the recipe reads it, never changes it.
+    local ctx = ctx_of {
+      params = params_view, index = seq, seed = seed, stream = w.stream, tokenizer = tok,
       file = w.file, line = w.line, recipe = r.name, _pool = pool,
-    }, Ctx)
+    }
     local res = map(w.record, ctx)
     if res == nil then return { skip = "map returned nothing" } end
     if is_skip(res) then return { skip = res.reason } end
@@ -284,12 +257,12 @@ end
 
 -- "10 planned" / "10 planned (40 records read)" / "10 read": the left side of
 -- the closing count line.
-function M.count_head(counts, verb)
+function M.count_head(counts)
   if counts.planned then
-    return string.format("%d %s%s", counts.planned, verb or "planned",
+    return string.format("%d planned%s", counts.planned,
       counts.read and string.format(" (%d records read)", counts.read) or "")
   end
-  return string.format("%d %s", counts.read, verb or "read")
+  return string.format("%d read", counts.read)
 end
 
 -- Items in flight: enough to keep --concurrency requests busy.
@@ -411,10 +384,13 @@ function M.prepare(o)
   return r, values
 end
 
-local function call_phase(r, o, name, ...)
+-- setup(run), finish(run, summary): the recipe gets read-only proxies of the
+-- run's context and of the summary, so nothing it does changes the counts,
+-- the exit code or the manifest.
+local function call_phase(r, o, name, run, summary)
   local fn = r[name]
   if not fn then return true end
-  local ok, err = sched.call_limited(M.budget(o), fn, ...)
+  local ok, err = sched.call_limited(M.budget(o), fn, run, summary and view.summary(summary))
   if not ok then return false, err end
   return true
 end
@@ -536,7 +512,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
   if failed_examples == 0 then counts.failed_examples = nil end
 
   local summary = { counts = counts, output = out.plan.out }
-  local fin_ok, fin_err = call_phase(r, o, "finish", run.view, run_view.readonly_copy(summary, "summary"))
+  local fin_ok, fin_err = call_phase(r, o, "finish", run.view, summary)
   if sys.interrupted() then return interrupted_exit(out, counts) end
 
   local stopped = res.stopped or nil

@@ -125,7 +125,7 @@ end)
 
 t.test("a summary for finish is a read-only copy", function()
   local counts = { ok = 2, failed = 0 }
-  local s = run_view.readonly_copy({ counts = counts }, "summary")
+  local s = (require "lacuna.view").summary({ counts = counts })
   t.eq(s.counts.ok, 2)
   t.raises(function() s.counts.ok = 3 end, "cannot modify summary.counts.ok")
   t.raises(function() s.counts = {} end, "cannot modify summary.counts")
