@@ -401,7 +401,10 @@ end
 -- files = {examples=, skipped=, failed=} entries {path=, lines=, bytes=,
 -- crc32=}. Returns true, or raises a usage error having committed nothing
 -- (the previous set unchanged) or, if it failed between the renames, having
--- left no manifest (the set reads as uncommitted until a rerun).
+-- left no manifest (the set reads as uncommitted until a rerun). Returns
+-- false, having committed nothing, when Ctrl-C or SIGTERM came before the
+-- renames began (sealing large files takes a while); one that comes during
+-- the renames lets them finish.
 function Output:commit(make_manifest)
   local w = self.writers
   if self.direct then
@@ -425,6 +428,7 @@ function Output:commit(make_manifest)
   local okw, werr = mw:write(text)
   if okw then okw, werr = mw:seal() end
   if not okw then write_error(self, werr) end
+  if sys.interrupted() then return false end
   -- From here the set is uncommitted until the new manifest is in place.
   local okr, rerr = os.remove(self.paths.manifest)
   if not okr and sys.stat(self.paths.manifest) then write_error(self, rerr) end

@@ -528,7 +528,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
 
   local stopped = res.stopped or nil
   local wall = sys.clock() - t0
-  out:commit(function(files)
+  local committed = out:commit(function(files)
     local m = manifest_head(r, values, o)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
@@ -540,6 +540,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.finished_at = sys.utc_iso8601()
     return m
   end)
+  if not committed then return interrupted_exit(out, counts) end
 
   if not o.quiet then
     summary_lines(counts, wall, rep, {
