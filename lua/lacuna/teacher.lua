@@ -290,6 +290,13 @@ function Pool:endpoint(name)
            model = t.model or self.cfg.model, name = name or "default" }
 end
 
+-- A 429 that retrying cannot help: OpenAI's exhausted quota (billing).
+local function quota_exhausted(body)
+  local obj = decode(body or "")
+  local e = type(obj) == "table" and obj.error
+  return type(e) == "table" and (e.code == "insufficient_quota" or e.type == "insufficient_quota")
+end
+
 local function server_message(status, body)
   local obj = decode(body or "")
   if type(obj) == "table" and type(obj.error) == "table" and type(obj.error.message) == "string" then
@@ -374,7 +381,19 @@ function Pool:send(ep, body_text, est_tokens, opts)
     else
       why = "HTTP " .. status .. ": " .. server_message(status, body)
       retryable = RETRY_STATUS[status] or false
-      if status == 429 then self:on_rate_limited() end
+      if status == 429 and quota_exhausted(body) then
+        retryable = false
+      elseif status == 429 then
+        self:on_rate_limited()
+      end
+    end
+    -- A wait longer than a request may take (a daily limit's Retry-After)
+    -- would look like a hang: the item fails now, saying how long.
+    local max_wait = opts.timeout or cfg.timeout or 120
+    if retryable and retry_after and retry_after > max_wait then
+      why = string.format("%s (the server asks to retry after %.0f s, more than --timeout %g s)", why,
+        retry_after, max_wait)
+      retryable = false
     end
     if not retryable then
       self.stats.failures = self.stats.failures + 1

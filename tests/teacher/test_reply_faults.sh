@@ -4,7 +4,9 @@
 # reply, a chunked reply that stalls, and odd 200 bodies (scripts/odd_replies.mjs).
 # Each becomes a retry and then a failure of its item with a clear message, or
 # a success (no usage, impossible usage counts: counted as 0), never a hang or
-# a crash; the manifest's request count equals the server's.
+# a crash; the manifest's request count equals the server's. An exhausted
+# quota (429 insufficient_quota) is not retried, and a Retry-After longer than
+# --timeout fails the item at once.
 source "$(dirname "$0")/lib.sh"
 LACUNA=${LACUNA_BIN:?set LACUNA_BIN}
 ASK=$TEACHER_DIR/recipes/ask.lua
@@ -30,13 +32,13 @@ done
 
 start_server --script "$TEACHER_DIR/scripts/odd_replies.mjs"
 Q=$TMP/odd.jsonl
-for q in "no usage" "bad usage" "usage number" "empty body" "null body" "no message" "error in 200" "no content"; do
+for q in "no usage" "bad usage" "usage number" "empty body" "null body" "no message" "error in 200" "no content" "quota" "daily limit"; do
   echo "{\"question\":\"$q\"}"
 done >"$Q"
 timeout 60 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/odd.out.jsonl" --base-url "$BASE_URL" "${OPTS[@]}" 2>/dev/null
 expect_eq "$?" 1 "odd replies: exit 1"
 M=$TMP/odd.out.manifest.json
-expect_eq "$(jq -c .counts "$M")" '{"read":8,"ok":3,"examples":3,"skipped":0,"failed":5}' "odd replies: counts"
+expect_eq "$(jq -c .counts "$M")" '{"read":10,"ok":3,"examples":3,"skipped":0,"failed":7}' "odd replies: counts"
 expect_eq "$(jq .teacher.requests "$M")" "$(stat_get .requests)" "odd replies: manifest requests = server's"
 expect_eq "$(jq .teacher.prompt_tokens "$M"),$(jq .teacher.completion_tokens "$M")" "0,0" \
   "absent, impossible and non-table usage counts as 0 tokens"
@@ -46,4 +48,8 @@ expect_in "$(fail_of 5)" "reply is not a JSON object" "null body"
 expect_in "$(fail_of 6)" "reply choice 1 has no message" "no message"
 expect_in "$(fail_of 7)" "reply has no choices: upstream model crashed" "an error object in a 200 is quoted"
 expect_in "$(fail_of 8)" "HTTP 204" "204 fails the item"
+expect_in "$(fail_of 9)" "HTTP 429: You exceeded your current quota" "an exhausted quota fails at once"
+expect_not_in "$(fail_of 9)" "gave up after" "an exhausted quota is not retried"
+expect_in "$(fail_of 10)" "the server asks to retry after 86400 s, more than --timeout 5 s" \
+  "a Retry-After beyond --timeout fails the item instead of waiting a day"
 finish
