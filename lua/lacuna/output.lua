@@ -225,9 +225,18 @@ local function sanitize(v, path, notes, seen, depth)
   return "<" .. t .. ">"
 end
 
--- Text of any error value; a __tostring that raises gives a description.
+-- Text of any error value; a __tostring that raises gives a description. A
+-- table or userdata without __tostring is described by its JSON or its type,
+-- never by its address (which differs from run to run).
 function M.text(v)
   if type(v) == "string" then return v end
+  local mt = getmetatable(v)
+  if (type(v) == "table" or type(v) == "userdata" or type(v) == "function" or type(v) == "thread")
+      and not (type(mt) == "table" and mt.__tostring) then
+    local ok, j = pcall(json.encode, v)
+    if ok and type(j) == "string" and #j <= 1000 then return "error value " .. j end
+    return "(an error value of type " .. type(v) .. ")"
+  end
   local ok, s = pcall(tostring, v)
   if ok and type(s) == "string" then return s end
   local ok2, why = pcall(tostring, s)
