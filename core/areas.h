@@ -18,6 +18,7 @@ int lacuna_open_http(lua_State *L);      /* core/http.c    */
 int lacuna_open_cache(lua_State *L);     /* core/cache.c   */
 int lacuna_open_caller(lua_State *L);    /* core/caller.c  */
 int lacuna_open_render(lua_State *L);    /* core/render.c  */
+int lacuna_open_stats(lua_State *L);     /* core/stats.c   */
 int lacuna_open_text(lua_State *L);      /* core/text/lua_text.c */
 
 #endif

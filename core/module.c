@@ -26,6 +26,7 @@ static const struct {
     {"cache", lacuna_open_cache},
     {"caller", lacuna_open_caller},
     {"render", lacuna_open_render},
+    {"stats", lacuna_open_stats},
     {"tokenizer", lacuna_open_tokenizer},
     {"text", lacuna_open_text},
     {NULL, NULL},

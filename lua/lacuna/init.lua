@@ -41,6 +41,8 @@ lc.part = example.part
 lc.is_example = example.is_example
 lc.formats = require "lacuna.formats"
 lc.tokenizer = require "lacuna.tokenizer"
+-- Type I QA without a teacher: rule-made cloze questions (kind "extractive-cloze").
+lc.extractive = require "lacuna.extractive"
 lc.text = require "lacuna.text"
 
 -- Deterministic random streams

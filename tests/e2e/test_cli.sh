@@ -24,7 +24,7 @@ expect_code 2 "unknown option"
 expect_in "$ERR" "unknown option '--bogus'" "unknown option message"
 
 # Help per command, from the same declarations as the parser.
-for cmd in run check info cache version help; do
+for cmd in run check info stats cache version help; do
   lc "$cmd" --help
   expect_code 0 "$cmd --help"
   expect_in "$OUT" "usage: lacuna $cmd" "$cmd --help starts with its usage"

@@ -161,6 +161,20 @@ for i = 1, first - 1 do before[#before + 1] = d.input_ids[i] end
 assert(tok:decode(before):find("The answer is B.", 1, true), "the first attempt precedes the trained part")
 LUA
   then ok; else bad "$m: PAM mask"; fi
+  # lacuna stats: the exact trained share from the labels, and the straddling
+  # count the run noted in its manifest.
+  "$LACUNA" stats "$TMP/our_$m.jsonl" --json >"$TMP/stats_$m.json"
+  if python3 - "$TMP/our_$m.jsonl" "$TMP/our_$m.manifest.json" "$TMP/stats_$m.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+notes = (json.load(open(sys.argv[2])).get("format_notes") or {}).get("straddling_tokens") or {"tokens": 0}
+st = json.load(open(sys.argv[3]))
+share = st["trained_share"][0]
+want = (sum(sum(x != -100 for x in r["labels"]) for r in rows), sum(len(r["labels"]) for r in rows), notes["tokens"])
+got = (share["trained"], share["total"], st["straddling_tokens"])
+assert share["unit"] == "tokens" and got == want, f"lacuna stats {got}, want {want}"
+PY
+  then ok; else bad "$m: lacuna stats share and straddling count"; fi
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
