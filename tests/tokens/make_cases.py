@@ -93,6 +93,12 @@ def main(out_path):
         qa(a)
         add([{"role": "user", "content": a}, {"role": "assistant", "content": a, "train": True}])
     qa("word " * 3000)
+    # partly trained turns whose trained or untrained part is white space a
+    # trimming template cuts
+    for parts in ([("The answer is A.", False), ("  \n", True)], [("\n\n", True), ("A", False), (" B", True)],
+                  [(" \u3000", False), ("B", True), ("\n", False)], [("\n", False), (" C.", True), ("\t", True)]):
+        add([{"role": "user", "content": "Q?"},
+             {"role": "assistant", "parts": [{"text": t, "train": tr} for t, tr in parts]}])
     # the system turn and the user turn equal to the answer
     add([{"role": "system", "content": "A"}, {"role": "user", "content": "A"},
          {"role": "assistant", "content": "A", "train": True}])
