@@ -43,6 +43,10 @@ typedef struct http_client {
   CURLM *multi;
   transfer *inflight;
   int ninflight;
+  /* Finished transfers of a run's tasks, read by a blocking call's drain:
+   * kept here until the scheduler's poll delivers them. */
+  transfer *finished;
+  int nfinished;
   long long requests, failures;
   lacuna_sched *sched; /* the run whose poller list holds us */
   unsigned long sched_run;
@@ -216,7 +220,21 @@ static void push_results(lua_State *L, transfer *t) {
   lua_pushinteger(L, t->sends);
 }
 
-/* Collects finished transfers; wakes their tasks (or marks blocking ones). */
+/* Hands a finished transfer of a run's task to its task (which the run may
+ * have ended meanwhile), then frees it. */
+static void deliver(lacuna_sched *s, transfer *t) {
+  lua_State *co = (s && t->run_id == lacuna_sched_run_id(s)) ? lacuna_sched_thread(s, t->token) : NULL;
+  if (co) {
+    push_results(co, t);
+    lacuna_sched_wake(s, t->token, 5);
+  }
+  free_transfer(t);
+}
+
+/* Collects finished transfers; wakes their tasks (or marks blocking ones).
+ * Without the scheduler (a blocking call is draining), a task's transfer is
+ * kept for the scheduler's next poll: freeing it would leave its task
+ * waiting for an event nobody delivers. */
 static void drain(http_client *c, lacuna_sched *s) {
   CURLMsg *msg;
   int left;
@@ -232,26 +250,40 @@ static void drain(http_client *c, lacuna_sched *s) {
     if (t->sends > 1) c->requests += t->sends - 1; /* libcurl's own re-sends */
     if (t->run_id == 0) {
       t->done = 1; /* the blocking caller reads and frees it */
-      continue;
+    } else if (!s) {
+      t->next = c->finished;
+      c->finished = t;
+      c->nfinished++;
+    } else {
+      deliver(s, t);
     }
-    lua_State *co = (s && t->run_id == lacuna_sched_run_id(s)) ? lacuna_sched_thread(s, t->token) : NULL;
-    if (co) {
-      push_results(co, t);
-      lacuna_sched_wake(s, t->token, 5);
-    }
-    free_transfer(t);
   }
 }
 
-static int poller_pending(void *ud) { return ((http_client *)ud)->ninflight; }
+static void deliver_finished(http_client *c, lacuna_sched *s) {
+  while (c->finished) {
+    transfer *t = c->finished;
+    c->finished = t->next;
+    c->nfinished--;
+    t->next = NULL;
+    deliver(s, t);
+  }
+}
+
+static int poller_pending(void *ud) {
+  http_client *c = ud;
+  return c->ninflight + c->nfinished;
+}
 
 static void poller_poll(void *ud, lacuna_sched *s, int timeout_ms) {
   http_client *c = ud;
   int running;
+  int delivered = c->nfinished;
+  deliver_finished(c, s);
   curl_multi_perform(c->multi, &running);
   int before = c->ninflight;
   drain(c, s);
-  if (c->ninflight == before && c->ninflight > 0) {
+  if (!delivered && c->ninflight == before && c->ninflight > 0) {
     curl_multi_poll(c->multi, NULL, 0, timeout_ms < 0 ? 1000 : timeout_ms, NULL);
     curl_multi_perform(c->multi, &running);
     drain(c, s);
@@ -288,6 +320,9 @@ static int client_post(lua_State *L) {
   double connect_timeout = opt_number(L, 5, "connect_timeout", 10);
   double stall = opt_number(L, 5, "stall", 60);
 
+  /* Raises here, before anything is allocated, when L is a coroutine that
+   * cannot wait. */
+  lacuna_sched *s = lacuna_sched_current(L);
   transfer *t = calloc(1, sizeof *t);
   if (!t) return luaL_error(L, "http: out of memory");
   t->client = c;
@@ -310,6 +345,10 @@ static int client_post(lua_State *L) {
   }
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, url);
+  /* The teacher speaks HTTP: never file://, ftp:// or anything else curl
+   * knows, not even through a redirect. */
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   if (!attach_body(t, body, blen)) {
     free_transfer(t);
@@ -333,7 +372,6 @@ static int client_post(lua_State *L) {
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
-  lacuna_sched *s = lacuna_sched_current(L);
   if (s) {
     t->run_id = lacuna_sched_run_id(s);
     t->token = lacuna_sched_token(L);
@@ -380,6 +418,12 @@ static void close_client(http_client *c) {
     unlink_transfer(c, t);
     free_transfer(t);
   }
+  while (c->finished) {
+    transfer *t = c->finished;
+    c->finished = t->next;
+    free_transfer(t);
+  }
+  c->nfinished = 0;
   curl_multi_cleanup(c->multi);
   c->multi = NULL;
 }

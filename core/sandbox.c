@@ -1,11 +1,18 @@
-/* The memory cap of the sandbox: the state's allocator is wrapped so that an
- * allocation past the cap fails, which Lua turns into a "not enough memory"
- * error in the code that asked — even a single huge string.rep. The globals
- * allow-list is policy and lives in lua/lacuna/sandbox.lua. */
+/* The C half of the sandbox. The memory cap: the state's allocator is wrapped
+ * so that an allocation past the cap fails, which Lua turns into a "not enough
+ * memory" error in the code that asked — even a single huge string.rep.
+ * Proxies: the objects a sandboxed recipe holds (ctx, teachers, params, run,
+ * summary) are empty userdata, so rawget, rawset, next and pairs cannot reach
+ * what is behind them, and their metatables answer getmetatable with a
+ * marker. Error text: a recipe's error object becomes a message without
+ * calling its __tostring, which could loop outside the instruction budget.
+ * The allow-list itself is policy and lives in lua/lacuna/sandbox.lua and
+ * lua/lacuna/view.lua. */
 #include <lauxlib.h>
 #include <string.h>
 
 #include "areas.h"
+#include "sandbox.h"
 
 typedef struct memcap {
   lua_Alloc inner;
@@ -84,9 +91,78 @@ static int sb_memory(lua_State *L) {
   return 3;
 }
 
+const char *lacuna_error_text(lua_State *L, int idx) {
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: lua_pushvalue(L, idx); break;
+    case LUA_TNUMBER:
+      lua_pushvalue(L, idx);
+      lua_tostring(L, -1); /* converts the copy in place, no metamethod */
+      break;
+    case LUA_TNIL: lua_pushliteral(L, "nil"); break;
+    case LUA_TBOOLEAN: lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false"); break;
+    default: lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx)); break;
+  }
+  return lua_tostring(L, -1);
+}
+
+/* sandbox.proxy(metatable, target) -> an empty userdata carrying target,
+ * with the given metatable (which should set __metatable, __index and
+ * __newindex). */
+static int sb_proxy(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkany(L, 2);
+  lua_newuserdatauv(L, 0, 1);
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* sandbox.target(p, metatable) -> what the proxy carries, or nil when p is
+ * not a proxy made with that metatable. Lacuna code only: recipes never see
+ * this function. */
+static int sb_target(lua_State *L) {
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_type(L, 1) != LUA_TUSERDATA || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, 2)) return 0;
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+/* sandbox.index: an __index for proxies made by sandbox.proxy that reads the
+ * target (a table, its own __index included), so that many proxies share
+ * one metatable and making one costs a single userdata. */
+static int sb_index(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TUSERDATA || lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
+/* sandbox.error_text(v) -> v as a message, without metamethods. */
+static int sb_error_text(lua_State *L) {
+  luaL_checkany(L, 1);
+  lacuna_error_text(L, 1);
+  return 1;
+}
+
+/* sandbox.raw_metatable(v) -> v's metatable, ignoring __metatable (lacuna
+ * code only: the sandbox uses it to tell lacuna's metatables from the
+ * recipe's). */
+static int sb_raw_metatable(lua_State *L) {
+  luaL_checkany(L, 1);
+  if (!lua_getmetatable(L, 1)) return 0;
+  return 1;
+}
+
 static const luaL_Reg sandbox_funcs[] = {
     {"limit_memory", sb_limit_memory},
     {"memory", sb_memory},
+    {"proxy", sb_proxy},
+    {"target", sb_target},
+    {"index", sb_index},
+    {"error_text", sb_error_text},
+    {"raw_metatable", sb_raw_metatable},
     {NULL, NULL},
 };
 

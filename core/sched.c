@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "areas.h"
+#include "sandbox.h"
 #include "sched.h"
 #include "sys.h"
 
@@ -66,6 +67,7 @@ typedef struct sched_runtime {
 #define HOOK_STEP 1000
 static const char SCHED_KEY = 'S';   /* registry key: the running scheduler */
 static const char RUNTIME_KEY = 'R'; /* registry key: this state's sched_runtime */
+static const char BRIDGE_KEY = 'B';  /* registry key: weak set of bridged coroutines */
 
 /* This state's sched_runtime, made by lacuna_open_sched. */
 static sched_runtime *get_runtime(lua_State *L) {
@@ -89,9 +91,30 @@ static lacuna_sched *get_sched(lua_State *L) {
   return s;
 }
 
+/* Whether L is a coroutine made through sched.bridge: one that passes a
+ * waiting primitive's yield up to its task (lua/lacuna/coroutines.lua). */
+static int is_bridged(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &BRIDGE_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushthread(L);
+  lua_rawget(L, -2);
+  int yes = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  return yes;
+}
+
 lacuna_sched *lacuna_sched_current(lua_State *L) {
   lacuna_sched *s = get_sched(L);
-  return (s && s->current >= 0 && s->tasks[s->current].co == L) ? s : NULL;
+  if (!s || s->current < 0) return NULL;
+  if (s->tasks[s->current].co == L || is_bridged(L)) return s;
+  /* A coroutine that cannot pass the yield up: blocking here would stall
+   * every other item, so the call fails where it was made. */
+  luaL_error(L, "this call waits for lacuna (a teacher reply, a sleep) and cannot be made from this "
+                "coroutine: use the coroutine library lacuna gives the recipe, and do not resume the "
+                "coroutine from a metamethod or a table.sort or string.gsub callback");
+  return NULL;
 }
 
 int lacuna_sched_add_poller(lacuna_sched *s, lacuna_poller p) {
@@ -356,7 +379,8 @@ static void resume_task(lacuna_sched *s, int id) {
     }
   } else {
     /* The error value itself, not its text: a typed error keeps its type,
-     * and a __tostring that raises cannot break the loop. */
+     * and no __tostring runs here, outside the budget (the runner turns it
+     * into text under a budget: output.text). */
     luaL_traceback(L, co, NULL, 0);
     const char *trace = lua_tostring(L, -1);
     lua_xmove(co, L, 1);
@@ -674,8 +698,9 @@ static void plain_hook(lua_State *L, lua_Debug *ar) {
 }
 
 static int msgh(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (!msg) msg = luaL_tolstring(L, 1, NULL);
+  /* A message handler runs with hooks off when the error came from the
+   * count hook: nothing of the recipe's may run here (no __tostring). */
+  const char *msg = lacuna_error_text(L, 1);
   luaL_traceback(L, L, msg, 1);
   return 1;
 }
@@ -704,17 +729,51 @@ static int sched_call_limited(lua_State *L) {
   return lua_gettop(L);
 }
 
+/* sched.bridge(co [, on]) -> co: marks (or, with on = false, unmarks) a
+ * coroutine made by lacuna's coroutine library, whose resume passes waits
+ * up to the task. */
+static int sched_bridge(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &BRIDGE_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &BRIDGE_KEY);
+  }
+  lua_pushvalue(L, 1);
+  if (lua_isnone(L, 2) || lua_toboolean(L, 2))
+    lua_pushboolean(L, 1);
+  else
+    lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* sched.waiting() -> true when the running task has just suspended on a
+ * wait (I/O, sleep, park, join) rather than a coroutine's own yield. */
+static int sched_waiting(lua_State *L) {
+  lacuna_sched *s = get_sched(L);
+  lua_pushboolean(L, s && s->current >= 0 && s->tasks[s->current].suspended);
+  return 1;
+}
+
 static int sched_now(lua_State *L) {
   lua_pushnumber(L, lacuna_sched_now());
   return 1;
 }
 
 static const luaL_Reg sched_funcs[] = {
-    {"run", sched_run},     {"call_limited", sched_call_limited},
-    {"sleep", sched_sleep}, {"self", sched_self},
-    {"park", sched_park},   {"unpark", sched_unpark},
-    {"spawn", sched_spawn}, {"join", sched_join},
-    {"now", sched_now},     {NULL, NULL},
+    {"run", sched_run},         {"call_limited", sched_call_limited},
+    {"sleep", sched_sleep},     {"self", sched_self},
+    {"park", sched_park},       {"unpark", sched_unpark},
+    {"spawn", sched_spawn},     {"join", sched_join},
+    {"now", sched_now},         {"bridge", sched_bridge},
+    {"waiting", sched_waiting}, {NULL, NULL},
 };
 
 int lacuna_open_sched(lua_State *L) {

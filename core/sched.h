@@ -20,8 +20,12 @@ typedef struct lacuna_poller {
   void *ud;
 } lacuna_poller;
 
-/* The scheduler running the task L, or NULL when L does not run under one (a
- * plain script, the REPL), in which case callers must block instead. */
+/* The scheduler running the task L, or NULL when no task is running (a plain
+ * script, the REPL, set-up code), in which case callers must block instead.
+ * L may also be a coroutine marked with sched.bridge (the recipe's coroutine
+ * library), whose resumer passes a wait up to the task. From any other
+ * coroutine of a running task it raises a Lua error: blocking there would
+ * stall every item, and suspending would lose the reply. */
 lacuna_sched *lacuna_sched_current(lua_State *L);
 
 /* Registers a poller for the rest of the run; the same ud twice is a no-op.

@@ -201,20 +201,22 @@ local function sanitize(v, path, notes, seen, depth)
     end
     seen[v] = true
     local out = {}
+    -- Raw reads only: a record the recipe changed may carry metamethods,
+    -- and this runs outside its instruction budget.
     if json.is_array(v) then
-      for i = 1, #v do out[i] = sanitize(v[i], path .. "[" .. i .. "]", notes, seen, depth + 1) end
+      for i = 1, rawlen(v) do out[i] = sanitize(rawget(v, i), path .. "[" .. i .. "]", notes, seen, depth + 1) end
       out = json.array(out)
     else
-      for k, val in pairs(v) do
+      for k, val in next, v do
         local key = k
         if type(k) ~= "string" then
-          key = tostring(k)
+          key = (type(k) == "number" or type(k) == "boolean") and tostring(k) or ("<" .. type(k) .. ">")
           notes[#notes + 1] = path .. ": a " .. type(k) .. " key written as the string \"" .. key .. "\""
         end
         key = sanitize(key, path .. "." .. key, notes, seen, depth + 1)
         out[key] = sanitize(val, path .. "." .. key, notes, seen, depth + 1)
       end
-      local mt = getmetatable(v)
+      local mt = core.sandbox.raw_metatable(v)
       local order = type(mt) == "table" and rawget(mt, "__jsonorder")
       out = next(out) == nil and json.object(out) or (order and ordered(out, order) or out)
     end
@@ -226,21 +228,23 @@ local function sanitize(v, path, notes, seen, depth)
 end
 
 -- Text of any error value; a __tostring that raises gives a description. A
--- table or userdata without __tostring is described by its JSON or its type,
--- never by its address (which differs from run to run).
+-- recipe's __tostring runs under an instruction budget, interruptible (it
+-- could loop: this runs outside the item's own budget). A table or userdata
+-- without __tostring is described by its JSON or its type, never by its
+-- address (which differs from run to run).
+local TOSTRING_BUDGET = 10000000
 function M.text(v)
   if type(v) == "string" then return v end
   local mt = getmetatable(v)
   if (type(v) == "table" or type(v) == "userdata" or type(v) == "function" or type(v) == "thread")
       and not (type(mt) == "table" and mt.__tostring) then
-    local ok, j = pcall(json.encode, v)
+    local ok, j = core.sched.call_limited(TOSTRING_BUDGET, json.encode, v)
     if ok and type(j) == "string" and #j <= 1000 then return "error value " .. j end
     return "(an error value of type " .. type(v) .. ")"
   end
-  local ok, s = pcall(tostring, v)
+  local ok, s = core.sched.call_limited(TOSTRING_BUDGET, tostring, v)
   if ok and type(s) == "string" then return s end
-  local ok2, why = pcall(tostring, s)
-  return "(an error " .. type(v) .. " whose __tostring failed: " .. (ok2 and why or "?") .. ")"
+  return "(an error " .. type(v) .. " whose __tostring failed: " .. tostring(s):match("^[^\n]*") .. ")"
 end
 
 -- The first n lines of a traceback.

@@ -7,6 +7,7 @@ local usage = require "lacuna.usage"
 local recipe_mod = require "lacuna.recipe"
 local params_mod = require "lacuna.params"
 local sandbox = require "lacuna.sandbox"
+local view = require "lacuna.view"
 local formats = require "lacuna.formats"
 local example = require "lacuna.example"
 local teacher = require "lacuna.teacher"
@@ -58,17 +59,22 @@ function M.load(ref, o)
   local lc = require "lacuna"
   local env
   if o.trust then
+    stderr("lacuna: --trust: the sandbox is off; " .. path .. " runs with full access to files, network and the process")
     env = sandbox.trusted_env()
   else
-    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end)
+    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end, o)
   end
   local chunk, err = load(src, chunkname, "t", env)
   if not chunk then usage.error("%s", err) end
-  local ok, r = sched.call_limited(M.budget(o), chunk)
-  if not ok then usage.error("%s", first_line(r)) end
-  if not recipe_mod.is_recipe(r) then
-    usage.error("%s: a recipe must return lacuna.recipe{...} (it returned a %s)", path, type(r))
+  local ok, declared = sched.call_limited(M.budget(o), chunk)
+  if not ok then usage.error("%s", first_line(declared)) end
+  if not recipe_mod.is_recipe(declared) then
+    usage.error("%s: a recipe must return lacuna.recipe{...} (it returned a %s)", path, type(declared))
   end
+  -- The runner's own copy: the recipe keeps the table it declared, and what
+  -- it later does to it changes neither the run nor the manifest.
+  local r = setmetatable({}, getmetatable(declared))
+  for k, v in next, declared do r[k] = v end
   r.source_path = path
   r.sha256 = hash.sha256(src)
   return r
@@ -83,41 +89,6 @@ local function apply_memory_cap(o)
   local mb = o.max_memory_mb
   if mb == nil and not o.trust then mb = M.defaults.max_memory_mb end
   if mb and mb > 0 then core.sandbox.limit_memory(mb * 1024 * 1024) end
-end
-
--- Per-item context given to map.
-local Ctx = {}
--- ctx.teacher and ctx.teachers[name] are made on first use, bound to the item.
-Ctx.__index = function(ctx, k)
-  if k == "rng" then
-    -- Made on first use: most recipes never draw, and the stream depends
-    -- only on (seed, item index), not on when it is made.
-    local g = core.rng.new(rawget(ctx, "seed"), rawget(ctx, "index"))
-    rawset(ctx, "rng", g)
-    return g
-  elseif k == "teacher" then
-    local t = rawget(ctx, "_pool"):teacher(nil, ctx.index)
-    rawset(ctx, "teacher", t)
-    return t
-  elseif k == "teachers" then
-    local pool, index = rawget(ctx, "_pool"), ctx.index
-    local named = setmetatable({}, { __index = function(tbl, name)
-      local t = pool:teacher(name, index)
-      rawset(tbl, name, t)
-      return t
-    end })
-    rawset(ctx, "teachers", named)
-    return named
-  end
-  return Ctx[k]
-end
--- (A C function: the recipe's `return ctx:skip(x)` is a tail call, and a
--- mistake in it must still name the recipe's line; see core/caller.c.)
-Ctx.skip = core.caller.entry(function(_, reason) return (require "lacuna").skip(reason) end)
-function Ctx:log(...)
-  local parts = {}
-  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-  stderr(string.format("[%s:%d] %s", self.file or "?", self.line or 0, table.concat(parts, "\t")))
 end
 
 -- The function each work item's coroutine runs. Returns an outcome table:
@@ -146,14 +117,16 @@ local function make_work(r, values, o, fmt, notes, pool)
   end
   local seed = o.seed or 0
   local map = r.map
+  local ctx_of, params_view = view.ctx, view.readonly_copy(values, "params")
   return function(w, seq)
     if w.bad then return { fail = w.bad } end
     local err = r:check_input(w.record, null)
     if err then return { fail = string.format("%s:%d: %s", w.file, w.line, err), input_error = true } end
-    local ctx = setmetatable({
-      params = values, index = seq, seed = seed,
+    -- A proxy (lua/lacuna/view.lua): the recipe reads it, never changes it.
+    local ctx = ctx_of {
+      params = params_view, index = seq, seed = seed,
       file = w.file, line = w.line, recipe = r.name, _pool = pool,
-    }, Ctx)
+    }
     local res = map(w.record, ctx)
     if res == nil then return { skip = "map returned nothing" } end
     if is_skip(res) then return { skip = res.reason } end
@@ -407,10 +380,13 @@ function M.prepare(o)
   return r, values
 end
 
-local function call_phase(r, o, name, ...)
+-- setup(run), finish(run, summary): the recipe gets read-only proxies of the
+-- run's context and of the summary, so nothing it does changes the counts,
+-- the exit code or the manifest.
+local function call_phase(r, o, name, run_ctx, summary)
   local fn = r[name]
   if not fn then return true end
-  local ok, err = sched.call_limited(M.budget(o), fn, ...)
+  local ok, err = sched.call_limited(M.budget(o), fn, view.run(run_ctx), summary and view.summary(summary))
   if not ok then return false, err end
   return true
 end

@@ -1,8 +1,19 @@
 -- The recipe sandbox, by allow-list (as Redis does for scripts): a recipe's
 -- chunk gets its own _ENV holding copies of the safe parts of the standard
--- library and a read-only view of lacuna without file access. Reading an
--- unknown global and creating a new one are errors. `--trust` gives a plain
+-- library and lacuna's recipe view (lua/lacuna/view.lua: no core, proxies
+-- only). Reading an unknown global and creating a new one are errors.
+-- Every function a recipe can make Lua call runs under the instruction
+-- budget, or is refused where Lua cannot budget it: __gc finalizers (Lua runs
+-- them with hooks off) are refused in setmetatable, xpcall's message handler
+-- runs as an ordinary call after the error has unwound, and error objects
+-- become text without __tostring (core/sandbox.c). `--trust` gives a plain
 -- environment over _G instead.
+local core = require "lacuna.core"
+local view = require "lacuna.view"
+local coroutines = require "lacuna.coroutines"
+
+local raw_metatable = core.sandbox.raw_metatable
+
 local M = {}
 
 local function copy(t, except)
@@ -20,57 +31,24 @@ local function refuse(what, hint)
   end
 end
 
--- Parts of lacuna a sandboxed recipe must not reach: anything that opens or
--- writes files or changes the process.
-local hidden = { jsonl = true, sys = true, sandbox = true, sched = true, shipped_recipes = true }
-
--- A read-only proxy of a module table; nested tables get proxies too, and
--- the hidden parts raise a clear error.
-local function readonly(t, name, cache)
-  cache = cache or {}
-  if cache[t] then return cache[t] end
-  local proxy = setmetatable({}, {
-    __index = function(_, k)
-      if hidden[k] then
-        error(name .. "." .. tostring(k) .. " is not available to sandboxed recipes" ..
-          " (run with --trust to lift the sandbox)", 2)
-      end
-      local v = t[k]
-      if type(v) == "table" and getmetatable(v) == nil then
-        return readonly(v, name .. "." .. tostring(k), cache)
-      end
-      return v
-    end,
-    __newindex = function(_, k)
-      error("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe", 2)
-    end,
-    __pairs = function()
-      return function(_, k)
-        local nk, nv = next(t, k)
-        while nk ~= nil and hidden[nk] do nk, nv = next(t, nk) end
-        return nk, nv
-      end, t, nil
-    end,
-    __metatable = false,
-  })
-  cache[t] = proxy
-  return proxy
-end
-M.readonly = readonly
-
-function M.lacuna_view(lc)
-  return readonly(lc, "lacuna")
+-- The string methods ("x"):rep(...) reach, for every string in the state:
+-- the library without dump, in a table no recipe can reach or change.
+local function protect_string_methods()
+  local mt = getmetatable("")
+  if not rawget(mt, "__index") or rawget(mt.__index, "dump") then
+    mt.__index = copy(string, { dump = true })
+  end
 end
 
 -- Builds the environment of one recipe chunk. `log` receives print output
--- (stderr, so it never mixes with data).
-function M.env(lc, log)
-  local view = M.lacuna_view(lc)
+-- (stderr, so it never mixes with data); o: the run options (view.lacuna).
+function M.env(lc, log, o)
+  local lacuna = view.lacuna(lc, o)
+  protect_string_methods()
   local env = {}
   for _, name in ipairs({
     "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
-    "tostring", "type", "xpcall", "rawequal", "rawlen", "rawget", "rawset",
-    "setmetatable", "_VERSION",
+    "tostring", "type", "rawequal", "rawlen", "rawget", "rawset", "_VERSION",
   }) do
     env[name] = _G[name]
   end
@@ -78,7 +56,7 @@ function M.env(lc, log)
   env.string.dump = refuse("string.dump")
   env.table = copy(table)
   env.utf8 = copy(utf8)
-  env.coroutine = copy(coroutine)
+  env.coroutine = coroutines.library(true)
   env.math = copy(math, { random = true, randomseed = true })
   env.math.random = refuse("math.random", "use ctx.rng, which is deterministic per item")
   env.math.randomseed = refuse("math.randomseed", "use --seed")
@@ -88,11 +66,48 @@ function M.env(lc, log)
     end,
   })
   env.io = nil
+  -- Metatables the recipe set itself are its own; lacuna's (examples'
+  -- formats, JSON markers, the recipe declaration) read as false and cannot
+  -- be replaced.
+  local owned = setmetatable({}, { __mode = "k" })
   env.getmetatable = function(v)
     if type(v) ~= "table" then
       error("getmetatable is limited to tables in sandboxed recipes", 2)
     end
+    local mt = raw_metatable(v)
+    if mt == nil then return nil end
+    if not owned[mt] then return false end
     return getmetatable(v)
+  end
+  env.setmetatable = function(t, mt)
+    if type(t) ~= "table" then
+      error("bad argument #1 to 'setmetatable' (table expected, got " .. type(t) .. ")", 2)
+    end
+    if mt ~= nil and type(mt) ~= "table" then
+      error("bad argument #2 to 'setmetatable' (nil or table expected)", 2)
+    end
+    local cur = raw_metatable(t)
+    if cur ~= nil and not owned[cur] then
+      error("cannot change the metatable of a lacuna object", 2)
+    end
+    if mt ~= nil and rawget(mt, "__gc") ~= nil then
+      error("__gc metamethods are not available to sandboxed recipes (Lua runs finalizers" ..
+        " outside the instruction budget)", 2)
+    end
+    setmetatable(t, mt)
+    if mt ~= nil then owned[mt] = true end
+    return t
+  end
+  -- The handler runs after the error has unwound, as an ordinary call under
+  -- the budget: Lua calls a real message handler with hooks off when the
+  -- error came from the budget's own hook.
+  env.xpcall = function(f, handler, ...)
+    if type(handler) ~= "function" then
+      error("bad argument #2 to 'xpcall' (function expected, got " .. type(handler) .. ")", 2)
+    end
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 1, r.n) end
+    return false, select(2, pcall(handler, r[2]))
   end
   env.print = function(...)
     local parts = {}
@@ -104,7 +119,7 @@ function M.env(lc, log)
     error("collectgarbage('" .. tostring(opt) .. "') is not available to sandboxed recipes", 2)
   end
   env.require = function(name)
-    if name == "lacuna" then return view end
+    if name == "lacuna" then return lacuna end
     error("module '" .. tostring(name) .. "' is not available to sandboxed recipes (allowed: lacuna);" ..
       " run with --trust to lift the sandbox", 2)
   end
@@ -140,6 +155,8 @@ end
 function M.trusted_env()
   local env = {}
   env._G = env
+  -- A teacher call inside a coroutine suspends the item (waits pass up).
+  env.coroutine = coroutines.library(false)
   return setmetatable(env, { __index = _G })
 end
 

@@ -1,7 +1,9 @@
 -- Cache hits alone: N ctx.teacher:chat calls answered from a filled cache, the
 -- same requests teacher_bench.lua makes, without the rest of a run (reading,
--- examples, rendering, writing). Prints "HITS SECONDS RATE".
--- usage: LUA_CPATH=BUILD/?.so lua5.4 cache_hits.lua CACHE.db PROMPTS.jsonl N
+-- examples, rendering, writing). Prints "HITS SECONDS RATE". With `proxy`,
+-- the calls go through the teacher proxy a recipe holds (lua/lacuna/view.lua),
+-- so the two runs side by side give the proxy's cost.
+-- usage: LUA_CPATH=BUILD/?.so lua5.4 cache_hits.lua CACHE.db PROMPTS.jsonl N [proxy]
 local lc = require "lacuna"
 local teacher = require "lacuna.teacher"
 local runner = require "lacuna.runner"
@@ -19,6 +21,9 @@ reader:close()
 
 local pool = teacher.pool(runner.teacher_config { cache = db, cache_only = true })
 local t = pool:teacher(nil, 1)
+if arg[4] == "proxy" then
+  t = require("lacuna.view").ctx({ _pool = pool, index = 1, seed = 0 }).teacher
+end
 local t0 = lc.core.sched.now()
 for i = 1, #prompts do
   local r = t:chat { model = "bench", messages = { { role = "user", content = prompts[i] } } }
