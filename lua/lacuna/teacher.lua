@@ -297,14 +297,14 @@ local function quota_exhausted(body)
   return type(e) == "table" and (e.code == "insufficient_quota" or e.type == "insufficient_quota")
 end
 
-local function server_message(status, body)
+local function server_message(body)
   local obj = decode(body or "")
   if type(obj) == "table" and type(obj.error) == "table" and type(obj.error.message) == "string" then
     return obj.error.message
   end
   if type(obj) == "table" and type(obj.error) == "string" then return obj.error end
   local text = tostring(body or ""):sub(1, 200):gsub("%s+", " ")
-  return text ~= "" and text or ("HTTP " .. status)
+  return text ~= "" and text or "(empty body)"
 end
 
 -- Checks a 200 body; returns the decoded response or nil, why (retryable).
@@ -379,7 +379,7 @@ function Pool:send(ep, body_text, est_tokens, opts)
       end
       why, retryable = perr, true
     else
-      why = "HTTP " .. status .. ": " .. server_message(status, body)
+      why = "HTTP " .. status .. ": " .. server_message(body)
       retryable = RETRY_STATUS[status] or false
       if status == 429 and quota_exhausted(body) then
         retryable = false

@@ -47,7 +47,7 @@ expect_in "$(fail_of 4)" "reply is not JSON (byte 1: unexpected end of input) (g
 expect_in "$(fail_of 5)" "reply is not a JSON object" "null body"
 expect_in "$(fail_of 6)" "reply choice 1 has no message" "no message"
 expect_in "$(fail_of 7)" "reply has no choices: upstream model crashed" "an error object in a 200 is quoted"
-expect_in "$(fail_of 8)" "HTTP 204" "204 fails the item"
+expect_in "$(fail_of 8)" "HTTP 204: (empty body)" "204 fails the item, saying the body was empty"
 expect_in "$(fail_of 9)" "HTTP 429: You exceeded your current quota" "an exhausted quota fails at once"
 expect_not_in "$(fail_of 9)" "gave up after" "an exhausted quota is not retried"
 expect_in "$(fail_of 10)" "the server asks to retry after 86400 s, more than --timeout 5 s" \
