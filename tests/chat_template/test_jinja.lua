@@ -267,4 +267,12 @@ t.test("trim and strip remove what Python's str.strip removes, U+3000 included (
   end
 end)
 
+t.test("a runaway recursive macro is the template's error, not eval.lua's", function()
+  local tpl = assert(jinja.compile("{% macro f(n) %}{{ f(n) }}{% endmacro %}\n{{ f(1) }}", { name = "rec" }))
+  local out, err = tpl:render {}
+  t.eq(out, nil)
+  t.truthy(err:find("^rec:%d+: "), err)
+  t.truthy(not err:find("lua/lacuna/", 1, true), err)
+end)
+
 return t.done()

@@ -366,7 +366,10 @@ function M.render(tpl, vars)
   cur.name, cur.line = saved_name, saved_line
   if ok then return res end
   if type(res) == "table" and res.jinja then return nil, res.msg end
-  return nil, tpl.name .. ":" .. line .. ": " .. tostring(res)
+  -- A Lua error inside the evaluator (e.g. a stack overflow from a recursive
+  -- macro) is the template's fault: name the template, not eval.lua.
+  local msg = tostring(res):gsub("^[^\n]-lua/lacuna/[%w_/]+%.lua:%d+: ", "")
+  return nil, tpl.name .. ":" .. line .. ": " .. msg
 end
 
 return M
