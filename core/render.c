@@ -526,7 +526,9 @@ static int render_line(lua_State *L) {
     lua_pushvalue(L, meta);
     if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
       const char *msg = lua_tostring(L, -1);
-      return luaL_error(L, "meta: %s", msg ? msg : "cannot be encoded");
+      /* the example's data is at fault, not a line of lacuna: no position */
+      lua_pushfstring(L, "meta: %s", msg ? msg : "cannot be encoded");
+      return lua_error(L);
     }
   }
   jb_add(&o, "}", 1);

@@ -229,10 +229,19 @@ end
 
 -- Text of any error value; a __tostring that raises gives a description. A
 -- recipe's __tostring runs under an instruction budget, interruptible (it
--- could loop: this runs outside the item's own budget).
+-- could loop: this runs outside the item's own budget). A table or userdata
+-- without __tostring is described by its JSON or its type, never by its
+-- address (which differs from run to run).
 local TOSTRING_BUDGET = 10000000
 function M.text(v)
   if type(v) == "string" then return v end
+  local mt = getmetatable(v)
+  if (type(v) == "table" or type(v) == "userdata" or type(v) == "function" or type(v) == "thread")
+      and not (type(mt) == "table" and mt.__tostring) then
+    local ok, j = core.sched.call_limited(TOSTRING_BUDGET, json.encode, v)
+    if ok and type(j) == "string" and #j <= 1000 then return "error value " .. j end
+    return "(an error value of type " .. type(v) .. ")"
+  end
   local ok, s = core.sched.call_limited(TOSTRING_BUDGET, tostring, v)
   if ok and type(s) == "string" then return s end
   return "(an error " .. type(v) .. " whose __tostring failed: " .. tostring(s):match("^[^\n]*") .. ")"
@@ -405,7 +414,10 @@ end
 -- files = {examples=, skipped=, failed=} entries {path=, lines=, bytes=,
 -- crc32=}. Returns true, or raises a usage error having committed nothing
 -- (the previous set unchanged) or, if it failed between the renames, having
--- left no manifest (the set reads as uncommitted until a rerun).
+-- left no manifest (the set reads as uncommitted until a rerun). Returns
+-- false, having committed nothing, when Ctrl-C or SIGTERM came before the
+-- renames began (sealing large files takes a while); one that comes during
+-- the renames lets them finish.
 function Output:commit(make_manifest)
   local w = self.writers
   if self.direct then
@@ -429,6 +441,7 @@ function Output:commit(make_manifest)
   local okw, werr = mw:write(text)
   if okw then okw, werr = mw:seal() end
   if not okw then write_error(self, werr) end
+  if sys.interrupted() then return false end
   -- From here the set is uncommitted until the new manifest is in place.
   local okr, rerr = os.remove(self.paths.manifest)
   if not okr and sys.stat(self.paths.manifest) then write_error(self, rerr) end

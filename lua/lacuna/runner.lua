@@ -148,7 +148,20 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
       error("map returned a " .. type(res) ..
         "; expected an example, a list of examples or lc.skip(reason)", 0)
     end
-    if #list == 0 then return { skip = "map returned no examples" } end
+    -- every key must be 1..n: a hole or another key would drop examples unseen
+    local n = 0
+    for k in pairs(list) do
+      n = n + 1
+      if math.type(k) ~= "integer" or k < 1 then
+        error("map returned a list with the key " .. tostring(k) .. "; expected examples at 1, 2, ...", 0)
+      end
+    end
+    if n ~= #list then
+      for i = 1, n do
+        if list[i] == nil then error("map returned a list with a hole: element " .. i .. " is nil", 0) end
+      end
+    end
+    if n == 0 then return { skip = "map returned no examples" } end
     local lines, failures = {}, nil
     for i, ex in ipairs(list) do
       if not is_example(ex) then
@@ -519,7 +532,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
 
   local stopped = res.stopped or nil
   local wall = sys.clock() - t0
-  out:commit(function(files)
+  local committed = out:commit(function(files)
     local m = manifest_head(r, values, o)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
@@ -532,6 +545,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.finished_at = sys.utc_iso8601()
     return m
   end)
+  if not committed then return interrupted_exit(out, counts) end
 
   if not o.quiet then
     summary_lines(counts, wall, rep, {

@@ -235,14 +235,21 @@ function Pool:on_success()
   self.limit = math.min(self.max_limit, self.limit + 1 / self.limit)
 end
 
+-- A usage count as the server reported it: a non-negative integer, else 0
+-- (a server may send no usage, null, a string or a negative count).
+local function usage_tokens(usage, field)
+  local v = type(usage) == "table" and math.tointeger(usage[field])
+  return v and v >= 0 and v or 0
+end
+
 function Pool:account(model, usage, cached)
   local u = self.usage[model]
   if not u then
     u = { requests = 0, cached = 0, prompt_tokens = 0, completion_tokens = 0, cost = 0 }
     self.usage[model] = u
   end
-  local pt = usage and math.tointeger(usage.prompt_tokens) or 0
-  local ct = usage and math.tointeger(usage.completion_tokens) or 0
+  local pt = usage_tokens(usage, "prompt_tokens")
+  local ct = usage_tokens(usage, "completion_tokens")
   if cached then
     u.cached = u.cached + 1
     return
@@ -283,6 +290,13 @@ function Pool:endpoint(name)
            model = t.model or self.cfg.model, name = name or "default" }
 end
 
+-- A 429 that retrying cannot help: OpenAI's exhausted quota (billing).
+local function quota_exhausted(body)
+  local obj = decode(body or "")
+  local e = type(obj) == "table" and obj.error
+  return type(e) == "table" and (e.code == "insufficient_quota" or e.type == "insufficient_quota")
+end
+
 local function server_message(status, body)
   local obj = decode(body or "")
   if type(obj) == "table" and type(obj.error) == "table" and type(obj.error.message) == "string" then
@@ -298,7 +312,12 @@ local function parse_reply(body)
   local obj, err = decode(body)
   if obj == nil then return nil, "reply is not JSON (" .. tostring(err) .. ")" end
   if type(obj) ~= "table" then return nil, "reply is not a JSON object" end
-  if type(obj.choices) ~= "table" or #obj.choices == 0 then return nil, "reply has no choices" end
+  if type(obj.choices) ~= "table" or #obj.choices == 0 then
+    -- some servers put an error object in a 200: its message says why
+    local e = type(obj.error) == "table" and obj.error.message or obj.error
+    if type(e) == "string" then return nil, "reply has no choices: " .. e:sub(1, 200) end
+    return nil, "reply has no choices"
+  end
   for i, c in ipairs(obj.choices) do
     if type(c) ~= "table" or type(c.message) ~= "table" then
       return nil, "reply choice " .. i .. " has no message"
@@ -362,7 +381,19 @@ function Pool:send(ep, body_text, est_tokens, opts)
     else
       why = "HTTP " .. status .. ": " .. server_message(status, body)
       retryable = RETRY_STATUS[status] or false
-      if status == 429 then self:on_rate_limited() end
+      if status == 429 and quota_exhausted(body) then
+        retryable = false
+      elseif status == 429 then
+        self:on_rate_limited()
+      end
+    end
+    -- A wait longer than a request may take (a daily limit's Retry-After)
+    -- would look like a hang: the item fails now, saying how long.
+    local max_wait = opts.timeout or cfg.timeout or 120
+    if retryable and retry_after and retry_after > max_wait then
+      why = string.format("%s (the server asks to retry after %.0f s, more than --timeout %g s)", why,
+        retry_after, max_wait)
+      retryable = false
     end
     if not retryable then
       self.stats.failures = self.stats.failures + 1
@@ -442,10 +473,9 @@ function Pool:request(ep, p, item)
   end
   local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts)
   if ok and cache then
-    local usage = obj.usage ~= null and obj.usage or {}
     local put_ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
-      prompt_tokens = math.tointeger(usage.prompt_tokens) or 0,
-      completion_tokens = math.tointeger(usage.completion_tokens) or 0 })
+      prompt_tokens = usage_tokens(obj.usage, "prompt_tokens"),
+      completion_tokens = usage_tokens(obj.usage, "completion_tokens") })
     if not put_ok then ok, obj = false, "teacher cache: " .. tostring(err) end
   end
   if ok then self:account(body.model, obj.usage ~= null and obj.usage or nil, false) end

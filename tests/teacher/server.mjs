@@ -15,7 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const FAULT_KINDS = ['429', '500', '502', '503', '504', 'reset', 'truncate',
-  'badjson', 'nochoices', 'stall', '400'];
+  'badjson', 'nochoices', 'stall', '400', 'html', 'cutclose', 'chunkstall'];
 // The kinds drawn when --fault-rate is set without --faults: all the quick,
 // retryable ones. A stall costs the client a whole timeout and a 400 fails the
 // item, so tests name those explicitly.
@@ -376,10 +376,35 @@ function doFault(kind, res, cx) {
       res.write(half, () => { if (res.socket) res.socket.destroySoon(); });
       return 200;
     }
+    case 'html':
+      // A proxy's error page with a 200 status.
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html><head><title>Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>');
+      return 200;
+    case 'cutclose': {
+      // HTTP/1.0-style body delimited by the connection's end, cut mid-JSON:
+      // the transfer itself looks complete, only the JSON is not.
+      const body = replyBody(cx, defaultContents(cx.req, cx.digest), null, null);
+      if (sock) {
+        sock.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n' +
+          body.slice(0, body.length >> 1));
+      }
+      return 200;
+    }
+    case 'chunkstall': {
+      // 200 and the first half of a chunked body, then nothing for --stall-ms,
+      // then the connection is dropped.
+      const body = replyBody(cx, defaultContents(cx.req, cx.digest), null, null);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(body.slice(0, body.length >> 1));
+      cx.stalled = 'chunkstall';
+      cx.stallTimer = setTimeout(() => { if (res.socket) res.socket.destroy(); }, opt.stallMs);
+      return 200;
+    }
     case 'stall':
       // Answer nothing; after --stall-ms drop the connection (still no answer),
       // so that a late reply can never count as a completed request.
-      cx.stalled = true;
+      cx.stalled = 'stall';
       cx.stallTimer = setTimeout(() => { if (res.socket) res.socket.destroy(); }, opt.stallMs);
       return null;
     default: {
@@ -487,7 +512,7 @@ function handleChat(req, res, raw) {
   res.on('close', () => {
     if (cx.stallTimer) clearTimeout(cx.stallTimer);
     // The client went away first (or a stall dropped it): no status was sent.
-    if (!done) finish(cx.stalled ? 'stall' : null, null);
+    if (!done) finish(cx.stalled || null, cx.stalled === 'chunkstall' ? 200 : null);
   });
 
   if (!authorized(req)) {
@@ -541,7 +566,7 @@ function handleChat(req, res, raw) {
     if (done || res.destroyed) return;
     if (fault) {
       const status = doFault(fault, res, cx);
-      if (fault !== 'stall') finish(fault, status);
+      if (fault !== 'stall' && fault !== 'chunkstall') finish(fault, status);
       return;
     }
     finish(null, answer(res, cx, scripted));

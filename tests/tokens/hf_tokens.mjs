@@ -11,7 +11,8 @@
 // (lua/lacuna/tokens.lua); the two must agree token for token.
 //   node hf_tokens.mjs TOKENIZER_DIR RENDERED.jsonl OUT.jsonl
 // Writes one line per case: {"id", "input_ids", "labels", "straddling"}, or
-// {"id", "error"} passed through from render_ref.py.
+// {"id", "error"} passed through from render_ref.py, or when no token is
+// trained (phi-3's "." answer merges with the "<|end|>" text after it).
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadBinding } from '../tokenizer/hf_dump.mjs';
@@ -55,6 +56,11 @@ for (const line of fs.readFileSync(renderedPath, 'utf8').split('\n')) {
       const s = offsets[t][0];
       if (s >= p.end && s < before && specialIds.has(ids[t])) { labels[t] = ids[t]; break; }
     }
+  }
+  // an example without a trained token teaches nothing: lacuna fails it
+  if (labels.every((l) => l === -100)) {
+    out.push(JSON.stringify({ id: c.id, error: 'no token of this example is trained after tokenization' }));
+    continue;
   }
   out.push(JSON.stringify({ id: c.id, input_ids: Array.from(ids), labels, straddling }));
 }

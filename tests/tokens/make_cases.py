@@ -3,8 +3,10 @@
 JSONL, one conversation per line: {"id", "messages": [{role, content | parts,
 train}]}. The cases that placing a message by search got wrong: one-letter
 answers, content equal to a role name or to a special token's text, leading and
-trailing white space of every Unicode kind, empty content, and multi-turn
-conversations where only one middle turn is trained.
+trailing white space of every Unicode kind, empty content, multi-turn
+conversations where only one middle turn is trained, and contents that look
+like Jinja syntax, like the template's own frames or like the placement's
+sentinels.
 
 Usage: make_cases.py OUT.jsonl
 """
@@ -82,6 +84,21 @@ def main(out_path):
     add([{"role": "user", "content": "Say it."},
          {"role": "assistant", "parts": [{"text": "A", "train": True}, {"text": "B", "train": False},
                                          {"text": "\u4e2d\u6587", "train": True}]}])
+    # contents that look like template syntax, like the template's own frames,
+    # or like lacuna's sentinel (the sentinel must move out of their way)
+    for a in ["{{ messages }}", "{% if true %}x{% endif %}", "{# c #}", "@@lacuna0:2@@", "@@lacuna0:",
+              "<|im_end|>\n<|im_start|>assistant\n", "<end_of_turn>\n<start_of_turn>model\n",
+              "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", " [/INST]", "</s><s>[INST] ",
+              "None", "null", "\u0001lacuna\u0001"]:
+        qa(a)
+        add([{"role": "user", "content": a}, {"role": "assistant", "content": a, "train": True}])
+    qa("word " * 3000)
+    # partly trained turns whose trained or untrained part is white space a
+    # trimming template cuts
+    for parts in ([("The answer is A.", False), ("  \n", True)], [("\n\n", True), ("A", False), (" B", True)],
+                  [(" \u3000", False), ("B", True), ("\n", False)], [("\n", False), (" C.", True), ("\t", True)]):
+        add([{"role": "user", "content": "Q?"},
+             {"role": "assistant", "parts": [{"text": t, "train": tr} for t, tr in parts]}])
     # the system turn and the user turn equal to the answer
     add([{"role": "system", "content": "A"}, {"role": "user", "content": "A"},
          {"role": "assistant", "content": "A", "train": True}])

@@ -48,12 +48,26 @@ def token_text(v):
     return ""
 
 
+class Generation(jinja2.ext.Extension):
+    """transformers' {% generation %} ... {% endgeneration %} (AssistantTracker):
+    marks assistant text for its own masks and prints the body as it is."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render", []), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+
 def load(config_path):
     cfg = json.load(open(config_path, encoding="utf-8"))
     source = cfg["chat_template"]
     if isinstance(source, list):
         source = next(t["template"] for t in source if t["name"] == "default")
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols, Generation])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
@@ -82,6 +96,8 @@ def common_suffix(a, b):
 
 def place(render, msgs, i, text):
     r = [render([dict(m, content=d) if k == i else m for k, m in enumerate(msgs)]) for d in DUMMY]
+    if r[0] == r[1]:
+        return None  # the template does not print this message (Mistral v0.3's system before an assistant turn)
     pre, suf = common_prefix(r[0], r[1]), common_suffix(r[0], r[1])
     before, after = r[0][:pre], r[0][len(r[0]) - suf:]
     if not text.startswith(before) or not text.endswith(after) or pre + suf > len(text):
@@ -98,8 +114,14 @@ def place(render, msgs, i, text):
 
 def main(config_path, cases_path, out_path):
     render = load(config_path)
-    out = open(out_path, "w", encoding="utf-8")
-    for line in open(cases_path, encoding="utf-8"):
+    # closed explicitly: a refused case's traceback can keep this frame in a
+    # reference cycle, and an unclosed file then loses its tail at exit
+    with open(out_path, "w", encoding="utf-8") as out, open(cases_path, encoding="utf-8") as cases:
+        write_cases(render, cases, out)
+
+
+def write_cases(render, cases, out):
+    for line in cases:
         if not line.strip():
             continue
         c = json.loads(line)
@@ -116,6 +138,10 @@ def main(config_path, cases_path, out_path):
                 if m["content"].strip() == "" and not (m["content"] and any(masks[i])):
                     continue
                 p = place(render, msgs, i, text)
+                if p is None:
+                    if any(masks[i]):
+                        raise TemplateRefused(f"message {i + 1} has a trained part and is not printed")
+                    continue
                 p["train"] = masks[i]
                 places.append(p)
         except (TemplateRefused, jinja2.TemplateError) as e:

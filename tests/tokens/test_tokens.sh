@@ -6,7 +6,11 @@
 # template of the conformance set:
 #   the real Llama 3, Qwen3, Gemma 3 and DeepSeek-V3 tokenizers with their own
 #   templates, and the fixture templates of tests/fixtures/jinja (Llama 2 and
-#   Mistral over the Llama 2 tokenizer, Llama 3.2 with tools over Llama 3's).
+#   Mistral over the Llama 2 tokenizer, Llama 3.2 with tools over Llama 3's;
+#   Qwen2.5's ChatML, Phi-3, Mistral v0.3 (system folded into the last user
+#   turn, assistant content trimmed), Gemma 2, Llama 3.1 (date header, trimmed
+#   contents), a ChatML that trims every content and one with transformers'
+#   {% generation %} markers).
 # Cases: cases.jsonl (everyday conversations, PAM's partly trained turn) and
 # make_cases.py's edge cases (one-letter answers, role names and special
 # tokens as content, white space of every Unicode kind, empty content, one
@@ -49,6 +53,13 @@ RUNS=(
   "llama2 $MODELS/llama2 $FIX/llama2/tokenizer_config.json"
   "mistral $MODELS/llama2 $FIX/mistral/tokenizer_config.json"
   "llama32_tools $MODELS/llama3 $FIX/llama32_tools/tokenizer_config.json"
+  "qwen25 $MODELS/qwen3 $FIX/qwen25/tokenizer_config.json"
+  "phi3 $MODELS/llama2 $FIX/phi3/tokenizer_config.json"
+  "mistral_v03 $MODELS/llama2 $FIX/mistral_v03/tokenizer_config.json"
+  "gemma2 $MODELS/gemma3 $FIX/gemma2/tokenizer_config.json"
+  "llama31 $MODELS/llama3 $FIX/llama31/tokenizer_config.json"
+  "chatml_trim $MODELS/qwen3 $FIX/chatml_trim/tokenizer_config.json"
+  "chatml_generation $MODELS/qwen3 $FIX/chatml_generation/tokenizer_config.json"
 )
 for run in "${RUNS[@]}"; do
   read -r name dir tpl <<<"$run"
@@ -59,12 +70,15 @@ for run in "${RUNS[@]}"; do
     node "$HERE/hf_tokens.mjs" "$dir" "$TMP/rendered_$name.jsonl" "$TMP/ref_$name.jsonl" || { bad "$name: reference failed"; continue; }
   "$LACUNA" run "$HERE/conv.lua" -i "$TMP/all.jsonl" -o "$TMP/our_$name.jsonl" --format tokens --tokenizer "$dir" \
     "${tplarg[@]}" -q >/dev/null 2>&1
-  if python3 - "$TMP/ref_$name.jsonl" "$TMP/our_$name.jsonl" "$name" <<'PY'
+  if python3 - "$TMP/ref_$name.jsonl" "$TMP/our_$name.jsonl" "$name" "$TMP/all.jsonl" <<'PY'
 import json, sys
 ref = {}
 for l in open(sys.argv[1]):
     d = json.loads(l)
     ref[d["id"]] = d
+n_cases = sum(1 for l in open(sys.argv[4]) if l.strip())
+if len(ref) != n_cases:
+    sys.exit(f"{sys.argv[3]}: the reference holds {len(ref)} of the {n_cases} cases")
 base = sys.argv[2][:-len(".jsonl")]
 our = {}
 for l in open(sys.argv[2]):
