@@ -15,6 +15,7 @@
 --   -- qa = {question =, answer =, kind = "extractive-cloze", answer_kind =
 --   --       "date" | "year" | "number" | "name", sentence =, span = {b, e}}
 --   -- span: the answer's bytes in the segment, 0-based, end exclusive.
+local raise = require("lacuna.core").caller.error -- mistakes named at the recipe's line
 local M = {}
 
 M.KIND = "extractive-cloze"
@@ -195,8 +196,8 @@ local KIND_ORDER = { "date", "year", "number", "name" }
 -- lacuna.core.rng generator, e.g. ctx.rng) picks first the kind of answer
 -- among those present, then one candidate of that kind.
 function M.question(text, rng)
-  if type(text) ~= "string" then error("extractive.question: text must be a string, got " .. type(text), 2) end
-  if type(rng) ~= "userdata" or not rng.int then error("extractive.question: rng must be a lacuna rng", 2) end
+  if type(text) ~= "string" then raise("extractive.question: text must be a string, got " .. type(text)) end
+  if type(rng) ~= "userdata" or not rng.int then raise("extractive.question: rng must be a lacuna rng") end
   local by_kind = {}
   for _, c in ipairs(M.candidates(text)) do
     by_kind[c.kind] = by_kind[c.kind] or {}
@@ -224,6 +225,13 @@ function M.question(text, rng)
     sentence = sentence,
     span = { c.b - 1, c.e },
   }
+end
+
+-- Behind a C frame, so a recipe's `return lc.<fn>(bad)` (a tail call) keeps
+-- the recipe's line for the error (core/caller.c).
+local entry = require("lacuna.core").caller.entry
+for k, f in pairs(M) do
+  if type(f) == "function" then M[k] = entry(f) end
 end
 
 return M

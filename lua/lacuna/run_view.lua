@@ -24,7 +24,7 @@ local raise, entry = core.caller.error, core.caller.entry
 local json = core.json
 
 local function cannot_modify(name)
-  return function(_, k) error("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe", 2) end
+  return function(_, k) raise("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe") end
 end
 
 local readonly_copy = view.readonly_copy
@@ -123,7 +123,7 @@ RUN.__index = function(self, k)
   if m then return m end
   if k == "tokenizer" then return st.tokenizer end
   if k == "teacher" or k == "teachers" then
-    if not st.pool then error("run." .. k .. " is available in setup only", 2) end
+    if not st.pool then raise("run." .. k .. " is available in setup only") end
     if k == "teacher" then
       st.teacher = st.teacher or teacher_view(st.pool:teacher(nil, nil))
       return st.teacher

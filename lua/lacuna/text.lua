@@ -14,6 +14,7 @@
 -- documents read as separate lines. Byte spans are 0-based, end exclusive
 -- (text:sub(byte_start + 1, byte_end) is the needle); token indices 0-based.
 -- A needle's depth is the share of the context's non-needle tokens before it.
+local raise = require("lacuna.core").caller.error -- mistakes named at the recipe's line
 local core = require "lacuna.core"
 local raw = core.text
 
@@ -31,7 +32,7 @@ local function counter(tok, fname)
   elseif type(tok) == "userdata" then
     return tok
   end
-  error(fname .. ": tokenizer must be an lc.tokenizer, its approximate counter, or nil", 3)
+  raise(fname .. ": tokenizer must be an lc.tokenizer, its approximate counter, or nil")
 end
 
 --- The sentences of text (strings, without surrounding whitespace).
@@ -53,14 +54,21 @@ end
 --- A pool: opts.capacity (segments kept, reservoir-sampled beyond it), opts.seed
 --- (integer) or opts.rng (an lc.rng, whose next draws seed the pool), opts.tokenizer.
 function M.pool(opts)
-  if type(opts) ~= "table" then error("lacuna.text.pool: options must be a table", 2) end
+  if type(opts) ~= "table" then raise("lacuna.text.pool: options must be a table") end
   local cap = opts.capacity
   if math.type(cap) ~= "integer" then
     if type(cap) == "number" and cap == math.floor(cap) then cap = math.tointeger(cap) end
-    if math.type(cap) ~= "integer" then error("lacuna.text.pool: capacity must be an integer", 2) end
+    if math.type(cap) ~= "integer" then raise("lacuna.text.pool: capacity must be an integer") end
   end
   local seed = opts.rng or opts.seed or 0
   return raw.pool(cap, seed, counter(opts.tokenizer, "lacuna.text.pool"))
+end
+
+-- Behind a C frame, so a recipe's `return lc.<fn>(bad)` (a tail call) keeps
+-- the recipe's line for the error (core/caller.c).
+local entry = require("lacuna.core").caller.entry
+for k, f in pairs(M) do
+  if type(f) == "function" then M[k] = entry(f) end
 end
 
 return M

@@ -6,6 +6,7 @@
 --   local ids, bytes, chars = tok:encode(text, { offsets = true })
 --   -- bytes[i] = {start, end}: 0-based, end exclusive (HF offsets), so
 --   -- text:sub(start + 1, end) is the token's text; chars[i] counts code points.
+local raise = require("lacuna.core").caller.error -- mistakes named at the recipe's line
 local core = require "lacuna.core"
 
 local M = {}
@@ -16,7 +17,7 @@ Tokenizer.__name = "lacuna.tokenizer"
 
 --- Loads tokenizer.json (a file, or a directory holding one). nil, message on failure.
 function M.load(path)
-  if type(path) ~= "string" then error("lacuna.tokenizer.load: path must be a string", 2) end
+  if type(path) ~= "string" then raise("lacuna.tokenizer.load: path must be a string") end
   local raw, err = core.tokenizer.load(path)
   if not raw then return nil, err end
   return setmetatable({ raw = raw, path = path, approximate = false }, Tokenizer)
@@ -24,7 +25,7 @@ end
 
 --- The same from the JSON text itself.
 function M.from_json(json)
-  if type(json) ~= "string" then error("lacuna.tokenizer.from_json: json must be a string", 2) end
+  if type(json) ~= "string" then raise("lacuna.tokenizer.from_json: json must be a string") end
   local raw, err = core.tokenizer.load_json(json)
   if not raw then return nil, err end
   return setmetatable({ raw = raw, approximate = false }, Tokenizer)
@@ -32,7 +33,7 @@ end
 
 local function check_opts(opts, fname)
   if opts ~= nil and type(opts) ~= "table" then
-    error(fname .. ": options must be a table", 3)
+    raise(fname .. ": options must be a table")
   end
   return opts or {}
 end
@@ -40,7 +41,7 @@ end
 --- ids [, byte_offsets, char_offsets]. opts.add_special_tokens defaults to true
 --- (HF's default); opts.offsets = true also returns the offsets.
 function Tokenizer:encode(text, opts)
-  if type(text) ~= "string" then error("tokenizer:encode: text must be a string", 2) end
+  if type(text) ~= "string" then raise("tokenizer:encode: text must be a string") end
   opts = check_opts(opts, "tokenizer:encode")
   local add = opts.add_special_tokens
   if add == nil then add = true end
@@ -50,13 +51,13 @@ end
 --- Number of tokens of text; special tokens are not added unless
 --- opts.add_special_tokens is true.
 function Tokenizer:count(text, opts)
-  if type(text) ~= "string" then error("tokenizer:count: text must be a string", 2) end
+  if type(text) ~= "string" then raise("tokenizer:count: text must be a string") end
   opts = check_opts(opts, "tokenizer:count")
   return self.raw:count(text, opts.add_special_tokens and true or false)
 end
 
 function Tokenizer:decode(ids, opts)
-  if type(ids) ~= "table" then error("tokenizer:decode: ids must be a table", 2) end
+  if type(ids) ~= "table" then raise("tokenizer:decode: ids must be a table") end
   opts = check_opts(opts, "tokenizer:decode")
   return self.raw:decode(ids, opts.skip_special_tokens and true or false)
 end
@@ -77,14 +78,14 @@ Approx.__name = "lacuna.tokenizer.approximate"
 --- faster than exact counting (tests/bench/run_approx.sh). Reports
 --- approximate = true; never use it where exactness matters.
 function M.approximate(opts)
-  if opts ~= nil and type(opts) ~= "table" then error("lacuna.tokenizer.approximate: opts must be a table", 2) end
+  if opts ~= nil and type(opts) ~= "table" then raise("lacuna.tokenizer.approximate: opts must be a table") end
   return setmetatable({ approximate = true }, Approx)
 end
 
 local approx_count = core.tokenizer.approx_count
 
 function Approx:count(text)
-  if type(text) ~= "string" then error("approximate:count: text must be a string", 2) end
+  if type(text) ~= "string" then raise("approximate:count: text must be a string") end
   return approx_count(text)
 end
 

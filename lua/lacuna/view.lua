@@ -21,7 +21,7 @@ local SANDBOX_HINT = " (run with --trust to lift the sandbox)"
 
 local function cannot_modify(name)
   return function(_, k)
-    error("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe", 2)
+    raise("cannot modify " .. name .. "." .. tostring(k) .. " from a recipe")
   end
 end
 
@@ -170,7 +170,7 @@ local not_available = {
 local function module_view(t, name, call)
   return readonly_proxy(t, name, function(_, k)
     local why = not_available[k]
-    if why then error(why .. SANDBOX_HINT, 2) end
+    if why then raise(why .. SANDBOX_HINT) end
     return nil
   end, call)
 end
@@ -187,21 +187,22 @@ function M.lacuna(lc, o)
     model = function()
       if not model then
         if not o.tokenizer then
-          error("lacuna.tokenizer.model(): no tokenizer was given (run with --tokenizer DIR)", 2)
+          raise("lacuna.tokenizer.model(): no tokenizer was given (run with --tokenizer DIR)")
         end
         local t, err = tokenizer_mod.load(o.tokenizer)
-        if not t then error("lacuna.tokenizer.model(): " .. tostring(err), 2) end
+        if not t then raise("lacuna.tokenizer.model(): " .. tostring(err)) end
         model = proxy(TOKENIZER, t)
       end
       return model
     end,
     load = function()
-      error("lacuna.tokenizer.load(path) is not available to sandboxed recipes; use" ..
-        " lacuna.tokenizer.model(), the --tokenizer given on the command line" .. SANDBOX_HINT, 2)
+      raise("lacuna.tokenizer.load(path) is not available to sandboxed recipes; use" ..
+        " lacuna.tokenizer.model(), the --tokenizer given on the command line" .. SANDBOX_HINT)
     end,
   }
   -- lc.text takes the --tokenizer model's proxy where lacuna's own takes a
-  -- tokenizer. (Tail calls: a mistake still names the recipe's line.)
+  -- tokenizer. Each wrapper sits behind a C frame (entry), so a recipe's tail
+  -- call into it still names the recipe's line.
   local text = lc.text
   local function tok_arg(t)
     if type(t) == "userdata" then return target(t, TOKENIZER) or t end
@@ -222,6 +223,7 @@ function M.lacuna(lc, o)
       return text.pool(opts)
     end,
   }
+  for k, f in pairs(text_view) do text_view[k] = entry(f) end
   local extractive = {}
   for k, v in pairs(lc.extractive) do extractive[k] = v end
   local view = {
