@@ -267,6 +267,11 @@ end
 
 local function plan(run)
   local p = run.params
+  -- Stop once here rather than fail every item with the teacher's "no model".
+  if p.qa == "teacher" and not run.teacher_configured then
+    error("qa=teacher needs a model: run with --model MODEL (and OPENAI_API_KEY / --base-url), " ..
+      "or without a key with -p qa=extractive", 0)
+  end
   if p.min_tokens < 17 then
     error("min_tokens must be at least 17 (contexts land within 16 tokens below their target)", 0)
   end

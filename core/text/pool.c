@@ -96,7 +96,9 @@ int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexcl
   memset(d, 0, sizeof *d);
   d->exclude = exclude_sorted;
   d->nexclude = nexclude;
-  d->mask = 255;
+  /* A 32K-token context draws ~350 slots: sized so that it never grows
+   * (growing twice per context was ~6% of the assembly time). */
+  d->mask = 1023;
   d->key = calloc(d->mask + 1, sizeof *d->key);
   d->val = malloc((d->mask + 1) * sizeof *d->val);
   if (!d->key || !d->val) {

@@ -4,6 +4,7 @@
 -- that reaches lacuna's tables, the pool or the accounting.
 --
 --   run.params, run.seed, run.recipe, run.inputs, run.format   read-only
+--   run.teacher_configured     true when the default teacher has a model (--model)
 --   run.tokenizer              the --tokenizer model, or the approximate counter
 --   run.teacher, run.teachers[name]   in setup: the teacher (fan-out, cache)
 --   run:records()              for record, file, line in run:records() do

@@ -263,8 +263,10 @@ function M.new_run(r, values, o, inputs)
     tok, err = (require "lacuna.tokenizer").load(o.tokenizer)
     if not tok then usage.error("--tokenizer %s: %s", o.tokenizer, err) end
   end
+  -- teacher_configured: the default teacher has a model (--model), so that a
+  -- setup can stop before the run rather than fail every item.
   local view, st = run_view.new(r, { params = values, seed = o.seed or 0, recipe = r.name,
-    inputs = inputs or {}, format = o.format }, tok)
+    inputs = inputs or {}, format = o.format, teacher_configured = o.model ~= nil }, tok)
   return { view = view, state = st }
 end
 

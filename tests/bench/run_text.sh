@@ -9,7 +9,10 @@
 #     with lacuna's counter and with the counter written in Lua, and against
 #     `cat` of the same output bytes (to a file: the I/O limit of writing
 #     them; to /dev/null: reading only);
-#   - exact contexts under the Llama 3 tokenizer, when its files are cached.
+#   - exact contexts under the Llama 3 tokenizer, when its files are cached;
+#   - recipes/in2.lua (qa=extractive, 350 items) on 4,400 documents built
+#     from the VAL sentences, beside the IN2 draft's figures for its run
+#     (skipped on the generated corpus).
 # Input: ../shared/data/valprobing/document_sentences.jsonl (FILM's arXiv
 # sentences, 10 to a document, reused with rotated sentences under new ids)
 # when present, else a generated corpus. Times are CPU seconds (user + sys),
@@ -29,7 +32,7 @@ SEGMENTS=${SEGMENTS:-1000000} CONTEXTS=${CONTEXTS:-1000} LUA_CONTEXTS=${LUA_CONT
 case "${1:-}" in
   "") ;;
   --quick) SEGMENTS=200000 CONTEXTS=300 LUA_CONTEXTS=30 REPS=1 ;;
-  -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
 [[ -f $BUILD/lacuna.so ]] || { echo "run_text: $BUILD/lacuna.so not found (build first, or set BUILD=)" >&2; exit 2; }
@@ -66,7 +69,24 @@ if [[ -f $CACHE/models/llama3/tokenizer.json ]]; then
   exact=$(lua5.4 "$HERE/text_bench.lua" exact "$CACHE/models/llama3" "$CORPUS" 30) || exact=""
 fi
 
-python3 - "$pool" "$rss_kb" "$ctx" "$cat_file" "$cat_null" "$exact" "$corpus_name" <<'PY'
+# 5. the whole recipe, beside the IN2 draft's run on VAL pieces (350 examples
+# from 4,400 records in 3.0 s, 84 MB RSS): recipes/in2.lua, qa=extractive, 350
+# items, on 4,400 documents of 20 consecutive VAL sentences
+# (tests/bench/val_docs.py). Wall seconds, median of REPS; the largest peak RSS.
+in2=""
+if [[ $CORPUS != generated && -x $BUILD/lacuna ]]; then
+  python3 "$HERE/val_docs.py" "$CORPUS" 4400 "$TMP/val_docs.jsonl" 20
+  for _ in $(seq "$REPS"); do
+    /usr/bin/time -v -o "$TMP/in2time.txt" "$BUILD/lacuna" run in2 -i "$TMP/val_docs.jsonl" -o "$TMP/in2.jsonl" \
+      -p qa=extractive -p items=350 --no-cache 2> "$TMP/in2err.txt" || { cat "$TMP/in2err.txt" >&2; exit 1; }
+    awk -F': ' '/Elapsed/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%s ", s}
+                /Maximum resident/ {print $2}' "$TMP/in2time.txt"
+  done > "$TMP/in2runs.txt"
+  in2=$(sort -n "$TMP/in2runs.txt" | awk -v ex="$(wc -l < "$TMP/in2.jsonl")" \
+    '{w[NR] = $1; if ($2 > r) r = $2} END {printf "%s %d %d", (NR % 2) ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2, r, ex}')
+fi
+
+python3 - "$pool" "$rss_kb" "$ctx" "$cat_file" "$cat_null" "$exact" "$corpus_name" "$in2" <<'PY'
 import json, sys
 pool, rss_kb, ctx = json.loads(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
 cat_file, cat_null, exact, corpus = float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
@@ -95,6 +115,15 @@ if exact:
     rate = e["contexts"] / e["secs"]
     print(f"{'exact, Llama 3 (counts the text)':34} {rate:>10,.1f} {rate * e['bytes'] / e['contexts'] / 1e6:>8,.1f} {c_rate / rate:>9.2f}x"
           f"   ({e['segments']:,} segments, segmented in {e['build_s']:.2f} s)")
+print()
+if sys.argv[8]:
+    secs, rss, examples = sys.argv[8].split()
+    print(f"{'IN2 run, 4,400 VAL records':34} {'examples':>10} {'wall s':>8} {'peak RSS MB':>12}")
+    print(f"{'lacuna recipes/in2.lua (extractive)':34} {int(examples):>10,} {float(secs):>8.2f} {int(rss) / 1024:>12.1f}"
+          "   (350 items, 4K-32K tokens)")
+    print(f"{'IN2 draft (its own figures)':34} {350:>10,} {3.0:>8.2f} {84.0:>12.1f}")
+else:
+    print("IN2 run on 4,400 VAL records: skipped (needs ../shared/data/valprobing/document_sentences.jsonl)")
 print()
 same = ctx["same"] and ctx["pure_same"]
 print(f"same bytes, C and both Lua references ({ctx['lua_contexts']} contexts, {avg / 1e3:.0f} kB each): {'yes' if same else 'NO'}")

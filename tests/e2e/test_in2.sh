@@ -90,6 +90,12 @@ expect_code 2 "a template without its slots"
 expect_in "$ERR" "template must hold {context} and, after it, {instruction}" "names the template's problem"
 lc run in2 -i "$CORPUS" -o "$TMP/r.jsonl" -p qa=extractive -p min_tokens=3000 -p max_tokens=3000
 expect_in "$ERR" "max_tokens (3000) must be at least min_tokens + 16 (3016)" "an empty length range"
+lc run in2 -i "$CORPUS" -o "$TMP/nm.jsonl" "${LEN[@]}"
+expect_code 2 "teacher mode (the default) without --model stops in setup"
+expect_in "$ERR" "qa=teacher needs a model: run with --model MODEL" "says a model is missing"
+expect_in "$ERR" "-p qa=extractive" "suggests the no-key mode"
+expect_not_in "$ERR" "teacher:chat: no model" "no item was tried"
+[ ! -e "$TMP/nm.jsonl" ] && ok || bad "no output when setup stops for the missing model"
 
 # ---- 2,000 examples: depths uniform, lengths spread evenly
 lc run in2 -i "$CORPUS" -o "$TMP/big.jsonl" -p qa=extractive -p items=2000 -p min_tokens=256 -p max_tokens=1024

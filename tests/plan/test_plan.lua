@@ -180,4 +180,13 @@ t.test("JSON params: inline or @FILE; errors name the param, file, line", functi
   t.eq(lc.json.encode({ 1 }), "[1]") -- (lc.json is still the JSON module)
 end)
 
+t.test("run.teacher_configured: true with --model only, read-only", function()
+  local runner = require "lacuna.runner"
+  local with = runner.new_run(recipe, {}, { model = "m" }, {}).view
+  local without = runner.new_run(recipe, {}, {}, {}).view
+  t.eq(with.teacher_configured, true)
+  t.eq(without.teacher_configured, false)
+  t.raises(function() with.teacher_configured = false end, "cannot modify run.teacher_configured")
+end)
+
 return t.done()
