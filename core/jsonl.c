@@ -1,7 +1,10 @@
 /* jsonl — streaming JSON Lines reader and atomic writer (DESIGN §3.1).
  *
- * The reader pulls big chunks through zlib's gzread (which reads plain files
- * transparently, so .jsonl and .jsonl.gz share one path) into one growable
+ * The reader pulls big chunks into one growable buffer: straight from the
+ * file, or, when the file starts with the gzip magic, through inflate driven
+ * here (not gzread, which drops the output of a call that ends in a bad
+ * trailer and ignores bytes after the last member), so every line that was
+ * decompressed is delivered before a corrupt stream is reported. The
  * buffer and finds line ends with memchr; a line is decoded straight from the
  * buffer, so there is no allocation per line. A malformed line is reported
  * with FILE:LINE and the reader goes on: the caller records the failure, and
@@ -28,23 +31,32 @@
 #include "json.h"
 #include "sys.h"
 
-#define READ_CHUNK ((size_t)1 << 20)    /* least free space before a gzread */
+#define READ_CHUNK ((size_t)1 << 20)    /* least free space before a read */
 #define READ_BUF_INIT ((size_t)4 << 20) /* initial line buffer */
-#define GZ_BUF (1u << 18)               /* zlib's own input buffer */
+#define GZ_BUF (1u << 18)               /* compressed input buffer */
 #define WRITE_BUF ((size_t)1 << 20)     /* stdio / zlib output buffer */
 #define DEFAULT_MAX_LINE ((size_t)1 << 30)
 
 /* ------------------------------------------------------------- reader */
 
 typedef struct Reader {
-  gzFile gz; /* NULL: closed */
+  int fd;   /* -1: closed */
+  int gzip; /* the file starts with the gzip magic */
+  z_stream zs;
+  int zs_ready;       /* inflateInit2 succeeded: inflateEnd is due */
+  int member_done;    /* inflate ended a gzip member: another may follow */
+  int in_eof;         /* read(2) on fd has returned 0 */
+  unsigned char *in;  /* GZ_BUF bytes: raw input not yet given to inflate */
+  long long raw_read; /* bytes read from fd */
+  char pending[128];  /* a stream error found after its data was delivered */
+  int pending_at_end; /* the data before it is whole: deliver a last unterminated line */
   char *buf;
   size_t cap, start, end; /* unread bytes are buf[start..end) */
   size_t scan;            /* buf[start..scan) is known to hold no '\n' */
   size_t max_line;
   long long lineno, consumed;
   int max_depth;
-  int eof;      /* gzread has returned 0 */
+  int eof;      /* the stream is at its end */
   int dead;     /* an I/O error was reported: the reader is at its end */
   int skipping; /* dropping the rest of a line longer than max_line */
   char *name;   /* the path as given, or "<stdin>", for messages */
@@ -58,25 +70,107 @@ static Reader *check_reader(lua_State *L, int idx) {
 
 static Reader *check_open_reader(lua_State *L, int idx) {
   Reader *r = check_reader(L, idx);
-  if (!r->gz) luaL_error(L, "attempt to use a closed jsonl reader");
+  if (r->fd < 0) luaL_error(L, "attempt to use a closed jsonl reader");
   return r;
 }
 
-/* The reason of a failed read, without the file name (the caller adds it
- * once, with the line number): zlib prefixes its messages with the path. */
-static void gz_message(gzFile gz, int fallback_errno, char *err, size_t errlen) {
-  int code = Z_OK;
-  const char *msg = gz ? gzerror(gz, &code) : NULL;
-  if (code == Z_BUF_ERROR) {
-    snprintf(err, errlen, "the compressed stream ends early (truncated file)");
-    return;
+/* Reads up to want raw bytes into dst: >= 0 bytes, or -1 with errno set. */
+static long read_raw(Reader *r, unsigned char *dst, size_t want) {
+  ssize_t n;
+  do n = read(r->fd, dst, want);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) r->raw_read += n;
+  if (n == 0) r->in_eof = 1;
+  return (long)n;
+}
+
+/* Keeps the unread input at the front of r->in and reads more after it. */
+static int refill(Reader *r) {
+  if (r->zs.avail_in > 0) memmove(r->in, r->zs.next_in, r->zs.avail_in);
+  r->zs.next_in = r->in;
+  long n = read_raw(r, r->in + r->zs.avail_in, GZ_BUF - r->zs.avail_in);
+  if (n < 0) return -1;
+  r->zs.avail_in += (uInt)n;
+  return 0;
+}
+
+/* Decompresses into dst: the byte count (0 at the end of the stream), or -1
+ * with err set. An error found after some output is kept in r->pending and
+ * returned by the next call, so the output before it is never lost. */
+static long inflate_some(Reader *r, char *dst, size_t want, char *err, size_t errlen) {
+  if (r->pending[0]) {
+    snprintf(err, errlen, "%s", r->pending);
+    return -1;
   }
-  if (code == Z_ERRNO || !msg || !*msg) {
-    snprintf(err, errlen, "%s", strerror(fallback_errno ? fallback_errno : EIO));
-    return;
+  r->zs.next_out = (Bytef *)dst;
+  r->zs.avail_out = (uInt)want;
+  const char *fail = NULL;
+  while (r->zs.avail_out > 0) {
+    if (r->zs.avail_in < 2 && !r->in_eof && refill(r) < 0) {
+      fail = strerror(errno ? errno : EIO);
+      break;
+    }
+    if (r->member_done) { /* another member, or the true end, or garbage */
+      if (r->zs.avail_in == 0) break;
+      if (r->zs.avail_in >= 2 && r->zs.next_in[0] == 0x1f && r->zs.next_in[1] == 0x8b) {
+        inflateReset(&r->zs);
+        r->member_done = 0;
+        continue;
+      }
+      fail = "the compressed stream is corrupt (trailing bytes after the compressed stream)";
+      r->pending_at_end = 1;
+      break;
+    }
+    if (r->zs.avail_in == 0) {
+      fail = "the compressed stream ends early (truncated file)";
+      break;
+    }
+    int rc = inflate(&r->zs, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END) {
+      r->member_done = 1;
+    } else if (rc == Z_DATA_ERROR) {
+      const char *msg = r->zs.msg ? r->zs.msg : "";
+      r->pending_at_end =
+          strcmp(msg, "incorrect data check") == 0 || strcmp(msg, "incorrect length check") == 0;
+      if (strcmp(msg, "incorrect data check") == 0)
+        fail = "the compressed stream is corrupt (CRC mismatch)";
+      else if (strcmp(msg, "incorrect length check") == 0)
+        fail = "the compressed stream is corrupt (length mismatch)";
+      else {
+        snprintf(r->pending, sizeof r->pending, "corrupt compressed data: %s", *msg ? msg : "invalid data");
+        break;
+      }
+      break;
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      fail = rc == Z_MEM_ERROR ? "out of memory for the decompressor" : "the decompressor failed";
+      break;
+    }
   }
-  const char *sep = strstr(msg, ": ");
-  snprintf(err, errlen, "%s%s", code == Z_DATA_ERROR ? "corrupt compressed data: " : "", sep ? sep + 2 : msg);
+  if (fail) snprintf(r->pending, sizeof r->pending, "%s", fail);
+  long got = (long)(want - r->zs.avail_out);
+  if (got == 0 && r->pending[0]) {
+    snprintf(err, errlen, "%s", r->pending);
+    return -1;
+  }
+  return got;
+}
+
+/* Fills dst with the next bytes of the stream (see inflate_some). */
+static long read_stream(Reader *r, char *dst, size_t want, char *err, size_t errlen) {
+  if (r->gzip) return inflate_some(r, dst, want, err, errlen);
+  size_t have = r->zs.avail_in; /* bytes read while looking for the magic */
+  if (have > 0) {
+    if (have > want) have = want;
+    memcpy(dst, r->zs.next_in, have);
+    r->zs.next_in += have;
+    r->zs.avail_in -= (uInt)have;
+    return (long)have;
+  }
+  if (r->in_eof) return 0;
+  errno = 0;
+  long n = read_raw(r, (unsigned char *)dst, want);
+  if (n < 0) snprintf(err, errlen, "%s", strerror(errno ? errno : EIO));
+  return n;
 }
 
 /* Sets line and len to the next line (without its '\n'). Lines longer than
@@ -105,6 +199,11 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
         r->lineno++;
         return RL_TOOLONG;
       }
+      if (r->pending_at_end) {
+        snprintf(err, errlen, "%s", r->pending);
+        r->pending_at_end = 0;
+        return RL_ERROR;
+      }
       return RL_END;
     }
     if (r->end - r->start > r->max_line) {
@@ -130,21 +229,15 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
     }
     size_t want = r->cap - r->end;
     if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
-    errno = 0;
-    int got = gzread(r->gz, r->buf + r->end, (unsigned)want);
-    if (got < 0) {
-      gz_message(r->gz, errno, err, errlen);
-      return RL_ERROR;
-    }
-    if (got == 0) {
-      int code = Z_OK;
-      gzerror(r->gz, &code);
-      if (code != Z_OK && code != Z_STREAM_END) {
-        gz_message(r->gz, errno, err, errlen);
-        return RL_ERROR;
-      }
+    long got = read_stream(r, r->buf + r->end, want, err, errlen);
+    if (got < 0 && r->pending_at_end && !r->eof) {
+      /* the data is whole (a bad trailer, bytes after the end): its last
+       * line counts even without a '\n'; the error follows it */
       r->eof = 1;
+      continue;
     }
+    if (got < 0) return RL_ERROR;
+    if (got == 0) r->eof = 1;
     r->end += (size_t)got;
   }
 }
@@ -239,15 +332,21 @@ static int r_lines_read(lua_State *L) {
 static int r_bytes_read(lua_State *L) {
   Reader *r = check_reader(L, 1);
   lua_pushinteger(L, (lua_Integer)r->consumed);
-  lua_pushinteger(L, r->gz ? (lua_Integer)gzoffset(r->gz) : (lua_Integer)r->consumed);
+  lua_pushinteger(L, r->gzip ? (lua_Integer)r->raw_read : (lua_Integer)r->consumed);
   return 2;
 }
 
 static void reader_release(Reader *r) {
-  if (r->gz) {
-    gzclose(r->gz);
-    r->gz = NULL;
+  if (r->fd >= 0) {
+    close(r->fd);
+    r->fd = -1;
   }
+  if (r->zs_ready) {
+    inflateEnd(&r->zs);
+    r->zs_ready = 0;
+  }
+  free(r->in);
+  r->in = NULL;
   free(r->buf);
   r->buf = NULL;
 }
@@ -267,7 +366,7 @@ static int r_gc(lua_State *L) {
 
 static int r_tostring(lua_State *L) {
   Reader *r = check_reader(L, 1);
-  if (r->gz)
+  if (r->fd >= 0)
     lua_pushfstring(L, "lacuna.JsonlReader (%s, line %I)", r->name, (lua_Integer)r->lineno);
   else
     lua_pushliteral(L, "lacuna.JsonlReader (closed)");
@@ -302,12 +401,14 @@ static int l_open(lua_State *L) {
 
   Reader *r = (Reader *)lua_newuserdatauv(L, sizeof *r, 0);
   memset(r, 0, sizeof *r); /* closed until the file is open */
+  r->fd = -1;
   luaL_setmetatable(L, LACUNA_JSONL_READER_MT);
   r->max_line = (size_t)max_line;
   r->max_depth = (int)depth;
   r->name = strdup(is_stdin ? "<stdin>" : path);
   r->buf = (char *)malloc(READ_BUF_INIT);
-  if (!r->name || !r->buf) return luaL_error(L, "jsonl.open: out of memory");
+  r->in = (unsigned char *)malloc(GZ_BUF);
+  if (!r->name || !r->buf || !r->in) return luaL_error(L, "jsonl.open: out of memory");
   r->cap = READ_BUF_INIT;
 
   struct stat st;
@@ -317,20 +418,37 @@ static int l_open(lua_State *L) {
     return 2;
   }
   errno = 0;
-  if (is_stdin) {
-    int fd = dup(0); /* gzclose closes it, not our stdin */
-    r->gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
-    if (!r->gz && fd >= 0) close(fd);
-  } else {
-    r->gz = gzopen(path, "rb");
+  r->fd = is_stdin ? dup(0) /* closing it leaves our stdin open */ : open(path, O_RDONLY | O_CLOEXEC);
+  r->zs.next_in = r->in;
+  /* the gzip magic decides, as gzread's transparent mode did */
+  while (r->fd >= 0 && r->zs.avail_in < 2 && !r->in_eof) {
+    long n = read_raw(r, r->in + r->zs.avail_in, GZ_BUF - r->zs.avail_in);
+    if (n < 0) {
+      int e = errno;
+      close(r->fd);
+      r->fd = -1;
+      errno = e;
+    } else {
+      r->zs.avail_in += (uInt)n;
+    }
   }
-  if (!r->gz) {
+  if (r->fd < 0) {
     int e = errno;
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", r->name, e ? strerror(e) : "cannot open");
     return 2;
   }
-  gzbuffer(r->gz, GZ_BUF);
+  r->gzip = r->zs.avail_in >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;
+  if (r->gzip) {
+    if (inflateInit2(&r->zs, 16 + MAX_WBITS) != Z_OK) {
+      close(r->fd);
+      r->fd = -1;
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: out of memory for the decompressor", r->name);
+      return 2;
+    }
+    r->zs_ready = 1;
+  }
   return 1;
 }
 
