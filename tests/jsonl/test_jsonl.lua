@@ -149,6 +149,91 @@ t.test("gzip input, written by the writer and by gzip(1)", function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+-- Reads a whole file: the records' count and the failures' messages.
+local function drain(path)
+  local r = assert(jsonl.open(path))
+  local n, errs = 0, {}
+  while true do
+    local v, msg = r:next()
+    if v == nil then break end
+    if v == false then errs[#errs + 1] = msg else n = n + 1 end
+  end
+  t.eq(r:next(), nil)
+  return n, errs
+end
+
+t.test("corrupt .gz: every decompressed line is delivered, then one failure", function()
+  local dir = t.tmpdir()
+  local plain = dir .. "/p.jsonl"
+  local f = assert(io.open(plain, "wb"))
+  for i = 1, 5000 do f:write('{"i":', i, "}\n") end
+  f:close()
+  assert(os.execute("gzip -k '" .. plain .. "'"))
+  local data = t.readfile(plain .. ".gz")
+  -- a flipped CRC byte (the trailer's first) and a wrong length (its last)
+  local crc = dir .. "/crc.jsonl.gz"
+  t.writefile(crc, data:sub(1, -9) .. string.char(data:byte(-8) ~ 0xff) .. data:sub(-7))
+  local n, errs = drain(crc)
+  t.eq(n, 5000)
+  t.eq(errs, { crc .. ":5001: the compressed stream is corrupt (CRC mismatch)" })
+  local len = dir .. "/len.jsonl.gz"
+  t.writefile(len, data:sub(1, -2) .. string.char(data:byte(-1) ~ 0x01))
+  n, errs = drain(len)
+  t.eq(n, 5000)
+  t.eq(errs, { len .. ":5001: the compressed stream is corrupt (length mismatch)" })
+  -- bytes after the last member
+  local tail = dir .. "/tail.jsonl.gz"
+  t.writefile(tail, data .. "garbage\n")
+  n, errs = drain(tail)
+  t.eq(n, 5000)
+  t.eq(errs, { tail .. ":5001: the compressed stream is corrupt (trailing bytes after the compressed stream)" })
+  -- damage inside the deflate data: the lines before it, then one failure
+  local mid = dir .. "/mid.jsonl.gz"
+  t.writefile(mid, data:sub(1, #data // 2) .. string.rep("\255", 16) .. data:sub(#data // 2 + 17))
+  n, errs = drain(mid)
+  t.truthy(n > 1000 and n < 5000, "the lines before the damage")
+  -- (the bad bytes may decode to junk, so the CRC or inflate finds them)
+  t.truthy(errs[#errs]:find(mid .. ":", 1, true) == 1 and errs[#errs]:find("corrupt", 1, true), errs[#errs])
+  for i = 1, #errs - 1 do -- junk lines decoded from the damage fail one by one
+    t.truthy(not errs[i]:find("compressed"), errs[i])
+  end
+  -- a last line without '\n' is whole when only the trailer is bad
+  t.writefile(plain, '{"a":1}\n{"a":2}')
+  os.remove(plain .. ".gz")
+  assert(os.execute("gzip -k '" .. plain .. "'"))
+  data = t.readfile(plain .. ".gz")
+  t.writefile(crc, data:sub(1, -9) .. string.char(data:byte(-8) ~ 0xff) .. data:sub(-7))
+  n, errs = drain(crc)
+  t.eq(n, 2)
+  t.eq(errs, { crc .. ":3: the compressed stream is corrupt (CRC mismatch)" })
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+t.test("a .gz of several members reads as one stream", function()
+  local dir = t.tmpdir()
+  local parts = {}
+  for m = 1, 3 do
+    local p = dir .. "/m" .. m .. ".jsonl"
+    local f = assert(io.open(p, "wb"))
+    for i = 1, 1000 do f:write('{"m":', m, ',"i":', i, "}\n") end
+    f:close()
+    assert(os.execute("gzip -k '" .. p .. "'"))
+    parts[#parts + 1] = t.readfile(p .. ".gz")
+  end
+  -- an empty member in the middle is valid too
+  t.writefile(dir .. "/e.jsonl", "")
+  assert(os.execute("gzip -k '" .. dir .. "/e.jsonl'"))
+  local all_gz = dir .. "/all.jsonl.gz"
+  t.writefile(all_gz, parts[1] .. t.readfile(dir .. "/e.jsonl.gz") .. parts[2] .. parts[3])
+  local r = assert(jsonl.open(all_gz))
+  local recs = all(r)
+  t.eq(#recs, 3000)
+  t.eq({ recs[1001][1].m, recs[1001][1].i, recs[3000][1].m, recs[3000][2] }, { 2, 1, 3, 3000 })
+  local _, raw = r:bytes_read()
+  t.eq(raw, #t.readfile(all_gz))
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
 t.test("a 100 MB line, and max_line", function()
   local dir = t.tmpdir()
   local p = dir .. "/big.jsonl"
