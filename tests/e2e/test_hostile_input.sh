@@ -54,4 +54,35 @@ expect_code 1 "truncated gzip: exit 1"
 expect_eq "$(jq -c .counts "$TMP/cut.out.manifest.json")" '{"read":5001,"ok":5000,"examples":5000,"skipped":0,"failed":1}' \
   "truncated gzip: counts"
 expect_in "$(cat "$TMP/cut.out.failed.jsonl")" "cut.jsonl.gz:5001: the compressed stream ends early" "truncated gzip: message"
+
+# a flipped CRC byte: all 5000 lines are items, the bad trailer one failure
+python3 - "$TMP/g.jsonl.gz" "$TMP/crc.jsonl.gz" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+data[-8] ^= 0xFF
+open(sys.argv[2], "wb").write(data)
+PY
+lc run "$RECIPE" -i "$TMP/crc.jsonl.gz" -o "$TMP/crc.out.jsonl" -q
+expect_code 1 "bad gzip CRC: exit 1"
+expect_eq "$(jq -c .counts "$TMP/crc.out.manifest.json")" '{"read":5001,"ok":5000,"examples":5000,"skipped":0,"failed":1}' \
+  "bad gzip CRC: counts"
+expect_eq "$(jq -r .error "$TMP/crc.out.failed.jsonl")" "$TMP/crc.jsonl.gz:5001: the compressed stream is corrupt (CRC mismatch)" \
+  "bad gzip CRC: message"
+
+# bytes after the gzip stream: all lines, then one failure
+{ cat "$TMP/g.jsonl.gz"; printf 'not gzip\n'; } >"$TMP/tail.jsonl.gz"
+lc run "$RECIPE" -i "$TMP/tail.jsonl.gz" -o "$TMP/tail.out.jsonl" -q
+expect_code 1 "gzip with trailing bytes: exit 1"
+expect_eq "$(jq -c .counts "$TMP/tail.out.manifest.json")" '{"read":5001,"ok":5000,"examples":5000,"skipped":0,"failed":1}' \
+  "gzip with trailing bytes: counts"
+expect_eq "$(jq -r .error "$TMP/tail.out.failed.jsonl")" \
+  "$TMP/tail.jsonl.gz:5001: the compressed stream is corrupt (trailing bytes after the compressed stream)" \
+  "gzip with trailing bytes: message"
+
+# several gzip members make one valid stream
+{ cat "$TMP/g.jsonl.gz"; echo '{"question":"last"}' | gzip; } >"$TMP/multi.jsonl.gz"
+lc run "$RECIPE" -i "$TMP/multi.jsonl.gz" -o "$TMP/multi.out.jsonl" -q
+expect_code 0 "multi-member gzip: exit 0"
+expect_eq "$(jq -c .counts "$TMP/multi.out.manifest.json")" '{"read":5001,"ok":5001,"examples":5001,"skipped":0,"failed":0}' \
+  "multi-member gzip: counts"
 finish
