@@ -186,18 +186,10 @@ static size_t next_token(Dec *d) {
   return i;
 }
 
+/* cJSON has already checked the escape, so every digit is a hex digit. */
 static unsigned hex4(const char *p) {
   unsigned v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = p[k];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= (unsigned)(c - 'A' + 10);
-  }
+  for (int k = 0; k < 4; k++) v = v << 4 | (unsigned)lacuna_hex_digit((unsigned char)p[k]);
   return v;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "utf8.h"
 
 int tk_pattern_load(const cJSON *pat, const char *path, tk_regex *re, tk_err *e);
 
@@ -160,20 +161,9 @@ static int replace_at(tk_strs *v, size_t i, tk_buf *b) {
 
 static int is_byte_token(const char *s, size_t n, unsigned char *out) {
   if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>') return 0;
-  unsigned v = 0;
-  for (int k = 3; k < 5; k++) {
-    char c = s[k];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= (unsigned)(c - 'A' + 10);
-    else
-      return 0;
-  }
-  *out = (unsigned char)v;
+  int hi = lacuna_hex_digit((unsigned char)s[3]), lo = lacuna_hex_digit((unsigned char)s[4]);
+  if (hi < 0 || lo < 0) return 0;
+  *out = (unsigned char)(hi << 4 | lo);
   return 1;
 }
 

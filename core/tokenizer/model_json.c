@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "utf8.h"
 
 typedef struct {
   const char *p, *end;
@@ -20,17 +21,10 @@ static void ws(cur *c) {
   while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
 }
 
-static int hexval(char h) {
-  if (h >= '0' && h <= '9') return h - '0';
-  if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-  if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-  return -1;
-}
-
 static int hex4(const char *p, uint32_t *v) {
   *v = 0;
   for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
+    int h = lacuna_hex_digit((unsigned char)p[i]);
     if (h < 0) return -1;
     *v = *v << 4 | (uint32_t)h;
   }
