@@ -101,10 +101,7 @@ static int on_boundary(const msg *m, size_t off) {
 /* Code points in content[from..to): Python's str indices, which axolotl's
  * train_detail uses. */
 static size_t count_chars(const msg *m, size_t from, size_t to) {
-  size_t n = 0;
-  for (; from < to; from++)
-    if (((unsigned char)m->content[from] & 0xC0) != 0x80) n++;
-  return n;
+  return lacuna_utf8_count(m->content + from, to - from);
 }
 
 /* ------------------------------------------------------------- the mask */

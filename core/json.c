@@ -61,7 +61,7 @@ static size_t number_len(const char *s, size_t i, size_t n) {
   return j - i;
 }
 
-static int is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int is_hex(char c) { return lacuna_hex_digit((unsigned char)c) >= 0; }
 
 /* Whether the backslash at s[i] starts a valid escape. At the end of the
  * input it counts as valid: the unterminated string is reported instead. */

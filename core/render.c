@@ -18,6 +18,7 @@
 #include "areas.h"
 #include "example.h"
 #include "json.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 6
 
@@ -230,13 +231,6 @@ static lacuna_mask_run *runs_of(out *o, const view *v, size_t i, size_t *n) {
   return sc->runs;
 }
 
-static size_t count_chars(const char *s, size_t from, size_t to) {
-  size_t n = 0;
-  for (; from < to; from++)
-    if (((unsigned char)s[from] & 0xC0) != 0x80) n++;
-  return n;
-}
-
 static void put_role_content(out *o, const mview *m) {
   put_str(o, "role", m->role, m->rolelen);
   put_str(o, "content", m->content, m->len);
@@ -263,7 +257,7 @@ static const char *render_axolotl(out *o, const view *v, int split_partial, cons
       arr_member(o, "train_detail");
       for (size_t k = 0; k < nr; k++) {
         size_t cb = chars;
-        chars += count_chars(m.content, r[k].b, r[k].e);
+        chars += lacuna_utf8_count(m.content + r[k].b, r[k].e - r[k].b);
         obj_member(o, NULL, AX_DETAIL);
         put_int(o, "begin_offset", cb);
         put_int(o, "end_offset", chars - 1);

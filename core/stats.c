@@ -26,6 +26,7 @@
 #include <lua.h>
 
 #include "areas.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------ chi-square tail */
 
@@ -162,12 +163,6 @@ static int fail(problem *p, const char *field, const char *what) {
   return 0;
 }
 
-static size_t utf8_chars(const char *s, size_t n) {
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) k += ((unsigned char)s[i] & 0xC0) != 0x80;
-  return k;
-}
-
 /* Byte offset of character k of s[0..n) (n if k is past the end). */
 static size_t char_to_byte(const char *s, size_t n, size_t k) {
   size_t chars = 0;
@@ -184,7 +179,7 @@ static size_t char_to_byte(const char *s, size_t n, size_t k) {
  * count callback (slot S_COUNT) says. */
 static lua_Integer piece_size(lua_State *L, const totals *t, const char *s, size_t n) {
   if (n == 0) return 0;
-  if (!t->has_count) return (lua_Integer)utf8_chars(s, n);
+  if (!t->has_count) return (lua_Integer)lacuna_utf8_count(s, n);
   lua_pushvalue(L, S_COUNT);
   lua_pushlstring(L, s, n);
   lua_call(L, 1, 1);
@@ -256,7 +251,7 @@ static int tokens_line(const cJSON *root, line_stats *ls, problem *p) {
  * no entry covers is untrained. */
 static int detail_pieces(lua_State *L, const totals *t, line_stats *ls, const cJSON *detail, const char *s,
                          size_t n, const char *field, problem *p) {
-  size_t nchars = utf8_chars(s, n), next = 0;
+  size_t nchars = lacuna_utf8_count(s, n), next = 0;
   int i = 0;
   const cJSON *d;
   char f[128];

@@ -98,8 +98,8 @@ function M.plan(out, inputs)
       if sst.type ~= "file" then usage.error("-o %s: %s is not a regular file (a %s)", out, paths[k], sst.type) end
     end
   end
-  local dir = out:match("^(.*)/[^/]*$")
-  if dir and dir ~= "" then
+  local dir = dirname(out)
+  if dir ~= "." and dir ~= "" then
     local dst = sys.stat(dir)
     if dst and not dst.dir then usage.error("-o %s: %s is not a directory", out, dir) end
     if not dst then

@@ -121,7 +121,7 @@ end
 function M.records(r, inputs)
   local next_record, close = M.reader(inputs)
   return function()
-    local v, a, b, c = next_record()
+    local v, a, b = next_record()
     if v == nil then return nil end
     if v == false then
       close()

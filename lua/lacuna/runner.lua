@@ -197,7 +197,7 @@ end
 -- the work items. Returns {read = items, records = input records read or nil,
 -- planned = true when setup planned the items, ...}.
 function M.execute(r, values, o, sink, pool, run)
-  run = run or M.new_run(r, values, o, o.inputs)
+  assert(run, "execute needs the run made by M.new_run")
   local spec = { kind = "records" }
   if r.setup then
     run.state.pool = pool
@@ -530,7 +530,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
   local fin_ok, fin_err = call_phase(r, o, "finish", run.view, summary)
   if sys.interrupted() then return interrupted_exit(out, counts) end
 
-  local stopped = res.stopped or nil
+  local stopped = res.stopped
   local wall = sys.clock() - t0
   local committed = out:commit(function(files)
     local m = manifest_head(r, values, o)
