@@ -355,9 +355,10 @@ function Output:sink(counts, on_fail)
       if not ok then write_error(self, err) end
     end
   end
-  -- notes: what was changed to make the record writable (see sanitize).
-  function sink.fail(w, message, trace, notes)
-    counts.failed = counts.failed + 1
+  -- One failure record, counted under counter: a failed item, or an example
+  -- the format cannot write (extra.example set). Fields left nil are omitted.
+  local function record_failure(counter, w, message, extra)
+    counts[counter] = counts[counter] + 1
     message = M.text(message)
     if on_fail then on_fail(message) end
     if direct then
@@ -365,23 +366,22 @@ function Output:sink(counts, on_fail)
       return
     end
     self:write("failed", failure_text(ordered({
-      file = w.file, line = w.line, error = message, traceback = M.traceback_head(trace, 8), item = w.record,
+      file = w.file, line = w.line, example = extra.example, error = message, traceback = extra.traceback,
+      item = w.record, sanitized = extra.sanitized,
+    }, { "file", "line", "example", "error", "traceback", "item", "sanitized" })))
+  end
+  -- notes: what was changed to make the record writable (see sanitize).
+  function sink.fail(w, message, trace, notes)
+    record_failure("failed", w, message, {
+      traceback = M.traceback_head(trace, 8),
       sanitized = notes and #notes > 0 and json.array(notes) or nil,
-    }, { "file", "line", "error", "traceback", "item", "sanitized" })))
+    })
   end
   -- An example the format cannot write, in an item whose other examples
   -- were written: the item counts as ok; the example is recorded beside the
   -- failed items, with its index, and counted in failed_examples.
   function sink.example_fail(w, index, message)
-    counts.failed_examples = counts.failed_examples + 1
-    message = M.text(message)
-    if on_fail then on_fail(message) end
-    if direct then
-      stderr("lacuna: failed: " .. message)
-      return
-    end
-    self:write("failed", failure_text(ordered({ file = w.file, line = w.line, example = index, error = message,
-      item = w.record }, { "file", "line", "example", "error", "item", "sanitized" })))
+    record_failure("failed_examples", w, message, { example = index })
   end
   function sink.skip(w, reason)
     local text, err = try_encode(ordered({ file = w.file, line = w.line, reason = reason, item = w.record },
