@@ -13,7 +13,7 @@ local M = {}
 
 local MAX_ERRORS = 20
 
--- OUT's manifest (OUT.manifest.json) decoded, or nil; and its path.
+-- OUT's manifest (OUT.manifest.json) decoded, or nil; its path; its text.
 function M.manifest(path)
   local mpath = output.side_path(path, ".manifest.json")
   local f = io.open(mpath, "rb")
@@ -22,24 +22,25 @@ function M.manifest(path)
   f:close()
   local ok, m = pcall(core.json.decode, text)
   if not ok or type(m) ~= "table" then return nil, mpath end
-  return m, mpath
+  return m, mpath, text
 end
 
 -- The lines of path that satisfy opts.where (a list of conditions), at most
 -- opts.limit of them (nil: all). Returns {path, items = {{line =, obj =,
 -- conv =}...}, matched, lines, errors = {"path:line: message"...}, manifest,
--- manifest_path}, or nil and a message when the file cannot be read.
+-- manifest_path, manifest_text}, or nil and a message when the file cannot be read.
 -- Malformed lines are named in errors and skipped.
 function M.select(path, opts)
   opts = opts or {}
   local pass = where.compile(opts.where)
-  local manifest, mpath = M.manifest(path)
+  local manifest, mpath, mtext = M.manifest(path)
   local notes = manifest and type(manifest.format_notes) == "table" and manifest.format_notes or {}
   local copts = { tokenizer = opts.tokenizer, mask_history = notes.mask_history == true }
   local rd, err = core.jsonl.open(path)
   if not rd then return nil, err end
   local sel = { path = path, items = {}, matched = 0, lines = 0, errors = {}, bad = 0,
-                manifest = manifest, manifest_path = mpath }
+                manifest = manifest, manifest_path = mpath,
+                manifest_text = mtext }
   while true do
     local v, a = rd:next()
     if v == nil then

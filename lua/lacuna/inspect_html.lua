@@ -13,9 +13,10 @@ local M = {}
 local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 local function esc(s) return (tostring(s):gsub("[&<>\"']", ESC)) end
 
--- JSON inside <script type="application/json">: "</" cannot end the element.
-local function script_json(v)
-  return (json.encode(v):gsub("</", "<\\/"):gsub("<!%-%-", "<\\u0021--"))
+-- JSON text inside <script type="application/json">: "</" cannot end the
+-- element, nor "<!--" open a comment (both stay the same JSON).
+local function script_json(text)
+  return (text:gsub("</", "<\\/"):gsub("<!%-%-", "<\\u0021--"))
 end
 
 local CSS = [[
@@ -192,13 +193,16 @@ function M.page(sel)
   add('<h2>Manifest</h2><div id="lc-manifest">')
   if sel.manifest then
     add("<p>" .. esc(sel.manifest_path) .. "</p>")
-    add('<pre id="lc-manifest-text">' .. esc(json.encode(sel.manifest)) .. "</pre>")
-    add('<script type="application/json" id="lc-manifest-json">' .. script_json(sel.manifest) .. "</script>")
+    -- the file's own text, so the page shows its key order
+    local text = sel.manifest_text:gsub("%s+$", "")
+    add('<pre id="lc-manifest-text">' .. esc(text) .. "</pre>")
+    add('<script type="application/json" id="lc-manifest-json">' ..
+      script_json(text) .. "</script>")
   else
     add("<p>no manifest at " .. esc(sel.manifest_path) .. "</p>")
   end
   add("</div>")
-  add('<script type="application/json" id="lc-lines">' .. script_json(json.array(objs)) .. "</script>")
+  add('<script type="application/json" id="lc-lines">' .. script_json(json.encode(json.array(objs))) .. "</script>")
   add("<script>" .. JS .. "</script>")
   add("</body></html>\n")
   return table.concat(parts, "\n")
