@@ -11,6 +11,7 @@
  *      lineedit.add_history(line), lineedit.load_history(path [, max]) -> true | nil, msg
  *      lineedit.save_history(path [, max]) -> true | nil, msg */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +56,11 @@ static int lineedit_read(lua_State *L) {
       if (lacuna_sys_interrupted()) {
         /* Ctrl-C at the prompt: drop the typed line, start a fresh one. */
         lacuna_sys_clear_interrupt();
+        rl_echo_signal_char(SIGINT);
+        rl_crlf();
         rl_free_line_state();
         rl_callback_sigcleanup();
         rl_callback_handler_remove();
-        fputs("^C\n", rl_outstream ? rl_outstream : stdout);
-        fflush(rl_outstream ? rl_outstream : stdout);
         lua_pushboolean(L, 0);
         return 1;
       }

@@ -27,8 +27,9 @@ _ (the last value).
 :reload               load the recipe's file again; the teacher cache is kept:
                       a changed request misses it, an unchanged one hits
 :params               the recipe's params and their current values
-:set KEY VALUE        set a param, or price MODEL=IN/OUT ($ per 1M tokens),
-                      model NAME, seed N, format NAME
+:set KEY VALUE        set a param ("quoted" keeps spaces at the ends), or
+                      price MODEL=IN/OUT ($ per 1M tokens), model NAME,
+                      seed N, format NAME
 :run N                plan, then map the first N items (default 3) and show them
 :cost N               estimate the whole run's tokens and dollars from N items
                       (default 10), sending nothing
@@ -127,6 +128,7 @@ local SETTINGS = {
 function M.set(s, rest)
   local key, value = rest:match("^%s*(%S+)%s+(.-)%s*$")
   if not key then usage.error(":set KEY VALUE") end
+  value = value:match('^"(.*)"$') or value -- "a value with spaces at its ends"
   if s.recipe and s.recipe.params[key] then
     s:set_param(key, value)
     s.write(string.format("%s = %s\n", key, pretty.value(s.values[key])))

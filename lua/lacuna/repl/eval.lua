@@ -16,13 +16,14 @@ local EOF_MARK = "<eof>"
 
 -- Compiles text in env: a function, or nil and "incomplete", or nil and the
 -- syntax error.
+-- (Unlike lua.c, an expression cut short, `1 +`, continues too.)
 function M.compile(text, env)
-  local f = load("return " .. text, "=stdin", "t", env)
+  local f, rerr = load("return " .. text, "=stdin", "t", env)
   if f then return f end
   local err
   f, err = load(text, "=stdin", "t", env)
   if f then return f end
-  if err:sub(-#EOF_MARK) == EOF_MARK then return nil, "incomplete" end
+  if err:sub(-#EOF_MARK) == EOF_MARK or rerr:sub(-#EOF_MARK) == EOF_MARK then return nil, "incomplete" end
   return nil, err
 end
 
