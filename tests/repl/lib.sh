@@ -14,7 +14,10 @@ if ! command -v tmux >/dev/null 2>&1; then
   echo "FAIL: tmux not found (.ci/deps installs it)" >&2
   exit 1
 fi
-SOCK=$TMP/tmux.sock
+# Each session has its own tmux server (socket), so that a new one never meets
+# the previous server while it exits.
+REPL_SEQ=0
+SOCK=$TMP/tmux0.sock
 tmx() { tmux -S "$SOCK" "$@"; }
 _repl_cleanup() { tmx kill-server 2>/dev/null; }
 trap '_repl_cleanup; _teacher_cleanup' EXIT
@@ -22,6 +25,8 @@ repl_start() {
   local cmd
   printf -v cmd '%q ' "$LACUNA" repl "$@"
   tmx kill-server 2>/dev/null
+  REPL_SEQ=$((REPL_SEQ + 1))
+  SOCK=$TMP/tmux$REPL_SEQ.sock
   tmx new-session -d -x 120 -y 50 -c "$TMP" \
     "env HOME=$TMP NO_COLOR= TERM=xterm-256color $cmd; echo REPL-EXITED \$?; sleep 600"
 }
