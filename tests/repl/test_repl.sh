@@ -144,6 +144,13 @@ hist=$(cat "$TMP/history")
 expect_in "$hist" "twice(21)" "the history file has the lines"
 expect_in "$hist" $'function twice(n)\n  return 2 * n\nend' "a multi-line chunk is one entry"
 
+# `lacuna run` shares the REPL's cache: the items :run answered cost nothing.
+before=$(requests)
+(cd "$TMP" && "$LACUNA" run teach.lua -i questions.jsonl -o out.jsonl --limit 2 --model m1 --base-url "$BASE_URL" -q)
+expect_eq "$?" 0 "lacuna run after the session"
+expect_eq "$(requests)" "$before" "lacuna run is answered from the cache the REPL filled"
+expect_in "$(cat "$TMP/out.jsonl")" "reply to Q: two?" "with the same replies"
+
 # A new session reads the history: Up brings the last line back.
 repl_start --history "$TMP/history"
 expect_screen "lacuna>" "a session without a recipe"
