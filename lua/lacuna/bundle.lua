@@ -153,20 +153,21 @@ function M.loader(source)
   local loaded, loading, chain = {}, {}, {}
   return function(name, env)
     if not M.valid_name(name) then
-      return nil, "module name '" .. tostring(name) .. "' is not allowed: use letters, digits and '_'" ..
-        " joined by '.' (a file beside the recipe)"
+      return nil, "module name '" .. tostring(name) .. "' is not allowed: a recipe requires the modules" ..
+        " beside it by names of letters, digits and '_' joined by '.' (lib.judge is lib/judge.lua)"
     end
     if loaded[name] ~= nil then return loaded[name] end
     if loading[name] then
       local names = {}
       for i = loading[name], #chain do names[#names + 1] = chain[i] end
       names[#names + 1] = name
-      error("module cycle: " .. table.concat(names, " -> "), 0)
+      return nil, "module cycle: " .. table.concat(names, " -> ")
     end
     local rel = M.module_path(name)
     local text = source.read(rel)
     if not text then
-      return nil, "module '" .. name .. "' not found (no " .. source.where(rel) .. ")"
+      return nil, "module '" .. name .. "' not found: no " .. source.where(rel) .. " (a recipe may require" ..
+        " lacuna and .lua modules beside it)"
     end
     local chunk, err = load(text, "@" .. source.where(rel), "t", env)
     if not chunk then error(err, 0) end

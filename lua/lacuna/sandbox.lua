@@ -124,8 +124,8 @@ function M.env(lc, log, o, require_module)
     local value, why
     if require_module then value, why = require_module(name, env) end
     if value ~= nil then return value end
-    error((why or ("module '" .. tostring(name) .. "' is not available to sandboxed recipes")) ..
-      " (allowed: lacuna and .lua modules beside the recipe; run with --trust to lift the sandbox)", 2)
+    error(why or ("module '" .. tostring(name) .. "' is not available to sandboxed recipes (allowed: lacuna);" ..
+      " run with --trust to lift the sandbox"), 2)
   end
   env.load = function(chunk, chunkname, mode, chunk_env)
     if mode ~= nil and mode ~= "t" then
