@@ -152,6 +152,7 @@ function M.pack(a)
   local used = {}
   local o = rerun_options(m, { output = dir .. "/out.jsonl", used_keys = used, quiet = true, trust = m.trusted,
     cache = t and t.cache or nil, no_cache = t == nil })
+  stderr("lacuna: pack: running " .. m.recipe.path .. " again from the cache alone, to find the entries it reads")
   local ok, code = pcall(runner.run, o)
   if not ok then
     cleanup()
