@@ -108,25 +108,26 @@ function M.bundle_source(b, label)
   }
 end
 
--- A source over files {rel = text} standing in for the folder of path (a
--- pack's recipe): chunk names are the original run's, so even a traceback
--- in a failure record reads the same.
-function M.virtual_source(path, files)
-  local dir, main = path:match("^(.*)/([^/]*)$")
-  main = main or path
+-- A source over a pack's recipe: files {path = text} keyed as in a bundle
+-- (main and the modules relative to it), with the original run's chunk
+-- names (chunkname for the recipe, prefix .. rel for a module), so that even
+-- a traceback in a failure record reads the same.
+function M.virtual_source(path, files, main, chunkname, prefix)
+  local base = main:match("^(.*)/[^/]*$")
   return {
-    text = files[main], chunkname = "@" .. path, path = path, main = main, used = {},
-    read = function(rel) return files[rel] end,
-    where = function(rel) return dir and (dir .. "/" .. rel) or rel end,
+    text = files[main], chunkname = chunkname, path = path, main = main, used = {},
+    read = function(rel) return files[base and (base .. "/" .. rel) or rel] end,
+    where = function(rel) return prefix .. rel end,
   }
 end
 
 -- The source of ref: a URL (pinned; lua/lacuna/fetch.lua), a bundle file,
 -- a .lua file (modules from its folder) or a shipped recipe's name
--- (find_recipe: the runner's lookup). o.recipe_files (a pack's files, keyed
--- relative to the recipe's folder) take precedence, standing in for ref.
+-- (find_recipe: the runner's lookup). o.recipe_pack (a pack's recipe:
+-- {main=, chunkname=, module_prefix=, files=}) takes precedence, standing in for ref.
 function M.open(ref, o, find_recipe)
-  if o.recipe_files then return M.virtual_source(ref, o.recipe_files) end
+  local pk = o.recipe_pack
+  if pk then return M.virtual_source(ref, pk.files, pk.main, pk.chunkname, pk.module_prefix) end
   if ref:match("^https?://") then
     local text = (require "lacuna.fetch").recipe(ref, o)
     if M.is_bundle_text(text) then

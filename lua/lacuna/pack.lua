@@ -3,7 +3,9 @@
 --
 -- A pack is gzip-compressed JSONL (lines in this order):
 --   1. the header: {"lacuna_pack": 1, "lacuna_version", "recipe": {"path",
---      "files": {path relative to the recipe's folder: source}}, "manifest":
+--      "main", "chunkname", "module_prefix", "files": {path: source}} (files
+--      keyed as in a bundle: main, and each module relative to main's folder;
+--      the names Lua gave the chunks in the run), "manifest":
 --      the run's OUT.manifest.json, "inputs": [{"path", "sha256", "bytes",
 --      "embedded"}], "cache_entries": N}
 --   2. each embedded input, in pieces that end at a line end:
@@ -72,6 +74,19 @@ local function read_manifest(out)
   return m, mpath
 end
 
+-- What to load for the manifest's recipe path here: the file, or the shipped
+-- recipe a path like recipes/NAME.lua stands for when no such file exists.
+local function recipe_ref(path)
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return path
+  end
+  local name = path:match("^recipes/([%w_%-]+)%.lua$")
+  if name and core.shipped_recipes[name] then return name end
+  return path
+end
+
 -- The run options that make the manifest's dataset again (runner.run's o).
 local function rerun_options(m, extra)
   local rep = m.reproduce
@@ -88,7 +103,7 @@ local function rerun_options(m, extra)
     teachers[name] = { model = model }
   end
   local o = {
-    recipe = m.recipe.path, params = {}, param_values = m.params, seed = m.seed, format = m.format,
+    recipe = recipe_ref(m.recipe.path), params = {}, param_values = m.params, seed = m.seed, format = m.format,
     inputs = m.inputs, model = rep.model, teachers = teachers, limit = rep.limit, meta = rep.meta,
     split_partial = rep.split_partial, max_failures = rep.max_failures, max_cost = rep.max_cost,
     cache_only = true, base_url = NO_TEACHER, progress = false,
@@ -144,6 +159,9 @@ function M.pack(a)
   if m.trusted and not a.trust then
     usage.error("pack: %s was made with --trust; packing runs the recipe again, so pass --trust to pack it", out)
   end
+  for _, path in ipairs(m.inputs or {}) do
+    if path == "-" then usage.error("pack: %s was made from standard input, which cannot be read again", out) end
+  end
   local t = m.teacher
   if t and t.cache_mode == "off" then
     usage.error("pack: %s was made with --no-cache: the teacher's responses were not kept, so they cannot be packed", out)
@@ -160,6 +178,10 @@ function M.pack(a)
   end
   local differs = first_difference(dir .. "/out.jsonl", out)
   cleanup()
+  if hash.sha256(o.source.text) ~= m.recipe.sha256 then
+    usage.error("pack: %s changed since the run (sha256 %s; the manifest says %s): make the set again with" ..
+      " this recipe, or put the recipe back", m.recipe.path, hash.sha256(o.source.text), tostring(m.recipe.sha256))
+  end
   if differs then
     usage.error("pack: running %s again from the cache (%s) does not give the same %s: the recipe, its" ..
       " modules, the inputs or the cache changed since the run (or an entry is missing); make the set again" ..
@@ -191,7 +213,9 @@ function M.pack(a)
   end
   write(setmetatable({
     lacuna_pack = M.FORMAT, lacuna_version = core.version,
-    recipe = setmetatable({ path = m.recipe.path, files = files }, { __jsonorder = { "path", "files" } }),
+    recipe = setmetatable({ path = m.recipe.path, main = src.main, chunkname = o.source.chunkname,
+      module_prefix = o.source.where(""), files = files },
+      { __jsonorder = { "path", "main", "chunkname", "module_prefix", "files" } }),
     manifest = m, inputs = json.array(inputs), cache_entries = #keys,
   }, { __jsonorder = { "lacuna_pack", "lacuna_version", "recipe", "manifest", "inputs", "cache_entries" } }))
   if not a.no_inputs then
@@ -270,6 +294,15 @@ function M.reproduce(a)
   if m.trusted and not a.trust then
     usage.error("reproduce: the recipe of %s ran with --trust (no sandbox); read it, then pass --trust to" ..
       " reproduce it, or nothing runs", a.file)
+  end
+  local pr = h.recipe
+  if type(pr.main) ~= "string" or type(pr.chunkname) ~= "string" or type(pr.module_prefix) ~= "string" then
+    usage.error("reproduce: %s: the pack's recipe is incomplete", a.file)
+  end
+  local main = pr.files[pr.main]
+  if type(main) ~= "string" or hash.sha256(main) ~= m.recipe.sha256 then
+    usage.error("reproduce: %s: the pack's recipe is missing or is not the one its manifest names (sha256 %s)",
+      a.file, tostring(m.recipe.sha256))
   end
   local out = a.out or (m.outputs.examples and m.outputs.examples.path)
   if type(out) ~= "string" then usage.error("reproduce: where to? (-o OUT)") end
@@ -350,7 +383,8 @@ function M.reproduce(a)
     cleanup()
     usage.error("reproduce: %s: %s", a.file, err)
   end
-  local o = rerun_options(m, { output = out, recipe_files = h.recipe.files, cache = cache_path, trust = m.trusted })
+  local o = rerun_options(m, { output = out, recipe = h.recipe.path, recipe_pack = h.recipe, cache = cache_path,
+    trust = m.trusted })
   local rok, code = pcall(runner.run, o)
   cleanup()
   if not rok then error(code, 0) end

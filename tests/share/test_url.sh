@@ -99,4 +99,15 @@ expect_in "$ERR" "cannot fetch the recipe: $URL/other.lua" "the URL is named"
 lc run "$URL/hello.lua#sha256=$HELLO" -i "$TMP/in.jsonl" -o out5.jsonl -q
 expect_code 0 "the kept file runs with the server gone"
 
+# A pinned bundle's run packs and reproduces with the server gone: the pack
+# carries the bundle's files under the chunk names the run used.
+lc pack mods.jsonl
+expect_code 0 "pack of a pinned bundle's run: $ERR"
+mkdir -p "$TMP/elsewhere"
+(cd "$TMP/elsewhere" && "$LACUNA" reproduce "$TMP/work/mods.pack.jsonl.gz" -o mods.jsonl) 2>"$TMP/repro.err"
+expect_eq "$?" 0 "reproduce of a pinned bundle's run: $(cat "$TMP/repro.err")"
+expect_same_file "$TMP/elsewhere/mods.jsonl" mods.jsonl "byte-identical"
+expect_eq "$(ls "$TMP/elsewhere/.lacuna" 2>&1 | head -1)" "ls: cannot access '$TMP/elsewhere/.lacuna': No such file or directory" \
+  "reproduce fetches nothing"
+
 finish

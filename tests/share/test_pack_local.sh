@@ -1,0 +1,64 @@
+# lacuna pack / reproduce without a teacher: a shipped recipe, a recipe whose
+# module fails some items (tracebacks in the failure records must come out
+# the same), a pinned-URL bundle, and what cannot be packed.
+source "$(dirname "$0")/../e2e/lib.sh"
+FAILS=$(cd "$(dirname "$0")/fixtures/fails" && pwd)
+FOUR=$(cd "$(dirname "$0")/../fixtures/e2e" && pwd)/four.jsonl
+in_dir() { local d=$1; shift; (cd "$d" && "$LACUNA" "$@") >"$TMP/stdout" 2>"$TMP/stderr"; CODE=$?; ERR=$(cat "$TMP/stderr"); }
+same_set() { # dirA dirB out description
+  local f base=${3%.jsonl}
+  for f in "$3" "$base.skipped.jsonl" "$base.failed.jsonl"; do
+    if cmp -s "$1/$f" "$2/$f"; then ok; else bad "$4: $f differs"; diff "$1/$f" "$2/$f" | head -5 >&2; fi
+  done
+}
+
+# A shipped recipe (its manifest path is recipes/chat_mask.lua, no such file here).
+mkdir -p "$TMP/a/in" "$TMP/a2"
+cp "$FOUR" "$TMP/a/in/four.jsonl"
+in_dir "$TMP/a" run chat_mask -i in/four.jsonl -o out/cm.jsonl -q
+expect_code 0 "chat_mask run"
+in_dir "$TMP/a" pack out/cm.jsonl
+expect_code 0 "pack of a shipped recipe's run"
+expect_in "$ERR" "0 cache entries" "no teacher, no entries"
+in_dir "$TMP/a2" reproduce ../a/out/cm.pack.jsonl.gz
+expect_code 0 "reproduce of a shipped recipe's run"
+same_set "$TMP/a2" "$TMP/a" out/cm.jsonl "chat_mask reproduced"
+
+# Failures inside a module, skips, int and float params.
+mkdir -p "$TMP/b/data" "$TMP/b2"
+cp -r "$FAILS" "$TMP/b/recipe"
+for i in $(seq 1 12); do echo "{\"n\":$i}"; done >"$TMP/b/data/n.jsonl"
+echo '{"n":"x"}' >>"$TMP/b/data/n.jsonl"
+in_dir "$TMP/b" run recipe/main.lua -i data/n.jsonl -o out/f.jsonl -p bad=7 -p ratio=1.5 --seed 3 --limit 11 -q
+expect_code 1 "the run fails one item"
+expect_in "$(cat "$TMP/b/out/f.failed.jsonl")" "recipe/lib/check.lua:3: the bad value 7" "the failure names the module's line"
+in_dir "$TMP/b" pack out/f.jsonl
+expect_code 0 "pack"
+in_dir "$TMP/b2" reproduce ../b/out/f.pack.jsonl.gz
+expect_code 0 "reproduce: $ERR"
+same_set "$TMP/b2" "$TMP/b" out/f.jsonl "failures, skips and --limit reproduced"
+expect_eq "$(jq -r .reproduce.limit "$TMP/b2/out/f.manifest.json")" 11 "the reproduction ran with --limit 11"
+
+# The recipe changed since the run: pack refuses.
+echo "-- edited" >>"$TMP/b/recipe/main.lua"
+in_dir "$TMP/b" pack out/f.jsonl -o "$TMP/changed.pack.jsonl.gz"
+expect_code 2 "an edited recipe is not packed"
+expect_in "$ERR" "recipe/main.lua changed since the run" "says which file changed"
+expect_true "no pack written" test ! -e "$TMP/changed.pack.jsonl.gz"
+
+# A pack whose recipe was swapped is refused by reproduce.
+zcat "$TMP/b/out/f.pack.jsonl.gz" >"$TMP/p.jsonl"
+{ head -1 "$TMP/p.jsonl" | jq -c '.recipe.files["main.lua"] += "\n-- swapped"'; sed 1d "$TMP/p.jsonl"; } | gzip >"$TMP/swapped.pack.jsonl.gz"
+mkdir -p "$TMP/b3"
+in_dir "$TMP/b3" reproduce ../swapped.pack.jsonl.gz
+expect_code 2 "a swapped recipe is refused"
+expect_in "$ERR" "is not the one its manifest names" "says so"
+
+# Standard input cannot be packed.
+in_dir "$TMP/a" run chat_mask -i - -o out/stdin.jsonl -q <"$FOUR"
+expect_code 0 "a run from stdin"
+in_dir "$TMP/a" pack out/stdin.jsonl
+expect_code 2 "pack of a stdin run"
+expect_in "$ERR" "made from standard input" "says why"
+
+finish
