@@ -162,8 +162,9 @@ function M.trusted_env(require_module)
   env._G = env
   if require_module then
     env.require = function(name)
-      local value = require_module(name, env)
+      local value, why = require_module(name, env)
       if value ~= nil then return value end
+      if why and why:find("^module cycle") then error(why, 2) end
       return require(name)
     end
   end
