@@ -167,8 +167,8 @@ function M.loader(source)
     local rel = M.module_path(name)
     local text = source.read(rel)
     if not text then
-      return nil, "module '" .. name .. "' not found: no " .. source.where(rel) .. " (a recipe may require" ..
-        " lacuna and .lua modules beside it)"
+      return nil, "module '" .. name .. "' is not available to sandboxed recipes: it is not lacuna and there is" ..
+        " no " .. source.where(rel) .. " beside the recipe (run with --trust to lift the sandbox)"
     end
     local chunk, err = load(text, "@" .. source.where(rel), "t", env)
     if not chunk then error(err, 0) end

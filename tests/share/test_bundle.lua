@@ -71,7 +71,7 @@ t.test("cycles are named, a module's error propagates, a failed module can be re
   t.raises(function() req("a") end, "module cycle: a -> b -> c -> a")
   t.raises(function() req("bad") end, "module blew up")
   t.raises(function() req("bad") end, "module blew up")
-  t.raises(function() req("missing") end, "module 'missing' not found: no test:missing.lua")
+  t.raises(function() req("missing") end, "there is no test:missing.lua beside the recipe")
 end)
 
 t.test("modules of a bundle whose main is in a folder are relative to it", function()

@@ -29,7 +29,7 @@ expect_in "$ERR" "module cycle: cyc_a -> cyc_b -> cyc_a" "the cycle is named"
 printf 'local lc = require "lacuna"\nlocal m = require "nothere"\nreturn lc.recipe { name = "e", version = "1", map = function() end }\n' >"$TMP/r/missing.lua"
 lc check "$TMP/r/missing.lua"
 expect_code 2 "a missing module is an error"
-expect_in "$ERR" "missing.lua:2: module 'nothere' not found: no $TMP/r/nothere.lua" "the missing file is named"
+expect_in "$ERR" "missing.lua:2: module 'nothere' is not available to sandboxed recipes: it is not lacuna and there is no $TMP/r/nothere.lua beside the recipe" "the missing file is named"
 
 # Modules run in the recipe's sandbox.
 lc check "$MODS/uses_io.lua"
