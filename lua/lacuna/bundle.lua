@@ -175,7 +175,7 @@ function M.loader(source)
     source.used[rel] = text
     chain[#chain + 1] = name
     loading[name] = #chain
-    local ok, value = pcall(chunk, name)
+    local ok, value = pcall(chunk, name, source.where(rel)) -- (as Lua 5.4's require passes them)
     loading[name] = nil
     chain[#chain] = nil
     if not ok then error(value, 0) end
