@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "areas.h"
+#include "sys.h"
 
 #define DEFAULT_MAX_BYTES ((size_t)64 << 20)
 
@@ -36,6 +37,14 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
   memcpy(b->data + b->len, ptr, n);
   b->len += n;
   return n;
+}
+
+/* Curl's progress callback: a Ctrl-C (once lacuna catches signals) stops the
+ * download instead of waiting out the timeout. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)userdata, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return lacuna_sys_interrupted() ? 1 : 0;
 }
 
 /* get(url [, {timeout = seconds, max_bytes = n}]) -> body | nil, message */
@@ -78,6 +87,8 @@ static int l_get(lua_State *L) {
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "lacuna/" LACUNA_VERSION_STRING);
   CURLcode rc = curl_easy_perform(easy);
   long status = 0;
@@ -89,6 +100,12 @@ static int l_get(lua_State *L) {
     free(b.data);
     lua_pushnil(L);
     lua_pushfstring(L, "%s: larger than %I bytes", url, max_bytes);
+    return 2;
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    free(b.data);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: interrupted", url);
     return 2;
   }
   if (rc != CURLE_OK) {

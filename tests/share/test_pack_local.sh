@@ -24,6 +24,18 @@ in_dir "$TMP/a2" reproduce ../a/out/cm.pack.jsonl.gz
 expect_code 0 "reproduce of a shipped recipe's run"
 same_set "$TMP/a2" "$TMP/a" out/cm.jsonl "chat_mask reproduced"
 
+# A gzip input (bytes that are not UTF-8) is carried and restored bit for bit.
+mkdir -p "$TMP/g/in" "$TMP/g2"
+gzip -c "$FOUR" >"$TMP/g/in/four.jsonl.gz"
+in_dir "$TMP/g" run chat_mask -i in/four.jsonl.gz -o out/cm.jsonl -q
+expect_code 0 "chat_mask over a .gz input"
+in_dir "$TMP/g" pack out/cm.jsonl
+expect_code 0 "pack with a .gz input"
+in_dir "$TMP/g2" reproduce ../g/out/cm.pack.jsonl.gz
+expect_code 0 "reproduce with a .gz input: $ERR"
+expect_same_file "$TMP/g2/in/four.jsonl.gz" "$TMP/g/in/four.jsonl.gz" "the .gz input restored byte for byte"
+same_set "$TMP/g2" "$TMP/g" out/cm.jsonl "reproduced from a .gz input"
+
 # Failures inside a module, skips, int and float params.
 mkdir -p "$TMP/b/data" "$TMP/b2"
 cp -r "$FAILS" "$TMP/b/recipe"

@@ -99,6 +99,25 @@ expect_in "$ERR" "cannot fetch the recipe: $URL/other.lua" "the URL is named"
 lc run "$URL/hello.lua#sha256=$HELLO" -i "$TMP/in.jsonl" -o out5.jsonl -q
 expect_code 0 "the kept file runs with the server gone"
 
+# Ctrl-C during a download that stalls stops it at once (not after the timeout).
+python3 -u -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1]); c, _ = s.accept(); time.sleep(30)' >"$TMP/stall.port" &
+STALL_PID=$!
+for _ in $(seq 100); do [ -s "$TMP/stall.port" ] && break; sleep 0.1; done
+start=$(date +%s)
+"$LACUNA" run "http://127.0.0.1:$(cat "$TMP/stall.port")/r.lua#sha256=$(printf %064d 2)" -i "$TMP/in.jsonl" \
+  -o stalled.jsonl -q 2>"$TMP/stall.err" &
+LPID=$!
+sleep 1
+kill -INT $LPID
+wait $LPID
+code=$?
+kill $STALL_PID 2>/dev/null; wait $STALL_PID 2>/dev/null
+expect_eq "$code" 130 "Ctrl-C during a stalled download: exit 130 ($(cat "$TMP/stall.err"))"
+expect_true "and at once" test $(($(date +%s) - start)) -lt 10
+expect_in "$(cat "$TMP/stall.err")" "interrupted" "says so"
+
 # A pinned bundle's run packs and reproduces with the server gone: the pack
 # carries the bundle's files under the chunk names the run used.
 lc pack mods.jsonl
