@@ -118,6 +118,23 @@ run "$R5" reproduce "$TMP/noin.pack.jsonl.gz"
 expect_eq "$CODE" 0 "with the input in place, it reproduces"
 same_set "$R5" "$W" "reproduced from --no-inputs"
 
+# Named teachers (--teacher NAME=MODEL@URL): the models are recorded, never the URL.
+cp "$TEACHER_DIR/recipes/two_step.lua" "$W/recipe/"
+OPENAI_API_KEY=$SECRET run "$W" run recipe/two_step.lua -i data/other.jsonl -o two/ds.jsonl --cache cache/teacher.db \
+  --teacher "attempt=small@$BASE_URL" --teacher "judge=big@$BASE_URL" --no-progress -q
+expect_eq "$CODE" 0 "a run with named teachers: $ERR"
+expect_eq "$(jq -c .reproduce.teachers "$W/two/ds.manifest.json")" '{"attempt":"small","judge":"big"}' \
+  "the manifest records the named teachers' models"
+run "$W" pack two/ds.jsonl
+expect_eq "$CODE" 0 "pack with named teachers: $ERR"
+expect_in "$ERR" "2 cache entries" "both steps' entries"
+expect_eq "$(zcat "$W/two/ds.pack.jsonl.gz" | grep -c "127.0.0.1")" 0 "no base URL in the pack"
+R6=$TMP/repro6
+mkdir -p "$R6"
+run "$R6" reproduce "$W/two/ds.pack.jsonl.gz"
+expect_eq "$CODE" 0 "reproduce with named teachers: $ERR"
+expect_same_file "$R6/two/ds.jsonl" "$W/two/ds.jsonl" "byte-identical"
+
 # pack refuses what would not reproduce.
 run "$W" pack nothere.jsonl
 expect_eq "$CODE" 2 "no such set"
