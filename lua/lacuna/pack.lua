@@ -107,6 +107,8 @@ local function rerun_options(m, extra)
     inputs = m.inputs, model = rep.model, teachers = teachers, limit = rep.limit, meta = rep.meta,
     split_partial = rep.split_partial, max_failures = rep.max_failures, max_cost = rep.max_cost,
     cache_only = true, base_url = NO_TEACHER, progress = false,
+    -- (a budget that ran out fails the same item at the same instruction)
+    max_instructions = type(m.limits) == "table" and math.tointeger(m.limits.max_instructions) or nil,
   }
   for k, v in pairs(extra) do o[k] = v end
   if json.is_array(o.param_values) then o.param_values = {} end

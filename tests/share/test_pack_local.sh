@@ -66,6 +66,23 @@ in_dir "$TMP/b3" reproduce ../swapped.pack.jsonl.gz
 expect_code 2 "a swapped recipe is refused"
 expect_in "$ERR" "is not the one its manifest names" "says so"
 
+# A --trust run: packing and reproducing it need --trust too.
+in_dir "$TMP/a" run chat_mask -i in/four.jsonl -o out/trusted.jsonl -q --trust
+expect_code 0 "a --trust run"
+in_dir "$TMP/a" pack out/trusted.jsonl
+expect_code 2 "pack of a --trust run without --trust"
+expect_in "$ERR" "was made with --trust" "says why"
+in_dir "$TMP/a" pack out/trusted.jsonl --trust
+expect_code 0 "pack --trust"
+mkdir -p "$TMP/t2"
+in_dir "$TMP/t2" reproduce ../a/out/trusted.pack.jsonl.gz
+expect_code 2 "reproduce of a --trust pack without --trust"
+expect_in "$ERR" "ran with --trust (no sandbox); read it, then pass --trust" "says why"
+expect_true "nothing restored or run" test ! -e "$TMP/t2/out"
+in_dir "$TMP/t2" reproduce ../a/out/trusted.pack.jsonl.gz --trust
+expect_code 0 "reproduce --trust"
+same_set "$TMP/t2" "$TMP/a" out/trusted.jsonl "a --trust run reproduced"
+
 # Standard input cannot be packed.
 in_dir "$TMP/a" run chat_mask -i - -o out/stdin.jsonl -q <"$FOUR"
 expect_code 0 "a run from stdin"
