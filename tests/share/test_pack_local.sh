@@ -83,6 +83,28 @@ in_dir "$TMP/t2" reproduce ../a/out/trusted.pack.jsonl.gz --trust
 expect_code 0 "reproduce --trust"
 same_set "$TMP/t2" "$TMP/a" out/trusted.jsonl "a --trust run reproduced"
 
+# A run under a small --max-instructions: the same items run out of budget again.
+mkdir -p "$TMP/m/in" "$TMP/m2"
+cat >"$TMP/m/spin.lua" <<'LUA'
+local lc = require "lacuna"
+return lc.recipe {
+  name = "spin", version = "1", input = { n = "integer" },
+  map = function(rec)
+    local x = 0
+    for i = 1, rec.n * 20000 do x = x + i end
+    return lc.example():user(tostring(rec.n)):assistant(tostring(x))
+  end,
+}
+LUA
+for n in 1 2 50 3 60; do echo "{\"n\":$n}"; done >"$TMP/m/in/n.jsonl"
+in_dir "$TMP/m" run spin.lua -i in/n.jsonl -o out/s.jsonl -q --max-instructions 500000
+expect_code 1 "two items run out of budget"
+in_dir "$TMP/m" pack out/s.jsonl
+expect_code 0 "pack of a budgeted run"
+in_dir "$TMP/m2" reproduce ../m/out/s.pack.jsonl.gz
+expect_code 0 "reproduce of a budgeted run: $ERR"
+same_set "$TMP/m2" "$TMP/m" out/s.jsonl "the same items fail on their budget"
+
 # Standard input cannot be packed.
 in_dir "$TMP/a" run chat_mask -i - -o out/stdin.jsonl -q <"$FOUR"
 expect_code 0 "a run from stdin"
