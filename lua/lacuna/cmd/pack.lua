@@ -4,8 +4,8 @@ local usage = require "lacuna.usage"
 
 local M = {
   name = "pack",
-  summary = "Pack a finished run (OUT and its manifest) into one file: the recipe and its modules, the params, " ..
-    "the manifest, the inputs and exactly the cache entries the run read; never an API key.",
+  summary = "Pack a finished run into one file: recipe and modules, params, manifest, inputs and exactly the " ..
+    "cache entries it read (never an API key).",
   usage = { "lacuna pack OUT [-o FILE] [--no-inputs] [--trust]" },
   operands = { { key = "out", name = "OUT" } },
   groups = {

@@ -4,8 +4,7 @@ local usage = require "lacuna.usage"
 
 local M = {
   name = "reproduce",
-  summary = "Make a packed dataset again from the pack alone (no teacher, no key) and check that every " ..
-    "output file is byte-identical.",
+  summary = "Make a packed dataset again from the pack alone (no teacher, no key), checked byte-identical.",
   usage = { "lacuna reproduce FILE [-o OUT] [--trust]" },
   operands = { { key = "file", name = "FILE" } },
   groups = {
