@@ -149,20 +149,38 @@ end
 
 -- The require of a recipe's environment over source: require(name, env)
 -- returns the module's value, or nil and a message for a name that is not
--- allowed or not found. Loaded modules are recorded in source.used.
+-- allowed or not found. Loaded modules are recorded in source.used. Items
+-- run as coroutines, so the chain of modules being loaded is kept per
+-- coroutine: a module met again in its own chain is a cycle; one still
+-- loading in another item means a module's top level waited (on the
+-- teacher), which is refused rather than handing out half a module.
 function M.loader(source)
-  local loaded, loading, chain = {}, {}, {}
+  local loaded, loading = {}, {} -- loading: name -> the coroutine loading it
+  local chains = setmetatable({}, { __mode = "k" })
+  local main = {}
   return function(name, env)
     if not M.valid_name(name) then
       return nil, "module name '" .. tostring(name) .. "' is not allowed: a recipe requires the modules" ..
         " beside it by names of letters, digits and '_' joined by '.' (lib.judge is lib/judge.lua)"
     end
     if loaded[name] ~= nil then return loaded[name] end
-    if loading[name] then
-      local names = {}
-      for i = loading[name], #chain do names[#names + 1] = chain[i] end
+    local co = coroutine.running() or main
+    local chain = chains[co]
+    if not chain then
+      chain = {}
+      chains[co] = chain
+    end
+    if loading[name] == co then
+      local names, from = {}, nil
+      for i, n in ipairs(chain) do
+        if n == name then from = i end
+        if from then names[#names + 1] = n end
+      end
       names[#names + 1] = name
       return nil, "module cycle: " .. table.concat(names, " -> ")
+    elseif loading[name] then
+      return nil, "module '" .. name .. "' is still loading in another item: a module's top level must not" ..
+        " wait for the teacher (call it from map)"
     end
     local rel = M.module_path(name)
     local text = source.read(rel)
@@ -174,7 +192,7 @@ function M.loader(source)
     if not chunk then error(err, 0) end
     source.used[rel] = text
     chain[#chain + 1] = name
-    loading[name] = #chain
+    loading[name] = co
     local ok, value = pcall(chunk, name, source.where(rel)) -- (as Lua 5.4's require passes them)
     loading[name] = nil
     chain[#chain] = nil

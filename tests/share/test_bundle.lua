@@ -74,6 +74,16 @@ t.test("cycles are named, a module's error propagates, a failed module can be re
   t.raises(function() req("missing") end, "there is no test:missing.lua beside the recipe")
 end)
 
+t.test("a module still loading in another coroutine is not a cycle, and not handed out half-made", function()
+  local req = loader_over { ["main.lua"] = "", ["slow.lua"] = "coroutine.yield() return { done = true }" }
+  local co = coroutine.create(function() return req("slow") end)
+  assert(coroutine.resume(co)) -- suspended inside slow.lua's top level
+  t.raises(function() req("slow") end, "module 'slow' is still loading in another item")
+  local ok, m = coroutine.resume(co)
+  t.truthy(ok and m.done, "the first load completes")
+  t.eq(req("slow"), m)
+end)
+
 t.test("modules of a bundle whose main is in a folder are relative to it", function()
   local req = loader_over {}
   local src = bundle.bundle_source({ main = "r/main.lua", files = { ["r/main.lua"] = "", ["r/p.lua"] = "return 7" } }, "B")
