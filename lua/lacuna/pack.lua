@@ -110,6 +110,13 @@ local function rerun_options(m, extra)
     -- (a budget that ran out fails the same item at the same instruction)
     max_instructions = type(m.limits) == "table" and math.tointeger(m.limits.max_instructions) or nil,
   }
+  -- A run stopped early (--max-failures, --max-cost) read a number of items
+  -- that depended on timing; every one of them is in its outputs, so the
+  -- rerun takes exactly that many and no stop rule (cached replies cost nothing).
+  if m.stopped_early and type(m.counts) == "table" then
+    o.limit = math.tointeger(m.counts.planned or m.counts.read)
+    o.max_failures, o.max_cost = nil, nil
+  end
   for k, v in pairs(extra) do o[k] = v end
   if json.is_array(o.param_values) then o.param_values = {} end
   return o

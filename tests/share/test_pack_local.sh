@@ -105,6 +105,18 @@ in_dir "$TMP/m2" reproduce ../m/out/s.pack.jsonl.gz
 expect_code 0 "reproduce of a budgeted run: $ERR"
 same_set "$TMP/m2" "$TMP/m" out/s.jsonl "the same items fail on their budget"
 
+# A run stopped early by --max-failures: the rerun takes the items it read.
+for n in 1 50 2 60 70 3 80 4 90 5; do echo "{\"n\":$n}"; done >"$TMP/m/in/many.jsonl"
+in_dir "$TMP/m" run spin.lua -i in/many.jsonl -o out/stop.jsonl -q --max-instructions 500000 --max-failures 1 --window 1
+expect_code 1 "the run stops early"
+expect_true "it says so in the manifest" test "$(jq -r '.stopped_early // empty' "$TMP/m/out/stop.manifest.json")" != ""
+in_dir "$TMP/m" pack out/stop.jsonl
+expect_code 0 "pack of a run stopped early: $ERR"
+mkdir -p "$TMP/m3"
+in_dir "$TMP/m3" reproduce ../m/out/stop.pack.jsonl.gz
+expect_code 0 "reproduce of a run stopped early: $ERR"
+same_set "$TMP/m3" "$TMP/m" out/stop.jsonl "a run stopped early reproduced"
+
 # Standard input cannot be packed.
 in_dir "$TMP/a" run chat_mask -i - -o out/stdin.jsonl -q <"$FOUR"
 expect_code 0 "a run from stdin"
