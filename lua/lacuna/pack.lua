@@ -313,8 +313,11 @@ function M.reproduce(a)
     usage.error("reproduce: %s: the pack's recipe is missing or is not the one its manifest names (sha256 %s)",
       a.file, tostring(m.recipe.sha256))
   end
-  local out = a.out or (m.outputs.examples and m.outputs.examples.path)
+  local out = a.out or (type(m.outputs.examples) == "table" and m.outputs.examples.path)
   if type(out) ~= "string" then usage.error("reproduce: where to? (-o OUT)") end
+  if not a.out and not safe_relative(out) then
+    usage.error("reproduce: the packed run wrote %s, which is not a path inside this folder; say where with -o OUT", out)
+  end
   -- The inputs at the paths the run read them from, so that every record
   -- (file:line in skips and failures) comes out the same.
   local writers, pending = {}, {}

@@ -117,6 +117,18 @@ in_dir "$TMP/m3" reproduce ../m/out/stop.pack.jsonl.gz
 expect_code 0 "reproduce of a run stopped early: $ERR"
 same_set "$TMP/m3" "$TMP/m" out/stop.jsonl "a run stopped early reproduced"
 
+# A run written to an absolute path: reproduce asks where to write.
+in_dir "$TMP/a" run chat_mask -i in/four.jsonl -o "$TMP/a/abs/cm.jsonl" -q
+in_dir "$TMP/a" pack "$TMP/a/abs/cm.jsonl"
+expect_code 0 "pack of a run with an absolute -o"
+mkdir -p "$TMP/a3"
+in_dir "$TMP/a3" reproduce "$TMP/a/abs/cm.pack.jsonl.gz"
+expect_code 2 "reproduce does not write to an absolute path by itself"
+expect_in "$ERR" "is not a path inside this folder; say where with -o OUT" "and asks for -o"
+in_dir "$TMP/a3" reproduce "$TMP/a/abs/cm.pack.jsonl.gz" -o here.jsonl
+expect_code 0 "with -o it reproduces"
+expect_same_file "$TMP/a3/here.jsonl" "$TMP/a/abs/cm.jsonl" "byte-identical"
+
 # Standard input cannot be packed.
 in_dir "$TMP/a" run chat_mask -i - -o out/stdin.jsonl -q <"$FOUR"
 expect_code 0 "a run from stdin"
