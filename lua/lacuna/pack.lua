@@ -183,7 +183,8 @@ function M.pack(a)
   local ok, code = pcall(runner.run, o)
   if not ok then
     cleanup()
-    usage.error("pack: running %s again from the cache failed: %s", m.recipe.path, usage.text(code))
+    usage.error("pack: running %s again from the cache failed: %s (run pack in the folder the run was made" ..
+      " in: the manifest's paths are relative to it)", m.recipe.path, usage.text(code))
   end
   local differs = first_difference(dir .. "/out.jsonl", out)
   cleanup()
