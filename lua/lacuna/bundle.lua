@@ -50,11 +50,14 @@ function M.decode(text)
   local b, err = json.decode(text)
   if type(b) ~= "table" or b.lacuna_bundle == nil then return nil, err or "not a lacuna bundle" end
   if b.lacuna_bundle ~= M.FORMAT then
-    return nil, "bundle format " .. tostring(b.lacuna_bundle) .. " is not supported (this lacuna reads " .. M.FORMAT .. ")"
+    return nil, "bundle format " .. tostring(b.lacuna_bundle) .. " is not supported (this lacuna reads " ..
+      M.FORMAT .. ")"
   end
   if type(b.files) ~= "table" or json.is_array(b.files) then return nil, "field 'files': not an object" end
   for p, src in pairs(b.files) do
-    if not valid_bundle_path(p) then return nil, "field 'files': '" .. tostring(p) .. "' is not a relative .lua path" end
+    if not valid_bundle_path(p) then
+      return nil, "field 'files': '" .. tostring(p) .. "' is not a relative .lua path"
+    end
     if type(src) ~= "string" then return nil, "field 'files': '" .. p .. "' is not a string" end
   end
   if type(b.main) ~= "string" or not b.files[b.main] then

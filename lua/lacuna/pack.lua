@@ -173,7 +173,8 @@ function M.pack(a)
   end
   local t = m.teacher
   if t and t.cache_mode == "off" then
-    usage.error("pack: %s was made with --no-cache: the teacher's responses were not kept, so they cannot be packed", out)
+    usage.error("pack: %s was made with --no-cache: the teacher's responses were not kept, so they cannot be" ..
+      " packed", out)
   end
   local dir, cleanup = scratch_dir()
   local used = {}
@@ -246,7 +247,10 @@ function M.pack(a)
     end)
     c:close()
     if not n or werr then w:abort() usage.error("pack: %s", werr or ierr) end
-    if found ~= #keys then w:abort() usage.error("pack: %d of the run's cache entries vanished from %s", #keys - found, t.cache) end
+    if found ~= #keys then
+      w:abort()
+      usage.error("pack: %d of the run's cache entries vanished from %s", #keys - found, t.cache)
+    end
   end
   local cok, cerr = w:commit()
   if not cok then usage.error("pack: %s", cerr) end
@@ -317,7 +321,8 @@ function M.reproduce(a)
   local out = a.out or (type(m.outputs.examples) == "table" and m.outputs.examples.path)
   if type(out) ~= "string" then usage.error("reproduce: where to? (-o OUT)") end
   if not a.out and not safe_relative(out) then
-    usage.error("reproduce: the packed run wrote %s, which is not a path inside this folder; say where with -o OUT", out)
+    usage.error("reproduce: the packed run wrote %s, which is not a path inside this folder; say where with" ..
+      " -o OUT", out)
   end
   -- The inputs at the paths the run read them from, so that every record
   -- (file:line in skips and failures) comes out the same.
@@ -401,6 +406,8 @@ function M.reproduce(a)
   local rok, code = pcall(runner.run, o)
   cleanup()
   if not rok then error(code, 0) end
+  -- (interrupted: nothing was committed, and an older set there proves nothing)
+  if code ~= 0 and code ~= 1 then return code end
   -- The comparison: what the run's manifest says of each file.
   local got = read_file(output.side_path(out, ".manifest.json"))
   local gm = got and json.decode(got)
@@ -409,8 +416,9 @@ function M.reproduce(a)
     local x, y = same and gm.outputs[k], m.outputs[k]
     if not (type(x) == "table" and type(y) == "table" and x.lines == y.lines and x.bytes == y.bytes
       and x.crc32 == y.crc32) then
-      stderr(string.format("lacuna: reproduce: %s differs from the packed dataset's (%s lines, %s bytes; the pack" ..
-        " says %s lines, %s bytes)%s", k, tostring(type(x) == "table" and x.lines), tostring(type(x) == "table" and x.bytes),
+      local gx = type(x) == "table" and x or {}
+      stderr(string.format("lacuna: reproduce: %s differs from the packed dataset's (%s lines, %s bytes; the" ..
+        " pack says %s lines, %s bytes)%s", k, tostring(gx.lines), tostring(gx.bytes),
         tostring(y and y.lines), tostring(y and y.bytes),
         code ~= 0 and "; failures above (a missing cache entry fails its item rather than call the teacher)" or ""))
       return 1

@@ -12,7 +12,8 @@ local M = {
   operands = { { key = "recipe", name = "RECIPE" } },
   groups = {
     { title = "bundle options",
-      { "-o", "--output", arg = "FILE", key = "file", doc = "the bundle (default RECIPE with .lua replaced by .bundle.json)" },
+      { "-o", "--output", arg = "FILE", key = "file",
+        doc = "the bundle (default RECIPE with .lua replaced by .bundle.json)" },
     },
   },
   notes = function()
@@ -34,7 +35,8 @@ function M.main(o)
   if not ok or not cok then usage.error("bundle: %s: %s", file, tostring(werr or cerr)) end
   local n = 0
   for _ in pairs(b.files) do n = n + 1 end
-  io.stderr:write(string.format("lacuna: bundled %s and %d module%s into %s\n", o.recipe, n - 1, n == 2 and "" or "s", file))
+  io.stderr:write(string.format("lacuna: bundled %s and %d module%s into %s\n", o.recipe, n - 1,
+    n == 2 and "" or "s", file))
   io.stdout:write("#sha256=", core.hash.sha256(text), "\n")
   return 0
 end

@@ -9,7 +9,8 @@ local M = {
   operands = { { key = "file", name = "FILE" } },
   groups = {
     { title = "reproduce options",
-      { "-o", "--output", arg = "OUT", key = "out", doc = "where to write the dataset (default: the path the run used)" },
+      { "-o", "--output", arg = "OUT", key = "out",
+        doc = "where to write the dataset (default: the path the run used)" },
       { "--trust", key = "trust", kind = "flag", doc = "needed when the packed run was made with --trust" },
     },
   },
