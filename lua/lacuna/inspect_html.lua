@@ -182,7 +182,7 @@ function M.page(sel)
     add(example_html(i, it, sel.path))
   end
   add("</main>")
-  add('<h2>Statistics</h2><div id="lc-charts">')
+  add('<h2>Statistics of the whole file</h2><div id="lc-charts">')
   local s = stats.collect(sel.path, {})
   if s then
     add((stats_svg.render(s):gsub("^<%?xml[^\n]*\n", "")))
