@@ -69,11 +69,22 @@ end
 
 local function first_line(s) return (tostring(s):match("^[^\n]*")) end
 
+-- Evaluates a complete chunk and prints its values (or its error).
+local function evaluate(s, f, write)
+  local eval, pretty = require "lacuna.repl.eval", require "lacuna.repl.pretty"
+  local ok, res = eval.run(f)
+  if not ok then
+    write((res == "interrupted" and "interrupted" or "error: " .. first_line(res)) .. "\n")
+  elseif res.n > 0 then
+    rawset(s.env, "_", res[1])
+    write(pretty.values(res, { color = s.color }) .. "\n")
+  end
+end
+
 function M.main(o)
   local session = require "lacuna.repl.session"
   local commands = require "lacuna.repl.commands"
   local eval = require "lacuna.repl.eval"
-  local pretty = require "lacuna.repl.pretty"
   local term = require "lacuna.inspect_term"
   sys.catch_signals()
   local function write(t)
@@ -107,17 +118,7 @@ function M.main(o)
       else
         buf = nil
         inp.add(text)
-        if not f then
-          write("error: " .. err .. "\n")
-        else
-          local ok, res = eval.run(f)
-          if not ok then
-            write((res == "interrupted" and "interrupted" or "error: " .. first_line(res)) .. "\n")
-          elseif res.n > 0 then
-            rawset(s.env, "_", res[1])
-            write(pretty.values(res, { color = s.color }) .. "\n")
-          end
-        end
+        if f then evaluate(s, f, write) else write("error: " .. err .. "\n") end
       end
     end
   end
