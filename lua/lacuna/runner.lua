@@ -701,7 +701,7 @@ function M.check(o, out, pool)
   if not ok_exec then error(res, 0) end
   counts.read = res.read
   if res.planned then
-    counts.planned = res.read
+    counts.planned, counts.plan_size = res.read, res.plan_size -- (plan_size: the REPL's :cost scales to it)
     out:write(string.format("# planned items: the first %d%s checked%s\n", res.read,
       res.plan_size and string.format(" of %d", res.plan_size) or "",
       res.records and string.format(" (%d records read)", res.records) or ""))

@@ -4,6 +4,7 @@
 # (--color forces colour); :run, :tokens without a chat template (each message
 # tokenized alone), :load of a shipped recipe, and errors that do not end it.
 source "$(dirname "$0")/../e2e/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 SAMPLE=$LACUNA_SRC/recipes/samples/chat.jsonl
 cd "$TMP"
 mkdir tok && cp "$FIX/tokenizer/bytelevel.json" tok/tokenizer.json
@@ -39,6 +40,18 @@ expect_in "$OUT" "error: param 'policy'" ":set with a bad value is refused"
 expect_in "$OUT" "error: nosuch: no such recipe file" ":load of a missing recipe"
 expect_not_in "$OUT" "not reached" ":quit stops reading"
 expect_not_in "$OUT" $'\e[' "no colour off a terminal"
+
+# :cost on a planned recipe sends nothing (no server is running): the plan's
+# 40 items, 2 of them sampled, 2 requests each, one with max_tokens 100.
+repl $':cost 2\n:set price m=1/10\n:cost 2\n' "$HERE/planned.lua" -p n=40 --model m --base-url http://127.0.0.1:9/v1 --no-history
+expect_code 0 ":cost of a planned recipe"
+expect_in "$OUT" "cost estimate: 2 of 40 items sampled (x20)" ":cost scales to the plan's size"
+expect_in "$OUT" "whole run: 80 requests" ":cost counts both requests of each item"
+expect_in "$OUT" "at most 4,000 completion tokens" "max_tokens bounds the completions (2 x 100 x 20)"
+expect_in "$OUT" "2 requests of the sample set no max_tokens" ":cost says which completions it cannot bound"
+expect_in "$OUT" "no price for m" "without a price it says how to give one"
+expect_in "$OUT" "m                        80 requests, 160 prompt + 4,000 completion tokens (max_tokens), \$0.0402" ":set price gives dollars"
+expect_not_in "$ERR" "Connection refused" "nothing was sent"
 
 repl $'lc.example():user("q"):assistant("a")\n' --color --no-history
 expect_in "$OUT" $'\e[32ma\e[0m' "--color colours the trained text"

@@ -162,9 +162,13 @@ local function collector()
 end
 
 -- Runs runner.check with the pool as an evaluation (spinner, Ctrl-C).
+-- Returns ok, check's counts or the error, what check printed.
 local function run_check(s, n, pool)
   local out = collector()
-  local ok, res = eval.run_plain(function() return runner.check(check_options(s, n), out, pool) end)
+  local ok, res = eval.run_plain(function()
+    local _, counts = runner.check(check_options(s, n), out, pool)
+    return counts
+  end)
   return ok, res, out.text()
 end
 
@@ -191,8 +195,8 @@ end
 
 -- The number of items a whole run would take: the plan's size, else the
 -- records of the inputs (or the recipe's own examples).
-local function total_items(s, res_plan_size)
-  if res_plan_size then return res_plan_size end
+local function total_items(s, plan_size)
+  if plan_size then return plan_size end
   local inputs = s.o.inputs
   if not inputs or #inputs == 0 then return s.recipe.examples and #s.recipe.examples or 0 end
   local n = 0
@@ -213,15 +217,14 @@ function M.cost(s, rest)
   local tok = s:tokenizer()
   local count = tok and function(t) return tok:count(t) end or core.tokenizer.approx_count
   local pool, requests = cost.recording_pool(require "lacuna.teacher", runner.teacher_config(s.o), count)
-  local ok, res, text = run_check(s, n, pool)
+  local ok, counts = run_check(s, n, pool)
   pcall(pool.close, pool)
   if not ok then
-    s.write("error: " .. tostring(res) .. "\n")
+    s.write("error: " .. tostring(counts) .. "\n")
     return
   end
-  local sampled = tonumber(text:match("# [^\n]-: (%d+) checked")) or n
-  local plan_size = tonumber(text:match("# planned items: the first %d+ of (%d+)"))
-  local total = total_items(s, plan_size)
+  local sampled = counts.read
+  local total = total_items(s, counts.plan_size)
   local e = cost.estimate(requests, sampled, total, s.o.prices)
   s.write(cost.text(e, { sampled = sampled, total = total, approximate = tok == nil }))
 end
