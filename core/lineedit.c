@@ -100,11 +100,16 @@ static int push_result(lua_State *L, int err, const char *path) {
 }
 
 /* load_history(path [, max]): reads the history file (missing is fine) and
- * keeps at most max entries (default 1000). */
+ * keeps at most max entries (default 1000). Entries are written with
+ * timestamp lines between them, so that a chunk of several lines comes back
+ * as one entry. */
 static int lineedit_load_history(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   lua_Integer max = luaL_optinteger(L, 2, 1000);
   luaL_argcheck(L, max > 0 && max <= 1000000, 2, "must be in 1..1000000");
+  history_comment_char = '#'; /* timestamp lines are "#<seconds>" */
+  history_write_timestamps = 1;
+  history_multiline_entries = 1;
   stifle_history((int)max);
   int err = read_history(path);
   return push_result(L, err == ENOENT ? 0 : err, path);

@@ -142,7 +142,7 @@ type_line ':quit'
 expect_screen "REPL-EXITED 0" ":quit leaves with 0"
 hist=$(cat "$TMP/history")
 expect_in "$hist" "twice(21)" "the history file has the lines"
-expect_in "$hist" $'function twice(n)\n  return 2 * n\nend' "a multi-line chunk is one entry"
+expect_in "$hist" $'function twice(n)\n  return 2 * n\nend' "a multi-line chunk is kept"
 
 # `lacuna run` shares the REPL's cache: the items :run answered cost nothing.
 before=$(requests)
@@ -157,6 +157,13 @@ expect_screen "lacuna>" "a session without a recipe"
 keys Up
 expect_screen "lacuna> :quit" "Up recalls the last line of the previous session"
 keys C-u
+# Reverse search finds the multi-line chunk as one entry; run again, it defines twice.
+keys C-r
+keys -l 'return 2 *'
+sleep 0.3
+keys Enter
+type_line 'twice(5)'
+expect_screen $'twice(5)\n10' "a multi-line chunk comes back from the history file as one entry"
 type_line 'recipe'
 expect_screen $'lacuna> recipe\nnil' "no recipe loaded"
 type_line ':run 1'
