@@ -31,8 +31,9 @@ _ (the last value).
                       price MODEL=IN/OUT ($ per 1M tokens), model NAME,
                       seed N, format NAME
 :run N                plan, then map the first N items (default 3) and show them
-:cost N               estimate the whole run's tokens and dollars from N items
-                      (default 10), sending nothing
+                      (the recipe file as it is now, as lacuna check reads it)
+:cost N               estimate the whole run's tokens and dollars from its first
+                      N items (default 10), sending nothing
 :cache [KEY]          a cached request and its response (KEY or its first
                       characters); without KEY the cache's statistics
 :tokens [EXPR]        an example token by token (needs --tokenizer DIR):
