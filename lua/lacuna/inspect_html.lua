@@ -161,6 +161,31 @@ local function example_html(i, it, path)
   return table.concat(out, "\n")
 end
 
+-- Suggestions for the filter box: meta.KEY=VALUE for the scalar metadata
+-- of the examples on the page, at most 12 values a key, 200 in all.
+local function suggestions(items)
+  local seen, list, per_key = {}, {}, {}
+  for _, it in ipairs(items) do
+    local meta = it.conv.meta
+    if type(meta) == "table" then
+      for k, v in pairs(meta) do
+        local t = type(v)
+        if type(k) == "string" and (t == "string" or t == "number" or t == "boolean") and #list < 200 then
+          local text = "meta." .. k .. "=" .. tostring(v)
+          if not seen[text] and (per_key[k] or 0) < 12 and not text:find("[|&]") then
+            seen[text], per_key[k] = true, (per_key[k] or 0) + 1
+            list[#list + 1] = text
+          end
+        end
+      end
+    end
+  end
+  table.sort(list)
+  local out = {}
+  for i, text in ipairs(list) do out[i] = '<option value="' .. esc(text) .. '">' end
+  return '<datalist id="lc-suggest">' .. table.concat(out) .. "</datalist>"
+end
+
 -- The page for a selection of inspect.select.
 function M.page(sel)
   local parts = {}
@@ -169,9 +194,10 @@ function M.page(sel)
   add("<title>lacuna inspect " .. esc(sel.path) .. "</title>")
   add("<style>" .. CSS .. "</style></head><body>")
   add("<header><h1>lacuna inspect " .. esc(sel.path) .. "</h1>")
-  add('<label>filter <input id="lc-filter" type="text" spellcheck="false" ' ..
+  add('<label>filter <input id="lc-filter" type="text" spellcheck="false" list="lc-suggest" ' ..
     'placeholder="meta.case=bad &amp;&amp; meta.n&gt;=3   (PATH OP VALUE: = != &lt; &lt;= &gt; &gt;= ~; a|b; !PATH)">' ..
     '</label><span id="lc-shown"></span><span id="lc-error"></span>')
+  add(suggestions(sel.items))
   add(string.format('<div class="lc-legend"><span class="lc-trained">trained</span> / ' ..
     '<span class="lc-masked">masked</span> · %d lines in the file, %d matching%s, %d on this page</div></header>',
     sel.lines, sel.matched, sel.bad > 0 and string.format(" (%d malformed)", sel.bad) or "", #sel.items))

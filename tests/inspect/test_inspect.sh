@@ -81,6 +81,7 @@ expect_in "$page" '<span class="lc-trained"> Wait, 1 + 1 = 2.</span>' "trained s
 expect_in "$page" '&lt;b&gt;&amp;&lt;/b&gt;' "text is escaped"
 expect_in "$page" '<svg xmlns="http://www.w3.org/2000/svg"' "the stats charts are in"
 expect_in "$page" 'ax.manifest.json' "the manifest is in"
+expect_in "$page" '<option value="meta.case=bad"><option value="meta.case=good">' "the filter box suggests metadata values"
 
 CHROMIUM=$(command -v chromium || command -v chromium-browser)
 if [ -z "$CHROMIUM" ]; then
