@@ -41,6 +41,12 @@ expect_in "$OUT" "error: nosuch: no such recipe file" ":load of a missing recipe
 expect_not_in "$OUT" "not reached" ":quit stops reading"
 expect_not_in "$OUT" $'\e[' "no colour off a terminal"
 
+repl $'map({question = 1})\nmap({})\n' "$HERE/teach.lua" --no-history
+expect_in "$OUT" "error: map: the record does not match the recipe's input: field 'question': expected string, got integer" \
+  "map checks the record against the recipe's input"
+repl $'map({})\n' --no-history
+expect_in "$OUT" "error: no recipe loaded" "map without a recipe"
+
 # :cost on a planned recipe sends nothing (no server is running): the plan's
 # 40 items, 2 of them sampled, 2 requests each, one with max_tokens 100.
 repl $':cost 2\n:set price m=1/10\n:cost 2\n' "$HERE/planned.lua" -p n=40 --model m --base-url http://127.0.0.1:9/v1 --no-history

@@ -4,8 +4,8 @@
 --
 -- In that environment: lc (the lacuna module), recipe (the loaded
 -- declaration), params (its current values), teacher (the default teacher:
--- teacher:chat{...}), map(record [, i]) (the recipe's map on one record, as a
--- run would call it), example(t) (an Example from a conversation table), _
+-- teacher:chat{...}), map(record [, i]) (the recipe's map on one record, or
+-- on one of its planned items, as a run would call it), example(t) (an Example from a conversation table), _
 -- (the last value printed) and results (the examples of the last :run).
 -- Everything else is Lua's globals; names typed code assigns stay in the
 -- session.
@@ -87,9 +87,10 @@ function M:bind_env()
   end }))
   rawset(env, "map", function(record, i)
     local r = self.recipe
-    if not r then error("no recipe loaded (lacuna repl RECIPE, or :load RECIPE)", 2) end
-    local err = r:check_input(record, core.json.null)
-    if err then error("input: " .. err, 2) end
+    if not r then error("no recipe loaded (lacuna repl RECIPE, or :load RECIPE)", 0) end
+    -- (a recipe that plans its items in setup maps its own items, not records)
+    local err = not r.setup and r:check_input(record, core.json.null)
+    if err then error("map: the record does not match the recipe's input: " .. err, 0) end
     return r.map(record, self:ctx(i or 1))
   end)
   rawset(env, "example", function(t) return require("lacuna.repl.tokens").example_of(t) end)
