@@ -7,7 +7,8 @@
  * so the line being read is the one piece of state here that is not per
  * runtime: only one prompt can be open in a process at a time.
  *
- * Lua: lineedit.read(prompt) -> line | nil (end of input) | false (Ctrl-C)
+ * Lua: lineedit.read(prompt [, complete]) -> line | nil (end of input) | false (Ctrl-C);
+ *        complete(word, line) -> {candidates} is called on Tab
  *      lineedit.add_history(line), lineedit.load_history(path [, max]) -> true | nil, msg
  *      lineedit.save_history(path [, max]) -> true | nil, msg */
 #include <errno.h>
@@ -31,6 +32,63 @@ static struct {
   char *line; /* malloc'd by readline; NULL at end of input */
 } pending;
 
+/* Tab completion during one lineedit.read: the Lua function complete(word,
+ * line) -> {candidates}, called from readline's completion hook (never from a
+ * signal handler or a libcurl callback), protected; its error means no
+ * candidates. */
+static struct {
+  lua_State *L;
+  int ref; /* LUA_NOREF: no completer */
+  char **list;
+  size_t n, next;
+} completion = {NULL, LUA_NOREF, NULL, 0, 0};
+
+static void free_candidates(void) {
+  for (size_t i = completion.next; i < completion.n; i++) free(completion.list[i]);
+  free(completion.list);
+  completion.list = NULL;
+  completion.n = completion.next = 0;
+}
+
+/* Fills completion.list from the Lua completer. */
+static void gather(const char *word) {
+  lua_State *L = completion.L;
+  int top = lua_gettop(L);
+  free_candidates();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, completion.ref);
+  lua_pushstring(L, word);
+  lua_pushstring(L, rl_line_buffer ? rl_line_buffer : "");
+  if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+    lua_Integer n = luaL_len(L, -1);
+    completion.list = n > 0 ? calloc((size_t)n, sizeof *completion.list) : NULL;
+    for (lua_Integer i = 1; completion.list && i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      const char *c = lua_tostring(L, -1);
+      if (c) {
+        char *copy = strdup(c);
+        if (copy) completion.list[completion.n++] = copy;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, top);
+}
+
+/* readline's generator: the candidates one by one, each malloc'd (readline
+ * frees them). */
+static char *next_candidate(const char *word, int state) {
+  if (state == 0) gather(word);
+  if (completion.next < completion.n) return completion.list[completion.next++];
+  return NULL;
+}
+
+static char **attempt_completion(const char *word, int start, int end) {
+  (void)start, (void)end;
+  rl_attempted_completion_over = 1; /* no file names */
+  rl_completion_append_character = '\0';
+  return rl_completion_matches(word, next_candidate);
+}
+
 static void on_line(char *line) {
   pending.done = 1;
   pending.line = line;
@@ -38,7 +96,29 @@ static void on_line(char *line) {
   rl_callback_handler_remove();
 }
 
+static int read_line(lua_State *L);
+
+/* lineedit.read(prompt [, complete]) */
 static int lineedit_read(lua_State *L) {
+  luaL_optstring(L, 1, "> ");
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  completion.L = L;
+  completion.ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+  rl_attempted_completion_function = completion.ref == LUA_NOREF ? NULL : attempt_completion;
+  /* read_line runs protected so that the completer is always released. */
+  lua_pushcfunction(L, read_line);
+  lua_pushvalue(L, 1);
+  int status = lua_pcall(L, 1, 1, 0);
+  luaL_unref(L, LUA_REGISTRYINDEX, completion.ref);
+  completion.ref = LUA_NOREF;
+  free_candidates();
+  rl_attempted_completion_function = NULL;
+  if (status != LUA_OK) return lua_error(L);
+  return 1;
+}
+
+static int read_line(lua_State *L) {
   const char *prompt = luaL_optstring(L, 1, "> ");
   /* The flag belongs to sys.c; readline must not install handlers of its own
    * that would turn Ctrl-C into something else. */

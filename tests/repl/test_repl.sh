@@ -40,6 +40,21 @@ expect_screen $'>> 4\n12' "an expression cut short continues"
 type_line 'error("boom")'
 expect_screen "error: stdin:1: boom" "an error is printed, the REPL goes on"
 
+# Tab completes names, fields, methods and commands.
+keys -l 'string.up'
+keys Tab
+sleep 0.2
+keys -l '("ab")'
+keys Enter
+expect_screen $'string.upper("ab")\n"AB"' "Tab completes a library field"
+type_line 'word = "x"'
+keys -l 'word:re'
+keys Tab
+sleep 0.2
+keys -l 'p(3)'
+keys Enter
+expect_screen $'word:rep(3)\n"xxx"' "Tab completes a string's method"
+
 # Ctrl-C at the prompt drops the line; in a CPU loop it stops the loop.
 keys -l 'half = '
 sleep 0.3
@@ -134,7 +149,10 @@ expect_screen "straddles a mask boundary" ":tokens marks a straddling token"
 expect_screen "straddling (S, masked)" ":tokens sums up"
 
 # :help, an unknown command, :quit; the history file keeps the lines.
-type_line ':help'
+keys -l ':hel'
+keys Tab
+sleep 0.2
+keys Enter
 expect_screen ":cost N               estimate" ":help lists the commands"
 type_line ':what'
 expect_screen "unknown command ':what'" "an unknown command"

@@ -85,4 +85,18 @@ t.test("prompt tokens: string and part contents", function()
   t.eq(n, 6)
 end)
 
+t.test("completion: globals, session names, fields, methods, commands", function()
+  local complete = require("lacuna.repl.complete").candidates
+  local env = setmetatable({ twice = 1, tab = { alpha = 1, beta = { gamma = 2 } } }, { __index = _G })
+  t.eq(complete(env, "twi", "twi", {}), { "twice" })
+  t.eq(complete(env, "tab.", "x = tab.", {}), { "tab.alpha", "tab.beta" })
+  t.eq(complete(env, "tab.beta.g", "tab.beta.g", {}), { "tab.beta.gamma" })
+  t.eq(complete(env, "string.up", "string.up", {}), { "string.upper" })
+  t.eq(complete(env, "tab.nope.x", "tab.nope.x", {}), {})
+  env.s = "text"
+  t.eq(complete(env, "s:rev", "s:rev", {}), { "s:reverse" })
+  t.eq(complete(env, ":re", ":re", { "reload", "run", "help" }), { ":reload" })
+  t.eq(complete(env, ":r", ":r", { "reload", "run", "help" }), { ":reload", ":run" })
+end)
+
 return t.done()

@@ -46,19 +46,26 @@ function M.history_path(o)
   return home and home ~= "" and (home .. "/.lacuna_history") or nil
 end
 
--- Line input: readline on a terminal (with history), plain reads otherwise.
-local function input(o)
+-- Line input: readline on a terminal (with history and Tab completion over
+-- env), plain reads otherwise.
+local function input(o, env)
   if not sys.isatty(0) then
     return { read = function() return io.stdin:read("l") end, add = function() end, interactive = false }
   end
   local le = core.lineedit
   local path = M.history_path(o)
+  local commands = {}
+  for name, v in pairs(require "lacuna.repl.commands") do
+    if type(v) == "function" and name ~= "dispatch" then commands[#commands + 1] = name end
+  end
+  local candidates = require("lacuna.repl.complete").candidates
+  local function complete(word, line) return candidates(env, word, line, commands) end
   if path then le.load_history(path) end
   return {
     interactive = true,
     read = function(prompt)
       io.stdout:flush()
-      return le.read(prompt)
+      return le.read(prompt, complete)
     end,
     add = function(entry)
       le.add_history(entry)
@@ -94,7 +101,7 @@ function M.main(o)
   local s = session.new(o, write)
   s.color = o.color
   if s.color == nil then s.color = term.use_color(1) end
-  local inp = input(o)
+  local inp = input(o, s.env)
   if inp.interactive then
     write(string.format("lacuna %s repl: Lua with lacuna loaded; :help lists the commands, Ctrl-D leaves\n",
       core.version))

@@ -14,8 +14,9 @@ local M = {}
 
 M.HELP = [[
 Lua expressions print their values; statements run. A line that does not
-finish a chunk continues on the next one (Ctrl-C drops it). Ctrl-C stops a
-running expression; Ctrl-D or :quit leaves.
+finish a chunk continues on the next one (Ctrl-C drops it). Tab completes
+names, fields, methods and commands. Ctrl-C stops a running expression;
+Ctrl-D or :quit leaves.
 
 In scope: lc (lacuna), recipe, params, teacher (teacher:chat{messages = ...}),
 map(record [, i]) (the recipe's map on one record), example(t) (an Example from
