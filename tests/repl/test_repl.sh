@@ -91,6 +91,9 @@ keys C-c
 expect_screen $'interrupted\nteach>' "Ctrl-C interrupts the teacher call" 3
 type_line '2 + 2'
 expect_screen $'teach> 2 + 2\n4' "the REPL goes on after an interrupted call"
+type_line 'teacher:chat{messages = {{role = "user", content = "after"}}}.text'
+expect_screen "teacher: 1 in flight" "the spinner comes back after an interrupted call" 3
+expect_screen '"reply to after' "and the call completes" 5
 server_config '{"latency_ms": 0}'
 
 # :params, :set
@@ -136,9 +139,13 @@ expect_screen 'at most $0.00' ":cost in dollars"
 expect_eq "$(requests)" "$before" ":cost sends nothing"
 
 # :cache KEY shows a cached request and its response.
-type_line 'key = r.key:sub(1, 12)'
-type_line 'key'
-type_line ':cache '"$(screen | grep -o '^"[0-9a-f]\{12\}"' | tail -1 | tr -d '"')"
+type_line 'r.key:sub(1, 12)'
+for ((i = 0; i < 100; i++)); do
+  key=$(screen | grep -o '^"[0-9a-f]\{12\}"' | tail -1 | tr -d '"')
+  [ -n "$key" ] && break
+  sleep 0.05
+done
+type_line ":cache $key"
 expect_screen 'content = "slow one"' ":cache shows the request"
 expect_screen 'content = "reply to slow one' ":cache shows the response"
 

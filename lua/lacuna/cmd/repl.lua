@@ -81,6 +81,10 @@ local function evaluate(s, f, write)
   local eval, pretty = require "lacuna.repl.eval", require "lacuna.repl.pretty"
   local ok, res = eval.run(f)
   if not ok then
+    if res == "interrupted" then
+      if sys.isatty(2) then io.stderr:write("\r\27[K") end -- (a spinner's line)
+      s:interrupted()
+    end
     write((res == "interrupted" and "interrupted" or "error: " .. first_line(res)) .. "\n")
   elseif res.n > 0 then
     rawset(s.env, "_", res[1])

@@ -178,6 +178,7 @@ function M.run(s, rest)
   need_recipe(s)
   local n = count_arg(rest, 3, "run")
   local ok, res, text = run_check(s, n, s:pool())
+  if not ok and res == "interrupted" then s:interrupted() end
   local results = {}
   local k = 0
   for line in text:gmatch("[^\n]+") do

@@ -32,16 +32,20 @@ end
 -- the same item and ends itself once no request is in flight, clearing its line.
 local FRAMES = { "|", "/", "-", "\\" }
 
+-- (A spinner killed with its item by Ctrl-C stops beating; the next request
+-- starts a new one.)
 function M.spinner(pool)
-  local sp = { running = false }
+  local sp = { running = false, beat = 0 }
   function sp.start()
-    if sp.running or not sched.self() or not sys.isatty(2) then return end
-    sp.running = true
+    if not sched.self() or not sys.isatty(2) then return end
+    if sp.running and sched.now() - sp.beat < 0.5 then return end
+    sp.running, sp.beat = true, sched.now()
     local t0 = sched.now()
     sched.spawn(function()
       local k = 0
       repeat
         k = k + 1
+        sp.beat = sched.now()
         local rep = pool:report()
         io.stderr:write(string.format("\r\27[K%s teacher: %d in flight, %d sent, %d cache hits, %.1fs",
           FRAMES[k % #FRAMES + 1], rep.inflight, rep.requests, rep.cache_hits, sched.now() - t0))

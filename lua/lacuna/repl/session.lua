@@ -57,6 +57,11 @@ function M:close()
   self.pool_obj = nil
 end
 
+-- After Ctrl-C: the requests that were in flight never finished, so the
+-- pool's counts of them are stale; the next call gets a new pool (the cache
+-- is a file: nothing is lost).
+function M:interrupted() self:close() end
+
 function M:tokenizer()
   if self.tok == nil and self.o.tokenizer then
     local tok, err = require("lacuna.tokenizer").load(self.o.tokenizer)
