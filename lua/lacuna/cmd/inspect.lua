@@ -13,7 +13,7 @@ local M = {
   groups = {
     { title = "inspect options",
       { "-n", "--count", arg = "N", key = "count", kind = "int", min = 0,
-        doc = "show the first N examples that match (default 10 in the terminal, all in --html)" },
+        doc = "show the first N examples that match (default 10 in the terminal, 1000 in --html)" },
       { "--where", arg = "COND", key = "where", kind = "list",
         doc = "show only lines whose field matches, e.g. meta.case=bad, meta.n>=3, meta.tag~x, !meta.id; repeatable (all must hold)" },
       { "--html", arg = "FILE", key = "html", doc = "write one self-contained HTML page instead" },
@@ -44,7 +44,7 @@ function M.main(o)
     if not tok then usage.error("--tokenizer: %s", err) end
   end
   local sel, err = inspect.select(o.out, {
-    where = o.where, limit = o.count or (not o.html and 10 or nil), tokenizer = tok })
+    where = o.where, limit = o.count or (o.html and 1000 or 10), tokenizer = tok })
   if not sel then usage.error("%s", err) end
   for _, e in ipairs(sel.errors) do io.stderr:write("lacuna: ", e, "\n") end
   if o.html then
