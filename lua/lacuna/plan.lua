@@ -86,7 +86,7 @@ function M.reader(inputs)
     if rd then rd:close() end
     rd, closed = nil, true
   end
-  local function next_record()
+  local function next_record(method)
     if closed then return nil end
     while true do
       if not rd then
@@ -100,7 +100,7 @@ function M.reader(inputs)
         rd, err = jsonl.open(path)
         if not rd then usage.error("%s", err) end
       end
-      local v, a, b = rd:next()
+      local v, a, b = rd[method or "next"](rd)
       if v == nil then
         rd:close()
         rd = nil
@@ -112,7 +112,15 @@ function M.reader(inputs)
       end
     end
   end
-  return next_record, close, function() return rd end
+  -- (--shard: an item before the shard's range is passed over undecoded;
+  -- any line the reader returns, even a malformed one, is an item.)
+  local function skip_record()
+    local v, a, b = next_record("next_raw")
+    if v == nil then return nil end
+    if v == false then return false, a, path, b end
+    return true, path, b
+  end
+  return function() return next_record() end, close, function() return rd end, skip_record
 end
 
 -- for record, file, line in run:records() do ... end in setup: every declared
@@ -166,6 +174,7 @@ end
 -- or {bad = "file:line: message", file=, line=}. state.read counts items,
 -- state.records the input records read; state.pending[seq] holds each item.
 function M.source(spec, inputs, state, o)
+  if o.shard then return M.shard_source(spec, inputs, state, o) end
   local limit = o.limit
   local function stopped()
     if state.stop or (limit and state.read >= limit) then return true end
@@ -195,9 +204,10 @@ function M.source(spec, inputs, state, o)
       return push { record = list[i], file = "item", line = i, stream = i }
     end
   end
-  local next_record, _, current = M.reader(inputs)
+  local next_record, _, current, skip_record = M.reader(inputs)
   local function read_one()
-    local v, a, b, c = next_record()
+    local v, a, b, c
+    if state.skipping and spec.kind == "records" then v, a, b, c = skip_record() else v, a, b, c = next_record() end
     state.reader = current() or state.reader
     if v == nil then return nil end
     state.records = state.records + 1
@@ -265,6 +275,58 @@ function M.source(spec, inputs, state, o)
     end
     return push { record = list, records = true, bad = bad, file = first.file, line = first.line,
                   stream = M.stream(key) }
+  end
+end
+
+-- The number of work items of a plan (before --limit): a pass over the
+-- inputs, undecoded for one item per record.
+function M.count(spec, inputs)
+  if spec.kind == "items" then return spec.n end
+  if spec.kind == "list" then return #spec.list end
+  local scratch = { read = 0, pending = {}, skipping = true }
+  local next_item = M.source(spec, inputs, scratch, {})
+  while next_item() do scratch.pending[scratch.read] = nil end
+  return scratch.read
+end
+
+-- The source of shard o.shard: the plan's items first..last of the whole
+-- run's (lacuna.shard.range), each with its global index (w.index), file:line
+-- and stream. state.shard gets {first =, last =, total =}.
+function M.shard_source(spec, inputs, state, o)
+  local shard = require "lacuna.shard"
+  local total = M.count(spec, inputs)
+  if o.limit then total = math.min(total, o.limit) end
+  local first, last = shard.range(total, o.shard.index, o.shard.count)
+  state.shard = { first = first, last = last, total = total }
+  state.records = 0
+  local inner = { read = 0, pending = {}, skipping = true }
+  local next_item = M.source(spec, inputs, inner, {})
+  local records_before = 0
+  return function()
+    if state.stop then return nil end
+    local stop_reason = state.pool and state.pool:stopped()
+    if stop_reason then
+      state.stop = stop_reason
+      return nil
+    end
+    while inner.read < first - 1 do
+      if not next_item() then return nil end
+      inner.pending[inner.read] = nil
+    end
+    if inner.skipping then
+      inner.skipping = false
+      records_before = inner.records
+    end
+    if inner.read >= last then return nil end
+    local w = next_item()
+    if not w then return nil end
+    inner.pending[inner.read] = nil
+    w.index = inner.read
+    state.read = state.read + 1
+    state.pending[state.read] = w
+    state.reader = inner.reader
+    state.records = inner.records - records_before
+    return w
   end
 end
 

@@ -138,7 +138,7 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
     if err then return { fail = string.format("%s:%d: %s", w.file, w.line, err), input_error = true } end
     -- A proxy (lua/lacuna/view.lua): the recipe reads it, never changes it.
     local ctx = ctx_of {
-      params = params_view, index = seq, seed = seed, stream = w.stream, tokenizer = tok,
+      params = params_view, index = w.index or seq, seed = seed, stream = w.stream, tokenizer = tok,
       file = w.file, line = w.line, recipe = r.name, _pool = pool,
     }
     local res = map(w.record, ctx)
@@ -253,7 +253,7 @@ function M.execute(r, values, o, sink, pool, run)
   local planned = spec.kind ~= "records"
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
            stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil,
-           plan_size = spec.n or (spec.list and #spec.list) or nil }
+           plan_size = spec.n or (spec.list and #spec.list) or nil, shard = state.shard }
 end
 
 -- The run object of setup and finish (lua/lacuna/run_view.lua): {view =
@@ -428,7 +428,7 @@ end
 local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
 local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
-  "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "trusted", "limits",
+  "inputs", "outputs", "counts", "shard", "stopped_early", "report", "teacher", "trusted", "limits",
   "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
 
 -- The options that change the output bytes beyond params, seed and format,
@@ -569,6 +569,9 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
     m.counts = output.ordered(counts, { "planned", "read", "ok", "examples", "skipped", "failed", "failed_examples" })
+    m.shard = res.shard and output.ordered({ index = o.shard.index, count = o.shard.count,
+      first_item = res.shard.first, last_item = res.shard.last, total_items = res.shard.total },
+      { "index", "count", "first_item", "last_item", "total_items" })
     m.stopped_early = stopped
     m.report = run_view.report(run.state)
     m.teacher = M.teacher_manifest(rep)

@@ -69,6 +69,14 @@ M.groups = {
         return ("work items in flight and buffered for ordering (default max(%d, 2 x --concurrency))")
           :format(defaults.window)
       end },
+    { "--shard", arg = "I/N", key = "shard", kind = "custom",
+      parse = function(v, o) o.shard = require("lacuna.shard").parse(v) end,
+      doc = "run shard I of N (0 <= I < N): a contiguous 1/N of the work items; join the shards' outputs "
+        .. "with lacuna merge (default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or "
+        .. "JOB_COMPLETION_INDEX with --shard-count)" },
+    { "--shard-count", arg = "N", key = "shard_count", kind = "int", min = 1,
+      doc = "the number of shards of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX is the shard; "
+        .. "default $LACUNA_SHARD_COUNT)" },
     { "--no-meta", key = "meta", kind = "flag", value = false,
       doc = "leave example metadata out of the output lines" },
     { "--split-partial", key = "split_partial", kind = "flag",
@@ -128,6 +136,7 @@ end
 function M.main(o)
   if not o.recipe then usage.error("run: which recipe? (lacuna run RECIPE -i INPUT -o OUT)") end
   core.sys.catch_signals()
+  if not o.shard then o.shard = require("lacuna.shard").from_env(o.shard_count) end
   return (runner.run(o))
 end
 
