@@ -107,10 +107,17 @@ function M.parse(cmd, args, i)
     else
       nops = nops + 1
       local operand = cmd.operands and cmd.operands[nops]
+      local last = cmd.operands and cmd.operands[#cmd.operands]
+      if not operand and last and last.rest then operand = last end
       if not operand then
         usage.error("unexpected argument '%s'%s", a, cmd.extra_hint or "")
       end
-      o[operand.key] = a
+      if operand.rest then -- (the last operand takes every argument left: FILE...)
+        o[operand.key] = o[operand.key] or {}
+        table.insert(o[operand.key], a)
+      else
+        o[operand.key] = a
+      end
     end
     i = i + 1
   end

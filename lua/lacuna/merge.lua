@@ -1,0 +1,216 @@
+-- lacuna merge: the shards of one run (--shard i/n) joined into the single
+-- run's outputs. Shard i holds a contiguous range of the items (lua/lacuna/
+-- shard.lua), so the examples, skipped and failed files are the shards' files
+-- concatenated in shard order. The shards must all be there, complete and of
+-- the same run: same recipe (sha256), params, seed, format, inputs and
+-- options, the same number of shards and items.
+local core = require "lacuna.core"
+local usage = require "lacuna.usage"
+local output = require "lacuna.output"
+
+local json, jsonl, sys = core.json, core.jsonl, core.sys
+local ordered = output.ordered
+
+local M = {}
+
+-- The manifest fields that say which run a shard belongs to.
+local SAME_RUN = { "recipe", "params", "seed", "format", "inputs", "trusted", "reproduce" }
+
+local function read_manifest(out)
+  local path = output.side_path(out, ".manifest.json")
+  local f = io.open(path, "rb")
+  if not f then usage.error("merge: %s has no manifest (%s): is it the output of a finished lacuna run?", out, path) end
+  local text = f:read("a")
+  f:close()
+  local m = json.decode(text or "")
+  if type(m) ~= "table" then usage.error("merge: %s is not a lacuna manifest", path) end
+  local committed, why = output.committed({ out = out, skipped = output.side_path(out, ".skipped.jsonl"),
+    failed = output.side_path(out, ".failed.jsonl"), manifest = path })
+  if not committed then usage.error("merge: %s is incomplete (%s): rerun its shard", out, why) end
+  return m
+end
+
+-- Whether two decoded JSON values are equal (key order aside).
+local function same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+-- Loads and checks the shards; returns them sorted by index, each {out=, m=}.
+function M.check(outs)
+  if #outs == 0 then usage.error("merge: which shards? (lacuna merge OUT SHARD_OUT...)") end
+  local shards, by_index = {}, {}
+  local ref
+  for _, out in ipairs(outs) do
+    local m = read_manifest(out)
+    local sh = m.shard
+    if type(sh) ~= "table" then
+      usage.error("merge: %s is not a shard (its run had no --shard i/n)", out)
+    end
+    ref = ref or { out = out, m = m }
+    for _, k in ipairs(SAME_RUN) do
+      if not same(m[k], ref.m[k]) then
+        usage.error("merge: %s and %s are not shards of the same run: their %s differ", ref.out, out, k)
+      end
+    end
+    if sh.count ~= ref.m.shard.count or sh.total_items ~= ref.m.shard.total_items then
+      usage.error("merge: %s is shard %d/%d of %d items, %s is shard %d/%d of %d items: not the same run",
+        ref.out, ref.m.shard.index, ref.m.shard.count, ref.m.shard.total_items, out, sh.index, sh.count,
+        sh.total_items)
+    end
+    if by_index[sh.index] then
+      usage.error("merge: %s and %s are both shard %d/%d", by_index[sh.index].out, out, sh.index, sh.count)
+    end
+    if m.stopped_early then
+      usage.error("merge: shard %d/%d (%s) stopped early (%s): rerun it to complete it", sh.index, sh.count,
+        out, tostring(m.stopped_early))
+    end
+    local c = m.counts or {}
+    local done = (c.ok or 0) + (c.skipped or 0) + (c.failed or 0)
+    local want = sh.last_item - sh.first_item + 1
+    if done ~= want then
+      usage.error("merge: shard %d/%d (%s) accounts for %d of its %d items: rerun it to complete it",
+        sh.index, sh.count, out, done, want)
+    end
+    by_index[sh.index] = { out = out, m = m }
+  end
+  local n = ref.m.shard.count
+  local missing = {}
+  for i = 0, n - 1 do
+    if by_index[i] then shards[#shards + 1] = by_index[i] else missing[#missing + 1] = tostring(i) end
+  end
+  if #missing > 0 then
+    usage.error("merge: shard%s %s of %d missing (give every shard's output)", #missing > 1 and "s" or "",
+      table.concat(missing, ", "), n)
+  end
+  local next_item = 1
+  for _, s in ipairs(shards) do
+    if s.m.shard.first_item ~= next_item then
+      usage.error("merge: shard %d/%d (%s) starts at item %d, expected %d", s.m.shard.index, n, s.out,
+        s.m.shard.first_item, next_item)
+    end
+    next_item = s.m.shard.last_item + 1
+  end
+  return shards
+end
+
+-- Copies the lines of file at path into the output's file k.
+local function append(out, k, path)
+  local rd, err = jsonl.open(path)
+  if not rd then usage.error("merge: %s", err) end
+  while true do
+    local line, e = rd:next_raw()
+    if line == nil then break end
+    if line == false then
+      rd:close()
+      usage.error("merge: %s", e)
+    end
+    out:write(k, line)
+  end
+  rd:close()
+end
+
+local SHARD_KEYS = { "index", "count", "first_item", "last_item", "total_items" }
+local RECIPE_KEYS = { "name", "version", "sha256", "path", "requires", "modules" }
+
+local COUNT_KEYS = { "planned", "read", "ok", "examples", "skipped", "failed", "failed_examples" }
+local TEACHER_SUMS = { "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
+  "prompt_tokens", "completion_tokens", "cost_usd" }
+
+local function sum_fields(into, from, keys)
+  for _, k in ipairs(keys) do
+    if type(from[k]) == "number" then into[k] = (into[k] or 0) + from[k] end
+  end
+end
+
+-- The merged teacher accounting: sums of the shards' (per model too); nil
+-- when no shard called the teacher.
+local function teacher_sum(shards)
+  local t, models, any = {}, {}, false
+  for _, s in ipairs(shards) do
+    local st = s.m.teacher
+    if type(st) == "table" then
+      any = true
+      sum_fields(t, st, TEACHER_SUMS)
+      for model, u in pairs(st.models or {}) do
+        models[model] = models[model] or {}
+        sum_fields(models[model], u, { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
+      end
+      t.cache, t.cache_mode = st.cache, st.cache_mode
+    end
+  end
+  if not any then return nil end
+  for model, u in pairs(models) do
+    models[model] = ordered(u, { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
+  end
+  t.models = models
+  return ordered(t, { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
+    "prompt_tokens", "completion_tokens", "cost_usd", "cache", "cache_mode" })
+end
+
+local ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "inputs", "outputs", "counts",
+  "merged_shards", "teacher", "trusted", "limits", "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
+
+-- Writes the merged set at out_path from the shard outputs; returns the
+-- counts. The merged manifest sums the counts and the teacher's accounting;
+-- what only a shard can say (its recipe report, format notes, times) is kept
+-- per shard in merged_shards, in shard order.
+function M.merge(out_path, outs)
+  local shards = M.check(outs)
+  local inputs = {}
+  for _, s in ipairs(shards) do
+    for _, suffix in ipairs({ "", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
+      inputs[#inputs + 1] = suffix == "" and s.out or output.side_path(s.out, suffix)
+    end
+  end
+  local plan = output.plan(out_path, inputs)
+  if plan.direct then usage.error("merge: OUT must be a file (the merged set has side files and a manifest)") end
+  local out = output.open(plan)
+  local ok, err = pcall(function()
+    for _, s in ipairs(shards) do
+      append(out, "out", s.out)
+      append(out, "skipped", output.side_path(s.out, ".skipped.jsonl"))
+      append(out, "failed", output.side_path(s.out, ".failed.jsonl"))
+    end
+  end)
+  if not ok then
+    out:abort()
+    error(err, 0)
+  end
+  local counts, per_shard, wall, cpu = {}, {}, 0, 0
+  for _, s in ipairs(shards) do
+    local m = s.m
+    sum_fields(counts, m.counts or {}, COUNT_KEYS)
+    wall = math.max(wall, m.wall_seconds or 0)
+    cpu = cpu + (m.cpu_seconds or 0)
+    per_shard[#per_shard + 1] = ordered({ shard = ordered(m.shard, SHARD_KEYS), output = s.out,
+      counts = ordered(m.counts, COUNT_KEYS),
+      report = m.report, format_notes = m.format_notes, teacher = m.teacher, wall_seconds = m.wall_seconds,
+      cpu_seconds = m.cpu_seconds, finished_at = m.finished_at },
+      { "shard", "output", "counts", "report", "format_notes", "teacher", "wall_seconds", "cpu_seconds",
+        "finished_at" })
+  end
+  local ref = shards[1].m
+  local committed = out:commit(function(files)
+    return ordered({
+      lacuna_version = ref.lacuna_version, recipe = ordered(ref.recipe, RECIPE_KEYS), params = ref.params, seed = ref.seed,
+      format = ref.format, inputs = ref.inputs, outputs = ordered(files, { "examples", "skipped", "failed" }),
+      counts = ordered(counts, COUNT_KEYS), merged_shards = json.array(per_shard), teacher = teacher_sum(shards),
+      trusted = ref.trusted, limits = ref.limits, wall_seconds = wall, cpu_seconds = cpu,
+      finished_at = sys.utc_iso8601(), reproduce = ref.reproduce,
+    }, ORDER)
+  end)
+  if not committed then
+    io.stderr:write("lacuna merge: interrupted; nothing was written\n")
+    return nil
+  end
+  return counts, #shards
+end
+
+return M
