@@ -77,6 +77,8 @@ M.groups = {
     { "--shard-count", arg = "N", key = "shard_count", kind = "int", min = 1,
       doc = "the number of shards of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX is the shard; "
         .. "default $LACUNA_SHARD_COUNT)" },
+    { "--jobs", arg = "N", key = "jobs", kind = "int", min = 1,
+      doc = "run as N shard processes on this machine (one cache) and merge them into -o: every core busy" },
     { "--no-meta", key = "meta", kind = "flag", value = false,
       doc = "leave example metadata out of the output lines" },
     { "--split-partial", key = "split_partial", kind = "flag",
@@ -136,6 +138,7 @@ end
 function M.main(o)
   if not o.recipe then usage.error("run: which recipe? (lacuna run RECIPE -i INPUT -o OUT)") end
   core.sys.catch_signals()
+  if o.jobs and o.jobs > 1 then return require("lacuna.shard_jobs").run(M, o) end
   if not o.shard then o.shard = require("lacuna.shard").from_env(o.shard_count) end
   return (runner.run(o))
 end
