@@ -101,6 +101,28 @@ same_set "$TMP/km.jsonl" "$TMP/single.jsonl" "after kill -9 and a rerun"
 expect_true "at most 300 + 2 requests answered ($(stat_get '[.completed[]] | add'))" \
   test "$(stat_get '[.completed[]] | add')" -le 302
 
+# ---- one cache per machine, joined by lacuna cache merge
+for i in 0 1 2; do
+  "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/c$i.jsonl" "${COMMON[@]}" --cache "$TMP/machine$i.db" --shard "$i/3"
+done
+"$LACUNA" cache merge "$TMP/joined.db" "$TMP"/machine{0,1,2}.db 2>"$TMP/err"
+expect_eq "$?" 0 "cache merge"
+expect_in "$(cat "$TMP/err")" "machine1.db into $TMP/joined.db: 100 added, 0 already present, 0 conflicting" \
+  "cache merge reports what it added"
+"$LACUNA" run "$ASK" -i "$Q" -o "$TMP/fromjoined.jsonl" "${COMMON[@]}" --cache "$TMP/joined.db" --cache-only
+same_set "$TMP/fromjoined.jsonl" "$TMP/single.jsonl" "a --cache-only run from the merged caches"
+"$LACUNA" cache merge "$TMP/joined.db" "$TMP/machine0.db" 2>"$TMP/err"
+expect_in "$(cat "$TMP/err")" "0 added, 100 already present" "merging again adds nothing"
+# The same request answered differently on two machines: DEST's answer stays.
+"$LACUNA" cache export "$TMP/m0.export.jsonl" --cache "$TMP/machine0.db" 2>/dev/null
+head -n 1 "$TMP/m0.export.jsonl" | jq -c '.response.choices[0].message.content = "another answer"' >"$TMP/other.jsonl"
+"$LACUNA" cache import "$TMP/other.jsonl" --cache "$TMP/other.db" 2>/dev/null
+"$LACUNA" cache merge "$TMP/joined.db" "$TMP/other.db" 2>"$TMP/err"
+expect_eq "$?" 1 "a conflicting entry: exit 1"
+expect_in "$(cat "$TMP/err")" "1 conflicting" "the conflict is counted"
+"$LACUNA" cache merge "$TMP/joined.db" "$TMP/nonexistent.db" 2>"$TMP/err"
+expect_eq "$?" 2 "a missing source cache: exit 2"
+
 # ---- the shard from the environment: Slurm job arrays, Kubernetes Indexed Jobs
 SLURM_ARRAY_TASK_ID=4 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4 \
   "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/slurm.jsonl" "${COMMON[@]}" --cache "$db"
