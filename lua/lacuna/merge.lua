@@ -42,8 +42,28 @@ local function same(a, b)
   return true
 end
 
+-- outs without the side files of another output in the list, so that a
+-- glob (out.shard-*.jsonl) that also matches out.shard-3.skipped.jsonl works.
+local SIDES = { ".skipped.jsonl", ".failed.jsonl", ".manifest.json", ".lock" }
+function M.outputs_only(outs)
+  local given, kept = {}, {}
+  for _, out in ipairs(outs) do given[out] = true end
+  for _, out in ipairs(outs) do
+    local side = false
+    for _, suffix in ipairs(SIDES) do
+      local base = out:sub(1, #out - #suffix)
+      if out:sub(-#suffix) == suffix and (given[base .. ".jsonl"] or given[base .. ".jsonl.gz"] or given[base]) then
+        side = true
+      end
+    end
+    if not side then kept[#kept + 1] = out end
+  end
+  return kept
+end
+
 -- Loads and checks the shards; returns them sorted by index, each {out=, m=}.
 function M.check(outs)
+  outs = M.outputs_only(outs)
   if #outs == 0 then usage.error("merge: which shards? (lacuna merge OUT SHARD_OUT...)") end
   local shards, by_index = {}, {}
   local ref
