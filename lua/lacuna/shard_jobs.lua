@@ -93,11 +93,30 @@ function M.run(cmd, o)
   if not okd then usage.error("--jobs: %s", derr) end
   local args = own_args()
   table.remove(args, 1) -- "run"
+  local own = { ["--jobs"] = true, ["-o"] = true, ["--output"] = true }
+  -- A setup that calls the teacher runs first, alone: its answers land in the
+  -- cache and every shard plans from the same ones (at temperature > 0 two
+  -- shards asking at once would each get their own).
+  if require("lacuna.runner").load(o.recipe, o).setup and not o.no_cache then
+    local child = rewrite(args, cmd, { ["--jobs"] = true, ["-o"] = true, ["--output"] = true, ["--limit"] = true },
+      { "-o", dir .. "/setup.jsonl", "--limit", "0", "-q" })
+    table.insert(child, 1, "run")
+    local pid, err = spawn.self(child, 0)
+    if not pid then usage.error("--jobs: %s", err) end
+    local codes, sig = wait_all({ [pid] = 0 })
+    if sig then
+      io.stderr:write("lacuna: interrupted during setup; nothing was merged\n")
+      return 130
+    end
+    if codes[0] ~= 0 and codes[0] ~= 1 then return codes[0] or 2 end
+    for _, suffix in ipairs({ ".jsonl", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
+      os.remove(dir .. "/setup" .. suffix)
+    end
+  end
   local outs, running, pgid = {}, {}, 0
   for i = 0, n - 1 do
     outs[i + 1] = string.format("%s/shard-%d-of-%d.jsonl", dir, i, n)
-    local child = rewrite(args, cmd, { ["--jobs"] = true, ["-o"] = true, ["--output"] = true },
-      { "-o", outs[i + 1], "--shard", string.format("%d/%d", i, n), "--no-progress" })
+    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", string.format("%d/%d", i, n), "--no-progress" })
     table.insert(child, 1, "run")
     local pid, err = spawn.self(child, pgid)
     if not pid then

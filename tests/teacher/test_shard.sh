@@ -159,6 +159,22 @@ expect_eq "$?" 0 "in2 --jobs 2"
 same_set "$TMP/in2j.jsonl" "$TMP/in2.jsonl" "in2 with --jobs 2"
 [ -e "$TMP/in2j.jobs" ] && bad "--jobs removes its shard directory after the merge" || ok
 
+# A setup that calls the teacher runs once, before the shards: they plan from
+# the same (cached) answers, and no setup request is sent twice.
+PS=$TEACHER_DIR/recipes/plan_setup.lua
+printf '{"topic":"t%d"}\n' $(seq 1 20) >"$TMP/topics.jsonl"
+reset_stats
+"$LACUNA" run "$PS" -i "$TMP/topics.jsonl" -o "$TMP/ps.jsonl" "${COMMON[@]}" --no-cache
+expect_eq "$?" 0 "plan_setup single run"
+single_requests=$(stat_get '[.completed[]] | add')
+reset_stats
+"$LACUNA" run "$PS" -i "$TMP/topics.jsonl" -o "$TMP/psj.jsonl" "${COMMON[@]}" --cache "$TMP/ps.db" --jobs 2
+expect_eq "$?" 0 "plan_setup --jobs 2"
+same_set "$TMP/psj.jsonl" "$TMP/ps.jsonl" "a setup calling the teacher, --jobs 2"
+expect_eq "$(stat_get '[.completed[]] | add')" "$single_requests" "--jobs 2 sends the single run's requests, setup's once"
+expect_eq "$(jq '.merged_shards | map(.report.calibration.choice) | unique | length' "$TMP/psj.manifest.json")" 1 \
+  "both shards' reports saw the same calibration"
+
 # ---- --jobs N: local shard processes, one cache, merged
 jdb=$TMP/jobs.db
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/j.jsonl" "${COMMON[@]}" --cache "$jdb" --jobs 2 2>"$TMP/err"
