@@ -58,4 +58,12 @@ function M.range(total, index, count)
   return first, last
 end
 
+-- A shard counts the items before it takes its range, so it reads its inputs
+-- twice: stdin cannot be one.
+function M.check_inputs(inputs, what)
+  for _, path in ipairs(inputs or {}) do
+    if path == "-" then usage.error("%s reads the inputs twice (to count the items): give a file, not '-'", what) end
+  end
+end
+
 return M

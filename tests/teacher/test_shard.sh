@@ -135,6 +135,8 @@ expect_eq "$?" 2 "JOB_COMPLETION_INDEX without a count: exit 2"
 expect_in "$(cat "$TMP/err")" "--shard-count" "the error says how to give the count"
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/bad.jsonl" "${COMMON[@]}" --shard 4/4 2>"$TMP/err"
 expect_in "$(cat "$TMP/err")" "0 <= i < n" "--shard 4/4 is refused"
+"$LACUNA" run "$ASK" -i - -o "$TMP/bad.jsonl" "${COMMON[@]}" --shard 0/2 <"$Q" 2>"$TMP/err"
+expect_in "$(cat "$TMP/err")" "not '-'" "--shard with stdin is refused"
 
 # ---- --limit splits the first N items
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/l.jsonl" "${COMMON[@]}" --cache "$db" --limit 50

@@ -138,8 +138,13 @@ end
 function M.main(o)
   if not o.recipe then usage.error("run: which recipe? (lacuna run RECIPE -i INPUT -o OUT)") end
   core.sys.catch_signals()
-  if o.jobs and o.jobs > 1 then return require("lacuna.shard_jobs").run(M, o) end
-  if not o.shard then o.shard = require("lacuna.shard").from_env(o.shard_count) end
+  local shard = require "lacuna.shard"
+  if o.jobs and o.jobs > 1 then
+    shard.check_inputs(o.inputs, "--jobs")
+    return require("lacuna.shard_jobs").run(M, o)
+  end
+  if not o.shard then o.shard = shard.from_env(o.shard_count) end
+  if o.shard then shard.check_inputs(o.inputs, "--shard") end
   return (runner.run(o))
 end
 

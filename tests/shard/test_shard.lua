@@ -1,0 +1,128 @@
+-- Shards (lua/lacuna/shard.lua, plan.shard_source): --shard i/n parsing, the
+-- split of the items, the defaults from Slurm and Kubernetes, and that the
+-- shards' items, in shard order, are the unsharded run's items with the same
+-- record, file:line, stream and global index, for every kind of plan.
+local t = require "testlib"
+require "lacuna"
+local shard = require "lacuna.shard"
+local plan = require "lacuna.plan"
+local usage = require "lacuna.usage"
+
+local FIX = "../fixtures/plan/"
+
+t.test("parse i/n", function()
+  t.eq(shard.parse("0/1").index, 0)
+  t.eq(shard.parse("3/4").count, 4)
+  for _, bad in ipairs({ "4/4", "1/0", "-1/2", "1", "a/b", "1/2/3", "" }) do
+    local ok, err = pcall(shard.parse, bad)
+    t.truthy(not ok and usage.is(err), "refused: " .. bad)
+  end
+end)
+
+t.test("ranges cover 1..total once, contiguous, sizes within one", function()
+  for _, total in ipairs({ 0, 1, 3, 7, 100, 303 }) do
+    for n = 1, 9 do
+      local next_item, min, max = 1, math.huge, 0
+      for i = 0, n - 1 do
+        local first, last = shard.range(total, i, n)
+        t.eq(first, next_item, ("total %d, shard %d/%d starts"):format(total, i, n))
+        next_item = last + 1
+        min, max = math.min(min, last - first + 1), math.max(max, last - first + 1)
+      end
+      t.eq(next_item, total + 1, "the last shard ends at total")
+      t.truthy(max - min <= 1, "balanced")
+    end
+  end
+end)
+
+local function env(vars) return function(k) return vars[k] end end
+
+t.test("defaults from Slurm job arrays and Kubernetes Indexed Jobs", function()
+  t.eq(shard.from_env(nil, env {}), nil)
+  local s, from = shard.from_env(nil, env { SLURM_ARRAY_TASK_ID = "2", SLURM_ARRAY_TASK_COUNT = "4" })
+  t.eq(s.index, 2)
+  t.eq(s.count, 4)
+  t.eq(from, "SLURM_ARRAY_TASK_ID")
+  s = shard.from_env(nil, env { SLURM_ARRAY_TASK_ID = "10", SLURM_ARRAY_TASK_MIN = "7", SLURM_ARRAY_TASK_COUNT = "4" })
+  t.eq(s.index, 3)
+  s = shard.from_env(5, env { JOB_COMPLETION_INDEX = "4" })
+  t.eq(s.index, 4)
+  t.eq(s.count, 5)
+  s = shard.from_env(nil, env { JOB_COMPLETION_INDEX = "0", LACUNA_SHARD_COUNT = "2" })
+  t.eq(s.count, 2)
+  t.raises(function() shard.from_env(nil, env { JOB_COMPLETION_INDEX = "1" }) end, "--shard-count")
+  t.raises(function() shard.from_env(2, env { JOB_COMPLETION_INDEX = "2" }) end, "0 <= i < n")
+  t.raises(function() shard.from_env(3, env {}) end, "JOB_COMPLETION_INDEX")
+  t.raises(function() shard.from_env(nil, env { SLURM_ARRAY_TASK_ID = "x", SLURM_ARRAY_TASK_COUNT = "2" }) end,
+    "not an integer")
+end)
+
+-- Every item a plan yields, as the runner sees it, and the state.
+local function drain(spec, inputs, o)
+  local state = { read = 0, pending = {}, stop = false }
+  local src = plan.source(spec, inputs, state, o or {})
+  local out = {}
+  while true do
+    local w = src()
+    if not w then break end
+    out[#out + 1] = w
+  end
+  return out, state
+end
+
+local function same_item(a, b, what)
+  t.eq(require("lacuna.core").json.encode(a.record), require("lacuna.core").json.encode(b.record), what .. " record")
+  t.eq(a.file, b.file, what .. " file")
+  t.eq(a.line, b.line, what .. " line")
+  t.eq(a.stream, b.stream, what .. " stream")
+  t.eq(a.bad, b.bad, what .. " bad")
+end
+
+local SPECS = {
+  { name = "records", spec = { kind = "records" } },
+  { name = "items", spec = { kind = "items", n = 11 } },
+  { name = "list", spec = { kind = "list", list = { "a", "b", "c", "d", "e" } } },
+  { name = "groups by", spec = { kind = "groups", by = "doc" } },
+  { name = "groups of 2", spec = { kind = "groups", size = 2 } },
+}
+
+t.test("the shards' items in order are the single run's, for every kind of plan", function()
+  for _, input in ipairs({ "docs.jsonl", "bad_docs.jsonl" }) do
+    for _, case in ipairs(SPECS) do
+      for _, limit in ipairs({ false, 3 }) do
+        local o = { limit = limit or nil }
+        local whole, wstate = drain(case.spec, { FIX .. input }, o)
+        for n = 1, 5 do
+          local joined, records, index = {}, 0, 0
+          for i = 0, n - 1 do
+            local items, state = drain(case.spec, { FIX .. input }, { limit = o.limit, shard = { index = i, count = n } })
+            for _, w in ipairs(items) do
+              joined[#joined + 1] = w
+              index = index + 1
+              t.eq(w.index, index, "global index")
+            end
+            records = records + (state.records or 0)
+            local first, last = shard.range(#whole, i, n)
+            t.eq(state.shard.first, first)
+            t.eq(state.shard.last, last)
+            t.eq(state.shard.total, #whole)
+          end
+          local what = ("%s %s limit %s in %d shards"):format(input, case.name, tostring(limit), n)
+          t.eq(#joined, #whole, what .. ": item count")
+          for k = 1, math.min(#joined, #whole) do same_item(joined[k], whole[k], what .. " item " .. k) end
+          if case.spec.kind == "records" or (case.spec.kind == "groups" and not limit) then
+            t.eq(records, wstate.records, what .. ": records read add up")
+          end
+        end
+      end
+    end
+  end
+end)
+
+t.test("the count pass does not decode records outside the shard", function()
+  t.eq(plan.count({ kind = "records" }, { FIX .. "bad_docs.jsonl" }), 4)
+  t.eq(plan.count({ kind = "groups", by = "doc" }, { FIX .. "docs.jsonl" }), 4)
+  t.eq(plan.count({ kind = "items", n = 9 }, {}), 9)
+end)
+
+t.done()
