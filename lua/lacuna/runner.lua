@@ -332,6 +332,8 @@ local function progress_printer(o, counts, pool, inputs)
     if path:sub(-3) == ".gz" then gz = true end
   end
   local function estimated_items(state)
+    -- (--shard: the shard knows its range.)
+    if state and state.shard then return state.shard.last - state.shard.first + 1 end
     if not (total_bytes and total_bytes > 0 and state and state.reader and state.read > 0 and #inputs == 1) then
       return nil
     end

@@ -24,17 +24,24 @@ local function env_int(env, name)
   return n
 end
 
--- The shard a run takes when --shard is not given: a Slurm job array
--- (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT) or a
+-- The shard a run takes when --shard is not given: a Slurm job array (the
+-- task's position in its range: (SLURM_ARRAY_TASK_ID - _MIN) / _STEP of
+-- SLURM_ARRAY_TASK_COUNT; an uneven list like --array=1,2,5 is refused) or a
 -- Kubernetes Indexed Job (JOB_COMPLETION_INDEX of --shard-count, else
 -- $LACUNA_SHARD_COUNT). Returns the shard and where it came from, or nil.
 function M.from_env(shard_count, env)
   env = env or os.getenv
   local id, count = env_int(env, "SLURM_ARRAY_TASK_ID"), env_int(env, "SLURM_ARRAY_TASK_COUNT")
   if id and count then
+    -- (--array=1-16 or 0-30:2: the task's position in the array)
     local min = env_int(env, "SLURM_ARRAY_TASK_MIN") or 0
-    return M.parse(string.format("%d/%d", id - min, count), "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT"),
-      "SLURM_ARRAY_TASK_ID"
+    local step = env_int(env, "SLURM_ARRAY_TASK_STEP") or 1
+    local pos = (id - min) // math.max(step, 1)
+    if (id - min) % math.max(step, 1) ~= 0 or pos < 0 or pos >= count then
+      usage.error("the Slurm array task %d is not position 0..%d of a range with step %d (SLURM_ARRAY_TASK_MIN, "
+        .. "_STEP, _COUNT): submit the array as --array=0-%d, or give --shard i/n", id, count - 1, step, count - 1)
+    end
+    return M.parse(string.format("%d/%d", pos, count), "SLURM_ARRAY_TASK_ID"), "SLURM_ARRAY_TASK_ID"
   end
   local index = env_int(env, "JOB_COMPLETION_INDEX")
   if index then

@@ -116,7 +116,9 @@ function M.run(cmd, o)
   local outs, running, pgid = {}, {}, 0
   for i = 0, n - 1 do
     outs[i + 1] = string.format("%s/shard-%d-of-%d.jsonl", dir, i, n)
-    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", string.format("%d/%d", i, n), "--no-progress" })
+    -- (shard 0's progress line stands for the run's: the shards go at one pace)
+    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", string.format("%d/%d", i, n),
+      i > 0 and "--no-progress" or nil })
     table.insert(child, 1, "run")
     local pid, err = spawn.self(child, pgid)
     if not pid then
