@@ -97,7 +97,10 @@ function M.run(cmd, o)
   -- A setup that calls the teacher runs first, alone: its answers land in the
   -- cache and every shard plans from the same ones (at temperature > 0 two
   -- shards asking at once would each get their own).
-  if require("lacuna.runner").load(o.recipe, o).setup and not o.no_cache then
+  -- (the recipe, params, format, tokenizer and inputs are checked here once,
+  -- rather than failing in every shard)
+  local r = require("lacuna.runner").prepare(o)
+  if r.setup and not o.no_cache then
     local child = rewrite(args, cmd, { ["--jobs"] = true, ["-o"] = true, ["--output"] = true, ["--limit"] = true },
       { "-o", dir .. "/setup.jsonl", "--limit", "0", "-q" })
     table.insert(child, 1, "run")

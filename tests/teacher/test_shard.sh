@@ -187,6 +187,9 @@ expect_eq "$(jq -c .counts "$TMP/j.manifest.json")" "$(jq -c .counts "$TMP/singl
 same_set "$TMP/j3.jsonl" "$TMP/single.jsonl" "--jobs 3 from the cache, another window"
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/x.jsonl" "${COMMON[@]}" --jobs 2 --shard 0/2 2>"$TMP/err"
 expect_eq "$?" 2 "--jobs with --shard: exit 2"
+"$LACUNA" run "$ASK" -i "$Q" -o "$TMP/x.jsonl" "${COMMON[@]}" --jobs 2 -p samples=zero 2>"$TMP/err"
+expect_eq "$?" 2 "--jobs with a bad param: exit 2"
+expect_eq "$(grep -c "samples" "$TMP/err")" 1 "the error is said once, before any shard starts"
 "$LACUNA" run "$ASK" -i "$Q" -o - "${COMMON[@]}" --jobs 2 >/dev/null 2>"$TMP/err"
 expect_in "$(cat "$TMP/err")" "--jobs needs -o FILE" "--jobs to stdout is refused"
 
