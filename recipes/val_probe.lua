@@ -205,9 +205,9 @@ local function build_set(kind, set_id, n, p, tok, rng)
   local frame = prompt_tokens(fill(p.template, "", SHAPES[kind].ask(longest)), tok, p)
   local budget = p.tokens - frame
   local total, got = fit(chosen, reserve, state.counts[kind], state.sep_tokens[kind], budget, rng)
-  if not total then
-    error(string.format("%s: no %d pieces fill %d tokens (the closest draw came to %d): change tokens or " ..
-      "positions_%s", kind, n, budget, got, kind), 0)
+  if not total and math.abs(got - budget) > p.tolerance * budget then
+    error(string.format("%s: no %d pieces fill %d tokens within %g%% (the closest draw came to %d): change " ..
+      "tokens, tolerance or positions_%s", kind, n, budget, p.tolerance * 100, got, kind), 0)
   end
   local text, exact = settle(kind, chosen, reserve, budget, rng, tok)
   local starts = item_starts(kind, chosen)
@@ -596,6 +596,8 @@ probe is written in --format trl (prompt/completion messages) with meta.probe, w
     kinds = lc.list("string", { "document", "code", "database" }, "probe kinds to build"),
     tokens = lc.int(32000, "a probe prompt's length, in the student's tokens", { min = 64 }),
     sets = lc.int(4, "contexts (sets) per kind", { min = 0 }),
+    tolerance = lc.number(0.05, "a set's context may miss the budget by this share when its N items cannot land " ..
+      "within 16 tokens", { min = 0, max = 1 }),
     positions_document = lc.int(800, "document items per context (positions)", { min = 0 }),
     positions_code = lc.int(800, "code items per context (positions)", { min = 0 }),
     positions_database = lc.int(750, "database items per context (positions)", { min = 0 }),
