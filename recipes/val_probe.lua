@@ -165,15 +165,19 @@ end
 local function settle(kind, chosen, reserve, budget, rng, tok)
   local t, sep_t = state.counts[kind], state.sep_tokens[kind]
   local goal = budget
-  local text, exact
+  local best, best_exact, best_items
   for _ = 1, 6 do
-    text = join_items(kind, chosen)
-    exact = lc.text.count(text, tok)
+    local text = join_items(kind, chosen)
+    local exact = lc.text.count(text, tok)
+    if not best or math.abs(exact - (budget - 8)) < math.abs(best_exact - (budget - 8)) then
+      best, best_exact, best_items = text, exact, table.move(chosen, 1, #chosen, 1, {})
+    end
     if exact <= budget and exact >= budget - 16 then break end
     goal = goal + (budget - 8 - exact)
     if not fit(chosen, reserve, t, sep_t, goal, rng) then break end
   end
-  return text, exact
+  table.move(best_items, 1, #best_items, 1, chosen)
+  return best, best_exact
 end
 
 -- ---- the plan ----
@@ -276,33 +280,34 @@ local function grid_context(kind, needles, depth, budget, key, ctx)
   for _, nd in ipairs(needles) do
     if nd.index then used[nd.index] = true end
   end
-  -- Draw whole items while they fit, then the best-fitting one of a few more.
-  while tries < 50000 do
+  -- Draw whole items while they fit, then swap some for unused ones (fit)
+  -- until the fillers land within 16 tokens of the room.
+  local function usable(x) return not used[x] and not state.text_of[kind][x]:find(key, 1, true) end
+  local misses = 0
+  while misses < 200 and tries < 100000 do
     tries = tries + 1
     local x = rng:int(#pieces)
-    if not used[x] and not state.text_of[kind][x]:find(key, 1, true) then
-      local add = t[x] + sep_t
-      if total + add <= room then
-        fillers[#fillers + 1] = x
-        used[x] = true
-        total = total + add
-        if total >= room - 16 + 4 then break end
-      elseif room - total < 48 then
-        -- look for a short piece to close the gap
-        local gap = room - total
-        for _ = 1, 400 do
-          local y = rng:int(#pieces)
-          if not used[y] and t[y] + sep_t <= gap and t[y] + sep_t >= gap - 12 and
-            not state.text_of[kind][y]:find(key, 1, true) then
-            fillers[#fillers + 1] = y
-            used[y] = true
-            total = total + t[y] + sep_t
-            break
-          end
-        end
-        break
-      end
+    if usable(x) and total + t[x] + sep_t <= room then
+      fillers[#fillers + 1] = x
+      used[x] = true
+      total = total + t[x] + sep_t
+      misses = 0
+    else
+      misses = misses + 1
     end
+  end
+  if #fillers > 0 and total < room - 16 then
+    local reserve = {}
+    for _ = 1, math.min(4 * #pieces, 20000) do
+      local y = rng:int(#pieces)
+      if usable(y) then
+        reserve[#reserve + 1] = y
+        used[y] = true
+      end
+      if #reserve >= 3000 then break end
+    end
+    local got = fit(fillers, reserve, t, sep_t, room - sep_t, rng)
+    if got then total = got + sep_t end
   end
   -- Place the needles: the first at `depth`, the rest anywhere.
   local slots = {}
@@ -536,11 +541,12 @@ local function grid_probe(item, ctx)
   local frame = prompt_tokens(fill(p.template, "", instruction), ctx.tokenizer, p)
   local budget = item.length - frame
   local context, starts
-  for _ = 1, 4 do
+  local want = item.length - frame
+  for _ = 1, 8 do
     context, starts = grid_context(kind, needles, item.depth, budget, key, ctx)
     local got = lc.text.count(context, ctx.tokenizer)
-    if got <= item.length - frame and got >= item.length - frame - 16 then break end
-    budget = budget + (item.length - frame - 8 - got)
+    if got <= want and got >= want - 16 then break end
+    if got > want then budget = budget - (got - want) - 4 else budget = budget + (want - 8 - got) end
   end
   local at = assert(lc.text.token_index(context, { starts[1] }, ctx.tokenizer))
   local total = lc.text.count(context, ctx.tokenizer)

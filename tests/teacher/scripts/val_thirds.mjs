@@ -3,7 +3,8 @@
 // the probe's key, and answers correctly only when that item is in the first
 // or the last third of the context's items (index < n/3 or >= 2n/3); in the
 // middle third it says "I do not know." Prompts it does not recognise get
-// undefined (the server's default answer).
+// undefined (the server's default answer). The model "fail" gets a 400 for
+// the probe whose key holds m042.
 const SEP = { document: '\n', code: '\n\n', database: '\n' };
 
 function probeOf(text) {
@@ -27,6 +28,10 @@ export function reply(req) {
   const text = String(req.messages[req.messages.length - 1].content);
   const probe = probeOf(text);
   if (!probe) return undefined;
+  // With the model "fail", the probe of document marker m042 gets a 400 (one failed probe).
+  if (req.model === 'fail' && probe.key.includes('m042')) {
+    return { status: 400, body: JSON.stringify({ error: { message: 'scripted failure', type: 'invalid_request_error' } }) };
+  }
   const ctx = text.match(/### Context:\n([\s\S]*)\n\n### Instruction:/);
   if (!ctx) return { content: 'no context' };
   const items = ctx[1].split(SEP[probe.kind]);
