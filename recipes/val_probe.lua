@@ -541,19 +541,25 @@ local function grid_probe(item, ctx)
   local frame = prompt_tokens(fill(p.template, "", instruction), ctx.tokenizer, p)
   local budget = item.length - frame
   local context, starts
-  local want = item.length - frame
+  -- The whole prompt (through the chat template with chat=true) must land in
+  -- [length - 16, length]: the context's budget moves by each miss.
+  local ptokens, rendered
   for _ = 1, 8 do
     context, starts = grid_context(kind, needles, item.depth, budget, key, ctx)
-    local got = lc.text.count(context, ctx.tokenizer)
-    if got <= want and got >= want - 16 then break end
-    if got > want then budget = budget - (got - want) - 4 else budget = budget + (want - 8 - got) end
+    ptokens, rendered = prompt_tokens(fill(p.template, context, instruction), ctx.tokenizer, p)
+    if ptokens <= item.length and ptokens >= item.length - 16 then break end
+    if ptokens > item.length then
+      budget = budget - (ptokens - item.length) - 4
+    else
+      budget = budget + (item.length - 8 - ptokens)
+    end
   end
   local at = assert(lc.text.token_index(context, { starts[1] }, ctx.tokenizer))
   local total = lc.text.count(context, ctx.tokenizer)
   local others = total - needles[1].tokens
   return {
     kind = kind, key = key, piece = piece, golds = golds, context = context, instruction = instruction,
-    token_offset = at[1], context_tokens = total, target_tokens = item.length, byte_start = starts[1],
+    prompt_tokens = ptokens, rendered = rendered, token_offset = at[1], context_tokens = total, target_tokens = item.length, byte_start = starts[1],
     depth = others > 0 and math.min(1, at[1] / others) or 0,
     grid = { length = item.length, length_index = item.length_index, depth = item.depth,
              depth_index = item.depth_index, needle = item.needle, distractors = item.needle == "multikey"
@@ -630,7 +636,8 @@ probe is written in --format trl (prompt/completion messages) with meta.probe, w
     local kind = pr.kind
     local instruction = pr.instruction or SHAPES[kind].ask(pr.key)
     local prompt = fill(ctx.params.template, pr.context, instruction)
-    local ptokens, rendered = prompt_tokens(prompt, ctx.tokenizer, ctx.params)
+    local ptokens, rendered = pr.prompt_tokens, pr.rendered
+    if not ptokens then ptokens, rendered = prompt_tokens(prompt, ctx.tokenizer, ctx.params) end
     local probe = gold_fields(kind, pr.piece, {
       kind = kind, family = item.family, key = pr.key,
       set_id = pr.set_id, position_id = pr.position_id, positions = pr.positions,
