@@ -88,13 +88,39 @@ local function piece_of(kind, rec)
   return p
 end
 
--- Occurrences of key in text; a database id counts only when no digit follows it.
-local function occurrences(kind, text, key)
-  local n, from = 0, 1
+-- How many items of a context hold the key: an ambiguous probe has more than
+-- one (its answer is not unique; a key repeated inside its own item is not
+-- ambiguous). A code key is a line: it counts where a line is that line
+-- (white space around it aside), not part of a longer line; a database id
+-- counts only when no digit follows it; a document piece counts anywhere.
+-- starts: each item's first byte (0-based), ascending.
+local function holders(kind, text, key, starts)
+  local seen, n, from = {}, 0, 1
+  local line = kind == "code" and key:match("^%s*(.-)%s*$")
   while true do
-    local a, b = text:find(key, from, true)
+    local a, b = text:find(line or key, from, true)
     if not a then return n end
-    if kind ~= "database" or not text:sub(b + 1, b + 1):match("%d") then n = n + 1 end
+    local counts
+    if kind == "code" then
+      local ls = a
+      while ls > 1 and text:byte(ls - 1) ~= 10 do ls = ls - 1 end
+      local le = text:find("\n", b + 1, true) or #text + 1
+      counts = not text:sub(ls, a - 1):match("%S") and not text:sub(b + 1, le - 1):match("%S")
+    else
+      counts = kind ~= "database" or not text:sub(b + 1, b + 1):match("%d")
+    end
+    if counts then
+      -- the item holding byte a - 1: the last start <= a - 1
+      local lo, hi = 1, #starts
+      while lo < hi do
+        local mid = (lo + hi + 1) // 2
+        if starts[mid] <= a - 1 then lo = mid else hi = mid - 1 end
+      end
+      if not seen[lo] then
+        seen[lo] = true
+        n = n + 1
+      end
+    end
     from = a + 1
   end
 end
@@ -431,7 +457,7 @@ local function plan(run)
       for pos = 1, n do
         local piece = pieces[set.items[pos]]
         local key = SHAPES[kind].key(piece)
-        local hits = occurrences(kind, set.text, key)
+        local hits = holders(kind, set.text, key, set.starts)
         if hits > 1 then c.ambiguous = c.ambiguous + 1 end
         items[#items + 1] = { family = "film", set = #state.sets, position = pos, hits = hits }
         c.probes = c.probes + 1
@@ -491,7 +517,7 @@ local function film_probe(item, ctx)
   local piece = state.pieces[kind][set.items[item.position]]
   local key = SHAPES[kind].key(piece)
   if item.hits > 1 then
-    return nil, string.format("ambiguous: the key occurs %d times in the context of %s set %d", item.hits, kind,
+    return nil, string.format("ambiguous: %d items of the context of %s set %d hold the key", item.hits, kind,
       set.set_id)
   end
   local n = #set.items

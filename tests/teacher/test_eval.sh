@@ -61,7 +61,7 @@ lc run "$RECIPE" -i "$TMP/amb.jsonl" -o "$TMP/amb_out.jsonl" -p kinds=code -p to
 expect_eq "$CODE" 0 "ambiguous run ($ERR)"
 expect_in "$ERR" "160 planned = 159 ok (159 examples) + 1 skipped + 0 failed" "the ambiguous probe is a skip"
 expect_eq "$(jq .report.probes.code.ambiguous "$TMP/amb_out.manifest.json")" 1 "ambiguity skips reported as a count"
-expect_in "$(cat "$TMP/amb_out.skipped.jsonl")" "ambiguous: the key occurs 2 times" "the skip says why"
+expect_in "$(cat "$TMP/amb_out.skipped.jsonl")" "ambiguous: 2 items of the context of code set 0 hold the key" "the skip says why"
 
 # ---- eval: the U curve ----
 start_server --script "$TEACHER_DIR/scripts/val_thirds.mjs" --latency-ms 2
