@@ -21,9 +21,14 @@ local M = {
   operands = { { key = "probes", name = "PROBES" } },
 }
 
-local teacher_group
+-- run's teacher options, less --teacher (eval asks one model, the default teacher).
+local teacher_group = { title = "model endpoint (OpenAI-compatible chat completions, through the teacher's pool)" }
 for _, g in ipairs(require("lacuna.cmd.run").groups) do
-  if g.title:match("^teacher") then teacher_group = g end
+  if g.title:match("^teacher") then
+    for _, opt in ipairs(g) do
+      if opt[1] ~= "--teacher" then teacher_group[#teacher_group + 1] = opt end
+    end
+  end
 end
 
 M.groups = {
@@ -44,7 +49,8 @@ M.groups = {
     { "--limit", arg = "N", key = "limit", kind = "int", min = 0, doc = "only the first N probes" },
     { "--json", key = "json", kind = "flag", doc = "print the summary as JSON instead of text" },
     { "--svg", arg = "FILE", key = "svg", doc = "draw the position curves and the length x depth grids into FILE" },
-    { "-q", "--quiet", key = "quiet", kind = "flag", doc = "no summary on stderr" },
+    { "-q", "--quiet", key = "quiet", kind = "flag", doc = "no progress or counts on stderr" },
+    { "--no-progress", key = "progress", kind = "flag", value = false, doc = "no progress line" },
   },
   teacher_group,
 }
@@ -228,13 +234,30 @@ function M.main(o)
   local max_tokens, temperature = o.max_tokens or 128, o.temperature or 0
   local seq, pending = 0, {}
   local scored = {}
-  local counts = { probes = 0, scored = 0, failed = 0 }
+  local counts = { probes = 0, scored = 0, failed = 0, deferred = 0 }
   local first_errors, write_err = {}, nil
+  -- A progress line on stderr: updating in place on a terminal, else every 5 s.
+  local tty = sys.isatty(2)
+  local every, last = tty and 0.25 or 5, sys.clock()
+  local function progress(final)
+    if o.quiet or o.progress == false then return end
+    local now = sys.clock()
+    if not final and now - last < every then return end
+    last = now
+    local el = now - t0
+    local text = string.format("lacuna: eval: %d done, %.1f probes/s, %d failed, %d in flight", counts.probes,
+      el > 0 and counts.probes / el or 0, counts.failed, pool:report().inflight)
+    if tty then
+      io.stderr:write("\r\27[K", text, final and "\n" or "")
+    elseif not final then
+      io.stderr:write(text, "\n")
+    end
+  end
   local ok_run, n, interrupted = pcall(sched.run, {
     window = runner.window(o),
     budget = 0,
     next = function()
-      if (o.limit and seq >= o.limit) or sys.interrupted() then return nil end
+      if (o.limit and seq >= o.limit) or sys.interrupted() or pool:stopped() then return nil end
       local v, a = rd:next()
       if v == nil then
         if a then error(a, 0) end
@@ -266,6 +289,10 @@ function M.main(o)
       pending[i] = nil
       counts.probes = counts.probes + 1
       local fields
+      if not ok and teacher.is_deferred(res) then
+        counts.deferred = counts.deferred + 1 -- (--batch-export: the request is in the batch file)
+        return
+      end
       if ok then
         counts.scored = counts.scored + 1
         fields = { samples = json.array { res.text }, score = res.score, cached = res.cached or nil }
@@ -281,10 +308,12 @@ function M.main(o)
         local wok, e = w:write(line_of(i, probe, fields))
         if not wok then write_err = e end
       end
+      progress(false)
     end,
   })
   rd:close()
   pcall(pool.close, pool)
+  progress(true)
   if not ok_run then
     w:abort()
     error(n, 0)
@@ -298,6 +327,13 @@ function M.main(o)
   if write_err then
     w:abort()
     usage.error("-o: %s", write_err)
+  end
+  if counts.deferred > 0 then
+    w:abort()
+    io.stderr:write(string.format("lacuna: eval: %d requests written to %s in OpenAI Batch API format; submit it, " ..
+      "load its output with `lacuna cache import-batch FILE`, then rerun without --batch-export\n", counts.deferred,
+      tostring(o.batch_export)))
+    return 3
   end
   local film, grid = {}, {}
   for _, r in ipairs(scored) do
