@@ -57,7 +57,7 @@ local SHAPES = {
 }
 
 -- Built by setup, only read by map (README: what a recipe may share across items).
-local state = { pieces = {}, counts = {}, sets = {}, sep_tokens = {}, train_text = nil }
+local state = { pieces = {}, counts = {}, key_tokens = {}, sets = {}, sep_tokens = {}, train_text = nil }
 
 -- ---- pieces ----
 
@@ -226,20 +226,27 @@ local function build_set(kind, set_id, n, p, tok, rng)
   for i, x in ipairs(order) do
     if i <= n then chosen[i] = x else reserve[#reserve + 1] = x end
   end
-  -- The frame: the template and the longest instruction of the set.
-  local longest = ""
-  for _, x in ipairs(chosen) do
-    local k = SHAPES[kind].key(pieces[x])
-    if #k > #longest then longest = k end
+  -- The frame: the template with an empty key, plus the set's longest key
+  -- (and a token for the joins), so that every probe of the set fits `tokens`.
+  local frame = prompt_tokens(fill(p.template, "", SHAPES[kind].ask("")), tok, p) + 1
+  local key_t = state.key_tokens[kind]
+  local function longest_key()
+    local m = 0
+    for _, x in ipairs(chosen) do m = math.max(m, key_t[x]) end
+    return m
   end
-  local frame = prompt_tokens(fill(p.template, "", SHAPES[kind].ask(longest)), tok, p)
-  local budget = p.tokens - frame
-  local total, got = fit(chosen, reserve, state.counts[kind], state.sep_tokens[kind], budget, rng)
-  if not total and math.abs(got - budget) > p.tolerance * budget then
-    error(string.format("%s: no %d pieces fill %d tokens within %g%% (the closest draw came to %d): change " ..
-      "tokens, tolerance or positions_%s", kind, n, budget, p.tolerance * 100, got, kind), 0)
+  local text, exact, budget
+  for _ = 1, 4 do
+    local k = longest_key()
+    budget = p.tokens - frame - k
+    local total, got = fit(chosen, reserve, state.counts[kind], state.sep_tokens[kind], budget, rng)
+    if not total and math.abs(got - budget) > p.tolerance * budget then
+      error(string.format("%s: no %d pieces fill %d tokens within %g%% (the closest draw came to %d): change " ..
+        "tokens, tolerance or positions_%s", kind, n, budget, p.tolerance * 100, got, kind), 0)
+    end
+    text, exact = settle(kind, chosen, reserve, budget, rng, tok)
+    if longest_key() <= k then break end
   end
-  local text, exact = settle(kind, chosen, reserve, budget, rng, tok)
   local starts = item_starts(kind, chosen)
   local at = assert(lc.text.token_index(text, starts, tok))
   return { kind = kind, set_id = set_id, items = chosen, text = text, tokens = exact, starts = starts, at = at,
@@ -443,6 +450,20 @@ local function plan(run)
   local items, counts = {}, {}
   for _, kind in ipairs(p.kinds) do
     local pieces = state.pieces[kind]
+    -- Keys longer than max_key_tokens would shorten every context of their set
+    -- (each set is sized for its longest instruction): such pieces are left out.
+    local kept, kept_text, key_t = {}, {}, {}
+    for i, piece in ipairs(pieces) do
+      local kt = lc.text.count(SHAPES[kind].key(piece), tok)
+      if kt <= p.max_key_tokens then
+        local j = #kept + 1
+        kept[j], kept_text[j], key_t[j] = piece, state.text_of[kind][i], kt
+      else
+        unusable[kind] = unusable[kind] + 1
+      end
+    end
+    state.pieces[kind], state.text_of[kind], state.key_tokens[kind] = kept, kept_text, key_t
+    pieces = kept
     if #pieces == 0 then error(kind .. ": the inputs hold no usable " .. kind .. " pieces", 0) end
     local t = {}
     for i = 1, #pieces do t[i] = lc.text.count(state.text_of[kind][i], tok) end
@@ -539,16 +560,28 @@ local function grid_probe(item, ctx)
   local needles = { { text = state.text_of[kind][x], index = x } }
   local golds = nil
   local p = ctx.params
+  -- Other items for distractors and extra values: never the needle, never twice.
+  local taken = { [x] = true }
+  local function other_item()
+    for _ = 1, 1000 do
+      local y = rng:int(#pieces)
+      if not taken[y] then
+        taken[y] = true
+        return y
+      end
+    end
+    error(kind .. ": too few pieces for the grid's needles", 0)
+  end
   if item.needle == "multikey" then
     for _ = 1, p.distractors do
-      local y = rng:int(#pieces)
+      local y = other_item()
       local text = with_key(kind, pieces[y], perturb(key, rng), rng)
       needles[#needles + 1] = { text = text, index = y }
     end
   elseif item.needle == "multivalue" then
     golds = { piece }
     for _ = 2, p.values do
-      local y = rng:int(#pieces)
+      local y = other_item()
       local other = pieces[y]
       local text, name = with_key(kind, other, key, rng)
       local g
@@ -634,6 +667,7 @@ probe is written in --format trl (prompt/completion messages) with meta.probe, w
     kinds = lc.list("string", { "document", "code", "database" }, "probe kinds to build"),
     tokens = lc.int(32000, "a probe prompt's length, in the student's tokens", { min = 64 }),
     sets = lc.int(4, "contexts (sets) per kind", { min = 0 }),
+    max_key_tokens = lc.int(64, "pieces whose key is longer (in tokens) are left out of the FILM sets", { min = 1 }),
     tolerance = lc.number(0.05, "a set's context may miss the budget by this share when its N items cannot land " ..
       "within 16 tokens", { min = 0, max = 1 }),
     positions_document = lc.int(800, "document items per context (positions)", { min = 0 }),
