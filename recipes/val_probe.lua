@@ -520,9 +520,16 @@ local function plan(run)
     for _, kind in ipairs(p.kinds) do rep[kind] = { checked = checked[kind] or 0, found = found[kind] or 0 } end
     run:report("decontamination", rep)
   end
+  -- Each set's mean item length beside its kind's: a set whose N items must
+  -- fill `tokens` draws longer (or shorter) items than the kind's average.
   local sets = {}
   for i, s in ipairs(state.sets) do
-    sets[i] = { kind = s.kind, set_id = s.set_id, items = #s.items, context_tokens = s.tokens, target = s.target }
+    local t, sum, all = state.counts[s.kind], 0, 0
+    for _, x in ipairs(s.items) do sum = sum + t[x] end
+    for _, v in ipairs(t) do all = all + v end
+    sets[i] = { kind = s.kind, set_id = s.set_id, items = #s.items, context_tokens = s.tokens, target = s.target,
+                item_tokens_mean = math.floor(sum / #s.items * 10 + 0.5) / 10,
+                kind_item_tokens_mean = math.floor(all / #t * 10 + 0.5) / 10 }
   end
   run:report("probes", counts)
   run:report("sets", sets)
