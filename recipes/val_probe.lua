@@ -419,7 +419,8 @@ local function plan(run)
   if p.chat and tok.approximate then
     error("chat=true needs --tokenizer DIR (a model with a chat template)", 0)
   end
-  local wanted = {}
+  -- kinds: the ones asked for, or (empty) every kind the inputs hold.
+  local wanted, all = {}, #p.kinds == 0
   for _, k in ipairs(p.kinds) do
     if not SHAPES[k] then error("kinds: unknown kind '" .. tostring(k) .. "' (document, code, database)", 0) end
     wanted[k] = true
@@ -435,6 +436,7 @@ local function plan(run)
       error(string.format("%s:%d: not a VAL piece: expected {sentence, piece}, {function_name, function_define, " ..
         "piece} or {id, label, dcpt}", file, line), 0)
     end
+    if all then wanted[kind] = true end
     if wanted[kind] then
       local piece = piece_of(kind, rec)
       if piece then
@@ -446,9 +448,14 @@ local function plan(run)
       end
     end
   end
+  local kinds = {}
+  for _, k in ipairs(KINDS) do
+    if wanted[k] then kinds[#kinds + 1] = k end
+  end
+  if #kinds == 0 then error("the inputs hold no VAL pieces", 0) end
   local rng = lc.rng(run.seed, 0x76616c) -- "val": setup's own stream
   local items, counts = {}, {}
-  for _, kind in ipairs(p.kinds) do
+  for _, kind in ipairs(kinds) do
     local pieces = state.pieces[kind]
     -- Keys longer than max_key_tokens would shorten every context of their set
     -- (each set is sized for its longest instruction): such pieces are left out.
@@ -517,7 +524,7 @@ local function plan(run)
       end
     end
     local rep = {}
-    for _, kind in ipairs(p.kinds) do rep[kind] = { checked = checked[kind] or 0, found = found[kind] or 0 } end
+    for _, kind in ipairs(kinds) do rep[kind] = { checked = checked[kind] or 0, found = found[kind] or 0 } end
     run:report("decontamination", rep)
   end
   -- Each set's mean item length beside its kind's: a set whose N items must
@@ -671,7 +678,7 @@ probes whose gold item occurs in a training output (report.decontamination). Eac
 probe is written in --format trl (prompt/completion messages) with meta.probe, which
 `lacuna eval` reads.]],
   params = {
-    kinds = lc.list("string", { "document", "code", "database" }, "probe kinds to build"),
+    kinds = lc.list("string", {}, "probe kinds to build: document, code, database (default: every kind in the inputs)"),
     tokens = lc.int(32000, "a probe prompt's length, in the student's tokens", { min = 64 }),
     sets = lc.int(4, "contexts (sets) per kind", { min = 0 }),
     max_key_tokens = lc.int(64, "pieces whose key is longer (in tokens) are left out of the FILM sets", { min = 1 }),
