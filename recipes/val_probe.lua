@@ -669,8 +669,8 @@ student's tokens (--tokenizer, else the approximate counter; with chat=true the
 prompt is measured through the model's chat template); one probe per item:
 document sentence retrieval (a piece -> the whole sentence), code function
 retrieval (a body line -> the function name), database entity retrieval (an id ->
-label and description). A probe whose key occurs more than once in its context is
-skipped as ambiguous. grid_lengths adds, per kind, probes at every length x
+label and description). A probe is
+skipped as ambiguous (more than one item of its context holds the key). grid_lengths adds, per kind, probes at every length x
 grid_depths depths, for each of grid_needles: single, multikey (grid's needle plus
 `distractors` hard negatives whose keys differ by one character) and multivalue
 (`values` items share the key; all are asked for). decontaminate=FILE counts the
