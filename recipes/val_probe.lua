@@ -191,18 +191,21 @@ end
 local function settle(kind, chosen, reserve, budget, rng, tok)
   local t, sep_t = state.counts[kind], state.sep_tokens[kind]
   local goal = budget
-  local best, best_exact, best_items
+  local best, best_exact, best_chosen, best_reserve
   for _ = 1, 6 do
     local text = join_items(kind, chosen)
     local exact = lc.text.count(text, tok)
     if not best or math.abs(exact - (budget - 8)) < math.abs(best_exact - (budget - 8)) then
-      best, best_exact, best_items = text, exact, table.move(chosen, 1, #chosen, 1, {})
+      best, best_exact = text, exact
+      best_chosen, best_reserve = table.move(chosen, 1, #chosen, 1, {}), table.move(reserve, 1, #reserve, 1, {})
     end
     if exact <= budget and exact >= budget - 16 then break end
     goal = goal + (budget - 8 - exact)
     if not fit(chosen, reserve, t, sep_t, goal, rng) then break end
   end
-  table.move(best_items, 1, #best_items, 1, chosen)
+  -- (the closest draw: its items, and the reserve that goes with them)
+  table.move(best_chosen, 1, #best_chosen, 1, chosen)
+  table.move(best_reserve, 1, #best_reserve, 1, reserve)
   return best, best_exact
 end
 
