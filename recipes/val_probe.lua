@@ -589,10 +589,13 @@ local function grid_probe(item, ctx)
     end
     error(kind .. ": too few pieces for the grid's needles", 0)
   end
+  local distractor_keys
   if item.needle == "multikey" then
-    for _ = 1, p.distractors do
+    distractor_keys = lc.json.array {}
+    for i = 1, p.distractors do
       local y = other_item()
-      local text = with_key(kind, pieces[y], perturb(key, rng), rng)
+      distractor_keys[i] = perturb(key, rng)
+      local text = with_key(kind, pieces[y], distractor_keys[i], rng)
       needles[#needles + 1] = { text = text, index = y }
     end
   elseif item.needle == "multivalue" then
@@ -635,7 +638,8 @@ local function grid_probe(item, ctx)
   local others = total - needles[1].tokens
   return {
     kind = kind, key = key, piece = piece, golds = golds, context = context, instruction = instruction,
-    prompt_tokens = ptokens, rendered = rendered, token_offset = at[1], context_tokens = total, target_tokens = item.length, byte_start = starts[1],
+    distractor_keys = distractor_keys, prompt_tokens = ptokens, rendered = rendered, token_offset = at[1],
+    context_tokens = total, target_tokens = item.length, byte_start = starts[1],
     depth = others > 0 and math.min(1, at[1] / others) or 0,
     grid = { length = item.length, length_index = item.length_index, depth = item.depth,
              depth_index = item.depth_index, needle = item.needle, distractors = item.needle == "multikey"
@@ -672,9 +676,9 @@ student's tokens (--tokenizer, else the approximate counter; with chat=true the
 prompt is measured through the model's chat template); one probe per item:
 document sentence retrieval (a piece -> the whole sentence), code function
 retrieval (a body line -> the function name), database entity retrieval (an id ->
-label and description). A probe is
-skipped as ambiguous (more than one item of its context holds the key). grid_lengths adds, per kind, probes at every length x
-grid_depths depths, for each of grid_needles: single, multikey (grid's needle plus
+label and description). A probe is skipped as ambiguous when more than one item of
+its context holds its key. grid_lengths adds, per kind, probes at every length x
+grid_depths depths, for each of grid_needles: single, multikey (the needle plus
 `distractors` hard negatives whose keys differ by one character) and multivalue
 (`values` items share the key; all are asked for). decontaminate=FILE counts the
 probes whose gold item occurs in a training output (report.decontamination). Each
@@ -720,7 +724,7 @@ probe is written in --format trl (prompt/completion messages) with meta.probe, w
       set_id = pr.set_id, position_id = pr.position_id, positions = pr.positions,
       depth = pr.depth, token_offset = pr.token_offset, byte_start = pr.byte_start,
       context_tokens = pr.context_tokens, prompt_tokens = ptokens, target_tokens = pr.target_tokens,
-      grid = pr.grid, contaminated = item.contaminated or nil,
+      grid = pr.grid, distractor_keys = pr.distractor_keys, contaminated = item.contaminated or nil,
     })
     if pr.golds then
       local answers = lc.json.array {}

@@ -111,7 +111,14 @@ lc run "$RECIPE" -i "$FIX/pieces_database.jsonl" -o "$TMP/grid.jsonl" -p kinds=d
 expect_in "$ERR" "18 planned = 18 ok" "grid probes planned"
 expect_eq "$(jq -r '.meta.probe | select(.prompt_tokens > .target_tokens or .prompt_tokens < .target_tokens - 16) | .key' \
   "$TMP/grid.jsonl" | wc -l)" 0 "grid prompts within 16 tokens of their length"
-mk=$(jq -r 'select(.meta.probe.grid.needle == "multikey") | .prompt[0].content' "$TMP/grid.jsonl" | head -c 100000)
+# multikey: each hard negative's key is in the context, differs from the key by one character, and
+# the key itself is held by the needle alone
+mk_bad=$(jq -r 'select(.meta.probe.grid.needle == "multikey") | .meta.probe as $p | .prompt[0].content as $c
+  | $p.distractor_keys[] | select(($c | contains(.) | not) or . == $p.key or (length != ($p.key | length))
+    or ([$c | scan("id: " + $p.key + ",")] | length) != 1)' "$TMP/grid.jsonl" | wc -l)
+expect_eq "$mk_bad" 0 "multikey: hard negatives one character away from the key, the key unique"
+expect_eq "$(jq -r 'select(.meta.probe.grid.needle == "multikey") | .meta.probe.distractor_keys | length' \
+  "$TMP/grid.jsonl" | sort -u)" 3 "multikey: 3 distractors by default"
 expect_eq "$(jq -r 'select(.meta.probe.grid.needle == "multivalue") | .meta.probe.answers | length' "$TMP/grid.jsonl" | sort -u)" \
   2 "multivalue probes carry their answers"
 lc eval "$TMP/grid.jsonl" -o "$TMP/pred_grid.jsonl" "${EV[@]}" --json --svg "$TMP/grid.svg"
