@@ -98,6 +98,29 @@ expect_in "$ERR" "360 probes = 359 scored + 1 failed" "only that probe failed"
 expect_eq "$(jq -c 'select(.error) | [.kind, (.score == null), (.error | test("scripted failure"))]' "$TMP/pred_fail.jsonl")" \
   '["document",true,true]' "its line has the error and no score"
 
+# ---- interrupted, then resumed from the cache: nothing written, then nothing paid twice ----
+server_config '{"latency_ms": 40}'
+reset_stats
+"$LACUNA" eval "$TMP/probes.jsonl" -o "$TMP/pred_int.jsonl" --model m --base-url "$BASE_URL" \
+  --cache "$TMP/int.db" --concurrency 8 --no-progress >"$TMP/int.out" 2>"$TMP/int.err" &
+pid=$!
+for ((i = 0; i < 400; i++)); do # until some 40 probes are answered
+  [ "$(stat_get '.by_status["200"] // 0')" -ge 40 ] && break
+  sleep 0.05
+done
+kill -INT "$pid"
+wait "$pid"
+expect_eq "$?" 130 "Ctrl-C stops eval with 130"
+expect_eq "$([ -e "$TMP/pred_int.jsonl" ] && echo written || echo none)" none "an interrupted eval writes nothing"
+server_config '{"latency_ms": 0}'
+lc eval "$TMP/probes.jsonl" -o "$TMP/pred_int.jsonl" --model m --base-url "$BASE_URL" --cache "$TMP/int.db"
+expect_eq "$CODE" 0 "the rerun finishes ($ERR)"
+hits=$(sed -n 's/.*teacher: \([0-9]*\) requests (0 retries), \([0-9]*\) cache hits.*/\1 \2/p' <<<"$ERR")
+expect_ne "${hits#* }" 0 "the rerun answers the probes done before the interrupt from the cache"
+expect_eq "$(( ${hits% *} + ${hits#* } ))" 360 "requests + cache hits = the probes"
+expect_eq "$(jq -c 'del(.cached)' "$TMP/pred_int.jsonl" | md5sum)" "$(jq -c 'del(.cached)' "$TMP/pred.jsonl" | md5sum)" \
+  "the resumed predictions equal the uninterrupted ones"
+
 # ---- FILM's own probe format: {prompt, completion, position_id, set_id} ----
 jq -c '{prompt: .prompt[0].content, completion: .meta.probe.completion, position_id: .meta.probe.position_id,
         set_id: .meta.probe.set_id}' "$TMP/p_code.jsonl" >"$TMP/code_backward_film.jsonl"
