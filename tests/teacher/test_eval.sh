@@ -127,6 +127,15 @@ jq -c '{prompt: .prompt[0].content, completion: .meta.probe.completion, position
 lc eval "$TMP/code_backward_film.jsonl" -o "$TMP/pred_film.jsonl" "${EV[@]}" --json
 expect_eq "$CODE" 0 "FILM-format eval ($ERR)"
 expect_true "FILM format: the same code avg" near "$(jq .curves.code.avg <<<"$OUT")" 36/49
+# FILM's skip list (0-based line indices): leaving out positions 0-39 leaves span 1 with 40-48,
+# all in the middle third: avg (0 + 19/49 + 1) / 3 = 68/147, gap 1.
+jq -nc '[range(0; 40)]' >"$TMP/skip.json"
+lc eval "$TMP/code_backward_film.jsonl" -o "$TMP/pred_skip.jsonl" "${EV[@]}" --skip-list "$TMP/skip.json" --json
+expect_in "$ERR" "120 probes = 80 scored + 40 skipped (--skip-list) + 0 failed" "skip-listed probes are not sent"
+expect_true "skip list: avg 68/147" near "$(jq .curves.code.avg <<<"$OUT")" 68/147
+expect_true "skip list: gap 1" near "$(jq .curves.code.gap <<<"$OUT")" 1/1
+expect_eq "$(jq -c 'select(.position_id == 3) | [.skipped, .score]' "$TMP/pred_skip.jsonl")" '[true,null]' \
+  "a skipped probe's line says so"
 
 # ---- grid: 2 lengths x 3 depths x 3 needle kinds ----
 lc run "$RECIPE" -i "$FIX/pieces_database.jsonl" -o "$TMP/grid.jsonl" -p kinds=database -p sets=0 \

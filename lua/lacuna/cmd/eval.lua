@@ -47,6 +47,8 @@ M.groups = {
       doc = "film (default): average positions start..start+48 of each span of 50, as FILM's plot.py does; " ..
         "all: all 50" },
     { "--limit", arg = "N", key = "limit", kind = "int", min = 0, doc = "only the first N probes" },
+    { "--skip-list", arg = "FILE", key = "skip_list",
+      doc = "a JSON list of 0-based probe line indices not to send or score (FILM's *_skip_list.json)" },
     { "--json", key = "json", kind = "flag", doc = "print the summary as JSON instead of text" },
     { "--svg", arg = "FILE", key = "svg", doc = "draw the position curves and the length x depth grids into FILE" },
     { "-q", "--quiet", key = "quiet", kind = "flag", doc = "no progress or counts on stderr" },
@@ -123,8 +125,14 @@ local function read_probe(obj, path, o)
   return msgs, probe
 end
 
+-- What a skipped line's output shows of it (its kind and place), best effort.
+local function read_probe_meta(obj, path, o)
+  local _, probe = read_probe(obj, path, o)
+  return type(probe) == "table" and probe or {}
+end
+
 local LINE_ORDER = { "probe", "kind", "family", "set_id", "position_id", "depth", "grid", "samples", "score", "error",
-  "cached" }
+  "skipped", "cached" }
 
 local function line_of(seq, probe, fields)
   local line = { probe = seq, kind = probe.kind, family = probe.family, set_id = probe.set_id,
@@ -204,9 +212,9 @@ local function json_summary(s)
         scores = arr(cells) }, { __jsonorder = { "avg", "lengths", "depths", "scores" } })
     end
   end
-  return setmetatable({ probes = s.probes, scored = s.scored, failed = s.failed, spans = s.spans,
+  return setmetatable({ probes = s.probes, scored = s.scored, skipped = s.skipped, failed = s.failed, spans = s.spans,
     curves = curves, grids = grids, teacher = s.teacher },
-    { __jsonorder = { "probes", "scored", "failed", "spans", "curves", "grids", "teacher" } })
+    { __jsonorder = { "probes", "scored", "skipped", "failed", "spans", "curves", "grids", "teacher" } })
 end
 
 function M.main(o)
@@ -223,6 +231,25 @@ function M.main(o)
     rd:close()
     usage.error("-o: %s", werr)
   end
+  local skip = {}
+  if o.skip_list then
+    local f, ferr = io.open(o.skip_list, "rb")
+    local list = f and json.decode(f:read("a") or "")
+    if f then f:close() end
+    if type(list) ~= "table" or not json.is_array(list) then
+      rd:close()
+      w:abort()
+      usage.error("--skip-list %s: %s", o.skip_list, ferr or "expected a JSON list of probe indices")
+    end
+    for _, k in ipairs(list) do
+      if math.type(k) ~= "integer" then
+        rd:close()
+        w:abort()
+        usage.error("--skip-list %s: %s is not a probe index", o.skip_list, tostring(k))
+      end
+      skip[k] = true
+    end
+  end
   local t0 = sys.clock()
   local pool = teacher.pool(runner.teacher_config(o))
   local chat = pool:teacher(nil, nil)
@@ -234,7 +261,7 @@ function M.main(o)
   local max_tokens, temperature = o.max_tokens or 128, o.temperature or 0
   local seq, pending = 0, {}
   local scored = {}
-  local counts = { probes = 0, scored = 0, failed = 0, deferred = 0 }
+  local counts = { probes = 0, scored = 0, skipped = 0, failed = 0, deferred = 0 }
   local first_errors, write_err = {}, nil
   -- A progress line on stderr: updating in place on a terminal, else every 5 s.
   local tty = sys.isatty(2)
@@ -265,7 +292,9 @@ function M.main(o)
       end
       seq = seq + 1
       local item
-      if v == false then
+      if skip[seq - 1] then
+        item = { skipped = true, probe = v and read_probe_meta(v, o.probes, o) or {} }
+      elseif v == false then
         item = { bad = a, probe = {} }
       else
         local msgs, probe = read_probe(v, o.probes, o)
@@ -279,6 +308,7 @@ function M.main(o)
       return item
     end,
     work = function(item)
+      if item.skipped then return { skipped = true } end
       if item.bad then error(item.bad, 0) end
       local r = chat:chat { messages = item.messages, temperature = temperature, max_tokens = max_tokens }
       local text = r.text or ""
@@ -293,7 +323,10 @@ function M.main(o)
         counts.deferred = counts.deferred + 1 -- (--batch-export: the request is in the batch file)
         return
       end
-      if ok then
+      if ok and res.skipped then
+        counts.skipped = counts.skipped + 1
+        fields = { skipped = true }
+      elseif ok then
         counts.scored = counts.scored + 1
         fields = { samples = json.array { res.text }, score = res.score, cached = res.cached or nil }
         scored[#scored + 1] = { kind = probe.kind, family = probe.family, set_id = probe.set_id,
@@ -340,7 +373,8 @@ function M.main(o)
     if r.family == "grid" and type(r.grid) == "table" then grid[#grid + 1] = r else film[#film + 1] = r end
   end
   local rep = pool:report()
-  local summary = { probes = counts.probes, scored = counts.scored, failed = counts.failed, spans = o.spans or "film",
+  local summary = { probes = counts.probes, scored = counts.scored, skipped = counts.skipped, failed = counts.failed,
+    spans = o.spans or "film",
     curves = curve.film(film, { spans = o.spans }), grids = curve.grid(grid),
     teacher = runner.teacher_manifest(rep) }
   local cok, cerr = w:commit()
@@ -359,8 +393,9 @@ function M.main(o)
   local wall = sys.clock() - t0
   if not o.quiet then
     for _, e in ipairs(first_errors) do io.stderr:write("lacuna: ", e, "\n") end
-    io.stderr:write(string.format("lacuna: eval: %d probes = %d scored + %d failed in %.2fs (%.1f probes/s) -> %s\n",
-      counts.probes, counts.scored, counts.failed, wall, wall > 0 and counts.probes / wall or 0, o.output))
+    io.stderr:write(string.format("lacuna: eval: %d probes = %d scored + %s%d failed in %.2fs (%.1f probes/s) -> %s\n",
+      counts.probes, counts.scored, counts.skipped > 0 and string.format("%d skipped (--skip-list) + ", counts.skipped)
+      or "", counts.failed, wall, wall > 0 and counts.probes / wall or 0, o.output))
     if rep.used then
       io.stderr:write(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits\n", rep.requests,
         rep.retries, rep.cache_hits))
