@@ -44,7 +44,8 @@ M.groups = {
         "the file name)" },
     { "--max-tokens", arg = "N", key = "max_tokens", kind = "int", min = 1,
       doc = "the answer's length limit (default 128, FILM's)" },
-    { "--temperature", arg = "T", key = "temperature", kind = "number", min = 0, doc = "sampling temperature (default 0)" },
+    { "--temperature", arg = "T", key = "temperature", kind = "number", min = 0,
+      doc = "sampling temperature (default 0)" },
     { "--spans", arg = "film|all", key = "spans",
       doc = "film (default): average positions start..start+48 of each span of 50, as FILM's plot.py does; " ..
         "all: all 50" },

@@ -110,7 +110,8 @@ function M.run(o, rd, w, pool, skip, t0)
       else
         counts.failed = counts.failed + 1
         local msg = tostring(out)
-        if #res.first_errors < 5 then res.first_errors[#res.first_errors + 1] = string.format("probe %d: %s", i, msg) end
+        local errs = res.first_errors
+        if #errs < 5 then errs[#errs + 1] = string.format("probe %d: %s", i, msg) end
         fields = { error = msg }
       end
       if not res.write_err then
