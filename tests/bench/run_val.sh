@@ -9,6 +9,7 @@
 #          rerun from the cache, against a minimal Node client posting the same
 #          request bodies to the same server, 64 in flight (its HTTP limit); probes/s.
 # Usage: tests/bench/run_val.sh [--quick]   (BUILD=build; VALPROBING=../shared/data/valprobing;
+#   REPS=3 runs of each eval line, the median kept; the builds run once;
 #   --quick: 200/200/190 positions x 1 set of 8,000 tokens). Prints markdown tables.
 # Exit 0 ok, 1 a run failed, 2 setup.
 set -euo pipefail
@@ -21,6 +22,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
 BUILD=${BUILD:-build}
+REPS=${REPS:-3}
 if [[ ! -d $BUILD && -d $ROOT/$BUILD ]]; then BUILD=$ROOT/$BUILD; fi
 LACUNA=$BUILD/lacuna
 VAL=${VALPROBING:-$ROOT/../shared/data/valprobing}
@@ -43,6 +45,14 @@ timed() {
 }
 secs() { cut -d' ' -f1 "$WORK/$1.time"; }
 mb() { awk '{ printf "%.0f", $2 / 1024 }' "$WORK/$1.time"; }
+# median NAME CMD...: REPS runs of CMD (each may use $REP); keeps the median run's "seconds peak_kb".
+median() {
+  local name=$1; shift
+  for ((REP = 1; REP <= REPS; REP++)); do
+    timed "$name.$REP" "$@"
+    cat "$WORK/$name.$REP.time"
+  done | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }' >"$WORK/$name.time"
+}
 
 echo "| build (FILM's pieces) | seconds | peak RSS MB | probes planned = ok + skipped | output MB |"
 echo "|---|---|---|---|---|"
@@ -108,14 +118,15 @@ await Promise.all(Array.from({ length: 64 }, one));
 agent.destroy();
 if (failed) { console.error(`${failed} requests failed`); process.exit(1); }
 JS
-timed post node "$WORK/post.mjs" "$WORK/bodies.jsonl" "$URL/chat/completions"
-timed eval "$LACUNA" eval "$PROBES" -o "$WORK/pred.jsonl" --model m --base-url "$URL" --concurrency 64 \
-  --cache "$WORK/cache.db" --no-progress
-timed rerun "$LACUNA" eval "$PROBES" -o "$WORK/pred2.jsonl" --model m --base-url "$URL" --concurrency 64 \
+median post node "$WORK/post.mjs" "$WORK/bodies.jsonl" "$URL/chat/completions"
+# (a new cache for each run)
+median eval bash -c 'rm -f "$1"*; exec "$2" eval "$3" -o "$4" --model m --base-url "$5" --concurrency 64 --cache "$1" \
+  --no-progress' _ "$WORK/cache.db" "$LACUNA" "$PROBES" "$WORK/pred.jsonl" "$URL"
+median rerun "$LACUNA" eval "$PROBES" -o "$WORK/pred2.jsonl" --model m --base-url "$URL" --concurrency 64 \
   --cache "$WORK/cache.db" --no-progress
 rate() { awk -v n="$N" -v s="$(secs "$1")" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 0.001) }'; }
 echo
-echo "| eval of $N probes, concurrency 64 | seconds | probes/s | peak RSS MB |"
+echo "| eval of $N probes, concurrency 64, median of $REPS | seconds | probes/s | peak RSS MB |"
 echo "|---|---|---|---|"
 echo "| Node client, 64 in flight, same bodies (HTTP limit) | $(secs post) | $(rate post) | $(mb post) |"
 echo "| lacuna eval, cache on | $(secs eval) | $(rate eval) | $(mb eval) |"
