@@ -127,6 +127,13 @@ jq -c '{prompt: .prompt[0].content, completion: .meta.probe.completion, position
 lc eval "$TMP/code_backward_film.jsonl" -o "$TMP/pred_film.jsonl" "${EV[@]}" --json
 expect_eq "$CODE" 0 "FILM-format eval ($ERR)"
 expect_true "FILM format: the same code avg" near "$(jq .curves.code.avg <<<"$OUT")" 36/49
+# a malformed probe line fails that probe only, named by file:line
+{ cat "$TMP/code_backward_film.jsonl"; echo '{"prompt": 5}'; } >"$TMP/code_bad.jsonl"
+lc eval "$TMP/code_bad.jsonl" -o "$TMP/pred_bad.jsonl" "${EV[@]}" --kind code
+expect_eq "$CODE" 1 "a bad probe line makes exit 1"
+expect_in "$ERR" "121 probes = 120 scored + 1 failed" "only the bad line failed"
+expect_in "$(jq -r 'select(.error) | .error' "$TMP/pred_bad.jsonl")" "code_bad.jsonl:121: no prompt" \
+  "its line names the file and line"
 # FILM's skip list (0-based line indices): leaving out positions 0-39 leaves span 1 with 40-48,
 # all in the middle third: avg (0 + 19/49 + 1) / 3 = 68/147, gap 1.
 jq -nc '[range(0; 40)]' >"$TMP/skip.json"
