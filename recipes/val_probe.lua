@@ -412,26 +412,18 @@ end
 
 -- ---- setup ----
 
-local function plan(run)
-  local p = run.params
-  local tok = run.tokenizer
-  local a, b = p.template:find("{context}", 1, true)
-  if not a or not p.template:find("{instruction}", b + 1, true) then
-    error("template must hold {context} and, after it, {instruction}", 0)
-  end
-  if p.chat and tok.approximate then
-    error("chat=true needs --tokenizer DIR (a model with a chat template)", 0)
-  end
-  -- kinds: the ones asked for, or (empty) every kind the inputs hold.
+-- Reads every input record into state.pieces by kind (the kinds asked for, or
+-- every kind the inputs hold). Returns the kinds and the unusable counts.
+local function read_pieces(run, p)
   local wanted, all = {}, #p.kinds == 0
   for _, k in ipairs(p.kinds) do
     if not SHAPES[k] then error("kinds: unknown kind '" .. tostring(k) .. "' (document, code, database)", 0) end
     wanted[k] = true
   end
   local unusable = {}
+  state.text_of = {}
   for _, k in ipairs(KINDS) do
-    state.pieces[k], state.text_of = {}, state.text_of or {}
-    state.text_of[k], unusable[k] = {}, 0
+    state.pieces[k], state.text_of[k], unusable[k] = {}, {}, 0
   end
   for rec, file, line in run:records() do
     local kind = kind_of(rec)
@@ -456,82 +448,87 @@ local function plan(run)
     if wanted[k] then kinds[#kinds + 1] = k end
   end
   if #kinds == 0 then error("the inputs hold no VAL pieces", 0) end
-  local rng = lc.rng(run.seed, 0x76616c) -- "val": setup's own stream
-  local items, counts = {}, {}
-  for _, kind in ipairs(kinds) do
-    local pieces = state.pieces[kind]
-    -- Keys longer than max_key_tokens would shorten every context of their set
-    -- (each set is sized for its longest instruction): such pieces are left out.
-    local kept, kept_text, key_t = {}, {}, {}
-    for i, piece in ipairs(pieces) do
-      local kt = lc.text.count(SHAPES[kind].key(piece), tok)
-      if kt <= p.max_key_tokens then
-        local j = #kept + 1
-        kept[j], kept_text[j], key_t[j] = piece, state.text_of[kind][i], kt
-      else
-        unusable[kind] = unusable[kind] + 1
-      end
+  return kinds, unusable
+end
+
+-- Counts a kind's pieces (their text, their key) under the run's tokenizer.
+-- Keys longer than max_key_tokens would shorten every context of their set
+-- (each set is sized for its longest instruction): such pieces are left out.
+local function measure_pieces(kind, p, tok, unusable)
+  local kept, kept_text, key_t = {}, {}, {}
+  for i, piece in ipairs(state.pieces[kind]) do
+    local kt = lc.text.count(SHAPES[kind].key(piece), tok)
+    if kt <= p.max_key_tokens then
+      local j = #kept + 1
+      kept[j], kept_text[j], key_t[j] = piece, state.text_of[kind][i], kt
+    else
+      unusable[kind] = unusable[kind] + 1
     end
-    state.pieces[kind], state.text_of[kind], state.key_tokens[kind] = kept, kept_text, key_t
-    pieces = kept
-    if #pieces == 0 then error(kind .. ": the inputs hold no usable " .. kind .. " pieces", 0) end
-    local t = {}
-    for i = 1, #pieces do t[i] = lc.text.count(state.text_of[kind][i], tok) end
-    state.counts[kind] = t
-    state.sep_tokens[kind] = lc.text.count(SHAPES[kind].sep, tok)
-    local n = p["positions_" .. kind]
-    local c = { pieces = #pieces, unusable = unusable[kind], probes = 0, ambiguous = 0, grid = 0 }
-    counts[kind] = c
-    for s = 0, (n > 0 and p.sets or 0) - 1 do
-      local set = build_set(kind, s, n, p, tok, rng)
-      state.sets[#state.sets + 1] = set
-      for pos = 1, n do
-        local piece = pieces[set.items[pos]]
-        local key = SHAPES[kind].key(piece)
-        local hits = holders(kind, set.text, key, set.starts)
-        if hits > 1 then c.ambiguous = c.ambiguous + 1 end
-        items[#items + 1] = { family = "film", set = #state.sets, position = pos, hits = hits }
-        c.probes = c.probes + 1
-      end
+  end
+  if #kept == 0 then error(kind .. ": the inputs hold no usable " .. kind .. " pieces", 0) end
+  state.pieces[kind], state.text_of[kind], state.key_tokens[kind] = kept, kept_text, key_t
+  local t = {}
+  for i = 1, #kept do t[i] = lc.text.count(kept_text[i], tok) end
+  state.counts[kind] = t
+  state.sep_tokens[kind] = lc.text.count(SHAPES[kind].sep, tok)
+end
+
+-- A kind's FILM sets and their probes (items), counted in c.
+local function plan_film(kind, p, tok, rng, items, c)
+  local n = p["positions_" .. kind]
+  for s = 0, (n > 0 and p.sets or 0) - 1 do
+    local set = build_set(kind, s, n, p, tok, rng)
+    state.sets[#state.sets + 1] = set
+    for pos = 1, n do
+      local key = SHAPES[kind].key(state.pieces[kind][set.items[pos]])
+      local hits = holders(kind, set.text, key, set.starts)
+      if hits > 1 then c.ambiguous = c.ambiguous + 1 end
+      items[#items + 1] = { family = "film", set = #state.sets, position = pos, hits = hits }
+      c.probes = c.probes + 1
     end
-    for li, length in ipairs(p.grid_lengths) do
-      for d = 0, p.grid_depths - 1 do
-        local depth = p.grid_depths > 1 and d / (p.grid_depths - 1) or 0.5
-        for _, variant in ipairs(p.grid_needles) do
-          for r = 1, p.grid_repeats do
-            items[#items + 1] = { family = "grid", kind = kind, length = length, length_index = li - 1,
-                                  depth = depth, depth_index = d, needle = variant, repeat_index = r - 1 }
-            c.grid = c.grid + 1
-          end
+  end
+end
+
+-- A kind's grid probes: every length x depth x needle kind x repeat.
+local function plan_grid(kind, p, items, c)
+  for li, length in ipairs(p.grid_lengths) do
+    for d = 0, p.grid_depths - 1 do
+      local depth = p.grid_depths > 1 and d / (p.grid_depths - 1) or 0.5
+      for _, variant in ipairs(p.grid_needles) do
+        for r = 1, p.grid_repeats do
+          items[#items + 1] = { family = "grid", kind = kind, length = length, length_index = li - 1,
+                                depth = depth, depth_index = d, needle = variant, repeat_index = r - 1 }
+          c.grid = c.grid + 1
         end
       end
     end
   end
-  for _, v in ipairs(p.grid_needles) do
-    if v ~= "single" and v ~= "multikey" and v ~= "multivalue" then
-      error("grid_needles: unknown needle '" .. tostring(v) .. "' (single, multikey, multivalue)", 0)
-    end
-  end
-  if p.decontaminate then
-    state.train_text = training_text(p.decontaminate)
-    local found, checked = {}, {}
-    for _, it in ipairs(items) do
-      if it.family == "film" then
-        local set = state.sets[it.set]
-        local piece = state.pieces[set.kind][set.items[it.position]]
-        checked[set.kind] = (checked[set.kind] or 0) + 1
-        if state.train_text:find(gold_item(set.kind, piece), 1, true) then
-          it.contaminated = true
-          found[set.kind] = (found[set.kind] or 0) + 1
-        end
+end
+
+-- Flags the FILM probes whose gold item occurs in the training output and
+-- reports the counts per kind.
+local function decontaminate(run, p, kinds, items)
+  state.train_text = training_text(p.decontaminate)
+  local found, checked = {}, {}
+  for _, it in ipairs(items) do
+    if it.family == "film" then
+      local set = state.sets[it.set]
+      local piece = state.pieces[set.kind][set.items[it.position]]
+      checked[set.kind] = (checked[set.kind] or 0) + 1
+      if state.train_text:find(gold_item(set.kind, piece), 1, true) then
+        it.contaminated = true
+        found[set.kind] = (found[set.kind] or 0) + 1
       end
     end
-    local rep = {}
-    for _, kind in ipairs(kinds) do rep[kind] = { checked = checked[kind] or 0, found = found[kind] or 0 } end
-    run:report("decontamination", rep)
   end
-  -- Each set's mean item length beside its kind's: a set whose N items must
-  -- fill `tokens` draws longer (or shorter) items than the kind's average.
+  local rep = {}
+  for _, kind in ipairs(kinds) do rep[kind] = { checked = checked[kind] or 0, found = found[kind] or 0 } end
+  run:report("decontamination", rep)
+end
+
+-- Each set's mean item length beside its kind's: a set whose N items must
+-- fill `tokens` draws longer (or shorter) items than the kind's average.
+local function set_report()
   local sets = {}
   for i, s in ipairs(state.sets) do
     local t, sum, all = state.counts[s.kind], 0, 0
@@ -541,8 +538,37 @@ local function plan(run)
                 item_tokens_mean = math.floor(sum / #s.items * 10 + 0.5) / 10,
                 kind_item_tokens_mean = math.floor(all / #t * 10 + 0.5) / 10 }
   end
+  return sets
+end
+
+local function plan(run)
+  local p = run.params
+  local tok = run.tokenizer
+  local a, b = p.template:find("{context}", 1, true)
+  if not a or not p.template:find("{instruction}", b + 1, true) then
+    error("template must hold {context} and, after it, {instruction}", 0)
+  end
+  if p.chat and tok.approximate then
+    error("chat=true needs --tokenizer DIR (a model with a chat template)", 0)
+  end
+  for _, v in ipairs(p.grid_needles) do
+    if v ~= "single" and v ~= "multikey" and v ~= "multivalue" then
+      error("grid_needles: unknown needle '" .. tostring(v) .. "' (single, multikey, multivalue)", 0)
+    end
+  end
+  local kinds, unusable = read_pieces(run, p)
+  local rng = lc.rng(run.seed, 0x76616c) -- "val": setup's own stream
+  local items, counts = {}, {}
+  for _, kind in ipairs(kinds) do
+    measure_pieces(kind, p, tok, unusable)
+    local c = { pieces = #state.pieces[kind], unusable = unusable[kind], probes = 0, ambiguous = 0, grid = 0 }
+    counts[kind] = c
+    plan_film(kind, p, tok, rng, items, c)
+    plan_grid(kind, p, items, c)
+  end
+  if p.decontaminate then decontaminate(run, p, kinds, items) end
   run:report("probes", counts)
-  run:report("sets", sets)
+  run:report("sets", set_report())
   run:report("tokenizer", tok.approximate and "approximate" or tok.name)
   return items
 end
