@@ -148,6 +148,9 @@ expect_eq "$(jq -c 'select(.position_id == 3) | [.skipped, .score]' "$TMP/pred_s
 lc run "$RECIPE" -i "$FIX/pieces_database.jsonl" -o "$TMP/grid.jsonl" -p kinds=database -p sets=0 \
   -p grid_lengths=600,1200 -p grid_depths=3 -p grid_needles=single,multikey,multivalue --no-progress
 expect_in "$ERR" "18 planned = 18 ok" "grid probes planned"
+"$LACUNA" run "$RECIPE" -i "$FIX/pieces_database.jsonl" -o "$TMP/grid_w1.jsonl" -p kinds=database -p sets=0 \
+  -p grid_lengths=600,1200 -p grid_depths=3 -p grid_needles=single,multikey,multivalue --window 1 -q
+expect_eq "$(md5sum <"$TMP/grid_w1.jsonl")" "$(md5sum <"$TMP/grid.jsonl")" "the same probes whatever --window"
 expect_eq "$(jq -r '.meta.probe | select(.prompt_tokens > .target_tokens or .prompt_tokens < .target_tokens - 16) | .key' \
   "$TMP/grid.jsonl" | wc -l)" 0 "grid prompts within 16 tokens of their length"
 # multikey: each hard negative's key is in the context, differs from the key by one character, and
