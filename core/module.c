@@ -31,6 +31,7 @@ static const struct {
     {"text", lacuna_open_text},
     {"fetch", lacuna_open_fetch},
     {"lineedit", lacuna_open_lineedit},
+    {"pycase", lacuna_open_pycase},
     {"spawn", lacuna_open_spawn},
     {NULL, NULL},
 };
