@@ -94,12 +94,12 @@ function M.run(cmd, o)
   local args = own_args()
   table.remove(args, 1) -- "run"
   local own = { ["--jobs"] = true, ["-o"] = true, ["--output"] = true }
-  -- A setup that calls the teacher runs first, alone: its answers land in the
-  -- cache and every shard plans from the same ones (at temperature > 0 two
-  -- shards asking at once would each get their own).
-  -- (the recipe, params, format, tokenizer and inputs are checked here once,
-  -- rather than failing in every shard)
+  -- The recipe, params, format, tokenizer and inputs are checked here once,
+  -- rather than failing in every shard.
   local r = require("lacuna.runner").prepare(o)
+  -- A setup runs first, alone (--limit 0): the teacher answers it gets land in
+  -- the cache and every shard plans from the same ones (at temperature > 0 two
+  -- shards asking at once would each get their own).
   if r.setup and not o.no_cache then
     local child = rewrite(args, cmd, { ["--jobs"] = true, ["-o"] = true, ["--output"] = true, ["--limit"] = true },
       { "-o", dir .. "/setup.jsonl", "--limit", "0", "-q" })
