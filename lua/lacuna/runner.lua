@@ -331,13 +331,11 @@ function M.execute(r, values, o, sink, pool, run)
   })
   buffer:close()
   if not ok_run then error(n, 0) end
-  if run.state then
-    run.state.order_buffer = { spilled = buffer.spilled, spill_bytes = buffer.spill_bytes,
-                               peak_memory_bytes = buffer.peak_held }
-  end
   collectgarbage(previous_gc)
   local planned = spec.kind ~= "records"
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
+           order_buffer = output.ordered({ spilled_items = buffer.spilled, spilled_bytes = buffer.spill_bytes,
+             peak_memory_bytes = buffer.peak_held }, { "spilled_items", "spilled_bytes", "peak_memory_bytes" }),
            stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil,
            plan_size = spec.n or (spec.list and #spec.list) or nil }
 end
@@ -519,7 +517,7 @@ end
 local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
 local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
-  "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "trusted", "limits",
+  "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "trusted", "limits", "order_buffer",
   "wall_seconds", "cpu_seconds", "finished_at" }
 
 -- The manifest's fields known before the run: checked to encode before the
@@ -647,6 +645,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.stopped_early = stopped
     m.report = run_view.report(run.state)
     m.teacher = M.teacher_manifest(rep)
+    m.order_buffer = res.order_buffer -- finished items that waited for an earlier one
     m.wall_seconds = ms(wall)
     m.cpu_seconds = ms(sys.cputime() - cpu0)
     m.finished_at = sys.utc_iso8601()

@@ -573,6 +573,7 @@ function logLine(cx, fault, status) {
   logStream.write(JSON.stringify({
     n: cx.counter, t_ms: Math.round(performance.now() - t0), digest: cx.digest ?? null,
     model: cx.req ? cx.req.model : null, fault: fault ?? null, status: status ?? null,
+    in_flight: cx.inFlight ?? null,
   }) + '\n');
 }
 
@@ -608,6 +609,7 @@ function handleChat(req, res, raw) {
   const finish = (fault, status) => {
     if (done) return;
     done = true;
+    cx.inFlight = stats.in_flight; // this request included
     trackInFlight();
     stats.in_flight--;
     stats.last_ms = performance.now();
