@@ -496,6 +496,12 @@ static int admitted(lua_State *L, int admit_idx) {
   return yes;
 }
 
+/* Whether another item may start now: the window, the order ring and admit. */
+static int can_launch(lua_State *L, lacuna_sched *s, int admit_idx, long long launched, long long emitted) {
+  return s->running < s->window && launched - emitted < s->order &&
+         (s->running == 0 || admitted(L, admit_idx));
+}
+
 /* The body of sched.run, called protected: (sched, next, work, done, admit). */
 static int sched_loop(lua_State *L) {
   lacuna_sched *s = lua_touserdata(L, 1);
@@ -505,8 +511,8 @@ static int sched_loop(lua_State *L) {
   for (;;) {
     /* Checked before every launch too: items that finish synchronously
      * never reach the count hook, and would otherwise run to the end. */
-    while (!exhausted && !(interrupted = lacuna_sys_interrupted()) && s->running < s->window &&
-           launched - emitted < s->order && (s->running == 0 || admitted(L, admit_idx))) {
+    while (!exhausted && !(interrupted = lacuna_sys_interrupted()) &&
+           can_launch(L, s, admit_idx, launched, emitted)) {
       lua_pushvalue(L, next_idx);
       lua_call(L, 0, 1);
       if (lua_isnil(L, -1)) {
@@ -531,6 +537,9 @@ static int sched_loop(lua_State *L) {
     interrupted = lacuna_sys_interrupted();
     if (emitted == launched && (exhausted || interrupted)) break;
     if (s->rq_len > 0) continue;
+    /* An item finished in this pass may have made room: start the next
+     * ones before waiting for events. */
+    if (!exhausted && !interrupted && can_launch(L, s, admit_idx, launched, emitted)) continue;
     if (emitted < launched) {
       if (interrupted) {
         fail_all_waiting(s, "interrupted");
