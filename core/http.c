@@ -7,6 +7,7 @@
  * Retries, backoff, rate limits and caching are policy: lua/lacuna/teacher.lua. */
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,7 @@ static void note_limit(transfer *t, const char *data, size_t len) {
         v = strtod(value, &end);
         if (end == value || *end != '\0') v = -1;
       }
-      if (v >= 0) {
+      if (v >= 0 && isfinite(v)) {
         t->limits[i] = v;
         t->limits_seen |= 1u << i;
       }

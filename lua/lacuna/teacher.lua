@@ -128,6 +128,9 @@ end
 
 local function refill(d, now)
   if d.rate > 0 and d.level < d.limit then d.level = math.min(d.limit, d.level + (now - d.t) * d.rate) end
+  -- Past the reset the server said it would be full again (also when no
+  -- rate could be inferred: remaining = limit, or no reset sent).
+  if now >= d.reset_at and d.level < d.limit then d.level = d.limit end
   d.t = now
 end
 
@@ -137,8 +140,9 @@ local function wait_for(d, n, now)
   refill(d, now)
   n = math.min(n, d.limit)
   if d.level >= n then return 0 end
-  if d.rate <= 0 then return math.max(d.reset_at - now, 0.05) end
-  return (n - d.level) / d.rate
+  local until_reset = math.max(d.reset_at - now, 0.001)
+  if d.rate <= 0 then return until_reset end
+  return math.min((n - d.level) / d.rate, until_reset)
 end
 
 -- Waits until the server's limits allow one request of `tokens` tokens and

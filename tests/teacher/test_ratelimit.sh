@@ -20,7 +20,7 @@ local url = arg[1] .. "/chat/completions"
 for _, spec in ipairs {
   "reset-requests=6m0s;reset-tokens=20ms;remaining-requests=7;remaining-tokens=1234;limit-requests=10;limit-tokens=5000",
   "reset-requests=1s;reset-tokens=1h2m3.5s",
-  "reset-requests=0.25;remaining-requests=bogus;reset-tokens=7parsecs",
+  "reset-requests=0.25;remaining-requests=bogus;reset-tokens=7parsecs;limit-requests=inf;limit-tokens=-3",
   "nothing=here",
 } do
   local body = lc.json.encode { model = "m", messages = lc.json.array { { role = "user", content = spec } } }
@@ -93,4 +93,23 @@ expect_true "tokens limit: without headers the limit is hit (${RATE[tokens_plain
   test "${RATE[tokens_plain]}" -ge 100
 expect_true "tokens limit: with headers at most a fifth of the 429s without (${RATE[tokens_headers]} vs ${RATE[tokens_plain]} per 1,000)" \
   test $(( RATE[tokens_headers] * 5 )) -le "${RATE[tokens_plain]}"
+# Retries by cause: in the manifest (they add up to the retries) and on the
+# progress and summary lines.
+start_server --latency-ms 5 --fault-rate 0.4 --faults 429,500,reset,badjson,truncate --retry-after 0
+"$LACUNA" run "$ASK" -i "$Q" -o "$TMP/causes.jsonl" --model m1 --no-cache --concurrency 8 --max-retries 40 \
+  --retry-base 0.001 --progress-interval 0.01 --base-url "$BASE_URL" 2>"$TMP/causes.err"
+expect_eq "$?" 0 "causes: the run succeeds"
+M=$TMP/causes.manifest.json
+expect_eq "$(jq '[.teacher.retries_by_cause[]] | add' "$M")" "$(jq .teacher.retries "$M")" \
+  "causes: the causes add up to the retries"
+expect_eq "$(jq -c '.teacher.retries_by_cause | keys_unsorted' "$M")" '["429","5xx","timeout","reset","bad_body"]' \
+  "causes: every cause, in a fixed order"
+for c in 429 5xx reset bad_body; do
+  expect_true "causes: $c retries counted ($(jq ".teacher.retries_by_cause[\"$c\"]" "$M"))" \
+    test "$(jq ".teacher.retries_by_cause[\"$c\"]" "$M")" -gt 0
+done
+expect_eq "$(jq '.teacher.retries_by_cause["429"]' "$M")" "$(stat_get '.faults["429"]')" "causes: each injected 429 once"
+expect_in "$(grep -m1 'retries (' "$TMP/causes.err")" "in flight" "causes: the progress line shows retries by cause"
+expect_in "$(tail -n 1 "$TMP/causes.err")" "429: $(jq '.teacher.retries_by_cause["429"]' "$M")" "causes: so does the summary"
+stop_server
 finish
