@@ -148,11 +148,13 @@ end)
 
 t.test("order: finished items wait for a slow first one while new ones start", function()
   -- window 2: at most 2 unfinished; order 50: up to 50 launched and not yet
-  -- emitted. Item 1 sleeps while the other 19 start, finish and wait.
+  -- emitted. Item 1 waits until item 20 has run: the other 19 start, finish
+  -- and wait for it (without the order ring item 20 would never start).
   local running, max_running, finished_before_first = 0, 0, 0
   local first_done = false
   local i = 0
   local got = {}
+  local first
   sched.run {
     window = 2, order = 50,
     next = function()
@@ -162,7 +164,13 @@ t.test("order: finished items wait for a slow first one while new ones start", f
     work = function(x)
       running = running + 1
       if running > max_running then max_running = running end
-      sched.sleep(x == 1 and 0.05 or 0.001)
+      if x == 1 then
+        first = sched.self()
+        sched.park()
+      else
+        sched.sleep(0.001)
+        if x == 20 then sched.unpark(first) end
+      end
       running = running - 1
       if x == 1 then first_done = true elseif not first_done then finished_before_first = finished_before_first + 1 end
       return x
