@@ -172,7 +172,11 @@ static int plan_fillers(build *b, long long goal) {
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
     /* Start fetching the text now: render copies it soon after, and the
      * fetches overlap with the remaining draws. */
-    for (uint32_t off = 0; off < r->len; off += 64) __builtin_prefetch(b->p->arena + r->off + off);
+    if (r->len) /* every cache line the text touches, the last partial one included */
+      for (uintptr_t a = (uintptr_t)(b->p->arena + r->off) & ~(uintptr_t)63,
+                     z = (uintptr_t)(b->p->arena + r->off + r->len - 1);
+           a <= z; a += 64)
+        __builtin_prefetch((const void *)a);
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
       sum += join + (long long)r->tokens;
@@ -328,10 +332,19 @@ static void depths(lacuna_needle *nd, size_t nn, size_t total) {
 
 int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_t nn,
                          const lacuna_context_opts *opts, lacuna_context *o, char *err, size_t errlen) {
-  build b = {.p = p, .c = &p->counter, .g = g, .err = err, .errlen = errlen};
+  build b = {.p = p,
+             .c = &p->counter,
+             .g = g,
+             .err = err,
+             .errlen = errlen,
+             .fill = p->scratch.fill,
+             .capfill = p->scratch.capfill,
+             .ends = p->scratch.ends,
+             .capends = p->scratch.capends};
   size_t *ntok = NULL;
   int rc = -1;
-  if (lacuna_draw_init(&b.draw, opts->exclude, opts->nexclude) < 0) return fail(&b, "out of memory");
+  if (lacuna_draw_init_scratch(&b.draw, &p->scratch, opts->exclude, opts->nexclude) < 0)
+    return fail(&b, "out of memory");
   ntok = malloc((nn ? nn : 1) * sizeof *ntok);
   b.spots = malloc((nn ? nn : 1) * sizeof *b.spots);
   if (!ntok || !b.spots) {
@@ -382,8 +395,8 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
   rc = 0;
 done:
   lacuna_draw_free(&b.draw);
-  free(b.fill);
-  free(b.ends);
+  p->scratch.fill = b.fill, p->scratch.capfill = b.capfill; /* kept for the next context */
+  p->scratch.ends = b.ends, p->scratch.capends = b.capends;
   free(b.spots);
   free(ntok);
   return rc;
