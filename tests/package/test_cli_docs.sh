@@ -44,7 +44,7 @@ for c in $commands; do
   expect_in "$roff_man" "   $c" "the man page has a section for $c"
   # ---- every flag that `lacuna $c --help` prints
   lc "$c" --help
-  flags=$(grep -oE '^  (-[A-Za-z], )?--[a-z][a-z0-9-]*' <<<"$OUT" | grep -oE -- '-[A-Za-z]\b|--[a-z][a-z0-9-]*')
+  flags=$(grep -oE '^ {2,6}(-[A-Za-z], )?--[a-z][a-z0-9-]*' <<<"$OUT" | grep -oE -- '-[A-Za-z]\b|--[a-z][a-z0-9-]*')
   for f in $flags; do
     offers "lacuna $c" "$f" lacuna "$c" "${f:0:2}"
     expect_in "$roff_man" "$f" "the man page documents $c's $f"
