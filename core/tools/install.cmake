@@ -94,6 +94,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_STRIP_FILES ON)
 # lua5.4 itself is what loads lacuna.so; recommended, not required.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lua5.4")
 include(CPack)
