@@ -59,7 +59,7 @@ expect_eq "$(jq -r .runtime.lua "$TMP/out/in2.manifest.json")" "$("$R/usr/bin/la
   "the manifest names the Lua it ran with"
 # ---- the installed Lua module (in Debian's /usr/lib/lua/5.4, on lua5.4's default path under /usr)
 mod=$(dpkg-deb -c "$DEB" | awk '{print $6}' | grep '/lua/5\.4/lacuna\.so$')
-expect_in "$(lua5.4 -e 'print(package.cpath)')" "$(dirname "/${mod#./}")/?.so" "the module's directory is on lua5.4's default C path"
+expect_in "$(env -i "$(command -v lua5.4)" -e 'print(package.cpath)')" "$(dirname "/${mod#./}")/?.so" "the module's directory is on lua5.4's default C path"
 out=$(cd "$R/$(dirname "${mod#./}")" && env -i "$(command -v lua5.4)" -e 'print((require "lacuna").version)' 2>&1)
 expect_eq "$out" "$VERSION" "stock lua5.4 loads the installed module"
 finish
