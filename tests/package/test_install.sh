@@ -92,6 +92,12 @@ expect_eq "$code" 0 "the README's main job from the installed binary ($(tail -3 
 expect_in "$(cat "$TMP/main.out")" "planned = " "it prints its counts"
 [ "$(lines "$TMP/out/in2.jsonl")" -gt 100 ] 2>/dev/null && ok || bad "the main job wrote $(lines "$TMP/out/in2.jsonl") examples"
 
+# ---- the README's Embedding example is this host, in under 30 lines
+sed -n '/^## Embedding/,/^## /p' "${LACUNA_SRC:?}/README.md" | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' >"$TMP/readme_host.c"
+sed -n '/^#include/,$p' "$HERE/host.c" >"$TMP/host_body.c"
+expect_same_file "$TMP/readme_host.c" "$TMP/host_body.c" "README's Embedding host is tests/package/host.c"
+[ "$(wc -l <"$TMP/readme_host.c")" -lt 30 ] && ok || bad "the README's C host has $(wc -l <"$TMP/readme_host.c") lines"
+
 # ---- the man page renders cleanly
 warn=$(groff -man -Tutf8 -ww "$P/share/man/man1/lacuna.1" 2>&1 >/dev/null)
 expect_eq "$warn" "" "groff renders lacuna.1 without warnings"
