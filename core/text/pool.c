@@ -186,7 +186,7 @@ static int set(lacuna_draw *d, size_t pos, size_t v) {
   return 0;
 }
 
-static int excluded(const lacuna_draw *d, int64_t doc) {
+int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc) {
   size_t lo = 0, hi = d->nexclude;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -200,20 +200,14 @@ static int excluded(const lacuna_draw *d, int64_t doc) {
 
 /* Slots are drawn DRAW_AHEAD at a time and their records prefetched, so that
  * the cache misses of a draw overlap; the order is that of one at a time. */
-size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
-  for (;;) {
-    if (d->qhead == d->qlen) {
-      d->qhead = d->qlen = 0;
-      while (d->qlen < DRAW_AHEAD && d->next < p->n) {
-        size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i);
-        size_t pick = get(d, j);
-        if (j != i && set(d, j, get(d, i)) < 0) return SIZE_MAX - 1;
-        __builtin_prefetch(&p->seg[pick]);
-        d->queue[d->qlen++] = pick;
-      }
-      if (d->qlen == 0) return SIZE_MAX;
-    }
-    size_t pick = d->queue[d->qhead++];
-    if (!excluded(d, p->seg[pick].doc)) return pick;
+size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
+  d->qhead = d->qlen = 0;
+  while (d->qlen < DRAW_AHEAD && d->next < p->n) {
+    size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i);
+    size_t pick = get(d, j);
+    if (j != i && set(d, j, get(d, i)) < 0) return SIZE_MAX - 1;
+    __builtin_prefetch(&p->seg[pick]);
+    d->queue[d->qlen++] = pick;
   }
+  return d->qlen ? 0 : SIZE_MAX;
 }

@@ -124,7 +124,28 @@ int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexcl
 int lacuna_draw_init_scratch(lacuna_draw *d, lacuna_scratch *s, const int64_t *exclude_sorted,
                              size_t nexclude);
 void lacuna_draw_free(lacuna_draw *d);
-size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
+/* The next batch (pool.c): 0, or SIZE_MAX / SIZE_MAX - 1 as below. */
+size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
+int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc);
+
+/* Inline: it runs once per filler of every context (~350 times for 32K tokens). */
+static inline int lacuna_draw_excluded(const lacuna_draw *d, int64_t doc) {
+  if (d->nexclude > 8) return lacuna_draw_excluded_search(d, doc);
+  for (size_t i = 0; i < d->nexclude; i++)
+    if (d->exclude[i] == doc) return 1;
+  return 0;
+}
+
+static inline size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
+  for (;;) {
+    if (d->qhead == d->qlen) {
+      size_t rc = lacuna_draw_refill(d, p, g);
+      if (rc) return rc;
+    }
+    size_t pick = d->queue[d->qhead++];
+    if (!lacuna_draw_excluded(d, p->seg[pick].doc)) return pick;
+  }
+}
 
 /* ---- contexts (context.c) ---- */
 
