@@ -115,11 +115,9 @@ int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexcl
 
 int lacuna_draw_init_scratch(lacuna_draw *d, lacuna_scratch *s, const int64_t *exclude_sorted,
                              size_t nexclude) {
-  if (!s->key) {
-    s->key = malloc(DRAW_TABLE * sizeof *s->key);
-    s->val = malloc(DRAW_TABLE * sizeof *s->val);
-    if (!s->key || !s->val) return -1;
-  }
+  if (!s->key) s->key = malloc(DRAW_TABLE * sizeof *s->key);
+  if (!s->val) s->val = malloc(DRAW_TABLE * sizeof *s->val);
+  if (!s->key || !s->val) return -1;
   memset(d, 0, sizeof *d);
   d->exclude = exclude_sorted;
   d->nexclude = nexclude;
