@@ -50,11 +50,19 @@ set(LACUNA_INSTALL_CMODDIR "${cmod_default}" CACHE STRING
 find_program(LACUNA_LUA54 NAMES lua5.4 REQUIRED)
 set(LACUNA_COMPLETION ${CMAKE_BINARY_DIR}/lacuna.bash)
 set(LACUNA_MANPAGE ${CMAKE_BINARY_DIR}/lacuna.1)
+set(docs_env "LUA_CPATH=$<TARGET_FILE_DIR:lacuna_module>/?.so" "LUA_PATH=")
+if(LACUNA_SANITIZE) # the stock interpreter loads an instrumented module: runtimes first
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE asan_lib OUTPUT_STRIP_TRAILING_WHITESPACE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libubsan.so
+                  OUTPUT_VARIABLE ubsan_lib OUTPUT_STRIP_TRAILING_WHITESPACE)
+  list(APPEND docs_env "LD_PRELOAD=${asan_lib}:${ubsan_lib}" "ASAN_OPTIONS=detect_leaks=0")
+endif()
 add_custom_command(
   OUTPUT ${LACUNA_COMPLETION} ${LACUNA_MANPAGE}
-  COMMAND ${CMAKE_COMMAND} -E env "LUA_CPATH=$<TARGET_FILE_DIR:lacuna_module>/?.so" "LUA_PATH="
+  COMMAND ${CMAKE_COMMAND} -E env ${docs_env}
           ${LACUNA_LUA54} ${CMAKE_SOURCE_DIR}/core/tools/cli_docs.lua bash ${LACUNA_COMPLETION}
-  COMMAND ${CMAKE_COMMAND} -E env "LUA_CPATH=$<TARGET_FILE_DIR:lacuna_module>/?.so" "LUA_PATH="
+  COMMAND ${CMAKE_COMMAND} -E env ${docs_env}
           ${LACUNA_LUA54} ${CMAKE_SOURCE_DIR}/core/tools/cli_docs.lua man ${LACUNA_MANPAGE}
   DEPENDS lacuna_module ${CMAKE_SOURCE_DIR}/core/tools/cli_docs.lua
   COMMENT "Generating bash completion and man page from the command table"
