@@ -7,6 +7,8 @@
 #include <curl/curl.h>
 #include <lauxlib.h>
 #include <pcre2.h>
+#include <stdio.h> /* before readline.h, which uses FILE */
+#include <readline/readline.h>
 #include <sqlite3.h>
 #include <utf8proc.h>
 #include <zlib.h>
@@ -19,12 +21,12 @@ static void set(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
-/* versions() -> {lacuna=, lua=, curl=, sqlite=, pcre2=, utf8proc=, cjson=, zlib=} */
+/* versions() -> {lacuna=, lua=, curl=, sqlite=, pcre2=, utf8proc=, cjson=, zlib=, readline=} */
 static int versions(lua_State *L) {
   char pcre2[64] = "unknown";
   if (pcre2_config(PCRE2_CONFIG_VERSION, NULL) <= (int)sizeof pcre2)
     pcre2_config(PCRE2_CONFIG_VERSION, pcre2);
-  lua_createtable(L, 0, 8);
+  lua_createtable(L, 0, 9);
   set(L, "lacuna", lacuna_version());
   set(L, "lua", LUA_RELEASE);
   set(L, "curl", curl_version_info(CURLVERSION_NOW)->version);
@@ -33,6 +35,7 @@ static int versions(lua_State *L) {
   set(L, "utf8proc", utf8proc_version());
   set(L, "cjson", cJSON_Version());
   set(L, "zlib", zlibVersion());
+  set(L, "readline", rl_library_version);
   return 1;
 }
 

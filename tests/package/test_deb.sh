@@ -24,7 +24,7 @@ expect_eq "$(dpkg-deb -f "$DEB" Package) $(dpkg-deb -f "$DEB" Version)" "lacuna 
 
 # ---- dependencies: the runtime packages of what lacuna links, each installed here
 depends=$(dpkg-deb -f "$DEB" Depends)
-for p in liblua5.4-0 libcjson1 'libcurl4|libcurl4t64' libsqlite3-0 libpcre2-8-0 libutf8proc2 zlib1g; do
+for p in liblua5.4-0 libcjson1 'libcurl4|libcurl4t64' libsqlite3-0 libpcre2-8-0 libutf8proc2 zlib1g 'libreadline8|libreadline8t64'; do
   grep -qE "(^|, )($p) " <<<"$depends" && ok || bad "Depends lacks $p: $depends"
 done
 for p in $(tr ',' '\n' <<<"$depends" | awk '{print $1}'); do

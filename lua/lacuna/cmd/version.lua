@@ -11,7 +11,7 @@ local M = {
 -- The libraries in print order: key of core.versions.versions(), name.
 M.libraries = {
   { "lua", "Lua" }, { "curl", "libcurl" }, { "sqlite", "SQLite" }, { "pcre2", "PCRE2" },
-  { "utf8proc", "utf8proc" }, { "cjson", "cJSON" }, { "zlib", "zlib" },
+  { "utf8proc", "utf8proc" }, { "cjson", "cJSON" }, { "zlib", "zlib" }, { "readline", "readline" },
 }
 
 function M.main()
