@@ -65,5 +65,5 @@ values=$(sed -n 's/.*output format: \([a-z, ]*\) (default.*/\1/p' <<<"$(tr '\n' 
 for v in $values; do offers "--format values" "$v" lacuna run --format ""; done
 # a flag's value is a file, not a flag or a recipe
 expect_eq "$(cd "$TMP" && : >in.jsonl && complete_words lacuna run -i "in" | tr '\n' ' ')" "in.jsonl " "a file after -i"
-expect_eq "$(complete_words lacuna cache "" | tr '\n' ' ')" "stats export import import-batch " "cache subcommands"
+expect_eq "$(complete_words lacuna cache "" | tr '\n' ' ')" "stats export import import-batch merge " "cache subcommands"
 finish
