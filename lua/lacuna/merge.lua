@@ -219,7 +219,8 @@ function M.merge(out_path, outs)
   local ref = shards[1].m
   local committed = out:commit(function(files)
     return ordered({
-      lacuna_version = ref.lacuna_version, recipe = ordered(ref.recipe, RECIPE_KEYS), params = ref.params, seed = ref.seed,
+      lacuna_version = ref.lacuna_version, recipe = ordered(ref.recipe, RECIPE_KEYS), params = ref.params,
+      seed = ref.seed,
       format = ref.format, inputs = ref.inputs, outputs = ordered(files, { "examples", "skipped", "failed" }),
       counts = ordered(counts, COUNT_KEYS), merged_shards = json.array(per_shard), teacher = teacher_sum(shards),
       trusted = ref.trusted, limits = ref.limits, wall_seconds = wall, cpu_seconds = cpu,

@@ -101,7 +101,8 @@ t.test("the shards' items in order are the single run's, for every kind of plan"
         for n = 1, 5 do
           local joined, records, index = {}, 0, 0
           for i = 0, n - 1 do
-            local items, state = drain(case.spec, { FIX .. input }, { limit = o.limit, shard = { index = i, count = n } })
+            local items, state = drain(case.spec, { FIX .. input },
+              { limit = o.limit, shard = { index = i, count = n } })
             for _, w in ipairs(items) do
               joined[#joined + 1] = w
               index = index + 1

@@ -7,9 +7,11 @@ local M = {
   summary = "Join the outputs of a run's shards (--shard i/n) in item order.",
   usage = { "lacuna merge OUT SHARD_OUT...   e.g. lacuna merge out.jsonl out.shard-*.jsonl" },
   operands = { { key = "out", name = "OUT" }, { key = "shards", name = "SHARD_OUT", rest = true } },
-  notes = function() return "Every shard 0..n-1 of the same run (recipe, params, seed, format, inputs) must be given, each "
-    .. "complete: OUT is then byte for byte the output of the run without --shard, with its skipped and "
-    .. "failed files; OUT's manifest sums the counts and keeps each shard's report under merged_shards." end,
+  notes = function()
+    return "Every shard 0..n-1 of the same run (recipe, params, seed, format, inputs) must be given, each "
+      .. "complete: OUT is then byte for byte the output of the run without --shard, with its skipped and "
+      .. "failed files; OUT's manifest sums the counts and keeps each shard's report under merged_shards."
+  end,
   groups = {
     { title = "merge options", { "-q", "--quiet", key = "quiet", kind = "flag", doc = "no summary on stderr" } },
   },
