@@ -3,8 +3,8 @@
 // sample index). Markers in the question script the attempts:
 //   [right] every attempt right    [wrong] every attempt wrong
 //   [mixed] sample 1 right, the others wrong, each with another wrong letter
-//   [letter] sample 1 replies with the right letter alone, the others with a
-//            wrong letter alone, after one line of reasoning
+//   [letter] sample 1 replies with the right letter alone, the others with one
+//            line of reasoning and a wrong letter alone
 //   [noanswer] every attempt rambles without an answer line (counts as wrong)
 //   [teacherwrong] wrong attempts, and the teacher's explanation misses the truth
 // Without a marker an attempt is right with probability PAM_RIGHT_PERCENT
@@ -55,7 +55,7 @@ export function reply(req) {
   const wrongs = opts.filter((l) => l !== right);
   const pick = ok ? right : wrongs[(seed + Math.floor(draw(q, 'w') * wrongs.length)) % wrongs.length];
   if (q.includes('[noanswer]')) return { content: `Hmm, sample ${seed} is thinking about it and cannot decide.` };
-  if (q.includes('[letter]')) return { content: `Sample ${seed} reasons briefly.\n${pick}` };
+  if (q.includes('[letter]')) return { content: seed === 1 ? pick : `Sample ${seed} reasons briefly.\n${pick}` };
   return { content: `Sample ${seed}: first, the question asks about ${q.replace(/^\[\w+\] /, '').toLowerCase()}\n` +
     `Then option ${pick} seems the most sensible.\nSo the answer is (${pick}).` };
 }
