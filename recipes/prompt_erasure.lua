@@ -264,6 +264,7 @@ local function plan(run)
   if not run.teacher_configured then
     error("prompt_erasure needs a teacher: run with --model MODEL (and OPENAI_API_KEY / --base-url)", 0)
   end
+  state.leaks = {}
   state.strategies = read_strategies(plain(p.strategies))
   local names = sorted_keys(state.strategies)
   state.index = leak_index(state.strategies)

@@ -119,6 +119,28 @@ expect_eq "$(jq -c '.report.balance | [.questions, .attempts, .correct]' "$TMP/b
   "balance: the attempt model's accuracy measured on 6 questions"
 expect_eq "$(jq .teacher.requests "$TMP/bal.manifest.json")" 23 "balance: setup's attempts are not paid twice (no cache)"
 
+# seeded=false: the k attempts of a question are the same body, told apart by
+# their sample index only: each is paid once (k samples of one prompt), and
+# a rerun pays nothing.
+reset_stats
+lc run pam -i "$IN" -o "$TMP/u.jsonl" "${COMMON[@]}" --cache "$TMP/u.db" -p seeded=false
+expect_eq "$CODE" 0 "seeded=false run ($ERR)"
+expect_eq "$(jq .teacher.requests "$TMP/u.manifest.json")" 23 "seeded=false: still 3 samples per question"
+expect_eq "$(curl -sS "$SERVER_URL/keys" | jq -c '[.[]] | sort | group_by(.) | map([.[0], length])')" "[[1,5],[3,6]]" \
+  "the server saw each question's attempt body 3 times (k samples) and each explanation once"
+reset_stats
+lc run pam -i "$IN" -o "$TMP/u2.jsonl" "${COMMON[@]}" --cache "$TMP/u.db" -p seeded=false
+expect_eq "$(stat_get .requests)" 0 "seeded=false: the rerun comes from the cache"
+expect_true "seeded=false: the rerun gives the same bytes" cmp -s "$TMP/u.jsonl" "$TMP/u2.jsonl"
+
+# --format openai cannot mask part of a turn: each bad case fails alone, the
+# item's good cases are written (an item with bad cases only fails whole).
+lc run pam -i "$IN" -o "$TMP/oa.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" --format openai
+expect_eq "$CODE" 1 "openai: the bad cases cannot be written"
+expect_eq "$(jq -c '.counts | [.failed, .failed_examples]' "$TMP/oa.manifest.json")" "[2,4]" \
+  "2 items of bad cases only fail; the 4 bad cases of mixed items fail alone"
+expect_eq "$(wc -l <"$TMP/oa.jsonl" | tr -d ' ')" 5 "the good cases are written"
+
 # Without an attempt teacher the run stops before any item, saying how to configure one.
 lc run pam -i "$IN" -o "$TMP/n.jsonl" --model teach --base-url "$BASE_URL" --no-progress --cache "$TMP/c.db"
 expect_eq "$CODE" 2 "no attempt teacher: a configuration error"
