@@ -215,10 +215,11 @@ end
 local function calibrate(run, picked, names)
   local p, reqs, slots = run.params, {}, {}
   for _, cat in ipairs(sorted_keys(picked)) do
-    for _, rec in ipairs(picked[cat]) do
+    for _, item in ipairs(picked[cat]) do
+      local rec = item.rec
       for _, name in ipairs(names) do
         reqs[#reqs + 1] = teacher_request(p, state.strategies[name], rec)
-        slots[#slots + 1] = { cat = cat, name = name, gold = rec.answer, choices = rec.choices }
+        slots[#slots + 1] = { cat = cat, name = name, gold = rec.answer, choices = rec.choices, key = item.key }
       end
     end
   end
@@ -252,6 +253,13 @@ local function calibrate(run, picked, names)
       end
     end
     chosen[cat] = best.name
+    -- The chosen strategy's replies serve the calibration items if they are
+    -- reused, so that nothing is paid twice even without the cache.
+    for i, r in ipairs(replies) do
+      if slots[i].cat == cat and slots[i].name == best.name then
+        state.calibrated[slots[i].key] = { text = r.text, finish_reason = r.finish_reason }
+      end
+    end
     report[cat] = { chosen = best.name, strategies = per }
     lines[#lines + 1] = table.concat(row, " ") .. " " .. best.name
   end
@@ -285,7 +293,7 @@ local function plan(run)
     if m == nil then return p.strategy end
     return m
   end
-  state.strategy_of, state.calibration = {}, {}
+  state.strategy_of, state.calibration, state.calibrated = {}, {}, {}
   local needs_auto = p.strategy == "auto"
   for _, choice in pairs(mapping) do needs_auto = needs_auto or choice == "auto" end
   local report = { strategy = p.strategy, mapping = lc.json.object(mapping) }
@@ -298,7 +306,7 @@ local function plan(run)
         seen[cat] = true
         picked[cat] = picked[cat] or {}
         if has_gold(rec) and #picked[cat] < p.calibration_items then
-          table.insert(picked[cat], rec)
+          table.insert(picked[cat], { rec = rec, key = file .. ":" .. line })
           state.calibration[file .. ":" .. line] = cat
         end
       end
@@ -367,7 +375,8 @@ punctuation ignored) of any instruction fails its item, and finish fails the run
     end
     local name = state.wanted(cat)
     if name == "auto" then name = state.strategy_of[cat] end
-    local r = ctx.teacher:chat(teacher_request(p, state.strategies[name], rec))
+    local r = state.calibrated[ctx.file .. ":" .. ctx.line]
+      or ctx.teacher:chat(teacher_request(p, state.strategies[name], rec))
     local answer = r.text or ""
     if r.finish_reason == "length" then
       return lc.skip(string.format("the teacher's answer was cut at max_tokens=%d (strategy %s)", p.max_tokens, name))
