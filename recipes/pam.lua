@@ -307,10 +307,10 @@ local function plan(run)
       "--base-url)", 0)
   end
   if p.attempt_teacher ~= "" then
-    local ok, err = pcall(function() return run.teachers[p.attempt_teacher] end)
-    if not ok then
-      error(string.format("the attempt model is the teacher named %q, and %s; or use the default teacher with " ..
-        "-p attempt_teacher= -p attempt_model=MODEL", p.attempt_teacher, tostring(err):gsub("^.-: no teacher", "there is no teacher")), 0)
+    if not pcall(function() return run.teachers[p.attempt_teacher] end) then
+      error(string.format("the attempts come from the teacher named %q, which is not configured: run with " ..
+        "--teacher %s=MODEL[@BASE_URL], or with -p attempt_teacher= (and -p attempt_model=MODEL) to use the " ..
+        "default teacher", p.attempt_teacher, p.attempt_teacher), 0)
     end
   end
   -- The paraphrase lists: the files given, else the built-in ones (plain copies: rng:choice takes a list).

@@ -247,7 +247,8 @@ local function calibrate(run, picked, names)
       t.accuracy, t.mean_tokens = t.correct / t.items, t.tokens / t.items
       per[name] = { items = t.items, correct = t.correct, accuracy = t.accuracy, mean_tokens = t.mean_tokens }
       row[#row + 1] = string.format("%-24s", string.format("%d/%d (%.0f)", t.correct, t.items, t.mean_tokens))
-      if not best or t.accuracy > best.accuracy or (t.accuracy == best.accuracy and t.mean_tokens < best.mean_tokens) then
+      if not best or t.accuracy > best.accuracy
+        or (t.accuracy == best.accuracy and t.mean_tokens < best.mean_tokens) then
         best = t
         best.name = name
       end

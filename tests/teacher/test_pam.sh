@@ -141,6 +141,15 @@ expect_eq "$(jq -c '.counts | [.failed, .failed_examples]' "$TMP/oa.manifest.jso
   "2 items of bad cases only fail; the 4 bad cases of mixed items fail alone"
 expect_eq "$(wc -l <"$TMP/oa.jsonl" | tr -d ' ')" 5 "the good cases are written"
 
+# The attempt model as a model of the default teacher: the same requests, so
+# the cache of the first run answers them all.
+lc run pam -i "$IN" -o "$TMP/d.jsonl" --model teach --base-url "$BASE_URL" --no-progress -p attempts=3 \
+  --cache "$TMP/c.db" -p attempt_teacher= -p attempt_model=small
+expect_eq "$CODE" 0 "attempt_teacher= with attempt_model ($ERR)"
+expect_eq "$(jq -c '.teacher | [.requests, .cache_hits]' "$TMP/d.manifest.json")" "[0,23]" \
+  "the same attempt requests as through --teacher attempt=small"
+expect_true "and the same output" cmp -s "$TMP/o.jsonl" "$TMP/d.jsonl"
+
 # Without an attempt teacher the run stops before any item, saying how to configure one.
 lc run pam -i "$IN" -o "$TMP/n.jsonl" --model teach --base-url "$BASE_URL" --no-progress --cache "$TMP/c.db"
 expect_eq "$CODE" 2 "no attempt teacher: a configuration error"
