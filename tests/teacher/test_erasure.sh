@@ -11,6 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 LACUNA=${LACUNA_BIN:?set LACUNA_BIN}
 FIX=${LACUNA_FIXTURES:-$TEACHER_DIR/../fixtures}
+SRC=${LACUNA_SRC:-$TEACHER_DIR/../..}
 IN=$FIX/erasure/questions.jsonl
 ORCA="You are Orca, an AI language model created by Microsoft. You are a cautious assistant. You carefully follow instructions. You are helpful and harmless and you follow ethical guidelines and promote positive behavior."
 
@@ -91,6 +92,14 @@ expect_in "$(jq -r 'select(.line == 4) | .error' "$TMP/t.failed.jsonl")" \
   "holds the sentence \"be brief\" of strategy terse's instruction" "a whole sentence, however short"
 expect_eq "$(jq -r '.report.strategies.strategies | join(",")' "$TMP/t.manifest.json")" "careful,terse" \
   "the file's table replaced the built-in one"
+
+# The shipped multiple-choice table (recipes/data) replaces the built-in one, calibration included.
+lc run prompt_erasure -i "$IN" -o "$TMP/mc.jsonl" "${COMMON[@]}" "${AUTO[@]}" --cache "$TMP/c.db" \
+  -p strategies=@"$SRC/recipes/data/strategies_multiple_choice.json"
+expect_eq "$CODE" 0 "recipes/data/strategies_multiple_choice.json ($ERR)"
+expect_eq "$(jq -c '.report.strategies | [.strategies, .calibration.categories.math.chosen]' "$TMP/mc.manifest.json")" \
+  '[["direct_answer","eliminate_options","recall_then_choose","step_by_step"],"step_by_step"]' \
+  "its four strategies calibrated"
 
 # Mistakes stop the run before any item.
 lc run prompt_erasure -i "$IN" -o "$TMP/e.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" \
