@@ -326,6 +326,9 @@ local function plan(run)
   state.keep = p.good_keep
   state.sampled = {}
   if p.balance then
+    for _, path in ipairs(run.inputs) do
+      if path == "-" then error("balance reads the inputs in setup and again for the items: give a file, not stdin", 0) end
+    end
     -- The attempt model's accuracy on the first balance_sample questions sets
     -- the share of good cases kept, so that about as many good as bad cases
     -- remain. Their replies are kept for the items, so nothing is paid twice.

@@ -198,7 +198,15 @@ end
 local function category_of(rec, field)
   local c = rec[field]
   if c == nil or c == lc.null then return "(none)" end
+  if type(c) == "table" then return lc.json.encode(c) end
   return tostring(c)
+end
+
+-- setup streams the inputs before the items read them again: stdin cannot be read twice.
+local function check_rereadable(run, why)
+  for _, path in ipairs(run.inputs) do
+    if path == "-" then error(why .. " reads the inputs in setup and again for the items: give a file, not stdin", 0) end
+  end
 end
 
 local function has_gold(rec)
@@ -299,6 +307,7 @@ local function plan(run)
   for _, choice in pairs(mapping) do needs_auto = needs_auto or choice == "auto" end
   local report = { strategy = p.strategy, mapping = lc.json.object(mapping) }
   if needs_auto then
+    check_rereadable(run, "strategy=auto")
     -- The first calibration_items gold-answered records of each auto category, in input order.
     local picked, seen = {}, {}
     for rec, file, line in run:records() do

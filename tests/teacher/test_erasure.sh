@@ -109,6 +109,9 @@ expect_in "$ERR" "the student's system message holds the sentence \"be brief\"" 
 lc run prompt_erasure -i "$IN" -o "$TMP/e.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" -p strategy=chain
 expect_eq "$CODE" 2 "an unknown strategy"
 expect_in "$ERR" "strategy: unknown strategy 'chain' (strategies: direct_answer, explain_then_answer," "names the known ones"
+"$LACUNA" run prompt_erasure -i - -o "$TMP/s.jsonl" "${COMMON[@]}" "${AUTO[@]}" --no-cache <"$IN" >/dev/null 2>"$TMP/stderr"
+expect_eq "$?" 2 "strategy=auto cannot read stdin twice"
+expect_in "$(cat "$TMP/stderr")" "strategy=auto reads the inputs in setup and again for the items" "and says so"
 printf '%s\n' '{"question": "q", "category": "poetry"}' >"$TMP/nogold.jsonl"
 lc run prompt_erasure -i "$TMP/nogold.jsonl" -o "$TMP/e.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" -p strategy=auto
 expect_eq "$CODE" 2 "auto without gold answers"

@@ -150,6 +150,10 @@ expect_eq "$(jq -c '.teacher | [.requests, .cache_hits]' "$TMP/d.manifest.json")
   "the same attempt requests as through --teacher attempt=small"
 expect_true "and the same output" cmp -s "$TMP/o.jsonl" "$TMP/d.jsonl"
 
+"$LACUNA" run pam -i - -o "$TMP/s.jsonl" "${COMMON[@]}" --no-cache -p balance=true <"$IN" >/dev/null 2>"$TMP/stderr"
+expect_eq "$?" 2 "balance cannot read stdin twice"
+expect_in "$(cat "$TMP/stderr")" "give a file, not stdin" "and says so"
+
 # Without an attempt teacher the run stops before any item, saying how to configure one.
 lc run pam -i "$IN" -o "$TMP/n.jsonl" --model teach --base-url "$BASE_URL" --no-progress --cache "$TMP/c.db"
 expect_eq "$CODE" 2 "no attempt teacher: a configuration error"
