@@ -199,16 +199,51 @@ local function attempt_requests(rec, p)
   return reqs
 end
 
--- {text, cot, statement, answer, correct, got} per attempt.
-local function judge(rec, replies, p)
+-- The gold answer as the prompts state it: "(B) cupboard", or the answer itself.
+local function truth_of(rec, opts)
+  if not opts then return tostring(rec.answer) end
+  local l = gold_letter(rec.answer, opts)
+  return string.format("(%s) %s", l, opts.text[l])
+end
+
+-- checker=judge: the teacher says whether each final answer statement gives
+-- the gold answer (all asked at once; "yes"/"no"). Returns a list of booleans.
+local function judged(rec, statements, teacher)
   local opts = options_of(rec.choices)
+  local reqs = {}
+  for i, st in ipairs(statements) do
+    reqs[i] = { messages = { { role = "user", content = "Question: " .. question_block(rec, opts) ..
+      "\nGold answer: " .. truth_of(rec, opts) .. "\nCandidate's final answer: " .. st ..
+      "\n\nDoes the candidate's final answer give the same answer as the gold answer? Reply with only yes or no." } },
+      temperature = 0, max_tokens = 5 }
+  end
   local out = {}
+  for i, r in ipairs(teacher:chat_many(reqs)) do out[i] = (r.text or ""):lower():match("^%W*yes") ~= nil end
+  return out
+end
+
+-- {sample, cot, statement, correct, got} per attempt. teacher: the judge (checker=judge).
+local function check_attempts(rec, replies, p, teacher)
+  local opts = options_of(rec.choices)
+  local out, ask = {}, {}
   for j, r in ipairs(replies) do
     local text = (r.text or ""):gsub("^%s+", ""):gsub("%s+$", "")
     local cot, statement, answer = split_reply(text)
-    local ok, got = CHECKERS[p.checker](answer, rec.answer, opts)
-    if statement == "" or r.finish_reason == "length" then ok = false end
-    out[j] = { sample = j, cot = cot, statement = statement, correct = ok, got = got }
+    local a = { sample = j, cot = cot, statement = statement, correct = false }
+    if statement ~= "" and r.finish_reason ~= "length" then
+      if p.checker == "judge" then
+        a.got = answer
+        ask[#ask + 1] = a
+      else
+        a.correct, a.got = CHECKERS[p.checker](answer, rec.answer, opts)
+      end
+    end
+    out[j] = a
+  end
+  if #ask > 0 then
+    local statements = {}
+    for i, a in ipairs(ask) do statements[i] = a.statement end
+    for i, yes in ipairs(judged(rec, statements, teacher)) do ask[i].correct = yes end
   end
   return out
 end
@@ -221,26 +256,20 @@ end
 local function teacher_explanation(rec, ctx)
   local opts = options_of(rec.choices)
   local p = ctx.params
-  local truth = tostring(rec.answer)
+  local truth = truth_of(rec, opts)
   local form = "\"So the answer is: ANSWER.\""
-  if opts then
-    local l = gold_letter(rec.answer, opts)
-    truth = string.format("(%s) %s", l, opts.text[l])
-    form = string.format("\"So the answer is (%s).\"", l)
-  end
+  if opts then form = string.format("\"So the answer is (%s).\"", gold_letter(rec.answer, opts)) end
   local r = ctx.teacher:chat {
     messages = { { role = "user", content = question_block(rec, opts) .. "\n\nThe solution to the question is " ..
       truth .. ". Give a comprehensive step-by-step explanation of why, and end with a last line of the form " ..
       form } },
     temperature = p.teacher_temperature, max_tokens = p.max_tokens,
   }
-  local text = (r.text or ""):gsub("^%s+", ""):gsub("%s+$", "")
-  local cot, statement, answer = split_reply(text)
-  local ok = CHECKERS[p.checker](answer, rec.answer, opts)
-  if not ok or r.finish_reason == "length" then
-    return nil, string.format("the teacher's explanation ends with %q, not the gold answer %s", statement, truth)
+  local a = check_attempts(rec, { r }, p, ctx.teacher)[1]
+  if not a.correct then
+    return nil, string.format("the teacher's explanation ends with %q, not the gold answer %s", a.statement, truth)
   end
-  return { cot = cot, statement = statement }
+  return a
 end
 
 -- ---- the example ----
@@ -345,7 +374,7 @@ local function plan(run)
       local mine = {}
       for j = 1, p.attempts do mine[j] = replies[k.first + j - 1] end
       state.sampled[k.key] = mine
-      for _, a in ipairs(judge(k.rec, mine, p)) do
+      for _, a in ipairs(check_attempts(k.rec, mine, p, run.teacher)) do
         total = total + 1
         if a.correct then right = right + 1 end
       end
@@ -369,7 +398,8 @@ Intrinsic self-correction data (DESIGN §1.2). Each record {question, choices?, 
 is answered `attempts` times by the attempt model (the teacher named attempt_teacher,
 --teacher attempt=MODEL[@URL]; or the default teacher with attempt_model) with chain of
 thought at attempt_temperature; each attempt is checked against the gold answer by
-`checker` (choice: option letter or option text; exact, number, contains). A right
+`checker` (choice: option letter or option text; exact, number, contains; judge: the
+teacher is asked whether the final answer gives the gold one). A right
 attempt makes a good case: attempt, positive verification. A wrong one makes a bad
 case: attempt, negative verification, the teacher's step-by-step explanation given the
 truth, and the right answer; with rounds > 1, up to `rounds` distinct wrong attempts of
@@ -391,8 +421,9 @@ meta.pam records the case, the attempt used and every attempt's answer and corre
     seeded = lc.bool(true, "send seed = the sample index with each attempt, so the k samples are distinct requests"),
     teacher_temperature = lc.number(0, "the teacher's temperature for the explanations", { min = 0 }),
     max_tokens = lc.int(512, "tokens per attempt or explanation, at most", { min = 1 }),
-    checker = lc.enum({ "choice", "exact", "number", "contains" }, "choice",
-      "how an answer is checked against the gold one: choice (option letter or text), exact, number, contains"),
+    checker = lc.enum({ "choice", "exact", "number", "contains", "judge" }, "choice",
+      "how an answer is checked against the gold one: choice (option letter or text), exact, number, contains, " ..
+      "or judge (the teacher is asked)"),
     rounds = lc.int(1, "wrong attempts in a bad case before the correction, at most", { min = 1 }),
     good_masking = lc.enum({ "all", "verification" }, "all",
       "good cases: train the attempt and the verification (all) or the verification only"),
@@ -422,7 +453,7 @@ meta.pam records the case, the attempt used and every attempt's answer and corre
     end
     local replies = state.sampled[ctx.file .. ":" .. ctx.line]
       or attempt_teacher(ctx, p):chat_many(attempt_requests(rec, p))
-    local attempts = judge(rec, replies, p)
+    local attempts = check_attempts(rec, replies, p, ctx.teacher)
     -- One case per distinct attempt text (identical samples would repeat an example).
     local seen, cases, wrong = {}, {}, {}
     for _, a in ipairs(attempts) do

@@ -100,6 +100,17 @@ expect_eq "$(jq -r '.content | [scan("Sorry")] | length' <<<"$R")" 2 "two negati
 expect_eq "$(jq -r 'select(.meta.pam.case == "bad") | .meta.pam.rounds' "$TMP/r.jsonl" | sort -u)" 2 \
   "rounds=2: every bad case holds two wrong attempts (each question here has at least two)"
 
+# checker=judge: the teacher judges each answer; the same cases as by option letter.
+reset_stats
+lc run pam -i "$IN" -o "$TMP/j.jsonl" "${COMMON[@]}" --cache "$TMP/j.db" -p checker=judge
+expect_eq "$CODE" 0 "checker=judge ($ERR)"
+expect_eq "$(jq -r .meta.pam.case "$TMP/j.jsonl" | tr '\n' ' ')" "$(jq -r .meta.pam.case "$TMP/o.jsonl" | tr '\n' ' ')" \
+  "checker=judge finds the same good and bad cases"
+expect_eq "$(jq -r '.messages[0].content' "$TMP/j.jsonl" | sort | md5sum)" "$(jq -r '.messages[0].content' "$TMP/o.jsonl" | sort | md5sum)" \
+  "and writes the same prompts"
+expect_eq "$(jq .teacher.requests "$TMP/j.manifest.json")" "$(curl -sS "$SERVER_URL/keys" | jq 'length')" \
+  "judge calls included, paid requests equal distinct requests"
+
 # The self-correction prompts replaced from a file (one a line).
 lc run pam -i "$IN" -o "$TMP/p.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" \
   -p correction_prompts="$SRC/recipes/data/pam_correction_prompts.txt"

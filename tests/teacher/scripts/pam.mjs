@@ -11,6 +11,8 @@
 // (default 60) as a pure function of (question, seed). The teacher ("The
 // solution to the question is (X) ...") explains and ends with the letter
 // alone when the question has [letter], else with "So the answer is (X).".
+// A judge prompt (checker=judge) gets "Yes." when the candidate's answer
+// names the gold letter, else "No.".
 import crypto from 'node:crypto';
 
 const RIGHT = Number(process.env.PAM_RIGHT_PERCENT ?? 60);
@@ -35,6 +37,11 @@ function questionOf(prompt) { return prompt.split('\n')[0]; }
 
 export function reply(req) {
   const prompt = lastUser(req);
+  if (prompt.endsWith('Reply with only yes or no.')) { // checker=judge
+    const gold = prompt.match(/^Gold answer: \(([A-Z])\)/m)[1];
+    const said = prompt.match(/^Candidate's final answer: (.*)$/m)[1];
+    return { content: said.includes(`(${gold})`) || said.trim() === gold ? 'Yes.' : 'No.' };
+  }
   const q = questionOf(prompt);
   const opts = letters(prompt);
   const truth = prompt.match(/The solution to the question is \(([A-Z])\)/);
