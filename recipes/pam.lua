@@ -201,8 +201,8 @@ end
 
 -- The gold answer as the prompts state it: "(B) cupboard", or the answer itself.
 local function truth_of(rec, opts)
-  if not opts then return tostring(rec.answer) end
-  local l = gold_letter(rec.answer, opts)
+  local l = opts and gold_letter(rec.answer, opts)
+  if not l then return tostring(rec.answer) end
   return string.format("(%s) %s", l, opts.text[l])
 end
 
@@ -257,8 +257,8 @@ local function teacher_explanation(rec, ctx)
   local opts = options_of(rec.choices)
   local p = ctx.params
   local truth = truth_of(rec, opts)
-  local form = "\"So the answer is: ANSWER.\""
-  if opts then form = string.format("\"So the answer is (%s).\"", gold_letter(rec.answer, opts)) end
+  local l = opts and gold_letter(rec.answer, opts)
+  local form = l and string.format("\"So the answer is (%s).\"", l) or "\"So the answer is: ANSWER.\""
   local r = ctx.teacher:chat {
     messages = { { role = "user", content = question_block(rec, opts) .. "\n\nThe solution to the question is " ..
       truth .. ". Give a comprehensive step-by-step explanation of why, and end with a last line of the form " ..

@@ -21,7 +21,7 @@ lc() { # runs lacuna; sets CODE, ERR
 # case Q: the cases of question id Q, in order ("good bad bad").
 cases() { jq -r --arg q "$1" 'select(.meta.pam.q == $q) | .meta.pam.case' "$2" | tr '\n' ' ' | sed 's/ $//'; }
 
-PAM_ANSWERS=$IN start_server --script "$TEACHER_DIR/scripts/pam.mjs"
+PAM_ANSWERS=$IN:$FIX/pam/numbers.jsonl start_server --script "$TEACHER_DIR/scripts/pam.mjs"
 COMMON=(--model teach --teacher attempt=small --base-url "$BASE_URL" --no-progress -p attempts=3)
 
 lc run pam -i "$IN" -o "$TMP/o.jsonl" "${COMMON[@]}" --cache "$TMP/c.db"
@@ -110,6 +110,19 @@ expect_eq "$(jq -r '.messages[0].content' "$TMP/j.jsonl" | sort | md5sum)" "$(jq
   "and writes the same prompts"
 expect_eq "$(jq .teacher.requests "$TMP/j.manifest.json")" "$(curl -sS "$SERVER_URL/keys" | jq 'length')" \
   "judge calls included, paid requests equal distinct requests"
+
+# Questions without choices, checked as numbers (and by the judge).
+for checker in number judge; do
+  lc run pam -i "$FIX/pam/numbers.jsonl" -o "$TMP/num.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" -p checker=$checker
+  expect_eq "$CODE" 0 "checker=$checker on numbers ($ERR)"
+  expect_eq "$(jq -r .meta.pam.case "$TMP/num.jsonl" | tr '\n' ' ')" "good bad bad good good good bad bad bad " \
+    "checker=$checker: the cases of [mixed], [right], [wrong]"
+done
+expect_eq "$(jq -r 'select(.meta.pam.case == "bad") | .messages[1].content | split("\n") | last' "$TMP/num.jsonl" | sort -u | tr '\n' ' ')" \
+  "So the answer is: 12. So the answer is: 7. " "bad cases end with the teacher's number"
+expect_eq "$(jq -c 'select(.meta.pam.case == "bad") | .messages[1] | [.content[:(.train_detail[0].end_offset + 1)], .train_detail[0].train]' \
+  "$TMP/num.jsonl" | head -n 1)" '["Sample 2 computes.\nSo the answer is: 14.\n\n",false]' \
+  "the attempt (5 + 7 -> 14) and the blank line after it untrained"
 
 # The self-correction prompts replaced from a file (one a line).
 lc run pam -i "$IN" -o "$TMP/p.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" \

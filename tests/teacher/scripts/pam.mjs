@@ -7,7 +7,8 @@
 //            line of reasoning and a wrong letter alone
 //   [noanswer] every attempt rambles without an answer line (counts as wrong)
 //   [teacherwrong] wrong attempts, and the teacher's explanation misses the truth
-// Without a marker an attempt is right with probability PAM_RIGHT_PERCENT
+// A question without choices has a number for its answer (a wrong attempt
+// adds its seed to it). Without a marker an attempt is right with probability PAM_RIGHT_PERCENT
 // (default 60) as a pure function of (question, seed). The teacher ("The
 // solution to the question is (X) ...") explains and ends with the letter
 // alone when the question has [letter], else with "So the answer is (X).".
@@ -38,12 +39,16 @@ function questionOf(prompt) { return prompt.split('\n')[0]; }
 export function reply(req) {
   const prompt = lastUser(req);
   if (prompt.endsWith('Reply with only yes or no.')) { // checker=judge
-    const gold = prompt.match(/^Gold answer: \(([A-Z])\)/m)[1];
+    const gold = prompt.match(/^Gold answer: (.*)$/m)[1];
+    const letter = (gold.match(/^\(([A-Z])\)/) || [])[1];
     const said = prompt.match(/^Candidate's final answer: (.*)$/m)[1];
-    return { content: said.includes(`(${gold})`) || said.trim() === gold ? 'Yes.' : 'No.' };
+    const yes = letter ? said.includes(`(${letter})`) || said.trim() === letter : said.includes(gold);
+    return { content: yes ? 'Yes.' : 'No.' };
   }
   const q = questionOf(prompt);
   const opts = letters(prompt);
+  const number = prompt.match(/The solution to the question is (-?\d+)\. /);
+  if (number) return { content: `Working it out gives ${number[1]}.\nSo the answer is: ${number[1]}.` };
   const truth = prompt.match(/The solution to the question is \(([A-Z])\)/);
   if (truth) {
     let x = truth[1];
@@ -59,6 +64,10 @@ export function reply(req) {
   else if (q.includes('[wrong]') || q.includes('[noanswer]') || q.includes('[teacherwrong]')) ok = false;
   else if (q.includes('[mixed]') || q.includes('[letter]')) ok = seed === 1;
   else ok = draw(q, seed) * 100 < RIGHT;
+  if (opts.length === 0) { // a question without choices: a number
+    const n = Number(answers.get(q)) + (ok ? 0 : seed);
+    return { content: `Sample ${seed} computes.\nSo the answer is: ${n}.` };
+  }
   const wrongs = opts.filter((l) => l !== right);
   const pick = ok ? right : wrongs[(seed + Math.floor(draw(q, 'w') * wrongs.length)) % wrongs.length];
   if (q.includes('[noanswer]')) return { content: `Hmm, sample ${seed} is thinking about it and cannot decide.` };
@@ -67,12 +76,12 @@ export function reply(req) {
     `Then option ${pick} seems the most sensible.\nSo the answer is (${pick}).` };
 }
 
-// The right letter is not in an attempt's prompt: the script reads it from the
-// input file named by PAM_ANSWERS (question -> letter), once.
+// The right answer is not in an attempt's prompt: the script reads it from the
+// input files named by PAM_ANSWERS (FILE[:FILE...]; question -> letter or number), once.
 import fs from 'node:fs';
 const answers = new Map();
-if (process.env.PAM_ANSWERS) {
-  for (const line of fs.readFileSync(process.env.PAM_ANSWERS, 'utf8').split('\n')) {
+for (const file of (process.env.PAM_ANSWERS || '').split(':').filter((f) => f)) {
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const r = JSON.parse(line);
     let a = String(r.answer);
