@@ -419,7 +419,7 @@ meta.pam records the case, the attempt used and every attempt's answer and corre
     attempt_model = lc.string("", "model of the attempts (empty: the attempt teacher's own)"),
     attempt_temperature = lc.number(0.8, "sampling temperature of the attempts", { min = 0 }),
     seeded = lc.bool(true, "send seed = the sample index with each attempt, so the k samples are distinct requests"),
-    teacher_temperature = lc.number(0, "the teacher's temperature for the explanations", { min = 0 }),
+    teacher_temperature = lc.number(0.0, "the teacher's temperature for the explanations", { min = 0 }),
     max_tokens = lc.int(512, "tokens per attempt or explanation, at most", { min = 1 }),
     checker = lc.enum({ "choice", "exact", "number", "contains", "judge" }, "choice",
       "how an answer is checked against the gold one: choice (option letter or text), exact, number, contains, " ..

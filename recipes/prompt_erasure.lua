@@ -367,7 +367,7 @@ punctuation ignored) of any instruction fails its item, and finish fails the run
       { min = 1 }),
     reuse_calibration = lc.bool(false, "strategy=auto: also make training examples of the calibration items"),
     gold_check = lc.bool(false, "skip answers that do not match the record's gold answer"),
-    temperature = lc.number(0, "the teacher's sampling temperature", { min = 0 }),
+    temperature = lc.number(0.0, "the teacher's sampling temperature", { min = 0 }),
     max_tokens = lc.int(1024, "the teacher's answer, at most, in tokens", { min = 1 }),
   },
   input = { question = "string", answer = "any?", choices = "any?" },

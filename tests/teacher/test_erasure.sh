@@ -116,4 +116,13 @@ printf '%s\n' '{"question": "q", "category": "poetry"}' >"$TMP/nogold.jsonl"
 lc run prompt_erasure -i "$TMP/nogold.jsonl" -o "$TMP/e.jsonl" "${COMMON[@]}" --cache "$TMP/c.db" -p strategy=auto
 expect_eq "$CODE" 2 "auto without gold answers"
 expect_in "$ERR" "category poetry: strategy auto needs items with a gold answer" "says why"
+# lacuna pack / reproduce: calibration included, the run regenerates byte for byte with no teacher.
+mkdir -p "$TMP/pack/run" "$TMP/pack/elsewhere"
+cp "$IN" "$TMP/pack/run/q.jsonl"
+(cd "$TMP/pack/run" && "$LACUNA" run prompt_erasure -i q.jsonl -o out/o.jsonl "${COMMON[@]}" "${AUTO[@]}" -q 2>/dev/null &&
+  "$LACUNA" pack out/o.jsonl 2>/dev/null)
+expect_eq "$?" 0 "an auto-calibrated run packs"
+out=$(cd "$TMP/pack/elsewhere" && "$LACUNA" reproduce ../run/out/o.pack.jsonl.gz 2>&1)
+expect_in "$out" "byte-identical to the packed dataset (3 examples" "and reproduces without a teacher"
+
 finish

@@ -182,4 +182,13 @@ expect_in "$(cat "$TMP/stderr")" "give a file, not stdin" "and says so"
 lc run pam -i "$IN" -o "$TMP/n.jsonl" --model teach --base-url "$BASE_URL" --no-progress --cache "$TMP/c.db"
 expect_eq "$CODE" 2 "no attempt teacher: a configuration error"
 expect_in "$ERR" "--teacher attempt=MODEL" "the message says how to configure it"
+# lacuna pack / reproduce: the run regenerates byte for byte with no teacher.
+mkdir -p "$TMP/pack/run" "$TMP/pack/elsewhere"
+cp "$IN" "$TMP/pack/run/q.jsonl"
+(cd "$TMP/pack/run" && "$LACUNA" run pam -i q.jsonl -o out/pam.jsonl "${COMMON[@]}" -q &&
+  "$LACUNA" pack out/pam.jsonl 2>/dev/null)
+expect_eq "$?" 0 "a pam run packs"
+out=$(cd "$TMP/pack/elsewhere" && "$LACUNA" reproduce ../run/out/pam.pack.jsonl.gz 2>&1)
+expect_in "$out" "byte-identical to the packed dataset (15 examples" "and reproduces without a teacher"
+
 finish
