@@ -51,7 +51,7 @@ M.groups = {
 -- The batch module's options from parsed command-line options.
 function M.batch_opts(o)
   return { max_requests = o.batch_max_requests, max_bytes = o.batch_max_bytes, max_attempts = o.batch_max_attempts,
-    poll = o.poll, completion_window = o.completion_window, quiet = o.quiet, verbose = not o.quiet }
+    poll = o.poll, completion_window = o.completion_window, quiet = o.quiet, verbose = not o.quiet and o.sub == "status" }
 end
 
 local function summary(store)
