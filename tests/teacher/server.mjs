@@ -605,14 +605,17 @@ function configJSON() {
 // hash of its custom_id; `expire_next` makes the next N batches expire with
 // `expire_done` of their requests done (the rest batch_expired in the error
 // file); `fail_next` makes the next N batches fail validation;
-// `max_requests`/`max_bytes` are the per-file limits (OpenAI: 50,000 and
-// 200 MB). GET /batch-stats counts the calls per endpoint and the requests
+// Each POST /batch-config resets the options not given to their defaults and
+// starts the counters afresh. `max_requests`/`max_bytes` are the per-file limits (OpenAI: 50,000 and
+// 200 MB); `create_delay_ms` makes the batch at once but delays the reply to
+// its create (a client killed meanwhile must find it, not create another). GET /batch-stats counts the calls per endpoint and the requests
 // each batch carried.
 const batchFiles = new Map(); // id -> {bytes: Buffer, purpose, filename, created_at}
 const batches = new Map(); // id -> batch object (+ hidden fields)
 const batchSeen = new Map(); // custom_id -> batches that carried it
-let batchCfg = { polls_per_state: 1, fail_rate: 0, expire_next: 0, expire_done: 0.5, fail_next: 0,
-  max_requests: 50000, max_bytes: 200 * 1024 * 1024 };
+const BATCH_DEFAULTS = { polls_per_state: 1, fail_rate: 0, expire_next: 0, expire_done: 0.5, fail_next: 0,
+  max_requests: 50000, max_bytes: 200 * 1024 * 1024, create_delay_ms: 0 };
+let batchCfg = { ...BATCH_DEFAULTS };
 let batchStats = null;
 function resetBatchStats() {
   batchStats = { uploads: 0, creates: 0, gets: 0, lists: 0, cancels: 0, downloads: 0, file_gets: 0,
@@ -715,7 +718,7 @@ function finishBatch(b, expired) {
     }
     if (seen <= 1 && unitHash('fail:' + line.custom_id) < batchCfg.fail_rate) {
       err.push({ id: rid, custom_id: line.custom_id, response: { status_code: 500, request_id: rid,
-        body: JSON.parse(openaiError('The server had an error while processing your request. Sorry about that!', 'server_error')) },
+        body: openaiError('The server had an error while processing your request. Sorry about that!', 'server_error') },
       error: null });
       failed++;
       continue;
@@ -793,7 +796,8 @@ function createBatch(res, raw) {
     else if (batchCfg.expire_next > 0) { batchCfg.expire_next--; b._expire = true; }
   }
   batches.set(id, b);
-  send(res, 200, batchView(b));
+  if (batchCfg.create_delay_ms > 0) setTimeout(() => send(res, 200, batchView(b)), batchCfg.create_delay_ms);
+  else send(res, 200, batchView(b));
 }
 
 // Answers /v1/files..., /v1/batches..., /batch-config, /batch-stats; false
@@ -813,10 +817,16 @@ function handleBatchApi(req, res, p, url) {
   if (p === '/batch-stats' && req.method === 'GET') { send(res, 200, batchStats); return true; }
   if (p === '/batch-config' && req.method === 'POST') {
     body((raw) => {
+      // Every POST starts a new phase: the defaults, then the options given;
+      // the counters and the requests seen (for fail_rate) start again.
+      const before = batchCfg;
+      batchCfg = { ...BATCH_DEFAULTS };
       try { applyBatchConfig(raw.length ? JSON.parse(raw.toString('utf8')) : {}); } catch (e) {
+        batchCfg = before;
         return send(res, 400, openaiError(`bad batch config: ${e.message}`, 'invalid_request_error'));
       }
-      if (raw.length === 0) resetBatchStats();
+      resetBatchStats();
+      batchSeen.clear();
       send(res, 200, batchCfg);
     });
     return true;
