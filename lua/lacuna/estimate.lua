@@ -301,7 +301,7 @@ function M.run(o)
   local rep = pool:report()
   e.sample_cost_usd = rep.cost and round6(rep.cost)
   e.estimated_at = core.sys.utc_iso8601()
-  if not o.quiet then
+  do -- the estimate is the command's result: on stdout even with -q
     io.stdout:write(string.format("estimate for %s: %d items (%d ran for real as the sample, %d wait for a request;"
       .. " %d failed)\n", r.name, counts.items, counts.ok + counts.skipped, counts.waiting, counts.failed))
     for _, l in ipairs(M.lines(e)) do io.stdout:write(l, "\n") end
@@ -317,7 +317,7 @@ function M.run(o)
     end
     f:write(json.encode(output.ordered(e, ORDER)), "\n")
     f:close()
-    if not o.quiet then io.stdout:write("written to ", path, " (the run's manifest will carry it)\n") end
+    io.stdout:write("written to ", path, " (the run's manifest will carry it)\n")
   end
   return 0
 end

@@ -125,7 +125,7 @@ function M.pool(cfg)
     limit = cfg.concurrency or 16,
     max_limit = cfg.concurrency or 16,
     inflight = 0,
-    reserved = 0, -- --max-cost: the most the requests in flight may cost
+    reserved = 0, reserving = 0, -- --max-cost: the most the requests in flight may cost, and their number
     waiters = {},
     last_decrease = 0,
     usage = {},
@@ -297,9 +297,11 @@ function Pool:reserve(amount)
   local cap = self.cfg.max_cost
   if not cap or amount == 0 then return true end
   while self.cost + self.reserved + amount > cap do
-    if self.reserved == 0 or not sched.self() then return false end
+    -- (counted, not compared with 0: the float sum of many + and - is not 0)
+    if self.reserving == 0 or not sched.self() then return false end
     sched.sleep(0.02)
   end
+  self.reserving = self.reserving + 1
   self.reserved = self.reserved + amount
   return true
 end
@@ -401,7 +403,10 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
       body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
     self:release()
     -- (the reply's real cost is accounted by the caller before anything else runs)
-    self.reserved = self.reserved - reservation
+    if reservation > 0 then
+      self.reserving = self.reserving - 1
+      self.reserved = self.reserving > 0 and self.reserved - reservation or 0
+    end
     if not ok then error(status, 0) end
     if sends and sends > 1 then
       -- libcurl sent the request again by itself (a reused connection was
