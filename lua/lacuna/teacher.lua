@@ -292,13 +292,18 @@ function Pool:reservation(body)
 end
 
 -- Holds a request until its reservation fits under --max-cost beside the
--- cost so far and the requests in flight; returns false when it never can.
+-- cost so far and the requests in flight. Alone, a request goes while the
+-- cost is under the cap (its worst case may be far above what it costs), so
+-- the cap is passed by one request's cost at most; false once it is reached.
 function Pool:reserve(amount)
   local cap = self.cfg.max_cost
   if not cap or amount == 0 then return true end
   while self.cost + self.reserved + amount > cap do
     -- (counted, not compared with 0: the float sum of many + and - is not 0)
-    if self.reserving == 0 or not sched.self() then return false end
+    if self.reserving == 0 or not sched.self() then
+      if self.cost >= cap then return false end
+      break
+    end
     sched.sleep(0.02)
   end
   self.reserving = self.reserving + 1
@@ -389,8 +394,7 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
     if self.tpm then self.tpm:take(est_tokens) end
     self:acquire()
     if not self.stop_reason and not self:reserve(reservation) then
-      self.stop_reason = string.format("the next request could pass --max-cost %g (cost so far $%.4f)",
-        cfg.max_cost, self.cost)
+      self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, cfg.max_cost)
     end
     if self.stop_reason then
       -- Nothing more is paid for once the run stops; the item is recorded as
