@@ -21,5 +21,6 @@ int lacuna_open_render(lua_State *L);    /* core/render.c  */
 int lacuna_open_stats(lua_State *L);     /* core/stats.c   */
 int lacuna_open_text(lua_State *L);      /* core/text/lua_text.c */
 int lacuna_open_sql(lua_State *L);       /* core/sql.c     */
+int lacuna_open_fetch(lua_State *L);     /* core/fetch.c   */
 
 #endif

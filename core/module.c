@@ -30,6 +30,7 @@ static const struct {
     {"tokenizer", lacuna_open_tokenizer},
     {"text", lacuna_open_text},
     {"sql", lacuna_open_sql},
+    {"fetch", lacuna_open_fetch},
     {NULL, NULL},
 };
 

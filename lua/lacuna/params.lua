@@ -147,6 +147,9 @@ local function check_value(p, v)
   if p.max and type(v) == "number" and v > p.max then return "must be <= " .. p.max end
 end
 
+-- (lacuna reproduce checks a pack's values as the command line's are.)
+M.check_value = check_value
+
 local function declare(kind, default, doc, opts)
   local p = setmetatable({ kind = kind, default = default, doc = doc or "" }, Param)
   for k, v in pairs(opts or {}) do p[k] = v end

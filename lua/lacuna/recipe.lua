@@ -16,8 +16,38 @@ local known_fields = {
   name = "string", version = "string", summary = "string", cite = "string",
   description = "string", params = "table", input = "table", format = "string",
   setup = "function", map = "function", finish = "function", examples = "table",
-  license = "string", author = "string",
+  license = "string", author = "string", requires = "string",
 }
+
+-- "0.4.1" -> {0, 4, 1}, or nil.
+local function version_parts(v)
+  if not v:match("^%d+[%.%d]*$") or v:find("..", 1, true) or v:sub(-1) == "." then return nil end
+  local parts = {}
+  for n in v:gmatch("%d+") do parts[#parts + 1] = tonumber(n) end
+  return parts
+end
+
+local function version_less(a, b)
+  for i = 1, math.max(#a, #b) do
+    local x, y = a[i] or 0, b[i] or 0
+    if x ~= y then return x < y end
+  end
+  return false
+end
+
+-- requires = ">=0.4" (or "0.4", the same): the oldest lacuna the recipe runs on.
+local function check_requires(name, spec)
+  local want = version_parts(spec:match("^%s*>=%s*(.-)%s*$") or spec:match("^%s*(.-)%s*$"))
+  if not want then
+    raise(string.format("recipe field 'requires' must look like '>=0.4' (the oldest lacuna version the" ..
+      " recipe runs on), got '%s'", spec))
+  end
+  local have = version_parts((require("lacuna.core").version:match("^[%d%.]+")))
+  if have and version_less(have, want) then
+    raise(string.format("recipe '%s' requires lacuna %s, but this is lacuna %s: upgrade lacuna to run it",
+      name, spec:match("^%s*(.-)%s*$"), require("lacuna.core").version))
+  end
+end
 
 local field_types = {
   string = true, number = true, integer = true, boolean = true, table = true,
@@ -56,6 +86,7 @@ function M.declare(decl)
   if not decl.name:match("^[%w_%-%.]+$") then
     raise("recipe name '" .. decl.name .. "' may only use letters, digits, '_', '-', '.'")
   end
+  if decl.requires then check_requires(decl.name, decl.requires) end
   local r = setmetatable({}, Recipe)
   for k, v in pairs(decl) do r[k] = v end
   r.params = {}

@@ -14,6 +14,7 @@ local teacher = require "lacuna.teacher"
 local output = require "lacuna.output"
 local plan = require "lacuna.plan"
 local run_view = require "lacuna.run_view"
+local bundle = require "lacuna.bundle"
 
 local json, jsonl, sys, sched, hash = core.json, core.jsonl, core.sys, core.sched, core.hash
 local encode, null = json.encode, json.null
@@ -57,14 +58,17 @@ end
 -- and o.max_memory_mb cap a sandboxed one.
 function M.load(ref, o)
   o = o or {}
-  local src, chunkname, path = M.find_recipe(ref)
+  -- (a URL, a bundle, a file or a shipped recipe; modules: lua/lacuna/bundle.lua)
+  local source = bundle.open(ref, o, M.find_recipe)
+  local src, chunkname, path = source.text, source.chunkname, source.path
+  local require_module = bundle.loader(source)
   local lc = require "lacuna"
   local env
   if o.trust then
     stderr("lacuna: --trust: the sandbox is off; " .. path .. " runs with full access to files, network and the process")
-    env = sandbox.trusted_env()
+    env = sandbox.trusted_env(require_module)
   else
-    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end, o)
+    env = sandbox.env(lc, function(line) stderr("[recipe] " .. line) end, o, require_module)
   end
   local chunk, err = load(src, chunkname, "t", env)
   if not chunk then usage.error("%s", err) end
@@ -79,6 +83,7 @@ function M.load(ref, o)
   for k, v in next, declared do r[k] = v end
   r.source_path = path
   r.sha256 = hash.sha256(src)
+  r.source = source
   return r
 end
 
@@ -303,6 +308,7 @@ function M.teacher_config(o)
     cache_mode = o.no_cache and "off" or (o.cache_only and "only" or "rw"),
     batch_export = o.batch_export,
     batch_failed = o.batch_failed, estimate = o.estimate_of, -- (run --batch, --estimate)
+    used_keys = o.used_keys, -- (lacuna pack: the cache entries the run reads)
     prices = o.prices, max_cost = o.max_cost,
     open_cache = function(path, readonly)
       local dir = path:match("^(.*)/[^/]*$")
@@ -380,7 +386,16 @@ M.side_path = output.side_path
 -- Prepares a run from options; raises usage errors. Returns recipe, params, format.
 function M.prepare(o)
   local r = M.load(o.recipe, o)
+  o.source = r.source -- (lacuna pack: the recipe and the modules it loaded)
   local values = params_mod.resolve(r.name, r.params, o.params)
+  for k, v in pairs(o.param_values or {}) do -- (lacuna reproduce: a manifest's values)
+    local p = r.params[k]
+    if not p then usage.error("param '%s' is not a param of recipe %s", k, r.name) end
+    if p.kind == "number" and type(v) == "number" then v = v + 0.0 end
+    local err = params_mod.check_value(p, v)
+    if err then usage.error("param '%s' (%s): %s", k, p:type_text(), err) end
+    values[k] = v
+  end
   local fmt = o.format or r.format or formats.default
   local known = fmt == "tokens"
   for _, name in ipairs(formats.names) do
@@ -419,15 +434,31 @@ local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
 local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
   "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "estimate", "batch", "trusted", "limits",
-  "wall_seconds", "cpu_seconds", "finished_at" }
+  "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
+
+-- The options that change the output bytes beyond params, seed and format,
+-- so that `lacuna pack`/`reproduce` can run the recipe again (never the
+-- base URL, the key or its variable).
+local function reproduce_options(o)
+  local teachers
+  for name, t in pairs(o.teachers or {}) do
+    teachers = teachers or {}
+    teachers[name] = t.model
+  end
+  return output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
+    meta = o.meta == false and false or nil, split_partial = o.split_partial or nil,
+    max_failures = o.max_failures, max_cost = o.max_cost },
+    { "model", "teachers", "limit", "meta", "split_partial", "max_failures", "max_cost" })
+end
 
 -- The manifest's fields known before the run: checked to encode before the
 -- first record is read.
 local function manifest_head(r, values, o)
   return output.ordered({
     lacuna_version = core.version,
-    recipe = output.ordered({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path },
-      { "name", "version", "sha256", "path" }),
+    recipe = output.ordered({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path,
+      requires = r.requires, modules = r.source and bundle.module_hashes(r.source) },
+      { "name", "version", "sha256", "path", "requires", "modules" }),
     params = next(values) and values or json.object({}),
     seed = o.seed or 0,
     format = o.format,
@@ -435,6 +466,7 @@ local function manifest_head(r, values, o)
     trusted = o.trust and true or false,
     limits = output.ordered({ max_instructions = M.budget(o), window = M.window(o) },
       { "max_instructions", "window" }),
+    reproduce = reproduce_options(o),
   }, MANIFEST_ORDER)
 end
 

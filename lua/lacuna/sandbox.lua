@@ -41,8 +41,9 @@ local function protect_string_methods()
 end
 
 -- Builds the environment of one recipe chunk. `log` receives print output
--- (stderr, so it never mixes with data); o: the run options (view.lacuna).
-function M.env(lc, log, o)
+-- (stderr, so it never mixes with data); o: the run options (view.lacuna);
+-- require_module(name, env): modules beside the recipe (lua/lacuna/bundle.lua).
+function M.env(lc, log, o, require_module)
   local lacuna = view.lacuna(lc, o)
   protect_string_methods()
   local env = {}
@@ -120,8 +121,11 @@ function M.env(lc, log, o)
   end
   env.require = function(name)
     if name == "lacuna" then return lacuna end
-    error("module '" .. tostring(name) .. "' is not available to sandboxed recipes (allowed: lacuna);" ..
-      " run with --trust to lift the sandbox", 2)
+    local value, why
+    if require_module then value, why = require_module(name, env) end
+    if value ~= nil then return value end
+    error(why or ("module '" .. tostring(name) .. "' is not available to sandboxed recipes (allowed: lacuna);" ..
+      " run with --trust to lift the sandbox"), 2)
   end
   env.load = function(chunk, chunkname, mode, chunk_env)
     if mode ~= nil and mode ~= "t" then
@@ -152,9 +156,18 @@ function M.env(lc, log, o)
 end
 
 -- The environment of a trusted recipe: its own table, falling back to _G.
-function M.trusted_env()
+-- Modules beside the recipe come first, then package.path's.
+function M.trusted_env(require_module)
   local env = {}
   env._G = env
+  if require_module then
+    env.require = function(name)
+      local value, why = require_module(name, env)
+      if value ~= nil then return value end
+      if why and why:find("^module cycle") then error(why, 2) end
+      return require(name)
+    end
+  end
   -- A teacher call inside a coroutine suspends the item (waits pass up).
   env.coroutine = coroutines.library(false)
   return setmetatable(env, { __index = _G })

@@ -501,6 +501,7 @@ function Pool:request(ep, p, item)
     if hit then
       local obj = parse_reply(hit)
       if obj then
+        if self.cfg.used_keys then self.cfg.used_keys[key] = true end
         self.stats.cache_hits = self.stats.cache_hits + 1
         self:account(body.model, obj.usage ~= null and obj.usage or nil, true)
         if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, nil, true) end
