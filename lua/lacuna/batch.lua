@@ -158,7 +158,7 @@ end
 function M.add_file(store, path)
   local r, err = jsonl.open(path)
   if not r then error(err, 0) end
-  local list = {}
+  local list, read, added = {}, 0, 0
   while true do
     local v, msg = r:next()
     if v == nil then break end
@@ -171,9 +171,13 @@ function M.add_file(store, path)
       error(string.format("%s:%d: not a lacuna batch request (custom_id must be a cache key)", path, msg), 0)
     end
     list[#list + 1] = { key = v.custom_id, line = json.encode(v) }
+    if #list >= 10000 then -- in chunks: the file may hold millions
+      read, added = read + #list, added + store:add(list)
+      list = {}
+    end
   end
   r:close()
-  return #list, store:add(list)
+  return read + #list, added + store:add(list)
 end
 
 local function job_file(store, job)
@@ -224,7 +228,7 @@ local function plan_jobs(store, api, opts)
     keys, bytes = {}, 0
   end
   for _, r in ipairs(store:pending()) do
-    local size = #r.line + 1
+    local size = r.size + 1
     if size > max_b then error(string.format("request %s alone is %d bytes, over --batch-max-bytes %d", r.key, size, max_b), 0) end
     if #keys >= max_n or bytes + size > max_b then flush() end
     keys[#keys + 1] = r.key

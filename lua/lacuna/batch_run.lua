@@ -33,7 +33,9 @@ function M.run(o)
   local bo = batch_cmd.batch_opts(o)
   bo.verbose = false
   local dir = cache_path:match("^(.*)/[^/]*$") or "."
-  local export = string.format("%s/batch-export-%d.jsonl", dir, core.sys.pid())
+  -- Named after the output, so that a killed run's leftover is the rerun's own.
+  local export = string.format("%s/batch-export-%s.jsonl", dir,
+    core.hash.sha256(tostring(o.output)):sub(1, 16))
   local summary = { cycles = 0, submitted = 0, batches = 0, polls = 0, http_requests = 0 }
   local function finish(code, counts)
     os.remove(export)

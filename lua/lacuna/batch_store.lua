@@ -120,9 +120,12 @@ function Store:request(key)
   if r then return r.state, r.error, r.attempts end
 end
 
--- Requests waiting for a job, in the order they were added.
+-- Requests waiting for a job, in the order they were added: {key=, size=
+-- (bytes of the line)}, not the lines themselves (a million of them would
+-- not fit in memory; a job's lines are read one job at a time).
 function Store:pending()
-  return self:rows("SELECT key, line, attempts FROM batch_requests WHERE state = 'pending' ORDER BY rowid")
+  return self:rows("SELECT key, length(CAST(line AS BLOB)) AS size FROM batch_requests " ..
+    "WHERE state = 'pending' ORDER BY rowid")
 end
 
 -- Puts the requests (a list of keys) into a new job; returns the job id.
