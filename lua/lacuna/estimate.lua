@@ -73,13 +73,15 @@ end
 -- -> true: send it (a sampled item); false: rendered and counted.
 function Collector:send(key, body, item)
   if in_sample(self, item) then
+    local step = "setup"
     if item then
       local st = item_state(self, item)
       st.calls = st.calls + 1
       if st.replies == 0 then st.first = st.first + 1 end
-      self.sampled_calls[key] = { step = st.replies == 0 and "first" or "later",
-        prompt = M.prompt_tokens(body, self.counter), ceiling = M.ceiling(body), model = body.model }
+      step = st.replies == 0 and "first" or "later"
     end
+    self.sampled_calls[key] = { step = step, prompt = M.prompt_tokens(body, self.counter), ceiling = M.ceiling(body),
+      model = body.model }
     return true
   end
   if item then self.rendered_items[item] = true end
@@ -102,9 +104,11 @@ function Collector:observe(key, body, item, usage, cached)
       if st.replies == 0 then st.first = st.first + 1 end
     end
   end
-  if item and in_sample(self, item) then
-    local st = item_state(self, item)
-    st.replies = st.replies + 1
+  if in_sample(self, item) then
+    if item then
+      local st = item_state(self, item)
+      st.replies = st.replies + 1
+    end
     local call = self.sampled_calls[key]
     if call and not cached and type(usage) == "table" then
       call.completion = math.tointeger(usage.completion_tokens) or 0
@@ -132,7 +136,7 @@ end
 local function round6(x) return math.floor(x * 1e6 + 0.5) / 1e6 end
 
 -- compute{rendered = {{model=, prompt=, ceiling=}...}, sampled = {{model=,
--- prompt=, ceiling=, completion=, step="first"|"later"}...}, items =,
+-- prompt=, ceiling=, completion=, step="setup"|"first"|"later"}...}, items =,
 -- sampled_items =, other_items = (items that rendered a request), prices =,
 -- counter = "approximate"|"tokenizer PATH", cache_hits =} -> estimate table.
 -- Pure: the REPL's :cost passes what it rendered itself.

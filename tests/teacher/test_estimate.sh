@@ -72,6 +72,18 @@ expect_eq "$(num "$E" '[.requests.rendered, .requests.sampled, .requests.extrapo
 expect_eq "$(num "$E" .extrapolated)" true "marked as extrapolated"
 expect_in "$(cat "$TMP/e4.txt")" "extrapolated from 4 sampled items" "says so"
 
+# 4b. a recipe whose setup calls the teacher: without a sample only setup's
+# first requests can be counted (and it says so); with one, setup runs for real
+for i in 1 2 3; do echo "{\"topic\":\"topic $i\"}"; done >"$TMP/topics.jsonl"
+PS=$TEACHER_DIR/recipes/plan_setup.lua
+"$LACUNA" run "$PS" -i "$TMP/topics.jsonl" -o "$TMP/e4b.jsonl" "${A[@]}" --cache "$TMP/c4b.db" --estimate >"$TMP/e4b.txt"
+expect_eq "$(num "$TMP/e4b.estimate.json" .requests.total)" 8 "setup's fan-out of 8"
+expect_in "$(cat "$TMP/e4b.txt")" "setup's requests only" "says it stopped at setup"
+"$LACUNA" run "$PS" -i "$TMP/topics.jsonl" -o "$TMP/e4b.jsonl" "${A[@]}" --cache "$TMP/c4b.db" --estimate --sample 2 >/dev/null
+"$LACUNA" run "$PS" -i "$TMP/topics.jsonl" -o "$TMP/e4b.jsonl" "${A[@]}" --cache "$TMP/c4b.db"
+expect_eq "$(num "$TMP/e4b.manifest.json" '.estimate.requests.total')" \
+  "$(num "$TMP/e4b.manifest.json" '.teacher.requests + .teacher.cache_hits')" "setup + items: the estimate's count is the run's"
+
 # 5. --price syntax
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/e5.jsonl" "${A[@]}" --estimate --price in=x,out=1 2>"$TMP/e5.err"
 expect_eq $? 2 "a bad price is a usage error"
