@@ -212,6 +212,20 @@ function M.compute(d)
   return e
 end
 
+-- The estimate of a list of request bodies (what a REPL renders for
+-- `:cost`): opts.counter (default: the approximate counter), opts.prices
+-- (as --price's), opts.counter_name.
+function M.for_requests(bodies, opts)
+  opts = opts or {}
+  local counter = opts.counter or require("lacuna.tokenizer").approximate()
+  local rendered = {}
+  for i, b in ipairs(bodies) do
+    rendered[i] = { model = b.model, prompt = M.prompt_tokens(b, counter), ceiling = M.ceiling(b) }
+  end
+  return M.compute { rendered = rendered, items = #bodies, prices = opts.prices,
+    counter = opts.counter_name or (counter.approximate and "approximate counter" or "tokenizer") }
+end
+
 local function usd(v) return type(v) == "number" and string.format("$%.4f", v) or "unbounded" end
 
 -- The estimate as text lines (for stdout, and the REPL).

@@ -544,8 +544,10 @@ end
 local function deferred_exit(out, counts, rep, o)
   out:abort()
   if o.batch then
-    stderr(string.format("lacuna: batch step: %d requests of %d items go to the Batch API", rep.deferred,
-      counts.deferred))
+    if not o.quiet then
+      stderr(string.format("lacuna: batch step: %d requests of %d items go to the Batch API", rep.deferred,
+        counts.deferred))
+    end
     return 3, counts
   end
   stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..

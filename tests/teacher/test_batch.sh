@@ -130,6 +130,21 @@ batch_config '{"polls_per_state":1}'
 "$LACUNA" batch wait --cache "$DB" "${B[@]}" && "$LACUNA" batch collect --cache "$DB" "${B[@]}"
 expect_eq "$(state_count "$DB" pending)" 40 "a cancelled batch's requests are pending again"
 
-# --- 8. the cache is schema 2 and still serves the plain cache commands
+# --- 8. a refused key stops submit with the reason; the rerun with the right
+# key resumes the half-made job without a second upload of the same requests
+stop_server
+TEST_SERVER_API_KEY=k1 start_server
+B=(--base-url "$BASE_URL" --poll 0.01 -q)
+batch_config '{}'
+DB=$TMP/c9.db
+OPENAI_API_KEY=wrong "$LACUNA" batch submit "$TMP/exp1.jsonl" --cache "$DB" --base-url "$BASE_URL" 2>"$TMP/key.err"
+expect_eq $? 1 "a wrong key fails submit"
+expect_in "$(cat "$TMP/key.err")" "HTTP 401" "and says why"
+OPENAI_API_KEY=k1 "$LACUNA" batch submit --cache "$DB" "${B[@]}"
+expect_eq "$(bstat '.batch_requests | map(tostring) | join(",")')" "40" "the resumed job carries the 40 requests once"
+OPENAI_API_KEY=k1 "$LACUNA" batch wait --cache "$DB" "${B[@]}" && OPENAI_API_KEY=k1 "$LACUNA" batch collect --cache "$DB" "${B[@]}"
+expect_eq "$(state_count "$DB" done)" 40 "done with the right key"
+
+# --- 9. the cache is schema 2 and still serves the plain cache commands
 expect_in "$("$LACUNA" cache stats --cache "$TMP/c1.db")" "(schema 2)" "schema 2"
 finish

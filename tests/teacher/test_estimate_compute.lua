@@ -55,6 +55,15 @@ t.test("prompt tokens: contents plus the chat format's overhead", function()
   t.eq(estimate.ceiling {}, nil)
 end)
 
+t.test("for_requests: the REPL's entry, from request bodies", function()
+  local e = estimate.for_requests({ { model = "m", messages = { { role = "user", content = "hello there" } },
+    max_tokens = 7 } }, { prices = { m = { input = 1, output = 2 } } })
+  t.eq(e.requests.total, 1)
+  t.eq(e.completion_tokens.high, 7)
+  t.truthy(e.prompt_tokens > 6, "contents + overhead: " .. e.prompt_tokens)
+  t.truthy(e.counter:find("approximate"), e.counter)
+end)
+
 t.test("--max-cost: a reservation holds the worst case of a request in flight", function()
   local p = teacher.pool { prices = { m = { input = 1e6, output = 1e6 } }, max_cost = 100 }
   -- 9 characters -> 3 prompt tokens; max_tokens 5 -> $8 at $1 per token
