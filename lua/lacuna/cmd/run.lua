@@ -72,7 +72,8 @@ M.groups = {
           .. formats.default .. ")"
       end },
     { "--tokenizer", arg = "DIR", key = "tokenizer",
-      doc = "with --format tokens: the model's tokenizer.json and tokenizer_config.json (its chat template)" },
+      doc = "with --format tokens: the model's tokenizer.json and tokenizer_config.json (its chat template); "
+        .. "with --estimate: counts the prompts' tokens" },
     { "--chat-template", arg = "P", key = "chat_template",
       doc = "with --format tokens: another tokenizer_config.json or .jinja" },
     { "--seed", arg = "N", key = "seed", kind = "int", doc = "seed of the per-item random streams (default 0)" },
