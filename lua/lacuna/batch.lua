@@ -224,7 +224,7 @@ local function plan_jobs(store, api, opts)
   local made = {}
   local keys, bytes = {}, 0
   local function flush()
-    if #keys > 0 then made[#made + 1] = store:new_job(api.base, keys, bytes) end
+    if #keys > 0 then made[#made + 1] = store:new_job(api.base, keys, bytes) end -- (nil: taken by another process)
     keys, bytes = {}, 0
   end
   for _, r in ipairs(store:pending()) do
@@ -238,9 +238,38 @@ local function plan_jobs(store, api, opts)
   return made
 end
 
+-- Runs fn holding the cache's batch lock: one process at a time submits or
+-- collects (two submits launching the same job would create two batches).
+-- The kernel drops the lock of a killed process, so a rerun never waits for
+-- a dead one.
+local function exclusively(store, opts, fn)
+  local path = store.path .. ".batch-lock"
+  local lock, err, holder
+  local said = false
+  while true do
+    lock, err, holder = core.sys.lock(path)
+    if lock then break end
+    if not holder then error("batch lock " .. path .. ": " .. tostring(err), 0) end
+    if not said then
+      say(opts, "waiting for process %s, which is submitting or collecting with this cache", tostring(holder))
+      said = true
+    end
+    sched.sleep(0.1)
+    if core.sys.interrupted() then error("interrupted", 0) end
+  end
+  local ok, res = pcall(fn)
+  lock:release()
+  if not ok then error(res, 0) end
+  return res
+end
+
 -- submit: resumes half-made jobs, then puts the pending requests into new
 -- jobs and launches them. Returns {jobs =, requests =, http =} or raises.
 function M.submit(store, api, opts)
+  return exclusively(store, opts or {}, function() return M.submit_locked(store, api, opts) end)
+end
+
+function M.submit_locked(store, api, opts)
   opts = opts or {}
   local sent0 = api.sent
   local launched, requests = 0, 0
@@ -332,6 +361,10 @@ end
 -- imports the answers into the cache and settles its requests. Returns
 -- {jobs =, done =, pending =, failed =, http =}.
 function M.collect(store, api, cache, opts)
+  return exclusively(store, opts or {}, function() return M.collect_locked(store, api, cache, opts) end)
+end
+
+function M.collect_locked(store, api, cache, opts)
   opts = opts or {}
   local sent0 = api.sent
   local max_attempts = opts.max_attempts or M.defaults.max_attempts

@@ -128,7 +128,9 @@ function Store:pending()
     "WHERE state = 'pending' ORDER BY rowid")
 end
 
--- Puts the requests (a list of keys) into a new job; returns the job id.
+-- Puts the requests (a list of keys) into a new job; returns the job id,
+-- or nil when another process took them all meanwhile (only requests still
+-- pending are taken, in the same transaction).
 function Store:new_job(base_url, keys, bytes)
   local t = now()
   local job
@@ -137,9 +139,16 @@ function Store:new_job(base_url, keys, bytes)
     job = string.format("lacuna-%d-%d-%d", t, core.sys.pid(), n + 1)
     self:exec("INSERT INTO batch_jobs(job, base_url, state, requests, bytes, created, updated) " ..
       "VALUES(?1, ?2, 'new', ?3, ?4, ?5, ?5)", job, base_url, #keys, bytes, t)
+    local taken = 0
     for _, k in ipairs(keys) do
-      self:exec("UPDATE batch_requests SET state = 'submitted', job = ?2, attempts = attempts + 1, updated = ?3 " ..
-        "WHERE key = ?1", k, job, t)
+      taken = taken + self:exec("UPDATE batch_requests SET state = 'submitted', job = ?2, attempts = attempts + 1, " ..
+        "updated = ?3 WHERE key = ?1 AND state = 'pending'", k, job, t)
+    end
+    if taken == 0 then
+      self:exec("DELETE FROM batch_jobs WHERE job = ?1", job)
+      job = nil
+    elseif taken < #keys then
+      self:exec("UPDATE batch_jobs SET requests = ?2 WHERE job = ?1", job, taken)
     end
   end)
   return job

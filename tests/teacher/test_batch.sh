@@ -130,6 +130,16 @@ batch_config '{"polls_per_state":1}'
 "$LACUNA" batch wait --cache "$DB" "${B[@]}" && "$LACUNA" batch collect --cache "$DB" "${B[@]}"
 expect_eq "$(state_count "$DB" pending)" 40 "a cancelled batch's requests are pending again"
 
+# --- 7b. two submits at once on one cache never put a request in two batches
+DB=$TMP/c10.db
+batch_config ''
+"$LACUNA" batch submit "$TMP/exp1.jsonl" --cache "$DB" "${B[@]}" --batch-max-requests 5 &
+p1=$!
+"$LACUNA" batch submit "$TMP/exp1.jsonl" --cache "$DB" "${B[@]}" --batch-max-requests 5 &
+p2=$!
+wait "$p1"; wait "$p2"
+expect_eq "$(bstat '.batch_requests | add')" 40 "40 requests in all batches together"
+
 # --- 8. a refused key stops submit with the reason; the rerun with the right
 # key resumes the half-made job without a second upload of the same requests
 stop_server
