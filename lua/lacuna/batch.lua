@@ -11,6 +11,8 @@
 --   * the batch is created with metadata {lacuna_job = job}; before creating
 --     one for an 'uploaded' job, the provider's list is searched for that
 --     job, so a kill between the create and its commit never pays twice;
+--   * submit and collect hold a lock beside the cache (the kernel drops it
+--     when a process dies), so two processes never launch one job twice;
 --   * collect imports with INSERT OR IGNORE and settles a job's requests in
 --     one transaction: done, failed for good, or pending again (expired,
 --     cancelled, retryable errors, missing) for the next submit. Only those

@@ -14,6 +14,11 @@ local M = {
     "lacuna batch cancel [options]          cancel the running batches",
   },
   operands = { { key = "sub", name = "SUBCOMMAND" }, { key = "file", name = "FILE" } },
+  notes = function()
+    return "The batch state lives in the cache database: every subcommand can be rerun, and resumes after a crash.\n"
+      .. "Exit codes: 0 done, 1 a step failed (the message says why; rerun to resume), 2 usage error, "
+      .. "130 interrupted."
+  end,
 }
 
 local function defaults() return require("lacuna.batch").defaults end
@@ -119,6 +124,10 @@ function M.main(o)
     end
   end
   store:close()
+  if not ok and require("lacuna.core").sys.interrupted() then
+    io.stderr:write("lacuna: batch ", o.sub, ": interrupted; rerun to resume\n")
+    return 130
+  end
   if not ok then
     io.stderr:write("lacuna: batch ", o.sub, ": ", tostring(res), "\n")
     return 1
