@@ -31,6 +31,7 @@ static const struct {
     {"text", lacuna_open_text},
     {"sql", lacuna_open_sql},
     {"fetch", lacuna_open_fetch},
+    {"lineedit", lacuna_open_lineedit},
     {NULL, NULL},
 };
 
