@@ -23,5 +23,6 @@ int lacuna_open_text(lua_State *L);      /* core/text/lua_text.c */
 int lacuna_open_sql(lua_State *L);       /* core/sql.c     */
 int lacuna_open_fetch(lua_State *L);     /* core/fetch.c   */
 int lacuna_open_lineedit(lua_State *L);  /* core/lineedit.c */
+int lacuna_open_pycase(lua_State *L);    /* core/pycase.c  */
 
 #endif

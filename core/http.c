@@ -9,6 +9,7 @@
  * Retries, backoff, rate limits and caching are policy: lua/lacuna/teacher.lua. */
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ typedef struct transfer {
   size_t len, cap;
   int too_big;
   double retry_after; /* seconds, < 0 when absent */
+  double limits[6];   /* x-ratelimit-* values (LIMIT_NAMES order); valid where limits_seen has the bit */
+  unsigned limits_seen;
   struct curl_slist *headers;
   char *upload; /* the request body, sent through on_read */
   size_t upload_len, upload_pos;
@@ -129,11 +132,97 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
   return add;
 }
 
+/* The rate-limit headers OpenAI sends (OpenRouter and many proxies too), after
+ * "x-ratelimit-"; handed to Lua as the fields of the same names with '_'. */
+static const char *const LIMIT_NAMES[6] = {"limit-requests",   "limit-tokens",   "remaining-requests",
+                                           "remaining-tokens", "reset-requests", "reset-tokens"};
+static const char *const LIMIT_FIELDS[6] = {"limit_requests",   "limit_tokens",   "remaining_requests",
+                                            "remaining_tokens", "reset_requests", "reset_tokens"};
+
+/* A duration as OpenAI writes its resets (Go's format: "1s", "6m0s",
+ * "20ms", "1h2m3.5s") or plain seconds ("0.5"). Returns seconds, or -1. */
+static double parse_duration(const char *v) {
+  char *end;
+  double secs = strtod(v, &end);
+  if (end == v || secs < 0) return -1;
+  if (*end == '\0') return secs; /* plain seconds */
+  secs = 0;
+  const char *p = v;
+  while (*p) {
+    double x = strtod(p, &end);
+    if (end == p || x < 0) return -1;
+    p = end;
+    double unit;
+    if (strncmp(p, "ms", 2) == 0)
+      unit = 1e-3, p += 2;
+    else if (strncmp(p, "us", 2) == 0)
+      unit = 1e-6, p += 2;
+    else if (strncmp(p, "\xc2\xb5s", 3) == 0)
+      unit = 1e-6, p += 3; /* µs */
+    else if (strncmp(p, "ns", 2) == 0)
+      unit = 1e-9, p += 2;
+    else if (*p == 'h')
+      unit = 3600, p++;
+    else if (*p == 'm')
+      unit = 60, p++;
+    else if (*p == 's')
+      unit = 1, p++;
+    else
+      return -1;
+    secs += x * unit;
+  }
+  return secs;
+}
+
+/* Copies a header's value (after the colon) without surrounding blanks. */
+static void header_value(const char *data, size_t len, size_t skip, char *value, size_t cap) {
+  size_t vlen = len - skip;
+  if (vlen >= cap) vlen = cap - 1;
+  memcpy(value, data + skip, vlen);
+  value[vlen] = '\0';
+  char *v = value;
+  while (*v == ' ' || *v == '\t') v++;
+  memmove(value, v, strlen(v) + 1);
+  for (char *e = value + strlen(value); e > value && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--)
+    e[-1] = '\0';
+}
+
+/* x-ratelimit-*: noted in the transfer, read by Lua after the reply. */
+static void note_limit(transfer *t, const char *data, size_t len) {
+  static const char prefix[] = "x-ratelimit-";
+  const size_t plen = sizeof prefix - 1;
+  if (len <= plen || strncasecmp(data, prefix, plen) != 0) return;
+  for (int i = 0; i < 6; i++) {
+    size_t nlen = strlen(LIMIT_NAMES[i]);
+    if (len > plen + nlen && data[plen + nlen] == ':' &&
+        strncasecmp(data + plen, LIMIT_NAMES[i], nlen) == 0) {
+      char value[64];
+      header_value(data, len, plen + nlen + 1, value, sizeof value);
+      double v;
+      if (i >= 4) {
+        v = parse_duration(value);
+      } else {
+        char *end;
+        v = strtod(value, &end);
+        if (end == value || *end != '\0') v = -1;
+      }
+      if (v >= 0 && isfinite(v)) {
+        t->limits[i] = v;
+        t->limits_seen |= 1u << i;
+      }
+      return;
+    }
+  }
+}
+
 /* Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
   static const char name[] = "retry-after:";
+  /* A new status line (a redirect, a 100 Continue) starts a new set. */
+  if (len > 5 && strncmp(data, "HTTP/", 5) == 0) t->limits_seen = 0;
+  note_limit(t, data, len);
   if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
     char value[128];
     size_t vlen = len - (sizeof name - 1);
@@ -216,7 +305,32 @@ static void free_transfer(transfer *t) {
   free(t);
 }
 
-/* Pushes status, body, retry_after, error, sends — the results of one POST. */
+/* Pushes the x-ratelimit-* values seen as a table, or nil when none. */
+static void push_limits(lua_State *L, transfer *t) {
+  if (!t->limits_seen) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_createtable(L, 0, 6);
+  for (int i = 0; i < 6; i++) {
+    if (!(t->limits_seen & (1u << i))) continue;
+    lua_pushnumber(L, t->limits[i]);
+    lua_setfield(L, -2, LIMIT_FIELDS[i]);
+  }
+}
+
+/* What kind of transport failure: "timeout", "body" (the reply was cut or
+ * could not be decoded) or "reset" (the connection failed or was dropped). */
+static const char *failure_kind(transfer *t) {
+  if (t->result == CURLE_OPERATION_TIMEDOUT) return "timeout";
+  if (t->too_big || t->result == CURLE_PARTIAL_FILE || t->result == CURLE_BAD_CONTENT_ENCODING ||
+      t->result == CURLE_WRITE_ERROR)
+    return "body";
+  return "reset";
+}
+
+/* Pushes status, body, retry_after, error, sends, limits, failure kind — the
+ * results of one POST. */
 static void push_results(lua_State *L, transfer *t) {
   if (t->result == CURLE_OK) {
     lua_pushinteger(L, t->status);
@@ -238,6 +352,11 @@ static void push_results(lua_State *L, transfer *t) {
       lua_pushfstring(L, "%s%s%s", curl_easy_strerror(t->result), t->errbuf[0] ? ": " : "", t->errbuf);
   }
   lua_pushinteger(L, t->sends);
+  push_limits(L, t);
+  if (t->result == CURLE_OK)
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, failure_kind(t));
 }
 
 /* Hands a finished transfer of a run's task to its task (which the run may
@@ -246,7 +365,7 @@ static void deliver(lacuna_sched *s, transfer *t) {
   lua_State *co = (s && t->run_id == lacuna_sched_run_id(s)) ? lacuna_sched_thread(s, t->token) : NULL;
   if (co) {
     push_results(co, t);
-    lacuna_sched_wake(s, t->token, 5);
+    lacuna_sched_wake(s, t->token, 7);
   }
   free_transfer(t);
 }
@@ -314,7 +433,7 @@ static int k_post(lua_State *L, int status, lua_KContext ctx) {
   (void)L;
   (void)status;
   (void)ctx;
-  return 5;
+  return 7;
 }
 
 static double opt_number(lua_State *L, int idx, const char *field, double dflt) {
@@ -418,14 +537,18 @@ static int start_transfer(lua_State *L, http_client *c, transfer *t, lacuna_sche
   }
   push_results(L, t);
   free_transfer(t);
-  return 5;
+  return 7;
 }
 
 /* client:post(url, headers, body [, {timeout=, connect_timeout=, stall=}])
- *   -> status, body, retry_after|nil, error|nil, sends
+ *   -> status, body, retry_after|nil, error|nil, sends, limits|nil, failure|nil
  * A transport failure (timeout, reset, refused, truncated body) is not raised:
- * it comes back as `error`, for the caller's retry policy. sends counts the
- * times the request went out (libcurl re-sends on a dead reused connection). */
+ * it comes back as `error`, and its kind as `failure` ("timeout", "reset",
+ * "body"), for the caller's retry policy. sends counts the times the request
+ * went out (libcurl re-sends on a dead reused connection). limits: the
+ * x-ratelimit-* headers of the reply, {limit_requests=, limit_tokens=,
+ * remaining_requests=, remaining_tokens=, reset_requests=, reset_tokens=}
+ * (the resets in seconds), the ones present. */
 static int client_post(lua_State *L) {
   http_client *c = check_client(L, 1);
   const char *url = luaL_checkstring(L, 2);
@@ -444,7 +567,7 @@ static int client_post(lua_State *L) {
 }
 
 /* client:get(url, headers [, {timeout=, connect_timeout=, stall=, to=PATH}])
- *   -> status, body, retry_after|nil, error|nil, sends
+ *   -> as client:post
  * With `to`, a 2xx body is written to PATH (created or truncated) as it
  * arrives, so a large file never sits in memory; body is then "". An error
  * status keeps its body in memory, for the message. */
@@ -467,7 +590,9 @@ static int client_get(lua_State *L) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot create %s", to);
     lua_pushinteger(L, 0);
-    return 5;
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 7;
   }
   transfer *t = new_transfer(L, c, url, 3, 4);
   t->sink = sink;
@@ -477,7 +602,7 @@ static int client_get(lua_State *L) {
 }
 
 /* client:upload(url, headers, fields, file [, opts])
- *   -> status, body, retry_after|nil, error|nil, sends
+ *   -> as client:post
  * A multipart/form-data POST: fields is {name = value} (sent in name order,
  * so the request is the same every time), file is {name=, path=, filename=,
  * type=}; curl reads the file itself, in pieces. */
@@ -537,7 +662,9 @@ static int client_upload(lua_State *L) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot read %s", fpath);
     lua_pushinteger(L, 0);
-    return 5;
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 7;
   }
   if (ffilename) curl_mime_filename(part, ffilename);
   if (ftype) curl_mime_type(part, ftype);

@@ -32,6 +32,7 @@ static const struct {
     {"sql", lacuna_open_sql},
     {"fetch", lacuna_open_fetch},
     {"lineedit", lacuna_open_lineedit},
+    {"pycase", lacuna_open_pycase},
     {NULL, NULL},
 };
 

@@ -22,7 +22,9 @@ local encode, null = json.encode, json.null
 local M = {}
 
 M.defaults = {
-  window = 64,                      -- work items in flight (and buffered for ordering)
+  window = 256,                     -- work items unfinished at a time (at least 16 x concurrency)
+  order_items = 4096,               -- items launched and not yet written (at least 16 x window)
+  order_memory_mb = 2,              -- their results kept in memory; the rest wait in a spill file
   concurrency = 16,                 -- teacher requests in flight
   max_instructions = 1000000000,    -- per work item, sandboxed recipes
   max_memory_mb = 4096,             -- whole Lua state, sandboxed recipes
@@ -192,6 +194,82 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
   end
 end
 
+-- The order buffer: output goes out in input order, so an item finished
+-- while an earlier one is still retrying waits for its turn. Its result waits
+-- here, not in a window slot, so that new items keep starting and the
+-- requests in flight stay at --concurrency. Results are kept in memory up to
+-- `budget` bytes; beyond that an item's example lines go to an anonymous
+-- temporary file (deleted by the system even on kill -9) and come back when
+-- the item's turn comes. Only lines are spilled: skips and failures are rare
+-- and small, and keep their input record for the failure files.
+local OrderBuffer = {}
+OrderBuffer.__index = OrderBuffer
+local ITEM_OVERHEAD = 256 -- bytes of Lua tables an in-memory result costs beyond its lines
+
+local function order_buffer(budget)
+  return setmetatable({ budget = budget, held = 0, spilled = 0, spill_bytes = 0, peak_held = 0 }, OrderBuffer)
+end
+
+-- Called when item w's outcome is ready (in its task): returns what the
+-- scheduler keeps until the item's turn, the outcome itself or the offset of
+-- its lines in the spill file.
+function OrderBuffer:keep(w, outcome)
+  local lines = outcome.examples
+  if not lines then return outcome end
+  local size = ITEM_OVERHEAD
+  for i = 1, #lines do size = size + #lines[i] end
+  if self.held + size <= self.budget or outcome.example_failures then
+    self.held = self.held + size
+    if self.held > self.peak_held then self.peak_held = self.held end
+    outcome.held = size
+    return outcome
+  end
+  if not self.file then
+    local f, err = io.tmpfile()
+    if not f then error("the order buffer's spill file: " .. tostring(err), 0) end
+    self.file, self.size = f, 0
+  end
+  local f = self.file
+  local at = self.size
+  local text = table.concat(lines, "\n")
+  local head = string.format("%d %d\n", #lines, #text)
+  assert(f:seek("set", at))
+  local ok, err = f:write(head, text)
+  if not ok then error("the order buffer's spill file: " .. tostring(err), 0) end
+  self.size = at + #head + #text
+  self.spilled = self.spilled + 1
+  self.spill_bytes = self.spill_bytes + #text
+  w.record = nil -- (examples never need the input record)
+  return at
+end
+
+-- The outcome kept by keep, when the item's turn has come.
+function OrderBuffer:take(kept)
+  if math.type(kept) ~= "integer" then
+    if type(kept) == "table" and kept.held then self.held = self.held - kept.held end
+    return kept
+  end
+  local f = self.file
+  assert(f:seek("set", kept))
+  local n, len = f:read("n", "n")
+  f:read(1) -- the newline after the header
+  local text = len > 0 and f:read(len) or ""
+  if not text or #text ~= len then error("the order buffer's spill file was cut short", 0) end
+  local lines, from = {}, 1
+  for _ = 1, n - 1 do
+    local nl = text:find("\n", from, true)
+    lines[#lines + 1] = text:sub(from, nl - 1)
+    from = nl + 1
+  end
+  lines[#lines + 1] = text:sub(from)
+  return { examples = lines }
+end
+
+function OrderBuffer:close()
+  if self.file then self.file:close() end
+  self.file = nil
+end
+
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
 -- sink.deferred(w) (the item waits for the batch file), and after
@@ -228,15 +306,22 @@ function M.execute(r, values, o, sink, pool, run)
   local fmt = o.format
   local notes = {}
   local state = { read = 0, pending = {}, stop = false, pool = pool }
-  local work = make_work(r, values, o, fmt, notes, pool, run.state.tokenizer)
-  local n, interrupted = sched.run {
+  local item_work = make_work(r, values, o, fmt, notes, pool, run.state.tokenizer)
+  local buffer = order_buffer(M.order_memory(o))
+  local function work(w, seq)
+    return buffer:keep(w, item_work(w, seq))
+  end
+  local ok_run, n, interrupted = pcall(sched.run, {
     window = M.window(o),
+    order = M.order_items(o),
+    admit = pool and function() return pool:wants_items() end,
     budget = M.budget(o),
     next = plan.source(spec, o.inputs or {}, state, o),
     work = work,
     done = function(seq, ok, outcome, trace)
       local w = state.pending[seq]
       state.pending[seq] = nil
+      if ok then outcome = buffer:take(outcome) end
       if not ok and teacher.is_deferred(outcome) then
         sink.deferred(w)
       elseif not ok then
@@ -252,10 +337,14 @@ function M.execute(r, values, o, sink, pool, run)
       if sink.should_stop and sink.should_stop() then state.stop = true end
       if sink.progress then sink.progress(state) end
     end,
-  }
+  })
+  buffer:close()
+  if not ok_run then error(n, 0) end
   collectgarbage(previous_gc)
   local planned = spec.kind ~= "records"
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
+           order_buffer = output.ordered({ spilled_items = buffer.spilled, spilled_bytes = buffer.spill_bytes,
+             peak_memory_bytes = buffer.peak_held }, { "spilled_items", "spilled_bytes", "peak_memory_bytes" }),
            stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil,
            plan_size = spec.n or (spec.list and #spec.list) or nil }
 end
@@ -289,9 +378,24 @@ function M.count_head(counts)
   return string.format("%d read", counts.read)
 end
 
--- Items in flight: enough to keep --concurrency requests busy.
+-- Unfinished items at most: enough to keep --concurrency requests busy
+-- while many items sleep between retries. Fewer start while the teacher has
+-- requests queued (Pool:wants_items), so a healthy run keeps few.
 function M.window(o)
-  return o.window or math.max(M.defaults.window, 2 * (o.concurrency or M.defaults.concurrency))
+  return o.window or math.max(M.defaults.window, 16 * (o.concurrency or M.defaults.concurrency))
+end
+
+-- Items launched and not yet written: the window plus the finished items
+-- waiting for an earlier one (--order-items, at least the window).
+function M.order_items(o)
+  local w = M.window(o)
+  local n = o.order_items or math.max(M.defaults.order_items, 16 * w)
+  return math.min(math.max(n, w), 1 << 22)
+end
+
+-- Bytes of finished results kept in memory while they wait (--order-memory MB).
+function M.order_memory(o)
+  return math.floor((o.order_memory_mb or M.defaults.order_memory_mb) * 1024 * 1024)
 end
 
 -- The teacher pool's configuration from the run options and the environment.
@@ -365,7 +469,7 @@ local function progress_printer(o, counts, pool, inputs)
     if rep and rep.used then
       parts[#parts + 1] = string.format("%d in flight", rep.inflight)
       parts[#parts + 1] = string.format("%d requests", rep.requests)
-      parts[#parts + 1] = string.format("%d retries", rep.retries)
+      parts[#parts + 1] = M.retries_text(rep)
       parts[#parts + 1] = string.format("%d cache hits", rep.cache_hits)
       parts[#parts + 1] = string.format("%d tokens", rep.prompt_tokens + rep.completion_tokens)
       if rep.cost then parts[#parts + 1] = string.format("$%.4f", rep.cost) end
@@ -434,7 +538,7 @@ local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
 local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
   "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "estimate", "batch", "trusted", "limits",
-  "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
+  "order_buffer", "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
 
 -- The options that change the output bytes beyond params, seed and format,
 -- so that `lacuna pack`/`reproduce` can run the recipe again (never the
@@ -464,8 +568,9 @@ local function manifest_head(r, values, o)
     format = o.format,
     inputs = json.array(o.inputs),
     trusted = o.trust and true or false,
-    limits = output.ordered({ max_instructions = M.budget(o), window = M.window(o) },
-      { "max_instructions", "window" }),
+    limits = output.ordered({ max_instructions = M.budget(o), window = M.window(o), order_items = M.order_items(o),
+      order_memory_mb = o.order_memory_mb or M.defaults.order_memory_mb },
+      { "max_instructions", "window", "order_items", "order_memory_mb" }),
     reproduce = reproduce_options(o),
   }, MANIFEST_ORDER)
 end
@@ -481,8 +586,8 @@ local function summary_lines(counts, wall, rep, info)
       info.failed_examples, info.format, info.failed or "the messages above"))
   end
   if rep.used then
-    stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
-      rep.requests, rep.retries, rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
+    stderr(string.format("lacuna: teacher: %d requests, %s, %d cache hits, %d prompt + %d completion tokens%s",
+      rep.requests, M.retries_text(rep), rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
       rep.cost and string.format(", $%.4f", rep.cost) or ""))
   end
   if counts.failed > 0 and info.failed then stderr("lacuna: failures are in " .. info.failed) end
@@ -588,6 +693,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
     -- (--estimate's figures beside the actuals; run --batch's lifecycle)
     m.estimate = o.estimate_file and (require "lacuna.estimate").load(o.estimate_file) or nil
     m.batch = o.batch_summary
+    m.order_buffer = res.order_buffer -- finished items that waited for an earlier one
     m.wall_seconds = ms(wall)
     m.cpu_seconds = ms(sys.cputime() - cpu0)
     m.finished_at = sys.utc_iso8601()
@@ -635,6 +741,23 @@ function M.run(o)
   error(code, 0)
 end
 
+-- Retries by cause, in a fixed order: 429, 5xx, timeout, reset, bad_body.
+function M.retry_causes(rep)
+  local out = {}
+  for _, k in ipairs(teacher.RETRY_CAUSES) do out[k] = rep.retry_causes[k] or 0 end
+  return output.ordered(out, teacher.RETRY_CAUSES)
+end
+
+-- "3 retries (429: 1, reset: 2)": the causes that occurred.
+function M.retries_text(rep)
+  local parts = {}
+  for _, k in ipairs(teacher.RETRY_CAUSES) do
+    local n = rep.retry_causes[k] or 0
+    if n > 0 then parts[#parts + 1] = string.format("%s: %d", k == "bad_body" and "bad body" or k, n) end
+  end
+  return string.format("%d retries%s", rep.retries, #parts > 0 and " (" .. table.concat(parts, ", ") .. ")" or "")
+end
+
 -- The teacher's part of the manifest from pool:report() (nil when no
 -- teacher was called).
 function M.teacher_manifest(rep)
@@ -645,15 +768,21 @@ function M.teacher_manifest(rep)
       completion_tokens = u.completion_tokens, cost_usd = u.cost },
       { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
   end
+  local paced = rep.paced
   return output.ordered({
     models = models,
     requests = rep.requests, retries = rep.retries, cache_hits = rep.cache_hits,
+    retries_by_cause = M.retry_causes(rep),
     coalesced = rep.coalesced > 0 and rep.coalesced or nil, -- calls that shared a reply in flight
     rate_limited = rep.rate_limited, failures = rep.failures,
+    -- waits before sending that the server's x-ratelimit-* headers asked for
+    paced = paced.headers and output.ordered({ waits = paced.waits, seconds = ms(paced.seconds) },
+      { "waits", "seconds" }) or nil,
     prompt_tokens = rep.prompt_tokens, completion_tokens = rep.completion_tokens,
     cost_usd = rep.cost, prices = rep.prices, max_cost = rep.max_cost,
     cache = rep.cache, cache_mode = rep.cache_mode, concurrency = rep.concurrency,
-  }, { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
+  }, { "models", "requests", "retries", "retries_by_cause", "cache_hits", "coalesced", "rate_limited", "paced",
+       "failures",
        "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
        "cache_mode", "concurrency" })
 end

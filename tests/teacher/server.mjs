@@ -28,7 +28,8 @@ const MAX_BODY = 64 * 1024 * 1024;
 const USAGE = `usage: node server.mjs [--port 0] [--port-file FILE] [--latency-ms 0]
   [--fault-rate 0] [--faults LIST] [--seed 1] [--script FILE.mjs]
   [--retry-after SECONDS|date] [--stall-ms 30000] [--log FILE] [--max-lifetime-s 0]
-  [--random]
+  [--random] [--rate-limit-requests N] [--rate-limit-tokens N]
+  [--rate-limit-window-ms 60000] [--rate-limit-headers on|off]
 fault kinds: ${FAULT_KINDS.join(',')}`;
 
 function die(msg) {
@@ -53,6 +54,108 @@ function nonNegative(name, s) {
   if (!Number.isFinite(v) || v < 0) throw new Error(`${name} wants a number >= 0, got '${s}'`);
   return v;
 }
+
+// ==== Rate limits and in-flight tracking (issue 15) =========================
+// An enforced rate limit, as OpenAI's: requests and tokens per window, each a
+// bucket refilled continuously (limit per window), checked when a chat request
+// arrives, before any fault is drawn. Over the limit: 429 with code
+// rate_limit_exceeded. With --rate-limit-headers on (the default) every chat
+// reply carries x-ratelimit-limit-*, -remaining-* and -reset-* (the time
+// until the bucket is full again, in OpenAI's format: "1s", "6m0s", "20ms");
+// off sends none, like servers that do not say. A request's tokens: its
+// prompt tokens (characters / 4, rounded up) plus max_tokens (or
+// max_completion_tokens) when given.
+// Also the time-weighted in-flight count (/stats in_flight_ms_sum: the sum
+// over time of the requests in flight, in request-milliseconds), so that a test
+// can show the in-flight count a client kept (in_flight_ms_sum / window_ms).
+const rateLimit = { requests: 0, tokens: 0, windowMs: 60000, headers: true };
+const rlBuckets = { requests: null, tokens: null };
+
+// Handles the rate-limit options; false for any other option.
+function rateLimitOption(a, val) {
+  switch (a) {
+    case '--rate-limit-requests': rateLimit.requests = nonNegative(a, val()); return true;
+    case '--rate-limit-tokens': rateLimit.tokens = nonNegative(a, val()); return true;
+    case '--rate-limit-window-ms': {
+      const v = nonNegative(a, val());
+      if (v <= 0) throw new Error(`${a} wants a number > 0`);
+      rateLimit.windowMs = v;
+      return true;
+    }
+    case '--rate-limit-headers': {
+      const v = val();
+      if (v !== 'on' && v !== 'off') throw new Error(`${a} wants on or off, got '${v}'`);
+      rateLimit.headers = v === 'on';
+      return true;
+    }
+    default: return false;
+  }
+}
+
+function rlBucket(kind) {
+  const limit = rateLimit[kind];
+  if (!limit) return null;
+  let b = rlBuckets[kind];
+  if (!b || b.limit !== limit) b = rlBuckets[kind] = { limit, level: limit, t: performance.now() };
+  const now = performance.now();
+  b.level = Math.min(b.limit, b.level + (now - b.t) * b.limit / rateLimit.windowMs);
+  b.t = now;
+  return b;
+}
+
+// Go's duration format, as OpenAI's reset headers: "1s", "6m0s", "1.5s", "20ms".
+function goDuration(ms) {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${Math.round(s * 1000) / 1000}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${Math.round((s - m * 60) * 1000) / 1000}s`;
+}
+
+function rlHeaders(res) {
+  if (!rateLimit.headers) return;
+  for (const kind of ['requests', 'tokens']) {
+    const b = rlBucket(kind);
+    if (!b) continue;
+    const resetMs = (b.limit - b.level) * rateLimit.windowMs / b.limit;
+    res.setHeader(`x-ratelimit-limit-${kind}`, String(b.limit));
+    res.setHeader(`x-ratelimit-remaining-${kind}`, String(Math.max(0, Math.floor(b.level))));
+    res.setHeader(`x-ratelimit-reset-${kind}`, goDuration(resetMs));
+  }
+}
+
+// Takes one request of the limits; true when it must be refused (429, sent here).
+function rateLimited(req, res) {
+  if (!rateLimit.requests && !rateLimit.tokens) return false;
+  const r = rlBucket('requests');
+  const t = rlBucket('tokens');
+  const need = Math.ceil(promptChars(req) / 4) + (req.max_tokens ?? req.max_completion_tokens ?? 0);
+  let over = null;
+  if (r && r.level < 1) over = 'requests';
+  else if (t && t.level < Math.min(need, t.limit)) over = 'tokens';
+  if (!over) {
+    if (r) r.level -= 1;
+    if (t) t.level -= need;
+  }
+  rlHeaders(res);
+  if (!over) return false;
+  bump(stats.faults, `rate_limit_${over}`);
+  send(res, 429, openaiError(`Rate limit reached for ${over} (enforced by the test server).`,
+    over, null, 'rate_limit_exceeded'));
+  return true;
+}
+
+let inFlightArea = 0;
+let inFlightSince = performance.now();
+// Call before stats.in_flight changes.
+function trackInFlight() {
+  const now = performance.now();
+  inFlightArea += stats.in_flight * (now - inFlightSince);
+  inFlightSince = now;
+}
+function resetInFlightArea() { inFlightArea = 0; inFlightSince = performance.now(); }
+function inFlightMsSum() { trackInFlight(); return Math.round(inFlightArea); }
+// ==== end of rate limits and in-flight tracking ==============================
 
 const opt = {
   port: 0, portFile: null, latencyMs: 0, faultRate: 0, faults: null, seed: 1,
@@ -93,7 +196,7 @@ const opt = {
         case '--log': opt.log = val(); break;
         case '--max-lifetime-s': opt.maxLifetimeS = nonNegative(a, val()); break;
         case '--random': opt.random = true; break;
-        default: die(`unknown option '${a}'`);
+        default: if (!rateLimitOption(a, val)) die(`unknown option '${a}'`);
       }
     } catch (e) {
       die(e.message);
@@ -300,6 +403,7 @@ function resetStats() {
   stats.max_in_flight = stats.in_flight; stats.connections = 0; stats.first_ms = 0; stats.last_ms = 0;
   stats.replied = 0; stats.reply_ms_sum = 0;
   attempts = new Map();
+  resetInFlightArea();
 }
 
 function statsJSON() {
@@ -312,6 +416,7 @@ function statsJSON() {
     in_flight: stats.in_flight, max_in_flight: stats.max_in_flight, connections: stats.connections,
     window_ms: stats.first_ms ? Math.round((stats.last_ms - stats.first_ms) * 1000) / 1000 : 0,
     mean_reply_ms: stats.replied ? Math.round(stats.reply_ms_sum / stats.replied * 1000) / 1000 : 0,
+    in_flight_ms_sum: inFlightMsSum(),
   });
 }
 
@@ -468,6 +573,7 @@ function logLine(cx, fault, status) {
   logStream.write(JSON.stringify({
     n: cx.counter, t_ms: Math.round(performance.now() - t0), digest: cx.digest ?? null,
     model: cx.req ? cx.req.model : null, fault: fault ?? null, status: status ?? null,
+    in_flight: cx.inFlight ?? null,
   }) + '\n');
 }
 
@@ -496,12 +602,15 @@ function handleChat(req, res, raw) {
   const cx = { counter: stats.requests++, req: null, digest: null, stallTimer: null, stalled: false };
   const now = performance.now();
   if (!stats.first_ms) stats.first_ms = now;
+  trackInFlight();
   stats.in_flight++;
   if (stats.in_flight > stats.max_in_flight) stats.max_in_flight = stats.in_flight;
   let done = false;
   const finish = (fault, status) => {
     if (done) return;
     done = true;
+    cx.inFlight = stats.in_flight; // this request included
+    trackInFlight();
     stats.in_flight--;
     stats.last_ms = performance.now();
     if (status !== null && status !== undefined) { stats.replied++; stats.reply_ms_sum += stats.last_ms - now; }
@@ -537,6 +646,7 @@ function handleChat(req, res, raw) {
   const attempt = (attempts.get(cx.digest) || 0) + 1;
   attempts.set(cx.digest, attempt);
 
+  if (rateLimited(cx.req, res)) return finish(null, 429);
   let fault = pickFault(req, cx);
   if (fault && fault.bad) {
     send(res, 400, openaiError(fault.bad, 'invalid_request_error', null));

@@ -82,8 +82,19 @@ M.groups = {
       doc = "stop after more than N failed items (the rest is kept)" },
     { "--window", arg = "N", key = "window", kind = "int", min = 1,
       doc = function()
-        return ("work items in flight and buffered for ordering (default max(%d, 2 x --concurrency))")
+        return ("work items unfinished at a time; fewer start while teacher requests queue "
+          .. "(default max(%d, 16 x --concurrency))")
           :format(defaults.window)
+      end },
+    { "--order-items", arg = "N", key = "order_items", kind = "int", min = 1,
+      doc = function()
+        return ("finished items that may wait for an earlier one still running, so that new items keep "
+          .. "starting (default max(%d, 16 x --window))"):format(defaults.order_items)
+      end },
+    { "--order-memory", arg = "MB", key = "order_memory_mb", kind = "number", min = 0,
+      doc = function()
+        return ("memory for their results; the rest wait in a temporary file (default %g)")
+          :format(defaults.order_memory_mb)
       end },
     { "--no-meta", key = "meta", kind = "flag", value = false,
       doc = "leave example metadata out of the output lines" },
