@@ -24,5 +24,6 @@ int lacuna_open_sql(lua_State *L);       /* core/sql.c     */
 int lacuna_open_fetch(lua_State *L);     /* core/fetch.c   */
 int lacuna_open_lineedit(lua_State *L);  /* core/lineedit.c */
 int lacuna_open_pycase(lua_State *L);    /* core/pycase.c  */
+int lacuna_open_versions(lua_State *L);  /* core/versions.c */
 
 #endif

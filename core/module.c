@@ -33,6 +33,7 @@ static const struct {
     {"fetch", lacuna_open_fetch},
     {"lineedit", lacuna_open_lineedit},
     {"pycase", lacuna_open_pycase},
+    {"versions", lacuna_open_versions},
     {NULL, NULL},
 };
 

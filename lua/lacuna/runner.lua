@@ -536,7 +536,7 @@ end
 
 local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
-local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
+local MANIFEST_ORDER = { "lacuna_version", "runtime", "recipe", "params", "seed", "format", "format_notes",
   "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "estimate", "batch", "trusted", "limits",
   "order_buffer", "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
 
@@ -555,11 +555,21 @@ local function reproduce_options(o)
     { "model", "teachers", "limit", "meta", "split_partial", "max_failures", "max_cost" })
 end
 
+-- The versions of Lua and the libraries this build runs with (lacuna version
+-- prints the same), so that a dataset says which build made it.
+function M.runtime()
+  local v, keys = core.versions.versions(), {}
+  v.lacuna = nil -- lacuna_version
+  for i, lib in ipairs(require("lacuna.cmd.version").libraries) do keys[i] = lib[1] end
+  return output.ordered(v, keys)
+end
+
 -- The manifest's fields known before the run: checked to encode before the
 -- first record is read.
 local function manifest_head(r, values, o)
   return output.ordered({
     lacuna_version = core.version,
+    runtime = M.runtime(),
     recipe = output.ordered({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path,
       requires = r.requires, modules = r.source and bundle.module_hashes(r.source) },
       { "name", "version", "sha256", "path", "requires", "modules" }),
