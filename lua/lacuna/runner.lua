@@ -287,6 +287,10 @@ function M.execute(r, values, o, sink, pool, run)
     local ok, got, interrupted = plan.run_setup(r, run.view, M.budget(o))
     run.state.pool = nil
     if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
+    if not ok and teacher.is_deferred(got) and (o.batch or o.estimate_of) then
+      -- (run --batch, --estimate: setup's requests are the first step; the items wait for their answers.)
+      return { read = 0, processed = 0, notes = {}, deferred_setup = true }
+    end
     if not ok and teacher.is_deferred(got) then
       -- (--batch-export: setup's requests are in the batch file; its plan is made on the rerun.)
       usage.error("%s: setup's teacher requests were written to %s in OpenAI Batch API format; submit it," ..
@@ -407,6 +411,7 @@ function M.teacher_config(o)
     cache = o.cache or ".lacuna/cache.db",
     cache_mode = o.no_cache and "off" or (o.cache_only and "only" or "rw"),
     batch_export = o.batch_export,
+    batch_failed = o.batch_failed, estimate = o.estimate_of, -- (run --batch, --estimate)
     used_keys = o.used_keys, -- (lacuna pack: the cache entries the run reads)
     prices = o.prices, max_cost = o.max_cost,
     open_cache = function(path, readonly)
@@ -534,8 +539,8 @@ end
 local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
 local MANIFEST_ORDER = { "lacuna_version", "runtime", "recipe", "params", "seed", "format", "format_notes",
-  "inputs", "outputs", "counts", "shard", "stopped_early", "report", "teacher", "trusted", "limits", "order_buffer",
-  "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
+  "inputs", "outputs", "counts", "shard", "stopped_early", "report", "teacher", "estimate", "batch", "trusted", "limits",
+  "order_buffer", "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
 
 -- The options that change the output bytes beyond params, seed and format,
 -- so that `lacuna pack`/`reproduce` can run the recipe again (never the
@@ -643,6 +648,7 @@ local function run_items(r, values, o, out, counts, run)
   counts.read = res.read
   if res.planned then counts.planned, counts.read = res.read, res.records end
   local rep = pool:report()
+  if res.deferred_setup then counts.deferred = math.max(1, rep.deferred) end
   if type(res.stopped) ~= "string" and res.stopped then
     res.stopped = string.format("more than %d failures (--max-failures)", max_failures)
   end
@@ -652,8 +658,15 @@ end
 
 -- A batch-export run stops before the commit: the requests are in the batch
 -- file, and the data is made by the rerun after `lacuna cache import-batch`.
-local function deferred_exit(out, counts, rep)
+local function deferred_exit(out, counts, rep, o)
   out:abort()
+  if o.batch then
+    if not o.quiet then
+      stderr(string.format("lacuna: batch step: %d requests of %d items go to the Batch API", rep.deferred,
+        counts.deferred))
+    end
+    return 3, counts
+  end
   stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
     " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
     " (without --batch-export) to finish from the cache", rep.deferred, counts.deferred, rep.batch_export))
@@ -669,7 +682,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
   local run = M.new_run(r, values, o, o.inputs)
   local res, rep = run_items(r, values, o, out, counts, run)
   if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
-  if counts.deferred > 0 then return deferred_exit(out, counts, rep) end
+  if counts.deferred > 0 then return deferred_exit(out, counts, rep, o) end
   counts.deferred = nil
   -- In the manifest only when some example could not be written.
   local failed_examples = counts.failed_examples
@@ -692,6 +705,9 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.stopped_early = stopped
     m.report = run_view.report(run.state)
     m.teacher = M.teacher_manifest(rep)
+    -- (--estimate's figures beside the actuals; run --batch's lifecycle)
+    m.estimate = o.estimate_file and (require "lacuna.estimate").load(o.estimate_file) or nil
+    m.batch = o.batch_summary
     m.order_buffer = res.order_buffer -- finished items that waited for an earlier one
     m.wall_seconds = ms(wall)
     m.cpu_seconds = ms(sys.cputime() - cpu0)

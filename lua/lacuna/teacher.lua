@@ -209,6 +209,7 @@ function M.pool(cfg)
     limit = cfg.concurrency or 16,
     max_limit = cfg.concurrency or 16,
     inflight = 0,
+    reserved = 0, reserving = 0, -- --max-cost: the most the requests in flight may cost, and their number
     waiters = {},
     last_decrease = 0,
     usage = {},
@@ -276,7 +277,7 @@ function Pool:report()
   local models = {}
   for model, u in pairs(self.usage) do
     models[model] = { requests = u.requests, cached = u.cached, prompt_tokens = u.prompt_tokens,
-      completion_tokens = u.completion_tokens, cost = cfg.prices and cfg.prices[model] and u.cost or nil }
+      completion_tokens = u.completion_tokens, cost = self:price(model) and u.cost or nil }
   end
   local paced = { waits = 0, seconds = 0, headers = false }
   for _, lim in pairs(self.server_limits) do
@@ -361,7 +362,7 @@ function Pool:account(model, usage, cached)
   u.completion_tokens = u.completion_tokens + ct
   self.stats.prompt_tokens = self.stats.prompt_tokens + pt
   self.stats.completion_tokens = self.stats.completion_tokens + ct
-  local price = self.cfg.prices and self.cfg.prices[model]
+  local price = self:price(model)
   if price then
     local c = (pt * price.input + ct * price.output) / 1e6
     u.cost = u.cost + c
@@ -370,6 +371,46 @@ function Pool:account(model, usage, cached)
       self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, self.cfg.max_cost)
     end
   end
+end
+
+-- A model's price (--price MODEL=... or the every-model --price in=...), or nil.
+function Pool:price(model)
+  local prices = self.cfg.prices
+  return prices and (prices[model] or prices["*"]) or nil
+end
+
+-- --max-cost: what a request may cost at most, its prompt estimate and its
+-- max_tokens (4096 when it sets none) at the model's price; 0 without one.
+local UNBOUNDED_COMPLETION = 4096
+function Pool:reservation(body)
+  local price = self.cfg.max_cost and self:price(body.model)
+  if not price then return 0 end
+  local chars = 0
+  for _, m in ipairs(body.messages) do
+    if type(m.content) == "string" then chars = chars + #m.content end
+  end
+  local ceiling = body.max_tokens or body.max_completion_tokens or UNBOUNDED_COMPLETION
+  return (math.ceil(chars / 3) * price.input + ceiling * (body.n or 1) * price.output) / 1e6
+end
+
+-- Holds a request until its reservation fits under --max-cost beside the
+-- cost so far and the requests in flight. Alone, a request goes while the
+-- cost is under the cap (its worst case may be far above what it costs), so
+-- the cap is passed by one request's cost at most; false once it is reached.
+function Pool:reserve(amount)
+  local cap = self.cfg.max_cost
+  if not cap or amount == 0 then return true end
+  while self.cost + self.reserved + amount > cap do
+    -- (counted, not compared with 0: the float sum of many + and - is not 0)
+    if self.reserving == 0 or not sched.self() then
+      if self.cost >= cap then return false end
+      break
+    end
+    sched.sleep(0.02)
+  end
+  self.reserving = self.reserving + 1
+  self.reserved = self.reserved + amount
+  return true
 end
 
 -- Where and how to reach a named teacher (nil name: the default one).
@@ -443,8 +484,9 @@ local function result_of(obj, key, cached)
 end
 
 -- Sends one request with retries; returns the decoded reply and its body.
-function Pool:send(ep, body_text, est_tokens, opts)
+function Pool:send(ep, body_text, est_tokens, opts, reservation)
   local cfg = self.cfg
+  reservation = reservation or 0
   local max_retries = cfg.max_retries or 6
   local base, cap = cfg.backoff_base or 0.5, cfg.backoff_cap or 30
   local attempt = 0
@@ -461,6 +503,9 @@ function Pool:send(ep, body_text, est_tokens, opts)
     local mark, mark_tokens = lim:take(est_tokens)
     self:acquire()
     self.queued = self.queued - 1
+    if not self.stop_reason and not self:reserve(reservation) then
+      self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, cfg.max_cost)
+    end
     if self.stop_reason then
       -- Nothing more is paid for once the run stops; the item is recorded as
       -- failed and a rerun with the cache completes it.
@@ -471,6 +516,11 @@ function Pool:send(ep, body_text, est_tokens, opts)
     local ok, status, body, retry_after, terr, sends, limits, failure = pcall(self:http().post, self:http(),
       ep.url, ep.headers, body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
     self:release()
+    -- (the reply's real cost is accounted by the caller before anything else runs)
+    if reservation > 0 then
+      self.reserving = self.reserving - 1
+      self.reserved = self.reserving > 0 and self.reserved - reservation or 0
+    end
     if not ok then error(status, 0) end
     lim:reply(limits, mark, mark_tokens)
     local causes = self.stats.retry_causes
@@ -570,6 +620,7 @@ function Pool:request(ep, p, item)
         if self.cfg.used_keys then self.cfg.used_keys[key] = true end
         self.stats.cache_hits = self.stats.cache_hits + 1
         self:account(body.model, obj.usage ~= null and obj.usage or nil, true)
+        if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, nil, true) end
         return result_of(obj, key, true)
       end
     end
@@ -577,6 +628,16 @@ function Pool:request(ep, p, item)
   if self.cfg.cache_mode == "only" then
     error("teacher: cache miss for request " .. key:sub(1, 16) .. " (model " .. body.model ..
       ") and --cache-only forbids calling the teacher", 0)
+  end
+  if self.cfg.batch_failed then
+    -- lacuna run --batch: a request the Batch API refused for good fails its
+    -- item with the recorded reason instead of going to the next batch.
+    local why = self.cfg.batch_failed(key)
+    if why then error("teacher request " .. key:sub(1, 16) .. " failed in the Batch API: " .. why, 0) end
+  end
+  if self.cfg.estimate and not self.cfg.estimate:send(key, body, item) then
+    -- --estimate: rendered and counted, not sent.
+    error(setmetatable({ key = key }, Deferred), 0)
   end
   if self.cfg.batch_export then
     self:defer(key, body)
@@ -588,14 +649,17 @@ function Pool:request(ep, p, item)
     flight = { waiters = {} }
     self.flights[key] = flight
   end
-  local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts)
+  local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts, self:reservation(body))
   if ok and cache then
     local put_ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
       prompt_tokens = usage_tokens(obj.usage, "prompt_tokens"),
       completion_tokens = usage_tokens(obj.usage, "completion_tokens") })
     if not put_ok then ok, obj = false, "teacher cache: " .. tostring(err) end
   end
-  if ok then self:account(body.model, obj.usage ~= null and obj.usage or nil, false) end
+  if ok then
+    self:account(body.model, obj.usage ~= null and obj.usage or nil, false)
+    if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, obj.usage ~= null and obj.usage or nil) end
+  end
   if flight then
     -- Every waiter gets this outcome, the reply or the error. (A leader
     -- killed before this line leaves its waiters to the scheduler, which
