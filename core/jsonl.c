@@ -272,8 +272,8 @@ static int fetch(lua_State *L, Reader *r, const char **p, size_t *n) {
         return 3;
       case RL_TOOLONG:
         lua_pushboolean(L, 0);
-        lua_pushfstring(L, "%s:%I: line longer than max_line (%I bytes)", r->name, (lua_Integer)r->lineno,
-                        (lua_Integer)r->max_line);
+        lua_pushfstring(L, "%s:%I: line longer than %I bytes (the max_line limit, --max-line-bytes)", r->name,
+                        (lua_Integer)r->lineno, (lua_Integer)r->max_line);
         lua_pushinteger(L, (lua_Integer)r->lineno);
         return 3;
       default: break;
@@ -299,6 +299,16 @@ int lacuna_jsonl_next(lua_State *L, int idx) {
   if (nres >= 0) return nres;
   char err[256];
   if (lacuna_json_decode(L, line, len, r->max_depth, err, sizeof err)) {
+    if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+      /* false is how a bad line comes back: a record `false` must not look
+       * like one whose message is its line number (found by tests/fuzz) */
+      lua_pop(L, 1);
+      lua_pushboolean(L, 0);
+      lua_pushfstring(L, "%s:%I: the line is the JSON value false, not a record", r->name,
+                      (lua_Integer)r->lineno);
+      lua_pushinteger(L, (lua_Integer)r->lineno);
+      return 3;
+    }
     lua_pushinteger(L, (lua_Integer)r->lineno);
     return 2;
   }

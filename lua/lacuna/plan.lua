@@ -76,10 +76,17 @@ function M.stream(key)
   return math.tointeger(tonumber(core.hash.sha256(text):sub(1, 15), 16))
 end
 
+-- The reader options of a run's options: --max-line-bytes bounds the
+-- longest input line (and so the read buffer); a longer line is a failure.
+M.DEFAULT_MAX_LINE = 256 * 1024 * 1024
+function M.read_opts(o)
+  return { max_line = o.max_line_bytes or M.DEFAULT_MAX_LINE }
+end
+
 -- Streams the records of the input files: each call returns
 -- record, file, line, or false, "file:line: message", file, line for a
 -- malformed line, or nil at the end. Raises a usage error when a file cannot be read.
-function M.reader(inputs)
+function M.reader(inputs, read_opts)
   local idx, rd, path = 0, nil, nil
   local closed = false
   local function close()
@@ -97,7 +104,7 @@ function M.reader(inputs)
           return nil
         end
         local err
-        rd, err = jsonl.open(path)
+        rd, err = jsonl.open(path, read_opts)
         if not rd then usage.error("%s", err) end
       end
       local v, a, b = rd:next()
@@ -118,8 +125,8 @@ end
 -- for record, file, line in run:records() do ... end in setup: every declared
 -- input record, checked against the recipe's input declaration. A malformed
 -- line or a record that does not match raises "file:line: message".
-function M.records(r, inputs)
-  local next_record, close = M.reader(inputs)
+function M.records(r, inputs, read_opts)
+  local next_record, close = M.reader(inputs, read_opts)
   return function()
     local v, a, b = next_record()
     if v == nil then return nil end
@@ -195,7 +202,7 @@ function M.source(spec, inputs, state, o)
       return push { record = list[i], file = "item", line = i, stream = i }
     end
   end
-  local next_record, _, current = M.reader(inputs)
+  local next_record, _, current = M.reader(inputs, M.read_opts(o))
   local function read_one()
     local v, a, b, c = next_record()
     state.reader = current() or state.reader

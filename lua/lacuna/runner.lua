@@ -272,6 +272,7 @@ function M.new_run(r, values, o, inputs)
   -- setup can stop before the run rather than fail every item.
   local view, st = run_view.new(r, { params = values, seed = o.seed or 0, recipe = r.name,
     inputs = inputs or {}, format = o.format, teacher_configured = o.model ~= nil }, tok)
+  st.read_opts = plan.read_opts(o)
   return { view = view, state = st }
 end
 
