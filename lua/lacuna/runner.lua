@@ -408,9 +408,12 @@ function M.prepare(o)
     o.model_files = files
   end
   for _, path in ipairs(o.inputs or {}) do
-    local rd, err = jsonl.open(path)
-    if not rd then usage.error("%s", err) end
-    rd:close()
+    -- (not stdin: opening it reads its first bytes, which closing would lose)
+    if path ~= "-" then
+      local rd, err = jsonl.open(path)
+      if not rd then usage.error("%s", err) end
+      rd:close()
+    end
   end
   return r, values
 end
