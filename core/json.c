@@ -61,21 +61,6 @@ static size_t number_len(const char *s, size_t i, size_t n) {
   return j - i;
 }
 
-/* Whether the number token s[0..len) is too large for a double (1e309, or
- * 400 digits): Lua would read it as infinity, which nothing can write back. */
-static int number_overflows(const char *s, size_t len) {
-  char small[64], *buf = small;
-  if (len >= sizeof small) {
-    buf = (char *)malloc(len + 1);
-    if (!buf) return 0; /* the decode that follows reports the memory error */
-  }
-  memcpy(buf, s, len);
-  buf[len] = '\0';
-  int inf = isinf(strtod(buf, NULL));
-  if (buf != small) free(buf);
-  return inf;
-}
-
 static int is_hex(char c) { return lacuna_hex_digit((unsigned char)c) >= 0; }
 
 /* Whether the backslash at s[i] starts a valid escape. At the end of the
@@ -148,10 +133,6 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth, int *open_a
       size_t len = number_len(s, i, n);
       if (len == 0) {
         snprintf(err, errlen, "byte %zu: invalid number", i + 1);
-        return 0;
-      }
-      if ((len > 300 || memchr(s + i, 'e', len) || memchr(s + i, 'E', len)) && number_overflows(s + i, len)) {
-        snprintf(err, errlen, "byte %zu: number out of range (beyond a double)", i + 1);
         return 0;
       }
       i += len;

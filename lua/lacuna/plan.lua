@@ -78,7 +78,7 @@ end
 
 -- The reader options of a run's options: --max-line-bytes bounds the
 -- longest input line (and so the read buffer); a longer line is a failure.
-M.DEFAULT_MAX_LINE = 256 * 1024 * 1024
+M.DEFAULT_MAX_LINE = 512 * 1024 * 1024
 function M.read_opts(o)
   return { max_line = o.max_line_bytes or M.DEFAULT_MAX_LINE }
 end
