@@ -16,6 +16,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 E2E=$ROOT/tests/e2e
 export LACUNA_BIN=${LACUNA_BIN:-$ROOT/build/lacuna}
 export LACUNA_SRC=${LACUNA_SRC:-$ROOT}
+# the write-fault shim of test_outputs_faults, built beside the executable
+export LACUNA_FAULT_SHIM=${LACUNA_FAULT_SHIM:-$(dirname "$LACUNA_BIN")/tests/libfault_io.so}
 
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "FAIL: valgrind not found (.ci/deps installs it)" >&2
