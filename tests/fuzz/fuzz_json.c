@@ -19,7 +19,8 @@ static const char driver[] =
     "    assert(tostring(text):find('cannot encode infinity', 1, true), text)\n"
     "    return\n"
     "  end\n"
-    "  local again = assert(json.decode(text), 'encode gave text decode refuses: ' .. text)\n"
+    "  local again, err2 = json.decode(text)\n"
+    "  assert(again ~= nil, 'encode gave text decode refuses: ' .. text .. ' (' .. tostring(err2) .. ')')\n"
     "  local text2 = json.encode(again)\n"
     "  assert(text2 == text, 'not a fixed point: ' .. text .. ' vs ' .. text2)\n"
     "end\n";
