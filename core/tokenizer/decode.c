@@ -120,8 +120,15 @@ tk_dec *tk_dec_load(const void *json, const char *path, tk_err *e) {
     d->cp = cJSON_IsString(c) ? first_cp(c->valuestring) : ' ';
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "start");
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "stop");
-    d->start = cJSON_IsNumber(st) ? (size_t)st->valuedouble : 0;
-    d->stop = cJSON_IsNumber(sp) ? (size_t)sp->valuedouble : 0;
+    /* counts of characters (a usize in HF): a negative or huge one is refused,
+     * not cast out of range */
+    if ((st && !(cJSON_IsNumber(st) && st->valuedouble >= 0 && st->valuedouble <= 1e9)) ||
+        (sp && !(cJSON_IsNumber(sp) && sp->valuedouble >= 0 && sp->valuedouble <= 1e9))) {
+      tk_seterr(e, "%s: start and stop must be counts (integers >= 0)", path);
+      goto fail;
+    }
+    d->start = st ? (size_t)st->valuedouble : 0;
+    d->stop = sp ? (size_t)sp->valuedouble : 0;
   } else if (!strcmp(type, "Replace")) {
     d->kind = D_REPLACE;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "content");
