@@ -30,6 +30,8 @@ static const struct {
     {"tokenizer", lacuna_open_tokenizer},
     {"text", lacuna_open_text},
     {"fetch", lacuna_open_fetch},
+    {"lineedit", lacuna_open_lineedit},
+    {"pycase", lacuna_open_pycase},
     {NULL, NULL},
 };
 

@@ -23,6 +23,7 @@ static int armed;
 
 int lacuna_sys_interrupted(void) { return interrupted != 0; }
 int lacuna_sys_interrupt_armed(void) { return armed; }
+void lacuna_sys_clear_interrupt(void) { interrupted = 0; }
 
 /* The first SIGINT/SIGTERM only sets the flag (the scheduler stops the run
  * and nothing is committed); a second one ends the process at once: the
@@ -42,6 +43,13 @@ static int sys_catch_signals(lua_State *L) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   armed = 1;
+  return 0;
+}
+
+/* sys.clear_interrupt(): the caught signal is handled (the REPL goes on). */
+static int sys_clear_interrupt(lua_State *L) {
+  (void)L;
+  lacuna_sys_clear_interrupt();
   return 0;
 }
 
@@ -304,6 +312,7 @@ int lacuna_sync_parent_dir(const char *path) {
 static const luaL_Reg sys_funcs[] = {
     {"catch_signals", sys_catch_signals},
     {"interrupted", sys_interrupted},
+    {"clear_interrupt", sys_clear_interrupt},
     {"clock", sys_clock},
     {"cputime", sys_cputime},
     {"pid", sys_pid},

@@ -6,6 +6,9 @@
 int lacuna_sys_interrupted(void);
 /* Nonzero when sys.catch_signals() is active. */
 int lacuna_sys_interrupt_armed(void);
+/* Forgets a caught signal, for a caller that handled it and goes on (the REPL
+ * after Ctrl-C): the next one again only sets the flag. */
+void lacuna_sys_clear_interrupt(void);
 
 /* fsync of the directory holding path, so that a rename or unlink in it is
  * durable. Returns 1, or 0 with errno set. */

@@ -195,6 +195,11 @@ function M.markdown(cmd, shown)
   if cmd.groups then shown[cmd.groups] = cmd.name end
   for _, g in ipairs(cmd.groups or {}) do
     out[#out + 1] = ""
+    if shown[g] then -- a group another command shares (repl takes run's)
+      out[#out + 1] = "Also `lacuna " .. shown[g] .. "`'s options under \"" .. md_cell(g.title) .. "\"."
+      goto next_group
+    end
+    shown[g] = cmd.name
     out[#out + 1] = "| " .. md_cell(g.title) .. " | |"
     out[#out + 1] = "|---|---|"
     for _, opt in ipairs(g) do
@@ -202,6 +207,7 @@ function M.markdown(cmd, shown)
       if opt.arg then spell = spell .. " " .. opt.arg end
       out[#out + 1] = "| `" .. spell .. "` | " .. md_cell(doc_text(opt)) .. " |"
     end
+    ::next_group::
   end
   return table.concat(out, "\n") .. "\n"
 end

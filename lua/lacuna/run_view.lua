@@ -58,6 +58,37 @@ for _, name in ipairs({ "count", "encode", "decode", "token_to_id", "id_to_token
   end)
 end
 
+-- tok:chat(messages[, {add_generation_prompt = bool}]) -> text | nil, message:
+-- the messages rendered with the --tokenizer model's chat template (its
+-- tokenizer_config.json or chat_template.jinja, loaded on first use), as
+-- apply_chat_template(tokenize=False) renders them. A model without a chat
+-- template gives nil, message.
+tok_methods.chat = entry(function(self, messages, opts)
+  local t = target(self, TOKENIZER)
+  if not t then raise("bad self: call tokenizer methods as tok:chat(...)") end
+  if t.approximate then
+    raise("tokenizer:chat: the approximate counter has no chat template (run with --tokenizer DIR)")
+  end
+  if type(messages) ~= "table" then raise("tokenizer:chat: messages must be a list of {role, content}") end
+  if opts ~= nil and type(opts) ~= "table" then raise("tokenizer:chat: options must be a table") end
+  local list = {}
+  for i, m in ipairs(messages) do
+    if type(m) ~= "table" or type(m.role) ~= "string" or type(m.content) ~= "string" then
+      raise("tokenizer:chat: messages[" .. i .. "] must be {role = string, content = string}")
+    end
+    list[i] = { role = m.role, content = m.content }
+  end
+  if t.chat_template == nil then
+    local path = t.path
+    if path and path:match("%.json$") then path = path:match("^(.*)/[^/]*$") or "." end
+    local tpl, err
+    if path then tpl, err = require("lacuna.chat_template").load(path) end
+    t.chat_template, t.chat_error = tpl or false, err or "the tokenizer was not loaded from a model directory"
+  end
+  if not t.chat_template then return nil, t.chat_error end
+  return t.chat_template:render(list, { add_generation_prompt = opts and opts.add_generation_prompt and true })
+end)
+
 -- The tokenizer object behind a handle made here (for lc.text), or nil.
 function M.tokenizer_target(p) return target(p, TOKENIZER) end
 

@@ -647,8 +647,10 @@ function M.teacher_manifest(rep)
 end
 
 -- `lacuna check`: validates the recipe and runs it on the first records (the
--- inputs, or the recipe's own `examples`), printing each outcome.
-function M.check(o, out)
+-- inputs, or the recipe's own `examples`), printing each outcome. pool: a
+-- teacher pool of the caller's (the REPL's :run and :cost), kept open;
+-- without it check makes and closes its own.
+function M.check(o, out, pool)
   out = out or io.stdout
   apply_memory_cap(o)
   local r, values = M.prepare(o)
@@ -671,7 +673,8 @@ function M.check(o, out)
   local co = {}
   for k, v in pairs(o) do co[k] = v end
   co.inputs, co.limit = inputs, n
-  local pool = teacher.pool(M.teacher_config(co))
+  local own_pool = not pool
+  pool = pool or teacher.pool(M.teacher_config(co))
   local ok_exec, res = pcall(M.execute, r, values, co, {
     deferred = function(w)
       counts.deferred = (counts.deferred or 0) + 1
@@ -697,12 +700,12 @@ function M.check(o, out)
       if trace then out:write((output.traceback_head(trace, 8):gsub("\n", "\n#   ")), "\n") end
     end,
   }, pool, M.new_run(r, values, co, inputs))
-  pool:close()
+  if own_pool then pool:close() end
   if tmp then os.remove(tmp) end
   if not ok_exec then error(res, 0) end
   counts.read = res.read
   if res.planned then
-    counts.planned = res.read
+    counts.planned, counts.plan_size = res.read, res.plan_size -- (plan_size: the REPL's :cost scales to it)
     out:write(string.format("# planned items: the first %d%s checked%s\n", res.read,
       res.plan_size and string.format(" of %d", res.plan_size) or "",
       res.records and string.format(" (%d records read)", res.records) or ""))

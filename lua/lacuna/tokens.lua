@@ -186,11 +186,13 @@ local function note_straddling(notes, text, count, from, to)
   if #list > SAMPLES then list[#list] = nil end
 end
 
--- Renders an example; opts.tokenizer (lacuna.tokenizer object) and
--- opts.chat_template (lacuna.chat_template object) are required.
-function M.render(ex, opts)
-  local tok, tpl = opts.tokenizer, opts.chat_template
-  if not tok or not tpl then error("format 'tokens' needs --tokenizer DIR (tokenizer.json and its chat template)", 0) end
+-- The example rendered with the chat template, and where its loss mask falls
+-- in that text: text, trained (sorted {from, to} byte ranges, end exclusive)
+-- and eot (the {after, before} windows of the end-of-turn tokens), as
+-- tok.raw:encode_labels takes them. Raises what render raises. (The REPL's
+-- :tokens shows the same layout token by token.)
+function M.layout(ex, opts)
+  local tpl = opts.chat_template
   local n = ex:count()
   local messages = {}
   for i = 1, n do
@@ -262,6 +264,15 @@ function M.render(ex, opts)
       end
     end
   end
+  return text, trained, eot
+end
+
+-- Renders an example; opts.tokenizer (lacuna.tokenizer object) and
+-- opts.chat_template (lacuna.chat_template object) are required.
+function M.render(ex, opts)
+  local tok, tpl = opts.tokenizer, opts.chat_template
+  if not tok or not tpl then error("format 'tokens' needs --tokenizer DIR (tokenizer.json and its chat template)", 0) end
+  local text, trained, eot = M.layout(ex, opts)
   local ids, labels, straddling, sfrom, sto = tok.raw:encode_labels(text, trained, eot)
   if not ids then error("tokenizer: " .. tostring(labels), 0) end
   local any = false
