@@ -8,7 +8,12 @@
  * libFuzzer keeps the input. Two limits keep a hostile input from being a
  * "crash" of the harness rather than of lacuna: an instruction budget per
  * input (a template loop over range(10**9)) and a memory cap on the state;
- * an input that hits either is dropped, whatever error it caused. */
+ * an input that hits either is dropped, whatever error it caused.
+ *
+ * libFuzzer sees only the C code's coverage; the Lua code it drives (the
+ * jinja interpreter, params) would be fuzzed blind. A line hook gives it the
+ * Lua side too: each (previous line, line) edge bumps a counter in libFuzzer's
+ * extra-counters section, which it reads as coverage. */
 #ifndef LACUNA_FUZZ_LUA_H
 #define LACUNA_FUZZ_LUA_H
 
@@ -34,6 +39,9 @@ typedef struct fuzz_limits {
 
 static fuzz_limits fuzz_lim;
 
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t fuzz_lua_edges[1 << 16];
+static uintptr_t fuzz_prev_line;
+
 static void *fuzz_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   fuzz_limits *lim = ud;
   size_t old = ptr ? osize : 0;
@@ -52,7 +60,14 @@ static void *fuzz_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 }
 
 static void fuzz_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
+  if (ar->event == LUA_HOOKLINE) {
+    if (!lua_getinfo(L, "S", ar)) return;
+    /* the chunk's source string is interned: its address names the file */
+    uintptr_t here = ((uintptr_t)ar->source * 31u) ^ ((uintptr_t)ar->currentline * 2654435761u);
+    fuzz_lua_edges[(here ^ fuzz_prev_line) & (sizeof fuzz_lua_edges - 1)]++;
+    fuzz_prev_line = here >> 1;
+    return;
+  }
   if (--fuzz_lim.budget_left <= 0) {
     fuzz_lim.over_budget = 1;
     luaL_error(L, "fuzz: instruction budget exhausted");
@@ -94,7 +109,8 @@ static int fuzz_lua_run(const char *driver_src, const uint8_t *data, size_t size
   lua_State *L = fuzz_state(driver_src, &ref);
   fuzz_lim.out_of_memory = fuzz_lim.over_budget = 0;
   fuzz_lim.budget_left = FUZZ_BUDGET_CHUNKS;
-  lua_sethook(L, fuzz_hook, LUA_MASKCOUNT, 10000);
+  fuzz_prev_line = 0;
+  lua_sethook(L, fuzz_hook, LUA_MASKCOUNT | LUA_MASKLINE, 10000);
   lua_pushcfunction(L, fuzz_traceback);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   lua_pushlstring(L, (const char *)data, size);
