@@ -310,6 +310,9 @@ int tk_dec_apply(const tk_dec *d, tk_scratch *S, tk_strs *v, tk_err *e) {
         ci = 0;
         for (k = 0; k < n; k += (size_t)l, ci++) {
           l = tk_utf8_len((unsigned char)s[k]);
+          /* a token's text may end inside a character (byte-level pieces):
+           * never copy past it (found by tests/fuzz) */
+          if ((size_t)l > n - k) l = (int)(n - k);
           if (ci >= start_cut && ci < stop_cut && tk_buf_add(&b, s + k, (size_t)l) < 0) goto oom;
         }
         if (replace_at(v, i, &b) < 0) goto oom;
