@@ -22,4 +22,6 @@ static const char driver[] =
     "  assert(type(out) == 'string' or type(rerr) == 'string', 'render: neither text nor message')\n"
     "end\n";
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fuzz_lua_run(driver, data, size, NULL); }
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return fuzz_lua_run(driver, data, size, NULL);
+}

@@ -25,4 +25,6 @@ static const char driver[] =
     "  assert(text2 == text, 'not a fixed point: ' .. text .. ' vs ' .. text2)\n"
     "end\n";
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fuzz_lua_run(driver, data, size, NULL); }
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return fuzz_lua_run(driver, data, size, NULL);
+}

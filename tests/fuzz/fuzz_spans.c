@@ -65,4 +65,6 @@ static const char driver[] =
     "  end\n"
     "end\n";
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fuzz_lua_run(driver, data, size, NULL); }
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return fuzz_lua_run(driver, data, size, NULL);
+}
