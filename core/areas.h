@@ -20,8 +20,10 @@ int lacuna_open_caller(lua_State *L);    /* core/caller.c  */
 int lacuna_open_render(lua_State *L);    /* core/render.c  */
 int lacuna_open_stats(lua_State *L);     /* core/stats.c   */
 int lacuna_open_text(lua_State *L);      /* core/text/lua_text.c */
+int lacuna_open_sql(lua_State *L);       /* core/sql.c     */
 int lacuna_open_fetch(lua_State *L);     /* core/fetch.c   */
 int lacuna_open_lineedit(lua_State *L);  /* core/lineedit.c */
 int lacuna_open_pycase(lua_State *L);    /* core/pycase.c  */
+int lacuna_open_versions(lua_State *L);  /* core/versions.c */
 
 #endif

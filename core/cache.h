@@ -11,8 +11,9 @@
 
 /* Where the CLI keeps the cache when --cache is not given. */
 #define LACUNA_CACHE_DEFAULT_PATH ".lacuna/cache.db"
-/* The schema version this code writes and reads (meta table, key "schema"). */
-#define LACUNA_CACHE_SCHEMA 1
+/* The newest schema version this code reads (meta table, key "schema"): 1
+ * (responses), 2 (and the Batch API tables, lua/lacuna/batch_store.lua). */
+#define LACUNA_CACHE_SCHEMA 2
 
 typedef struct lacuna_cache lacuna_cache;
 

@@ -1,4 +1,6 @@
-/* HTTP POST over libcurl's multi interface, for the teacher. A request made
+/* HTTP over libcurl's multi interface, for the teacher: JSON POSTs, and for
+ * the Batch API a multipart file upload and a GET that can stream a large
+ * body to a file. A request made
  * inside a work item suspends only that item's task; the scheduler polls the
  * multi handle when no task can run, and completions wake their tasks. Curl's
  * callbacks only append bytes and note headers; Lua never runs inside them.
@@ -7,6 +9,7 @@
  * Retries, backoff, rate limits and caching are policy: lua/lacuna/teacher.lua. */
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +33,15 @@ typedef struct transfer {
   size_t len, cap;
   int too_big;
   double retry_after; /* seconds, < 0 when absent */
+  double limits[6];   /* x-ratelimit-* values (LIMIT_NAMES order); valid where limits_seen has the bit */
+  unsigned limits_seen;
   struct curl_slist *headers;
   char *upload; /* the request body, sent through on_read */
   size_t upload_len, upload_pos;
-  int sends; /* times the body started to go out: > 1 when curl re-sent it */
+  int sends;       /* times the body started to go out: > 1 when curl re-sent it */
+  curl_mime *mime; /* upload(): the multipart form, its file part read by curl */
+  FILE *sink;      /* get{to=}: where a 2xx body goes instead of memory */
+  int sink_failed; /* a write to sink failed */
   long status;
   CURLcode result;
   char errbuf[CURL_ERROR_SIZE];
@@ -96,6 +104,17 @@ static http_client *check_client(lua_State *L, int idx) {
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t add = size * n;
+  if (t->sink) {
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      if (fwrite(data, 1, add, t->sink) != add) {
+        t->sink_failed = 1;
+        return 0;
+      }
+      return add;
+    }
+  }
   if (t->len + add > MAX_BODY) {
     t->too_big = 1;
     return 0; /* makes curl fail the transfer */
@@ -113,11 +132,97 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
   return add;
 }
 
+/* The rate-limit headers OpenAI sends (OpenRouter and many proxies too), after
+ * "x-ratelimit-"; handed to Lua as the fields of the same names with '_'. */
+static const char *const LIMIT_NAMES[6] = {"limit-requests",   "limit-tokens",   "remaining-requests",
+                                           "remaining-tokens", "reset-requests", "reset-tokens"};
+static const char *const LIMIT_FIELDS[6] = {"limit_requests",   "limit_tokens",   "remaining_requests",
+                                            "remaining_tokens", "reset_requests", "reset_tokens"};
+
+/* A duration as OpenAI writes its resets (Go's format: "1s", "6m0s",
+ * "20ms", "1h2m3.5s") or plain seconds ("0.5"). Returns seconds, or -1. */
+static double parse_duration(const char *v) {
+  char *end;
+  double secs = strtod(v, &end);
+  if (end == v || secs < 0) return -1;
+  if (*end == '\0') return secs; /* plain seconds */
+  secs = 0;
+  const char *p = v;
+  while (*p) {
+    double x = strtod(p, &end);
+    if (end == p || x < 0) return -1;
+    p = end;
+    double unit;
+    if (strncmp(p, "ms", 2) == 0)
+      unit = 1e-3, p += 2;
+    else if (strncmp(p, "us", 2) == 0)
+      unit = 1e-6, p += 2;
+    else if (strncmp(p, "\xc2\xb5s", 3) == 0)
+      unit = 1e-6, p += 3; /* µs */
+    else if (strncmp(p, "ns", 2) == 0)
+      unit = 1e-9, p += 2;
+    else if (*p == 'h')
+      unit = 3600, p++;
+    else if (*p == 'm')
+      unit = 60, p++;
+    else if (*p == 's')
+      unit = 1, p++;
+    else
+      return -1;
+    secs += x * unit;
+  }
+  return secs;
+}
+
+/* Copies a header's value (after the colon) without surrounding blanks. */
+static void header_value(const char *data, size_t len, size_t skip, char *value, size_t cap) {
+  size_t vlen = len - skip;
+  if (vlen >= cap) vlen = cap - 1;
+  memcpy(value, data + skip, vlen);
+  value[vlen] = '\0';
+  char *v = value;
+  while (*v == ' ' || *v == '\t') v++;
+  memmove(value, v, strlen(v) + 1);
+  for (char *e = value + strlen(value); e > value && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--)
+    e[-1] = '\0';
+}
+
+/* x-ratelimit-*: noted in the transfer, read by Lua after the reply. */
+static void note_limit(transfer *t, const char *data, size_t len) {
+  static const char prefix[] = "x-ratelimit-";
+  const size_t plen = sizeof prefix - 1;
+  if (len <= plen || strncasecmp(data, prefix, plen) != 0) return;
+  for (int i = 0; i < 6; i++) {
+    size_t nlen = strlen(LIMIT_NAMES[i]);
+    if (len > plen + nlen && data[plen + nlen] == ':' &&
+        strncasecmp(data + plen, LIMIT_NAMES[i], nlen) == 0) {
+      char value[64];
+      header_value(data, len, plen + nlen + 1, value, sizeof value);
+      double v;
+      if (i >= 4) {
+        v = parse_duration(value);
+      } else {
+        char *end;
+        v = strtod(value, &end);
+        if (end == value || *end != '\0') v = -1;
+      }
+      if (v >= 0 && isfinite(v)) {
+        t->limits[i] = v;
+        t->limits_seen |= 1u << i;
+      }
+      return;
+    }
+  }
+}
+
 /* Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
   static const char name[] = "retry-after:";
+  /* A new status line (a redirect, a 100 Continue) starts a new set. */
+  if (len > 5 && strncmp(data, "HTTP/", 5) == 0) t->limits_seen = 0;
+  note_limit(t, data, len);
   if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
     char value[128];
     size_t vlen = len - (sizeof name - 1);
@@ -192,13 +297,40 @@ static void unlink_transfer(http_client *c, transfer *t) {
 
 static void free_transfer(transfer *t) {
   if (t->easy) curl_easy_cleanup(t->easy);
+  curl_mime_free(t->mime);
+  if (t->sink) fclose(t->sink);
   curl_slist_free_all(t->headers);
   free(t->upload);
   free(t->body);
   free(t);
 }
 
-/* Pushes status, body, retry_after, error, sends — the results of one POST. */
+/* Pushes the x-ratelimit-* values seen as a table, or nil when none. */
+static void push_limits(lua_State *L, transfer *t) {
+  if (!t->limits_seen) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_createtable(L, 0, 6);
+  for (int i = 0; i < 6; i++) {
+    if (!(t->limits_seen & (1u << i))) continue;
+    lua_pushnumber(L, t->limits[i]);
+    lua_setfield(L, -2, LIMIT_FIELDS[i]);
+  }
+}
+
+/* What kind of transport failure: "timeout", "body" (the reply was cut or
+ * could not be decoded) or "reset" (the connection failed or was dropped). */
+static const char *failure_kind(transfer *t) {
+  if (t->result == CURLE_OPERATION_TIMEDOUT) return "timeout";
+  if (t->too_big || t->result == CURLE_PARTIAL_FILE || t->result == CURLE_BAD_CONTENT_ENCODING ||
+      t->result == CURLE_WRITE_ERROR)
+    return "body";
+  return "reset";
+}
+
+/* Pushes status, body, retry_after, error, sends, limits, failure kind — the
+ * results of one POST. */
 static void push_results(lua_State *L, transfer *t) {
   if (t->result == CURLE_OK) {
     lua_pushinteger(L, t->status);
@@ -214,10 +346,17 @@ static void push_results(lua_State *L, transfer *t) {
     lua_pushnil(L);
     if (t->too_big)
       lua_pushfstring(L, "response larger than %d MB", (int)(MAX_BODY >> 20));
+    else if (t->sink_failed)
+      lua_pushliteral(L, "cannot write the downloaded body");
     else
       lua_pushfstring(L, "%s%s%s", curl_easy_strerror(t->result), t->errbuf[0] ? ": " : "", t->errbuf);
   }
   lua_pushinteger(L, t->sends);
+  push_limits(L, t);
+  if (t->result == CURLE_OK)
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, failure_kind(t));
 }
 
 /* Hands a finished transfer of a run's task to its task (which the run may
@@ -226,7 +365,7 @@ static void deliver(lacuna_sched *s, transfer *t) {
   lua_State *co = (s && t->run_id == lacuna_sched_run_id(s)) ? lacuna_sched_thread(s, t->token) : NULL;
   if (co) {
     push_results(co, t);
-    lacuna_sched_wake(s, t->token, 5);
+    lacuna_sched_wake(s, t->token, 7);
   }
   free_transfer(t);
 }
@@ -294,7 +433,7 @@ static int k_post(lua_State *L, int status, lua_KContext ctx) {
   (void)L;
   (void)status;
   (void)ctx;
-  return 5;
+  return 7;
 }
 
 static double opt_number(lua_State *L, int idx, const char *field, double dflt) {
@@ -305,40 +444,29 @@ static double opt_number(lua_State *L, int idx, const char *field, double dflt) 
   return v;
 }
 
-/* client:post(url, headers, body [, {timeout=, connect_timeout=, stall=}])
- *   -> status, body, retry_after|nil, error|nil, sends
- * A transport failure (timeout, reset, refused, truncated body) is not raised:
- * it comes back as `error`, for the caller's retry policy. sends counts the
- * times the request went out (libcurl re-sends on a dead reused connection). */
-static int client_post(lua_State *L) {
-  http_client *c = check_client(L, 1);
-  const char *url = luaL_checkstring(L, 2);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  size_t blen;
-  const char *body = luaL_checklstring(L, 4, &blen);
-  double timeout = opt_number(L, 5, "timeout", 120);
-  double connect_timeout = opt_number(L, 5, "connect_timeout", 10);
-  double stall = opt_number(L, 5, "stall", 60);
-
-  /* Raises here, before anything is allocated, when L is a coroutine that
-   * cannot wait. */
-  lacuna_sched *s = lacuna_sched_current(L);
+/* A transfer to url with the header list at index hidx and the common
+ * options (timeouts from the table at oidx); raises on a caller mistake. */
+static transfer *new_transfer(lua_State *L, http_client *c, const char *url, int hidx, int oidx) {
+  luaL_checktype(L, hidx, LUA_TTABLE);
+  double timeout = opt_number(L, oidx, "timeout", 120);
+  double connect_timeout = opt_number(L, oidx, "connect_timeout", 10);
+  double stall = opt_number(L, oidx, "stall", 60);
   transfer *t = calloc(1, sizeof *t);
-  if (!t) return luaL_error(L, "http: out of memory");
+  if (!t) luaL_error(L, "http: out of memory");
   t->client = c;
   t->retry_after = -1;
   t->easy = curl_easy_init();
   if (!t->easy) {
     free(t);
-    return luaL_error(L, "http: curl_easy_init failed");
+    luaL_error(L, "http: curl_easy_init failed");
   }
-  lua_Integer nh = luaL_len(L, 3);
+  lua_Integer nh = luaL_len(L, hidx);
   for (lua_Integer i = 1; i <= nh; i++) {
-    lua_rawgeti(L, 3, i);
+    lua_rawgeti(L, hidx, i);
     const char *h = lua_tostring(L, -1);
     if (!h) {
       free_transfer(t);
-      return luaL_error(L, "http: header %d is not a string", (int)i);
+      luaL_error(L, "http: header %d is not a string", (int)i);
     }
     t->headers = curl_slist_append(t->headers, h);
     lua_pop(L, 1);
@@ -350,10 +478,6 @@ static int client_post(lua_State *L) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  if (!attach_body(t, body, blen)) {
-    free_transfer(t);
-    return luaL_error(L, "http: out of memory");
-  }
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -371,7 +495,13 @@ static int client_post(lua_State *L) {
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  return t;
+}
 
+/* Hands t to the multi handle: suspends the calling task until it is done
+ * (inside a run) or drives the transfer to its end (outside). s is
+ * lacuna_sched_current(L), taken before t was allocated. */
+static int start_transfer(lua_State *L, http_client *c, transfer *t, lacuna_sched *s) {
   if (s) {
     t->run_id = lacuna_sched_run_id(s);
     t->token = lacuna_sched_token(L);
@@ -385,7 +515,7 @@ static int client_post(lua_State *L) {
       c->sched_run = t->run_id;
     }
   }
-  if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+  if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK) {
     free_transfer(t);
     return luaL_error(L, "http: cannot add the transfer");
   }
@@ -407,7 +537,140 @@ static int client_post(lua_State *L) {
   }
   push_results(L, t);
   free_transfer(t);
-  return 5;
+  return 7;
+}
+
+/* client:post(url, headers, body [, {timeout=, connect_timeout=, stall=}])
+ *   -> status, body, retry_after|nil, error|nil, sends, limits|nil, failure|nil
+ * A transport failure (timeout, reset, refused, truncated body) is not raised:
+ * it comes back as `error`, and its kind as `failure` ("timeout", "reset",
+ * "body"), for the caller's retry policy. sends counts the times the request
+ * went out (libcurl re-sends on a dead reused connection). limits: the
+ * x-ratelimit-* headers of the reply, {limit_requests=, limit_tokens=,
+ * remaining_requests=, remaining_tokens=, reset_requests=, reset_tokens=}
+ * (the resets in seconds), the ones present. */
+static int client_post(lua_State *L) {
+  http_client *c = check_client(L, 1);
+  const char *url = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  size_t blen;
+  const char *body = luaL_checklstring(L, 4, &blen);
+  /* Raises here, before anything is allocated, when L is a coroutine that
+   * cannot wait. */
+  lacuna_sched *s = lacuna_sched_current(L);
+  transfer *t = new_transfer(L, c, url, 3, 5);
+  if (!attach_body(t, body, blen)) {
+    free_transfer(t);
+    return luaL_error(L, "http: out of memory");
+  }
+  return start_transfer(L, c, t, s);
+}
+
+/* client:get(url, headers [, {timeout=, connect_timeout=, stall=, to=PATH}])
+ *   -> as client:post
+ * With `to`, a 2xx body is written to PATH (created or truncated) as it
+ * arrives, so a large file never sits in memory; body is then "". An error
+ * status keeps its body in memory, for the message. */
+static int client_get(lua_State *L) {
+  http_client *c = check_client(L, 1);
+  const char *url = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  const char *to = NULL;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_getfield(L, 4, "to");
+    to = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_pop(L, 1); /* the string stays alive in the options table */
+  }
+  lacuna_sched *s = lacuna_sched_current(L);
+  FILE *sink = NULL;
+  if (to && !(sink = fopen(to, "wb"))) {
+    lua_pushinteger(L, 0);
+    lua_pushliteral(L, "");
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot create %s", to);
+    lua_pushinteger(L, 0);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 7;
+  }
+  transfer *t = new_transfer(L, c, url, 3, 4);
+  t->sink = sink;
+  curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+  t->sends = 1;
+  return start_transfer(L, c, t, s);
+}
+
+/* client:upload(url, headers, fields, file [, opts])
+ *   -> as client:post
+ * A multipart/form-data POST: fields is {name = value} (sent in name order,
+ * so the request is the same every time), file is {name=, path=, filename=,
+ * type=}; curl reads the file itself, in pieces. */
+static int client_upload(lua_State *L) {
+  http_client *c = check_client(L, 1);
+  const char *url = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_getfield(L, 5, "name");
+  lua_getfield(L, 5, "path");
+  lua_getfield(L, 5, "filename");
+  lua_getfield(L, 5, "type");
+  const char *fname = luaL_checkstring(L, -4), *fpath = luaL_checkstring(L, -3);
+  const char *ffilename = luaL_optstring(L, -2, NULL), *ftype = luaL_optstring(L, -1, NULL);
+  /* the four strings stay alive in the file table while this call runs */
+  lua_pop(L, 4);
+  /* Field names, sorted: pairs() has no order. */
+  lua_newtable(L);
+  int names = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, 4)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+      return luaL_error(L, "http: upload fields must be strings");
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, names, (lua_Integer)lua_rawlen(L, names) + 1);
+  }
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_pushvalue(L, names);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  lacuna_sched *s = lacuna_sched_current(L);
+  transfer *t = new_transfer(L, c, url, 3, 6);
+  t->mime = curl_mime_init(t->easy);
+  if (!t->mime) {
+    free_transfer(t);
+    return luaL_error(L, "http: out of memory");
+  }
+  lua_Integer n = (lua_Integer)lua_rawlen(L, names);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, names, i);
+    lua_pushvalue(L, -1);
+    lua_gettable(L, 4);
+    curl_mimepart *part = curl_mime_addpart(t->mime);
+    curl_mime_name(part, lua_tostring(L, -2));
+    curl_mime_data(part, lua_tostring(L, -1), CURL_ZERO_TERMINATED);
+    lua_pop(L, 2);
+  }
+  curl_mimepart *part = curl_mime_addpart(t->mime);
+  curl_mime_name(part, fname);
+  if (curl_mime_filedata(part, fpath) != CURLE_OK) {
+    free_transfer(t);
+    lua_pushinteger(L, 0);
+    lua_pushliteral(L, "");
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot read %s", fpath);
+    lua_pushinteger(L, 0);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 7;
+  }
+  if (ffilename) curl_mime_filename(part, ffilename);
+  if (ftype) curl_mime_type(part, ftype);
+  curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, t->mime);
+  t->sends = 1;
+  return start_transfer(L, c, t, s);
 }
 
 static void close_client(http_client *c) {
@@ -490,9 +753,8 @@ static int http_version(lua_State *L) {
 }
 
 static const luaL_Reg client_methods[] = {
-    {"post", client_post},
-    {"stats", client_stats},
-    {NULL, NULL},
+    {"post", client_post},   {"get", client_get}, {"upload", client_upload},
+    {"stats", client_stats}, {NULL, NULL},
 };
 
 static const luaL_Reg client_meta[] = {

@@ -29,9 +29,11 @@ static const struct {
     {"stats", lacuna_open_stats},
     {"tokenizer", lacuna_open_tokenizer},
     {"text", lacuna_open_text},
+    {"sql", lacuna_open_sql},
     {"fetch", lacuna_open_fetch},
     {"lineedit", lacuna_open_lineedit},
     {"pycase", lacuna_open_pycase},
+    {"versions", lacuna_open_versions},
     {NULL, NULL},
 };
 

@@ -1,8 +1,11 @@
 /* One scheduler owns lua_resume. Work items run in their own coroutines (root
- * tasks) inside a window of `window` items; an item may spawn child tasks and
- * join them (fan-out). Results are handed to `done` strictly in input order,
- * so output order never depends on completion order, and memory is bounded by
- * the window, not by the input. Tasks wait on outside I/O (pollers), timers
+ * tasks), at most `window` of them unfinished at a time; an item may spawn
+ * child tasks and join them (fan-out). Results are handed to `done` strictly
+ * in input order, so output order never depends on completion order. A
+ * finished item waits for its turn in the order ring (`order` slots, at
+ * least `window`): one slow item at the head does not stop new items from
+ * starting until the ring is full, so memory is bounded by the window, the
+ * ring and what finished items keep, not by the input. Tasks wait on outside I/O (pollers), timers
  * (sleep) or each other (park/unpark, join). */
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -44,7 +47,9 @@ typedef struct item {
 struct lacuna_sched {
   lua_State *L;
   item *items;
-  int window;
+  int window;  /* unfinished items at most */
+  int order;   /* slots of the order ring: items launched and not yet emitted */
+  int running; /* items launched and not finished */
   task *tasks;
   int ntasks, captasks;
   int *freelist, nfree;
@@ -310,11 +315,15 @@ static void try_finish_join(lacuna_sched *s, int id) {
 }
 
 /* Records how task `id` ended; the error object or first result is on L. */
+static int item_done(item *it) { return it->root_done && it->live == 0; }
+
 static void task_finished(lacuna_sched *s, int id, int failed, const char *trace) {
   lua_State *L = s->L;
   task *t = &s->tasks[id];
   item *it = &s->items[t->item];
   it->live--;
+  /* The item's last task: it leaves the running set and waits for its turn. */
+  if (it->live == 0) s->running--;
   if (t->parent < 0) {
     it->failed = failed;
     it->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -452,8 +461,6 @@ static void emit(lua_State *L, item *it, int done_idx) {
   lua_call(L, 4, 0);
 }
 
-static int item_done(item *it) { return it->root_done && it->live == 0; }
-
 static void fail_all_waiting(lacuna_sched *s, const char *why) {
   for (int i = 0; i < s->ntasks; i++)
     if (s->tasks[i].state == T_WAITING) fail_task(s, i, why);
@@ -469,8 +476,8 @@ static void free_orphans(lacuna_sched *s, int item_idx) {
  * frees their slots; returns the new count of emitted items. */
 static long long emit_finished(lua_State *L, lacuna_sched *s, int done_idx, long long emitted,
                                long long launched) {
-  while (emitted < launched && item_done(&s->items[emitted % s->window])) {
-    int idx = (int)(emitted % s->window);
+  while (emitted < launched && item_done(&s->items[emitted % s->order])) {
+    int idx = (int)(emitted % s->order);
     emit(L, &s->items[idx], done_idx);
     free_orphans(s, idx);
     release_item(s, &s->items[idx]);
@@ -479,16 +486,33 @@ static long long emit_finished(lua_State *L, lacuna_sched *s, int done_idx, long
   return emitted;
 }
 
-/* The body of sched.run, called protected: (sched, next, work, done). */
+/* Whether admit() (sched.run's optional gate) lets one more item start. */
+static int admitted(lua_State *L, int admit_idx) {
+  if (lua_isnil(L, admit_idx)) return 1;
+  lua_pushvalue(L, admit_idx);
+  lua_call(L, 0, 1);
+  int yes = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return yes;
+}
+
+/* Whether another item may start now: the window, the order ring and admit. */
+static int can_launch(lua_State *L, lacuna_sched *s, int admit_idx, long long launched, long long emitted) {
+  return s->running < s->window && launched - emitted < s->order &&
+         (s->running == 0 || admitted(L, admit_idx));
+}
+
+/* The body of sched.run, called protected: (sched, next, work, done, admit). */
 static int sched_loop(lua_State *L) {
   lacuna_sched *s = lua_touserdata(L, 1);
-  const int next_idx = 2, work_idx = 3, done_idx = 4;
+  const int next_idx = 2, work_idx = 3, done_idx = 4, admit_idx = 5;
   long long launched = 0, emitted = 0;
   int exhausted = 0, interrupted = 0;
   for (;;) {
     /* Checked before every launch too: items that finish synchronously
      * never reach the count hook, and would otherwise run to the end. */
-    while (!exhausted && !(interrupted = lacuna_sys_interrupted()) && launched - emitted < s->window) {
+    while (!exhausted && !(interrupted = lacuna_sys_interrupted()) &&
+           can_launch(L, s, admit_idx, launched, emitted)) {
       lua_pushvalue(L, next_idx);
       lua_call(L, 0, 1);
       if (lua_isnil(L, -1)) {
@@ -496,12 +520,13 @@ static int sched_loop(lua_State *L) {
         exhausted = 1;
         break;
       }
-      int idx = (int)(launched % s->window);
+      int idx = (int)(launched % s->order);
       item *it = &s->items[idx];
       it->seq = launched + 1;
       lua_pushvalue(L, work_idx);
       lua_insert(L, -2);
       lua_pushinteger(L, it->seq);
+      s->running++;
       it->root = new_task(s, idx, -1, 2);
       launched++;
       run_ready(s);
@@ -512,6 +537,9 @@ static int sched_loop(lua_State *L) {
     interrupted = lacuna_sys_interrupted();
     if (emitted == launched && (exhausted || interrupted)) break;
     if (s->rq_len > 0) continue;
+    /* An item finished in this pass may have made room: start the next
+     * ones before waiting for events. */
+    if (!exhausted && !interrupted && can_launch(L, s, admit_idx, launched, emitted)) continue;
     if (emitted < launched) {
       if (interrupted) {
         fail_all_waiting(s, "interrupted");
@@ -542,21 +570,33 @@ static int field_function(lua_State *L, int opts, const char *name) {
   return lua_gettop(L);
 }
 
-/* sched.run{window=, next=, work=, done=, budget=} -> items, interrupted
+/* sched.run{window=, order=, next=, work=, done=, admit=, budget=} -> items, interrupted
  * next() returns the next work item or nil; work(item, seq) runs in a fresh
- * coroutine; done(seq, ok, value, traceback) is called in seq order. */
+ * coroutine; done(seq, ok, value, traceback) is called in seq order. At most
+ * `window` items are unfinished and at most `order` (default: window) are
+ * launched and not yet handed to done. admit(), when given, is asked before
+ * each launch while some item runs: false holds new items back (the teacher
+ * has requests queued, so a new item would only wait and cost memory). */
 static int sched_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "window");
   lua_Integer window = luaL_optinteger(L, -1, 16);
   lua_pop(L, 1);
   luaL_argcheck(L, window >= 1 && window <= 1 << 20, 1, "window must be in 1..1048576");
+  lua_getfield(L, 1, "order");
+  lua_Integer order = luaL_optinteger(L, -1, window);
+  lua_pop(L, 1);
+  luaL_argcheck(L, order >= window && order <= 1 << 22, 1, "order must be in window..4194304");
   lua_getfield(L, 1, "budget");
   lua_Integer budget = luaL_optinteger(L, -1, 0);
   lua_pop(L, 1);
   int next_idx = field_function(L, 1, "next");
   int work_idx = field_function(L, 1, "work");
   int done_idx = field_function(L, 1, "done");
+  int admit_type = lua_getfield(L, 1, "admit");
+  if (admit_type != LUA_TNIL && admit_type != LUA_TFUNCTION)
+    return luaL_error(L, "sched.run: field 'admit' must be a function");
+  int admit_idx = lua_gettop(L);
 
   if (get_sched(L)) return luaL_error(L, "sched.run: a run is already in progress");
   lacuna_sched *s = lua_newuserdatauv(L, sizeof *s, 0);
@@ -567,12 +607,13 @@ static int sched_run(lua_State *L) {
   lua_setmetatable(L, -2);
   s->L = L;
   s->window = (int)window;
+  s->order = (int)order;
   s->budget = budget;
   s->current = -1;
   s->run_id = ++get_runtime(L)->runs;
-  s->items = calloc((size_t)window, sizeof *s->items);
+  s->items = calloc((size_t)order, sizeof *s->items);
   if (!s->items || !grow_tasks(s)) return luaL_error(L, "sched.run: out of memory");
-  for (int i = 0; i < s->window; i++) release_item(s, &s->items[i]);
+  for (int i = 0; i < s->order; i++) release_item(s, &s->items[i]);
 
   lua_pushlightuserdata(L, s);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
@@ -583,12 +624,13 @@ static int sched_run(lua_State *L) {
   lua_pushvalue(L, next_idx);
   lua_pushvalue(L, work_idx);
   lua_pushvalue(L, done_idx);
-  int status = lua_pcall(L, 4, 2, 0);
+  lua_pushvalue(L, admit_idx);
+  int status = lua_pcall(L, 5, 2, 0);
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
   for (int i = 0; i < s->ntasks; i++)
     if (s->tasks[i].state != T_FREE) free_task(s, i);
-  for (int i = 0; i < s->window; i++) release_item(s, &s->items[i]);
+  for (int i = 0; i < s->order; i++) release_item(s, &s->items[i]);
   if (status != LUA_OK) return lua_error(L);
   return 2;
 }

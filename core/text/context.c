@@ -172,7 +172,11 @@ static int plan_fillers(build *b, long long goal) {
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
     /* Start fetching the text now: render copies it soon after, and the
      * fetches overlap with the remaining draws. */
-    for (uint32_t off = 0; off < r->len; off += 64) __builtin_prefetch(b->p->arena + r->off + off);
+    if (r->len) /* every cache line the text touches, the last partial one included */
+      for (uintptr_t a = (uintptr_t)(b->p->arena + r->off) & ~(uintptr_t)63,
+                     z = (uintptr_t)(b->p->arena + r->off + r->len - 1);
+           a <= z; a += 64)
+        __builtin_prefetch((const void *)a);
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
       sum += join + (long long)r->tokens;
@@ -231,30 +235,38 @@ static int spot_cmp(const void *x, const void *y) {
   return a->j < c->j ? -1 : a->j > c->j;
 }
 
-static int append(lacuna_context *o, const char *s, size_t n) {
-  if (o->cap - o->len < n) {
-    size_t cap = o->cap ? o->cap : 1 << 16;
-    while (cap - o->len < n) cap *= 2;
-    char *t = realloc(o->text, cap);
-    if (!t) return -1;
-    o->text = t;
-    o->cap = cap;
-  }
-  memcpy(o->text + o->len, s, n);
-  o->len += n;
+/* Room for n more bytes: render asks once for the whole text, so pieces are
+ * then copied without a check each. */
+static int reserve(lacuna_context *o, size_t n) {
+  if (o->cap - o->len >= n) return 0;
+  size_t cap = o->cap ? o->cap : 1 << 16;
+  while (cap - o->len < n) cap *= 2;
+  char *t = realloc(o->text, cap);
+  if (!t) return -1;
+  o->text = t;
+  o->cap = cap;
   return 0;
+}
+
+static void put(lacuna_context *o, const char *s, size_t n) {
+  if (n == 1)
+    o->text[o->len] = *s; /* the usual separator */
+  else
+    memcpy(o->text + o->len, s, n);
+  o->len += n;
 }
 
 typedef struct {
   size_t npieces, tokens; /* approximate mode: the running sum */
 } emitter;
 
-/* Appends one piece (with the separator before it); needles record their span. */
-static int emit(build *b, lacuna_context *o, emitter *e, const lacuna_context_opts *opts, const char *s,
-                size_t n, size_t tokens, lacuna_needle *needle) {
-  if (n == 0 && !needle) return 0;
+/* Appends one piece (with the separator before it) into the room render
+ * reserved; needles record their span. */
+static void emit(const build *b, lacuna_context *o, emitter *e, const lacuna_context_opts *opts,
+                 const char *s, size_t n, size_t tokens, lacuna_needle *needle) {
+  if (n == 0 && !needle) return;
   if (e->npieces++) {
-    if (append(o, opts->sep, opts->sep_len) < 0) return fail(b, "out of memory");
+    put(o, opts->sep, opts->sep_len);
     e->tokens += b->sep_t;
   }
   if (needle) {
@@ -263,9 +275,8 @@ static int emit(build *b, lacuna_context *o, emitter *e, const lacuna_context_op
     needle->token = e->tokens;
     needle->tokens = tokens;
   }
-  if (append(o, s, n) < 0) return fail(b, "out of memory");
+  put(o, s, n);
   e->tokens += tokens;
-  return 0;
 }
 
 static size_t skip_space(const char *s, size_t n, size_t i) {
@@ -281,6 +292,11 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
   emitter e = {0, 0};
   int exact = b->c->tok != NULL;
   o->len = 0;
+  /* at most m + 2 nn pieces: fillers, needles, and a filler split by each needle */
+  size_t need = (b->m + 2 * nn) * opts->sep_len;
+  for (size_t k = 0; k < b->m; k++) need += filler_len(b, k);
+  for (size_t j = 0; j < nn; j++) need += nd[j].len;
+  if (reserve(o, need) < 0) return fail(b, "out of memory");
   size_t q = 0;
   for (size_t k = 0; k <= b->m; k++) {
     const char *s = k < b->m ? filler_text(b, k) : NULL;
@@ -289,16 +305,16 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
       size_t cut = b->spots[q].b, pt = 0;
       if (cut > from) {
         if (!exact && count(b, s + from, cut - from, &pt) < 0) return -1;
-        if (emit(b, o, &e, opts, s + from, cut - from, pt, NULL) < 0) return -1;
+        emit(b, o, &e, opts, s + from, cut - from, pt, NULL);
         from = skip_space(s, n, cut);
       }
       size_t j = b->spots[q].j;
-      if (emit(b, o, &e, opts, nd[j].text, nd[j].len, ntok[j], &nd[j]) < 0) return -1;
+      emit(b, o, &e, opts, nd[j].text, nd[j].len, ntok[j], &nd[j]);
     }
     if (k < b->m && from < n) {
       size_t pt = from == 0 ? filler_tokens(b, k) : 0;
       if (from > 0 && !exact && count(b, s + from, n - from, &pt) < 0) return -1;
-      if (emit(b, o, &e, opts, s + from, n - from, pt, NULL) < 0) return -1;
+      emit(b, o, &e, opts, s + from, n - from, pt, NULL);
     }
   }
   o->tokens = e.tokens;
@@ -328,10 +344,19 @@ static void depths(lacuna_needle *nd, size_t nn, size_t total) {
 
 int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_t nn,
                          const lacuna_context_opts *opts, lacuna_context *o, char *err, size_t errlen) {
-  build b = {.p = p, .c = &p->counter, .g = g, .err = err, .errlen = errlen};
+  build b = {.p = p,
+             .c = &p->counter,
+             .g = g,
+             .err = err,
+             .errlen = errlen,
+             .fill = p->scratch.fill,
+             .capfill = p->scratch.capfill,
+             .ends = p->scratch.ends,
+             .capends = p->scratch.capends};
   size_t *ntok = NULL;
   int rc = -1;
-  if (lacuna_draw_init(&b.draw, opts->exclude, opts->nexclude) < 0) return fail(&b, "out of memory");
+  if (lacuna_draw_init_scratch(&b.draw, &p->scratch, opts->exclude, opts->nexclude) < 0)
+    return fail(&b, "out of memory");
   ntok = malloc((nn ? nn : 1) * sizeof *ntok);
   b.spots = malloc((nn ? nn : 1) * sizeof *b.spots);
   if (!ntok || !b.spots) {
@@ -382,8 +407,8 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
   rc = 0;
 done:
   lacuna_draw_free(&b.draw);
-  free(b.fill);
-  free(b.ends);
+  p->scratch.fill = b.fill, p->scratch.capfill = b.capfill; /* kept for the next context */
+  p->scratch.ends = b.ends, p->scratch.capends = b.capends;
   free(b.spots);
   free(ntok);
   return rc;

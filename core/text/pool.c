@@ -18,6 +18,11 @@ int lacuna_pool_init(lacuna_pool *p, size_t capacity, const lacuna_rng *rng, con
 }
 
 void lacuna_pool_free(lacuna_pool *p) {
+  free(p->scratch.key);
+  free(p->scratch.val);
+  free(p->scratch.fill);
+  free(p->scratch.ends);
+  memset(&p->scratch, 0, sizeof p->scratch);
   free(p->seg);
   free(p->arena);
   lacuna_counter_free(&p->counter);
@@ -98,7 +103,7 @@ int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexcl
   d->nexclude = nexclude;
   /* A 32K-token context draws ~350 slots: sized so that it never grows
    * (growing twice per context was ~6% of the assembly time). */
-  d->mask = 1023;
+  d->mask = DRAW_TABLE - 1;
   d->key = calloc(d->mask + 1, sizeof *d->key);
   d->val = malloc((d->mask + 1) * sizeof *d->val);
   if (!d->key || !d->val) {
@@ -108,9 +113,27 @@ int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexcl
   return 0;
 }
 
+int lacuna_draw_init_scratch(lacuna_draw *d, lacuna_scratch *s, const int64_t *exclude_sorted,
+                             size_t nexclude) {
+  if (!s->key) s->key = malloc(DRAW_TABLE * sizeof *s->key);
+  if (!s->val) s->val = malloc(DRAW_TABLE * sizeof *s->val);
+  if (!s->key || !s->val) return -1;
+  memset(d, 0, sizeof *d);
+  d->exclude = exclude_sorted;
+  d->nexclude = nexclude;
+  d->mask = DRAW_TABLE - 1;
+  d->key = s->key;
+  d->val = s->val;
+  d->borrowed = 1;
+  memset(d->key, 0, DRAW_TABLE * sizeof *d->key);
+  return 0;
+}
+
 void lacuna_draw_free(lacuna_draw *d) {
-  free(d->key);
-  free(d->val);
+  if (!d->borrowed) {
+    free(d->key);
+    free(d->val);
+  }
   d->key = d->val = NULL;
 }
 
@@ -146,6 +169,7 @@ static int grow(lacuna_draw *d) {
   }
   lacuna_draw_free(d);
   *d = bigger;
+  d->borrowed = 0;
   return 0;
 }
 
@@ -160,7 +184,7 @@ static int set(lacuna_draw *d, size_t pos, size_t v) {
   return 0;
 }
 
-static int excluded(const lacuna_draw *d, int64_t doc) {
+int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc) {
   size_t lo = 0, hi = d->nexclude;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -174,20 +198,14 @@ static int excluded(const lacuna_draw *d, int64_t doc) {
 
 /* Slots are drawn DRAW_AHEAD at a time and their records prefetched, so that
  * the cache misses of a draw overlap; the order is that of one at a time. */
-size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
-  for (;;) {
-    if (d->qhead == d->qlen) {
-      d->qhead = d->qlen = 0;
-      while (d->qlen < DRAW_AHEAD && d->next < p->n) {
-        size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i);
-        size_t pick = get(d, j);
-        if (j != i && set(d, j, get(d, i)) < 0) return SIZE_MAX - 1;
-        __builtin_prefetch(&p->seg[pick]);
-        d->queue[d->qlen++] = pick;
-      }
-      if (d->qlen == 0) return SIZE_MAX;
-    }
-    size_t pick = d->queue[d->qhead++];
-    if (!excluded(d, p->seg[pick].doc)) return pick;
+size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
+  d->qhead = d->qlen = 0;
+  while (d->qlen < DRAW_AHEAD && d->next < p->n) {
+    size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i);
+    size_t pick = get(d, j);
+    if (j != i && set(d, j, get(d, i)) < 0) return SIZE_MAX - 1;
+    __builtin_prefetch(&p->seg[pick]);
+    d->queue[d->qlen++] = pick;
   }
+  return d->qlen ? 0 : SIZE_MAX;
 }

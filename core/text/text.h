@@ -73,6 +73,15 @@ typedef struct {
   int64_t doc;     /* document id */
 } lacuna_segment_rec;
 
+/* What a context build allocates, kept by the pool from one context to the
+ * next (a pool builds one context at a time): the draw's table, the drawn
+ * slots, a filler's word ends. */
+typedef struct {
+  size_t *key, *val; /* DRAW_TABLE cells each */
+  size_t *fill, capfill;
+  size_t *ends, capends;
+} lacuna_scratch;
+
 typedef struct lacuna_pool {
   lacuna_segment_rec *seg;
   size_t n, slots, capacity; /* used, allocated, bound */
@@ -81,6 +90,7 @@ typedef struct lacuna_pool {
   size_t arena_used, arena_cap, dead; /* bytes of replaced segments */
   lacuna_rng rng;                     /* the reservoir's draws */
   lacuna_counter counter;
+  lacuna_scratch scratch;
 } lacuna_pool;
 
 int lacuna_pool_init(lacuna_pool *p, size_t capacity, const lacuna_rng *rng, const lacuna_tokenizer *tok);
@@ -98,17 +108,44 @@ static inline const char *lacuna_pool_text(const lacuna_pool *p, size_t i) {
  * when none is left, SIZE_MAX - 1 when out of memory. Positions are drawn
  * DRAW_AHEAD at a time (the rng advances by whole batches). */
 #define DRAW_AHEAD 32
+#define DRAW_TABLE 1024 /* cells: a 32K-token context draws ~350 slots */
 typedef struct {
   size_t *key, *val; /* open addressing: displaced slot positions */
   size_t mask, used, next;
+  int borrowed;                          /* key/val belong to a pool's scratch */
   size_t queue[DRAW_AHEAD], qhead, qlen; /* drawn, not yet returned */
   const int64_t *exclude;                /* sorted */
   size_t nexclude;
 } lacuna_draw;
 
 int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexclude);
+/* The same over a pool's scratch table (cleared here; not freed by
+ * lacuna_draw_free unless the draw outgrew it). 0, or -1 out of memory. */
+int lacuna_draw_init_scratch(lacuna_draw *d, lacuna_scratch *s, const int64_t *exclude_sorted,
+                             size_t nexclude);
 void lacuna_draw_free(lacuna_draw *d);
-size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
+/* The next batch (pool.c): 0, or SIZE_MAX / SIZE_MAX - 1 as below. */
+size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
+int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc);
+
+/* Inline: it runs once per filler of every context (~350 times for 32K tokens). */
+static inline int lacuna_draw_excluded(const lacuna_draw *d, int64_t doc) {
+  if (d->nexclude > 8) return lacuna_draw_excluded_search(d, doc);
+  for (size_t i = 0; i < d->nexclude; i++)
+    if (d->exclude[i] == doc) return 1;
+  return 0;
+}
+
+static inline size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
+  for (;;) {
+    if (d->qhead == d->qlen) {
+      size_t rc = lacuna_draw_refill(d, p, g);
+      if (rc) return rc;
+    }
+    size_t pick = d->queue[d->qhead++];
+    if (!lacuna_draw_excluded(d, p->seg[pick].doc)) return pick;
+  }
+}
 
 /* ---- contexts (context.c) ---- */
 

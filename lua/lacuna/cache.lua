@@ -341,6 +341,9 @@ local function check_batch_line(v)
   }
 end
 
+-- (lacuna batch collect reads the output and error files line by line with it.)
+M.batch_line = check_batch_line
+
 -- cmd_import_batch(db, file): stores every successful response (HTTP 200
 -- with choices) of a Batch API output file under its custom_id; every other
 -- line is reported with its reason and counted.

@@ -10,7 +10,7 @@ local runner = require "lacuna.runner"
 local M = {}
 
 -- The commands, in the order `lacuna help` lists them.
-M.names = { "run", "check", "info", "stats", "eval", "inspect", "repl", "cache", "new", "bundle", "pack", "reproduce", "version", "help" }
+M.names = { "run", "check", "info", "stats", "eval", "inspect", "repl", "cache", "batch", "new", "bundle", "pack", "reproduce", "version", "help" }
 
 local aliases = { ["--help"] = "help", ["-h"] = "help", ["--version"] = "version", ["-V"] = "version" }
 

@@ -166,6 +166,9 @@ function M.int(default, doc, opts)
 end
 function M.number(default, doc, opts)
   local p = declare("number", default, doc, opts)
+  -- A number param is a float however its default is written, as -p values
+  -- are: lc.number(0) and -p k=0 must render, and key the cache, the same.
+  if type(p.default) == "number" then p.default = p.default + 0.0 end
   return p
 end
 function M.string(default, doc, opts)

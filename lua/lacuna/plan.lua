@@ -222,7 +222,18 @@ function M.source(spec, inputs, state, o)
   -- Groups. A malformed line inside a group fails the group it falls in.
   local by, size = spec.by, spec.size
   local ahead -- a record read past the end of the previous group
-  local closed_keys = {} -- values of `by` whose group has ended, with its file:line
+  -- Values of `by` whose group has ended, each with where it ended, as one
+  -- integer (file number * 2^32 + line): one table entry per group, no string.
+  local closed_keys, file_number, file_names = {}, {}, {}
+  local function where(file, line)
+    local n = file_number[file]
+    if not n then
+      n = #file_names + 1
+      file_names[n], file_number[file] = file, n
+    end
+    return n << 32 | line
+  end
+  local function place(at) return string.format("%s:%d", file_names[at >> 32], at & 0xffffffff) end
   local groups = 0
   return function()
     if stopped() then return nil end
@@ -243,11 +254,12 @@ function M.source(spec, inputs, state, o)
         elseif closed_keys[key] then
           bad = string.format("%s:%d: records with %s = %s are not adjacent (a group of them ended at %s);" ..
             " run:groups{by = ...} groups adjacent records", first.file, first.line, by, json.encode(key),
-            closed_keys[key])
+            place(closed_keys[key]))
           key = groups
         end
       end
       if not bad then
+        local last = first
         while true do
           local w = read_one()
           if not w then break end
@@ -256,8 +268,9 @@ function M.source(spec, inputs, state, o)
             break
           end
           list[#list + 1] = w.record
+          last = w
         end
-        closed_keys[key] = string.format("%s:%d", first.file, first.line)
+        closed_keys[key] = where(last.file, last.line)
       end
     else
       while #list < size do

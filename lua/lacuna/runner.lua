@@ -22,7 +22,9 @@ local encode, null = json.encode, json.null
 local M = {}
 
 M.defaults = {
-  window = 64,                      -- work items in flight (and buffered for ordering)
+  window = 256,                     -- work items unfinished at a time (at least 16 x concurrency)
+  order_items = 4096,               -- items launched and not yet written (at least 16 x window)
+  order_memory_mb = 2,              -- their results kept in memory; the rest wait in a spill file
   concurrency = 16,                 -- teacher requests in flight
   max_instructions = 1000000000,    -- per work item, sandboxed recipes
   max_memory_mb = 4096,             -- whole Lua state, sandboxed recipes
@@ -192,6 +194,82 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
   end
 end
 
+-- The order buffer: output goes out in input order, so an item finished
+-- while an earlier one is still retrying waits for its turn. Its result waits
+-- here, not in a window slot, so that new items keep starting and the
+-- requests in flight stay at --concurrency. Results are kept in memory up to
+-- `budget` bytes; beyond that an item's example lines go to an anonymous
+-- temporary file (deleted by the system even on kill -9) and come back when
+-- the item's turn comes. Only lines are spilled: skips and failures are rare
+-- and small, and keep their input record for the failure files.
+local OrderBuffer = {}
+OrderBuffer.__index = OrderBuffer
+local ITEM_OVERHEAD = 256 -- bytes of Lua tables an in-memory result costs beyond its lines
+
+local function order_buffer(budget)
+  return setmetatable({ budget = budget, held = 0, spilled = 0, spill_bytes = 0, peak_held = 0 }, OrderBuffer)
+end
+
+-- Called when item w's outcome is ready (in its task): returns what the
+-- scheduler keeps until the item's turn, the outcome itself or the offset of
+-- its lines in the spill file.
+function OrderBuffer:keep(w, outcome)
+  local lines = outcome.examples
+  if not lines then return outcome end
+  local size = ITEM_OVERHEAD
+  for i = 1, #lines do size = size + #lines[i] end
+  if self.held + size <= self.budget or outcome.example_failures then
+    self.held = self.held + size
+    if self.held > self.peak_held then self.peak_held = self.held end
+    outcome.held = size
+    return outcome
+  end
+  if not self.file then
+    local f, err = io.tmpfile()
+    if not f then error("the order buffer's spill file: " .. tostring(err), 0) end
+    self.file, self.size = f, 0
+  end
+  local f = self.file
+  local at = self.size
+  local text = table.concat(lines, "\n")
+  local head = string.format("%d %d\n", #lines, #text)
+  assert(f:seek("set", at))
+  local ok, err = f:write(head, text)
+  if not ok then error("the order buffer's spill file: " .. tostring(err), 0) end
+  self.size = at + #head + #text
+  self.spilled = self.spilled + 1
+  self.spill_bytes = self.spill_bytes + #text
+  w.record = nil -- (examples never need the input record)
+  return at
+end
+
+-- The outcome kept by keep, when the item's turn has come.
+function OrderBuffer:take(kept)
+  if math.type(kept) ~= "integer" then
+    if type(kept) == "table" and kept.held then self.held = self.held - kept.held end
+    return kept
+  end
+  local f = self.file
+  assert(f:seek("set", kept))
+  local n, len = f:read("n", "n")
+  f:read(1) -- the newline after the header
+  local text = len > 0 and f:read(len) or ""
+  if not text or #text ~= len then error("the order buffer's spill file was cut short", 0) end
+  local lines, from = {}, 1
+  for _ = 1, n - 1 do
+    local nl = text:find("\n", from, true)
+    lines[#lines + 1] = text:sub(from, nl - 1)
+    from = nl + 1
+  end
+  lines[#lines + 1] = text:sub(from)
+  return { examples = lines }
+end
+
+function OrderBuffer:close()
+  if self.file then self.file:close() end
+  self.file = nil
+end
+
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
 -- sink.deferred(w) (the item waits for the batch file), and after
@@ -209,6 +287,10 @@ function M.execute(r, values, o, sink, pool, run)
     local ok, got, interrupted = plan.run_setup(r, run.view, M.budget(o))
     run.state.pool = nil
     if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
+    if not ok and teacher.is_deferred(got) and (o.batch or o.estimate_of) then
+      -- (run --batch, --estimate: setup's requests are the first step; the items wait for their answers.)
+      return { read = 0, processed = 0, notes = {}, deferred_setup = true }
+    end
     if not ok and teacher.is_deferred(got) then
       -- (--batch-export: setup's requests are in the batch file; its plan is made on the rerun.)
       usage.error("%s: setup's teacher requests were written to %s in OpenAI Batch API format; submit it," ..
@@ -224,15 +306,22 @@ function M.execute(r, values, o, sink, pool, run)
   local fmt = o.format
   local notes = {}
   local state = { read = 0, pending = {}, stop = false, pool = pool }
-  local work = make_work(r, values, o, fmt, notes, pool, run.state.tokenizer)
-  local n, interrupted = sched.run {
+  local item_work = make_work(r, values, o, fmt, notes, pool, run.state.tokenizer)
+  local buffer = order_buffer(M.order_memory(o))
+  local function work(w, seq)
+    return buffer:keep(w, item_work(w, seq))
+  end
+  local ok_run, n, interrupted = pcall(sched.run, {
     window = M.window(o),
+    order = M.order_items(o),
+    admit = pool and function() return pool:wants_items() end,
     budget = M.budget(o),
     next = plan.source(spec, o.inputs or {}, state, o),
     work = work,
     done = function(seq, ok, outcome, trace)
       local w = state.pending[seq]
       state.pending[seq] = nil
+      if ok then outcome = buffer:take(outcome) end
       if not ok and teacher.is_deferred(outcome) then
         sink.deferred(w)
       elseif not ok then
@@ -248,10 +337,14 @@ function M.execute(r, values, o, sink, pool, run)
       if sink.should_stop and sink.should_stop() then state.stop = true end
       if sink.progress then sink.progress(state) end
     end,
-  }
+  })
+  buffer:close()
+  if not ok_run then error(n, 0) end
   collectgarbage(previous_gc)
   local planned = spec.kind ~= "records"
   return { read = state.read, processed = n, interrupted = interrupted, notes = notes,
+           order_buffer = output.ordered({ spilled_items = buffer.spilled, spilled_bytes = buffer.spill_bytes,
+             peak_memory_bytes = buffer.peak_held }, { "spilled_items", "spilled_bytes", "peak_memory_bytes" }),
            stopped = state.stop, planned = planned, records = planned and spec.kind == "groups" and state.records or nil,
            plan_size = spec.n or (spec.list and #spec.list) or nil }
 end
@@ -286,9 +379,24 @@ function M.count_head(counts)
   return string.format("%d read", counts.read)
 end
 
--- Items in flight: enough to keep --concurrency requests busy.
+-- Unfinished items at most: enough to keep --concurrency requests busy
+-- while many items sleep between retries. Fewer start while the teacher has
+-- requests queued (Pool:wants_items), so a healthy run keeps few.
 function M.window(o)
-  return o.window or math.max(M.defaults.window, 2 * (o.concurrency or M.defaults.concurrency))
+  return o.window or math.max(M.defaults.window, 16 * (o.concurrency or M.defaults.concurrency))
+end
+
+-- Items launched and not yet written: the window plus the finished items
+-- waiting for an earlier one (--order-items, at least the window).
+function M.order_items(o)
+  local w = M.window(o)
+  local n = o.order_items or math.max(M.defaults.order_items, 16 * w)
+  return math.min(math.max(n, w), 1 << 22)
+end
+
+-- Bytes of finished results kept in memory while they wait (--order-memory MB).
+function M.order_memory(o)
+  return math.floor((o.order_memory_mb or M.defaults.order_memory_mb) * 1024 * 1024)
 end
 
 -- The teacher pool's configuration from the run options and the environment.
@@ -304,6 +412,7 @@ function M.teacher_config(o)
     cache = o.cache or ".lacuna/cache.db",
     cache_mode = o.no_cache and "off" or (o.cache_only and "only" or "rw"),
     batch_export = o.batch_export,
+    batch_failed = o.batch_failed, estimate = o.estimate_of, -- (run --batch, --estimate)
     used_keys = o.used_keys, -- (lacuna pack: the cache entries the run reads)
     prices = o.prices, max_cost = o.max_cost,
     open_cache = function(path, readonly)
@@ -361,7 +470,7 @@ local function progress_printer(o, counts, pool, inputs)
     if rep and rep.used then
       parts[#parts + 1] = string.format("%d in flight", rep.inflight)
       parts[#parts + 1] = string.format("%d requests", rep.requests)
-      parts[#parts + 1] = string.format("%d retries", rep.retries)
+      parts[#parts + 1] = M.retries_text(rep)
       parts[#parts + 1] = string.format("%d cache hits", rep.cache_hits)
       parts[#parts + 1] = string.format("%d tokens", rep.prompt_tokens + rep.completion_tokens)
       if rep.cost then parts[#parts + 1] = string.format("$%.4f", rep.cost) end
@@ -431,9 +540,9 @@ end
 
 local function ms(seconds) return math.floor(seconds * 1000 + 0.5) / 1000 end
 
-local MANIFEST_ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "format_notes",
-  "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "trusted", "limits",
-  "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
+local MANIFEST_ORDER = { "lacuna_version", "runtime", "recipe", "params", "seed", "format", "format_notes",
+  "inputs", "outputs", "counts", "stopped_early", "report", "teacher", "estimate", "batch", "trusted", "limits",
+  "order_buffer", "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
 
 -- The options that change the output bytes beyond params, seed and format,
 -- so that `lacuna pack`/`reproduce` can run the recipe again (never the
@@ -450,11 +559,21 @@ local function reproduce_options(o)
     { "model", "teachers", "limit", "meta", "split_partial", "max_failures", "max_cost" })
 end
 
+-- The versions of Lua and the libraries this build runs with (lacuna version
+-- prints the same), so that a dataset says which build made it.
+function M.runtime()
+  local v, keys = core.versions.versions(), {}
+  v.lacuna = nil -- lacuna_version
+  for i, lib in ipairs(require("lacuna.cmd.version").libraries) do keys[i] = lib[1] end
+  return output.ordered(v, keys)
+end
+
 -- The manifest's fields known before the run: checked to encode before the
 -- first record is read.
 local function manifest_head(r, values, o)
   return output.ordered({
     lacuna_version = core.version,
+    runtime = M.runtime(),
     recipe = output.ordered({ name = r.name, version = r.version, sha256 = r.sha256, path = r.source_path,
       requires = r.requires, modules = r.source and bundle.module_hashes(r.source) },
       { "name", "version", "sha256", "path", "requires", "modules" }),
@@ -463,8 +582,9 @@ local function manifest_head(r, values, o)
     format = o.format,
     inputs = json.array(o.inputs),
     trusted = o.trust and true or false,
-    limits = output.ordered({ max_instructions = M.budget(o), window = M.window(o) },
-      { "max_instructions", "window" }),
+    limits = output.ordered({ max_instructions = M.budget(o), window = M.window(o), order_items = M.order_items(o),
+      order_memory_mb = o.order_memory_mb or M.defaults.order_memory_mb },
+      { "max_instructions", "window", "order_items", "order_memory_mb" }),
     reproduce = reproduce_options(o),
   }, MANIFEST_ORDER)
 end
@@ -480,8 +600,8 @@ local function summary_lines(counts, wall, rep, info)
       info.failed_examples, info.format, info.failed or "the messages above"))
   end
   if rep.used then
-    stderr(string.format("lacuna: teacher: %d requests (%d retries), %d cache hits, %d prompt + %d completion tokens%s",
-      rep.requests, rep.retries, rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
+    stderr(string.format("lacuna: teacher: %d requests, %s, %d cache hits, %d prompt + %d completion tokens%s",
+      rep.requests, M.retries_text(rep), rep.cache_hits, rep.prompt_tokens, rep.completion_tokens,
       rep.cost and string.format(", $%.4f", rep.cost) or ""))
   end
   if counts.failed > 0 and info.failed then stderr("lacuna: failures are in " .. info.failed) end
@@ -530,6 +650,7 @@ local function run_items(r, values, o, out, counts, run)
   counts.read = res.read
   if res.planned then counts.planned, counts.read = res.read, res.records end
   local rep = pool:report()
+  if res.deferred_setup then counts.deferred = math.max(1, rep.deferred) end
   if type(res.stopped) ~= "string" and res.stopped then
     res.stopped = string.format("more than %d failures (--max-failures)", max_failures)
   end
@@ -539,8 +660,15 @@ end
 
 -- A batch-export run stops before the commit: the requests are in the batch
 -- file, and the data is made by the rerun after `lacuna cache import-batch`.
-local function deferred_exit(out, counts, rep)
+local function deferred_exit(out, counts, rep, o)
   out:abort()
+  if o.batch then
+    if not o.quiet then
+      stderr(string.format("lacuna: batch step: %d requests of %d items go to the Batch API", rep.deferred,
+        counts.deferred))
+    end
+    return 3, counts
+  end
   stderr(string.format("lacuna: %d requests of %d items written to %s in OpenAI Batch API format;" ..
     " submit it, load its output with `lacuna cache import-batch FILE`, then rerun the same command" ..
     " (without --batch-export) to finish from the cache", rep.deferred, counts.deferred, rep.batch_export))
@@ -556,7 +684,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
   local run = M.new_run(r, values, o, o.inputs)
   local res, rep = run_items(r, values, o, out, counts, run)
   if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
-  if counts.deferred > 0 then return deferred_exit(out, counts, rep) end
+  if counts.deferred > 0 then return deferred_exit(out, counts, rep, o) end
   counts.deferred = nil
   -- In the manifest only when some example could not be written.
   local failed_examples = counts.failed_examples
@@ -576,6 +704,10 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.stopped_early = stopped
     m.report = run_view.report(run.state)
     m.teacher = M.teacher_manifest(rep)
+    -- (--estimate's figures beside the actuals; run --batch's lifecycle)
+    m.estimate = o.estimate_file and (require "lacuna.estimate").load(o.estimate_file) or nil
+    m.batch = o.batch_summary
+    m.order_buffer = res.order_buffer -- finished items that waited for an earlier one
     m.wall_seconds = ms(wall)
     m.cpu_seconds = ms(sys.cputime() - cpu0)
     m.finished_at = sys.utc_iso8601()
@@ -623,6 +755,23 @@ function M.run(o)
   error(code, 0)
 end
 
+-- Retries by cause, in a fixed order: 429, 5xx, timeout, reset, bad_body.
+function M.retry_causes(rep)
+  local out = {}
+  for _, k in ipairs(teacher.RETRY_CAUSES) do out[k] = rep.retry_causes[k] or 0 end
+  return output.ordered(out, teacher.RETRY_CAUSES)
+end
+
+-- "3 retries (429: 1, reset: 2)": the causes that occurred.
+function M.retries_text(rep)
+  local parts = {}
+  for _, k in ipairs(teacher.RETRY_CAUSES) do
+    local n = rep.retry_causes[k] or 0
+    if n > 0 then parts[#parts + 1] = string.format("%s: %d", k == "bad_body" and "bad body" or k, n) end
+  end
+  return string.format("%d retries%s", rep.retries, #parts > 0 and " (" .. table.concat(parts, ", ") .. ")" or "")
+end
+
 -- The teacher's part of the manifest from pool:report() (nil when no
 -- teacher was called).
 function M.teacher_manifest(rep)
@@ -633,15 +782,21 @@ function M.teacher_manifest(rep)
       completion_tokens = u.completion_tokens, cost_usd = u.cost },
       { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
   end
+  local paced = rep.paced
   return output.ordered({
     models = models,
     requests = rep.requests, retries = rep.retries, cache_hits = rep.cache_hits,
+    retries_by_cause = M.retry_causes(rep),
     coalesced = rep.coalesced > 0 and rep.coalesced or nil, -- calls that shared a reply in flight
     rate_limited = rep.rate_limited, failures = rep.failures,
+    -- waits before sending that the server's x-ratelimit-* headers asked for
+    paced = paced.headers and output.ordered({ waits = paced.waits, seconds = ms(paced.seconds) },
+      { "waits", "seconds" }) or nil,
     prompt_tokens = rep.prompt_tokens, completion_tokens = rep.completion_tokens,
     cost_usd = rep.cost, prices = rep.prices, max_cost = rep.max_cost,
     cache = rep.cache, cache_mode = rep.cache_mode, concurrency = rep.concurrency,
-  }, { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
+  }, { "models", "requests", "retries", "retries_by_cause", "cache_hits", "coalesced", "rate_limited", "paced",
+       "failures",
        "prompt_tokens", "completion_tokens", "cost_usd", "prices", "max_cost", "cache",
        "cache_mode", "concurrency" })
 end

@@ -110,6 +110,90 @@ function Bucket:take(n)
 end
 function Bucket:give(n) self.level = math.min(self.capacity, self.level + n) end
 
+-- Pacing from the server's own numbers (x-ratelimit-* headers, as OpenAI,
+-- OpenRouter and many proxies send them): one per endpoint URL. For requests
+-- and for tokens it keeps an estimate of what the server still allows,
+-- refilled at the rate the headers imply ((limit - remaining) / reset: the
+-- time the server says it needs to be full again) and resynchronised by every
+-- reply. A reply's numbers are older than the requests sent after it left,
+-- so those are subtracted again: the estimate errs on the safe side. A
+-- request waits while the estimate is below what it needs, so requests stop
+-- before a 429 rather than after. A server that sends no headers is never
+-- paced here (AIMD and Retry-After handle it).
+local ServerLimits = {}
+ServerLimits.__index = ServerLimits
+local function server_limits()
+  return setmetatable({ known = false, sent = 0, sent_tokens = 0, waits = 0, waited = 0 }, ServerLimits)
+end
+
+local function refill(d, now)
+  if d.rate > 0 and d.level < d.limit then d.level = math.min(d.limit, d.level + (now - d.t) * d.rate) end
+  -- Past the reset the server said it would be full again (also when no
+  -- rate could be inferred: remaining = limit, or no reset sent).
+  if now >= d.reset_at and d.level < d.limit then d.level = d.limit end
+  d.t = now
+end
+
+-- Seconds until dimension d allows n, 0 when it does now.
+local function wait_for(d, n, now)
+  if not d then return 0 end
+  refill(d, now)
+  n = math.min(n, d.limit)
+  if d.level >= n then return 0 end
+  local until_reset = math.max(d.reset_at - now, 0.001)
+  if d.rate <= 0 then return until_reset end
+  return math.min((n - d.level) / d.rate, until_reset)
+end
+
+-- Waits until the server's limits allow one request of `tokens` tokens and
+-- takes them; returns the marks reply() needs.
+function ServerLimits:take(tokens)
+  if self.known then
+    while true do
+      local now = sched.now()
+      local wait = math.max(wait_for(self.requests, 1, now), wait_for(self.tokens, tokens, now))
+      if wait <= 0 then break end
+      self.waits = self.waits + 1
+      self.waited = self.waited + wait
+      sched.sleep(wait)
+    end
+    if self.requests then self.requests.level = self.requests.level - 1 end
+    if self.tokens then self.tokens.level = self.tokens.level - tokens end
+  end
+  self.sent = self.sent + 1
+  self.sent_tokens = self.sent_tokens + tokens
+  return self.sent, self.sent_tokens
+end
+
+-- One dimension from a reply: remaining now, minus what was sent after the
+-- request this reply answers (sent_after), refilled at (limit - remaining) / reset.
+local function resync(d, limit, remaining, reset, sent_after, now)
+  if not remaining then return d end
+  d = d or { rate = 0, reset_at = now }
+  d.limit = limit or math.max(d.limit or 0, remaining)
+  if reset and reset > 0 and remaining < d.limit then d.rate = (d.limit - remaining) / reset end
+  d.reset_at = now + (reset or 0)
+  d.level = remaining - sent_after
+  d.t = now
+  return d
+end
+
+-- The x-ratelimit-* values of a reply (core.http's limits table) to the
+-- request marked (mark, mark_tokens) by take.
+function ServerLimits:reply(h, mark, mark_tokens)
+  if not h then return end
+  local now = sched.now()
+  self.requests = resync(self.requests, h.limit_requests, h.remaining_requests, h.reset_requests,
+    self.sent - mark, now)
+  self.tokens = resync(self.tokens, h.limit_tokens, h.remaining_tokens, h.reset_tokens,
+    self.sent_tokens - mark_tokens, now)
+  self.known = self.requests ~= nil or self.tokens ~= nil
+end
+
+-- Why a retry happened, for stats.retry_causes.
+local RETRY_CAUSES = { "429", "5xx", "timeout", "reset", "bad_body" }
+M.RETRY_CAUSES = RETRY_CAUSES
+
 -- The state shared by every teacher call of one run.
 local Pool = {}
 Pool.__index = Pool
@@ -125,12 +209,16 @@ function M.pool(cfg)
     limit = cfg.concurrency or 16,
     max_limit = cfg.concurrency or 16,
     inflight = 0,
+    reserved = 0, reserving = 0, -- --max-cost: the most the requests in flight may cost, and their number
     waiters = {},
     last_decrease = 0,
     usage = {},
     cost = 0,
     stats = { requests = 0, retries = 0, cache_hits = 0, failures = 0, rate_limited = 0,
-              prompt_tokens = 0, completion_tokens = 0, deferred = 0, coalesced = 0 },
+              prompt_tokens = 0, completion_tokens = 0, deferred = 0, coalesced = 0,
+              retry_causes = { ["429"] = 0, ["5xx"] = 0, timeout = 0, reset = 0, bad_body = 0 } },
+    queued = 0, -- tasks waiting to send (limits, buckets, a free slot)
+    server_limits = {}, -- endpoint URL -> ServerLimits
     flights = {}, -- cache key -> {waiters = {task handles}, ok =, raw =, err =} while in flight
     batch_keys = {},
     jitter = core.rng.new(math.floor(sched.now() * 1e6), core.sys.pid()),
@@ -189,9 +277,17 @@ function Pool:report()
   local models = {}
   for model, u in pairs(self.usage) do
     models[model] = { requests = u.requests, cached = u.cached, prompt_tokens = u.prompt_tokens,
-      completion_tokens = u.completion_tokens, cost = cfg.prices and cfg.prices[model] and u.cost or nil }
+      completion_tokens = u.completion_tokens, cost = self:price(model) and u.cost or nil }
   end
+  local paced = { waits = 0, seconds = 0, headers = false }
+  for _, lim in pairs(self.server_limits) do
+    paced.waits, paced.seconds = paced.waits + lim.waits, paced.seconds + lim.waited
+    paced.headers = paced.headers or lim.known
+  end
+  local causes = {}
+  for k, v in pairs(st.retry_causes) do causes[k] = v end
   return {
+    retry_causes = causes, paced = paced,
     requests = st.requests, retries = st.retries, cache_hits = st.cache_hits, failures = st.failures,
     rate_limited = st.rate_limited, prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens,
     deferred = st.deferred, coalesced = st.coalesced, inflight = self.inflight, models = models,
@@ -222,8 +318,15 @@ function Pool:release()
   end
 end
 
-function Pool:on_rate_limited()
+-- Whether a new work item may start: not while requests wait to be sent
+-- (a slot, a limit): a new item would only wait too, and cost memory.
+function Pool:wants_items() return self.queued == 0 end
+
+-- lim: the endpoint's ServerLimits. A server that paces us with headers is
+-- not second-guessed by AIMD.
+function Pool:on_rate_limited(lim)
   self.stats.rate_limited = self.stats.rate_limited + 1
+  if lim and lim.known then return end
   local now = sched.now()
   if now - self.last_decrease >= 1 then
     self.limit = math.max(1, self.limit / 2)
@@ -259,7 +362,7 @@ function Pool:account(model, usage, cached)
   u.completion_tokens = u.completion_tokens + ct
   self.stats.prompt_tokens = self.stats.prompt_tokens + pt
   self.stats.completion_tokens = self.stats.completion_tokens + ct
-  local price = self.cfg.prices and self.cfg.prices[model]
+  local price = self:price(model)
   if price then
     local c = (pt * price.input + ct * price.output) / 1e6
     u.cost = u.cost + c
@@ -268,6 +371,46 @@ function Pool:account(model, usage, cached)
       self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, self.cfg.max_cost)
     end
   end
+end
+
+-- A model's price (--price MODEL=... or the every-model --price in=...), or nil.
+function Pool:price(model)
+  local prices = self.cfg.prices
+  return prices and (prices[model] or prices["*"]) or nil
+end
+
+-- --max-cost: what a request may cost at most, its prompt estimate and its
+-- max_tokens (4096 when it sets none) at the model's price; 0 without one.
+local UNBOUNDED_COMPLETION = 4096
+function Pool:reservation(body)
+  local price = self.cfg.max_cost and self:price(body.model)
+  if not price then return 0 end
+  local chars = 0
+  for _, m in ipairs(body.messages) do
+    if type(m.content) == "string" then chars = chars + #m.content end
+  end
+  local ceiling = body.max_tokens or body.max_completion_tokens or UNBOUNDED_COMPLETION
+  return (math.ceil(chars / 3) * price.input + ceiling * (body.n or 1) * price.output) / 1e6
+end
+
+-- Holds a request until its reservation fits under --max-cost beside the
+-- cost so far and the requests in flight. Alone, a request goes while the
+-- cost is under the cap (its worst case may be far above what it costs), so
+-- the cap is passed by one request's cost at most; false once it is reached.
+function Pool:reserve(amount)
+  local cap = self.cfg.max_cost
+  if not cap or amount == 0 then return true end
+  while self.cost + self.reserved + amount > cap do
+    -- (counted, not compared with 0: the float sum of many + and - is not 0)
+    if self.reserving == 0 or not sched.self() then
+      if self.cost >= cap then return false end
+      break
+    end
+    sched.sleep(0.02)
+  end
+  self.reserving = self.reserving + 1
+  self.reserved = self.reserved + amount
+  return true
 end
 
 -- Where and how to reach a named teacher (nil name: the default one).
@@ -354,16 +497,28 @@ function M.read_reply(status, body)
 end
 
 -- Sends one request with retries; returns the decoded reply and its body.
-function Pool:send(ep, body_text, est_tokens, opts)
+function Pool:send(ep, body_text, est_tokens, opts, reservation)
   local cfg = self.cfg
+  reservation = reservation or 0
   local max_retries = cfg.max_retries or 6
   local base, cap = cfg.backoff_base or 0.5, cfg.backoff_cap or 30
   local attempt = 0
+  local lim = self.server_limits[ep.url]
+  if not lim then
+    lim = server_limits()
+    self.server_limits[ep.url] = lim
+  end
   while true do
     attempt = attempt + 1
+    self.queued = self.queued + 1
     if self.rpm then self.rpm:take(1) end
     if self.tpm then self.tpm:take(est_tokens) end
+    local mark, mark_tokens = lim:take(est_tokens)
     self:acquire()
+    self.queued = self.queued - 1
+    if not self.stop_reason and not self:reserve(reservation) then
+      self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, cfg.max_cost)
+    end
     if self.stop_reason then
       -- Nothing more is paid for once the run stops; the item is recorded as
       -- failed and a rerun with the cache completes it.
@@ -371,33 +526,43 @@ function Pool:send(ep, body_text, est_tokens, opts)
       error("teacher request not sent: the run stopped because " .. self.stop_reason, 0)
     end
     self.stats.requests = self.stats.requests + 1
-    local ok, status, body, retry_after, terr, sends = pcall(self:http().post, self:http(), ep.url, ep.headers,
-      body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
+    local ok, status, body, retry_after, terr, sends, limits, failure = pcall(self:http().post, self:http(),
+      ep.url, ep.headers, body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
     self:release()
+    -- (the reply's real cost is accounted by the caller before anything else runs)
+    if reservation > 0 then
+      self.reserving = self.reserving - 1
+      self.reserved = self.reserving > 0 and self.reserved - reservation or 0
+    end
     if not ok then error(status, 0) end
+    lim:reply(limits, mark, mark_tokens)
+    local causes = self.stats.retry_causes
     if sends and sends > 1 then
       -- libcurl sent the request again by itself (a reused connection was
       -- reset before the reply): each send may have been billed.
       self.stats.requests = self.stats.requests + sends - 1
       self.stats.retries = self.stats.retries + sends - 1
+      causes.reset = causes.reset + sends - 1
     end
-    local why, retryable
+    local why, retryable, cause
     if terr then
       why, retryable = terr, true
+      cause = failure == "body" and "bad_body" or failure == "timeout" and "timeout" or "reset"
     elseif status == 200 then
       local obj, perr = parse_reply(body)
       if obj then
         self:on_success()
         return obj, body
       end
-      why, retryable = perr, true
+      why, retryable, cause = perr, true, "bad_body"
     else
       why = "HTTP " .. status .. ": " .. server_message(body)
       retryable = RETRY_STATUS[status] or false
+      cause = status == 429 and "429" or status == 408 and "timeout" or "5xx"
       if status == 429 and quota_exhausted(body) then
         retryable = false
       elseif status == 429 then
-        self:on_rate_limited()
+        self:on_rate_limited(lim)
       end
     end
     -- A wait longer than a request may take (a daily limit's Retry-After)
@@ -417,6 +582,7 @@ function Pool:send(ep, body_text, est_tokens, opts)
       error(string.format("teacher %s (%s): %s (gave up after %d attempts)", ep.name, ep.url, why, attempt), 0)
     end
     self.stats.retries = self.stats.retries + 1
+    causes[cause] = causes[cause] + 1
     -- Full jitter (uniform in [0, min(cap, base * 2^n)]), but never sooner
     -- than the server's Retry-After.
     local delay = self.jitter:float() * math.min(cap, base * 2 ^ (attempt - 1))
@@ -467,6 +633,7 @@ function Pool:request(ep, p, item)
         if self.cfg.used_keys then self.cfg.used_keys[key] = true end
         self.stats.cache_hits = self.stats.cache_hits + 1
         self:account(body.model, obj.usage ~= null and obj.usage or nil, true)
+        if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, nil, true) end
         return result_of(obj, key, true)
       end
     end
@@ -474,6 +641,16 @@ function Pool:request(ep, p, item)
   if self.cfg.cache_mode == "only" then
     error("teacher: cache miss for request " .. key:sub(1, 16) .. " (model " .. body.model ..
       ") and --cache-only forbids calling the teacher", 0)
+  end
+  if self.cfg.batch_failed then
+    -- lacuna run --batch: a request the Batch API refused for good fails its
+    -- item with the recorded reason instead of going to the next batch.
+    local why = self.cfg.batch_failed(key)
+    if why then error("teacher request " .. key:sub(1, 16) .. " failed in the Batch API: " .. why, 0) end
+  end
+  if self.cfg.estimate and not self.cfg.estimate:send(key, body, item) then
+    -- --estimate: rendered and counted, not sent.
+    error(setmetatable({ key = key }, Deferred), 0)
   end
   if self.cfg.batch_export then
     self:defer(key, body)
@@ -485,14 +662,17 @@ function Pool:request(ep, p, item)
     flight = { waiters = {} }
     self.flights[key] = flight
   end
-  local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts)
+  local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts, self:reservation(body))
   if ok and cache then
     local put_ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
       prompt_tokens = usage_tokens(obj.usage, "prompt_tokens"),
       completion_tokens = usage_tokens(obj.usage, "completion_tokens") })
     if not put_ok then ok, obj = false, "teacher cache: " .. tostring(err) end
   end
-  if ok then self:account(body.model, obj.usage ~= null and obj.usage or nil, false) end
+  if ok then
+    self:account(body.model, obj.usage ~= null and obj.usage or nil, false)
+    if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, obj.usage ~= null and obj.usage or nil) end
+  end
   if flight then
     -- Every waiter gets this outcome, the reply or the error. (A leader
     -- killed before this line leaves its waiters to the scheduler, which

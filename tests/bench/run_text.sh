@@ -8,7 +8,9 @@
 #     (tests/bench/text_ref.lua: same draws, same bytes, checked) counting
 #     with lacuna's counter and with the counter written in Lua, and against
 #     `cat` of the same output bytes (to a file: the I/O limit of writing
-#     them; to /dev/null: reading only);
+#     them; to /dev/null: reading only), and against the memory floor: the
+#     same bytes gathered at random from a pool of the same size with no
+#     assembly work (tests/bench/text_floor.c, built with cc);
 #   - exact contexts under the Llama 3 tokenizer, when its files are cached;
 #   - recipes/in2.lua (qa=extractive, 350 items) on 4,400 documents built
 #     from the VAL sentences, beside the IN2 draft's figures for its run
@@ -63,6 +65,17 @@ cat_cpu() { # median CPU seconds of REPS runs of: cat OUT x10 > $1
 cat_file=$(cat_cpu "$TMP/copy.txt"); rm -f "$TMP/copy.txt"
 cat_null=$(cat_cpu /dev/null)
 
+# 3b. the memory floor: the same bytes gathered from random places of a pool
+# of the same size, with none of the assembly's work (tests/bench/text_floor.c)
+floor=""
+if cc -O2 -o "$TMP/text_floor" "$HERE/text_floor.c" 2> "$TMP/cc.txt"; then
+  avg=$(json "$ctx" bytes); avg=$((avg / $(json "$ctx" contexts)))
+  floor=$(for _ in $(seq "$REPS"); do "$TMP/text_floor" "$(json "$pool" segments)" "$(json "$pool" text_bytes)" "$avg" 20000; done \
+    | python3 -c 'import json,sys; v=sorted(json.loads(l)["secs"] / json.loads(l)["contexts"] for l in sys.stdin); print(v[len(v) // 2])')
+else
+  cat "$TMP/cc.txt" >&2
+fi
+
 # 4. exact contexts (Llama 3), when the model files are cached
 exact=""
 if [[ -f $CACHE/models/llama3/tokenizer.json ]]; then
@@ -86,7 +99,7 @@ if [[ $CORPUS != generated && -x $BUILD/lacuna ]]; then
     '{w[NR] = $1; if ($2 > r) r = $2} END {printf "%s %d %d", (NR % 2) ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2, r, ex}')
 fi
 
-python3 - "$pool" "$rss_kb" "$ctx" "$cat_file" "$cat_null" "$exact" "$corpus_name" "$in2" <<'PY'
+python3 - "$pool" "$rss_kb" "$ctx" "$cat_file" "$cat_null" "$exact" "$corpus_name" "$in2" "$floor" <<'PY'
 import json, sys
 pool, rss_kb, ctx = json.loads(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
 cat_file, cat_null, exact, corpus = float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
@@ -108,6 +121,8 @@ rows = [("lacuna C (pool:context)", c_rate, c_rate * avg / 1e6),
         ("cat OUT > file (I/O limit)", 10 * n / cat_file if cat_file else float("inf"), 10 * ctx["bytes"] / cat_file / 1e6 if cat_file else float("inf")),
         ("cat OUT > /dev/null (read only)", 10 * n / cat_null if cat_null else float("inf"), 10 * ctx["bytes"] / cat_null / 1e6 if cat_null else float("inf"))]
 print(f"{'32,768-token contexts':34} {'contexts/s':>10} {'MB/s':>8} {'C vs row':>10}")
+if sys.argv[9]:
+    rows.append(("memory floor (gather only, C)", 1 / float(sys.argv[9]), avg / float(sys.argv[9]) / 1e6))
 for name, rate, mbs in rows:
     print(f"{name:34} {rate:>10,.0f} {mbs:>8,.0f} {c_rate / rate:>9.2f}x")
 if exact:
@@ -131,5 +146,10 @@ vs_lua = c_rate / (ctx["lua_contexts"] / ctx["lua_s"])
 vs_io = (10 * n / cat_file) / c_rate if cat_file else 0
 print(f"goal >= 20x plain Lua: {vs_lua:.1f}x ({'met' if vs_lua >= 20 else 'not met'}); "
       f"goal within 3x of the I/O limit: {vs_io:.2f}x ({'met' if vs_io <= 3 else 'not met'})")
+if sys.argv[9]:
+    need = 1e6 / (20 * ctx["lua_contexts"] / ctx["lua_s"])
+    print(f"per context: lacuna C {1e6 / c_rate:.1f} us, memory floor {float(sys.argv[9]) * 1e6:.1f} us "
+          f"(C takes {1 / (float(sys.argv[9]) * c_rate):.2f}x the floor), plain Lua {1e6 * ctx['lua_s'] / ctx['lua_contexts']:.0f} us; "
+          f"20x plain Lua needs <= {need:.1f} us")
 sys.exit(0 if same else 1)
 PY

@@ -29,6 +29,15 @@ t.test("overrides parse by type", function()
   t.eq(v.ids, { 1, 2 })
 end)
 
+t.test("a number param is a float whether its default or -p wrote it", function()
+  local d = { t0 = lc.number(0, "temperature") }
+  local by_default = params.resolve("r", d, {})
+  local by_flag = params.resolve("r", d, { "t0=0" })
+  t.eq(math.type(by_default.t0), "float")
+  t.eq(math.type(by_flag.t0), "float")
+  t.eq(require("lacuna.core").json.encode(by_default), require("lacuna.core").json.encode(by_flag))
+end)
+
 t.test("ill-typed and unknown values are clear errors", function()
   local function err(kv)
     local ok, e = pcall(params.resolve, "r", decl, { kv })

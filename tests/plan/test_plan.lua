@@ -63,6 +63,20 @@ t.test("groups: a malformed line, a non-adjacent key", function()
   t.truthy(items[2].bad:find("bad_docs.jsonl:2:", 1, true), items[2].bad)
   t.eq(items[3].bad, nil) -- (its record is checked by the work function)
   t.truthy(items[4].bad:find("are not adjacent", 1, true), items[4].bad)
+  t.truthy(items[4].bad:find("(a group of them ended at " .. FIX .. "bad_docs.jsonl:1)", 1, true), items[4].bad)
+end)
+
+t.test("groups: a key seen again in a later input names where its group ended", function()
+  local items = drain({ kind = "groups", by = "doc" }, { FIX .. "docs.jsonl", FIX .. "docs.jsonl" })
+  local first_again
+  for _, w in ipairs(items) do
+    if w.bad and not first_again then first_again = w end
+  end
+  t.truthy(first_again, "a reappearing key fails")
+  t.truthy(first_again.bad:find(FIX .. "docs.jsonl:1: records with doc = ", 1, true), first_again.bad)
+  -- doc "a" is lines 1-2 of the first input: its group ended at line 2
+  t.truthy(first_again.bad:find('doc = "a" are not adjacent (a group of them ended at ' .. FIX .. "docs.jsonl:2)",
+    1, true), first_again.bad)
 end)
 
 t.test("a list from setup; what setup may return", function()

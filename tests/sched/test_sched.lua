@@ -146,6 +146,104 @@ t.test("sleep suspends one item while the others run; output order is kept", fun
   t.eq({ got[1].value, got[2].value, got[3].value }, { 1, 2, 3 })
 end)
 
+t.test("order: finished items wait for a slow first one while new ones start", function()
+  -- window 2: at most 2 unfinished; order 50: up to 50 launched and not yet
+  -- emitted. Item 1 waits until item 20 has run: the other 19 start, finish
+  -- and wait for it (without the order ring item 20 would never start).
+  local running, max_running, finished_before_first = 0, 0, 0
+  local first_done = false
+  local i = 0
+  local got = {}
+  local first
+  sched.run {
+    window = 2, order = 50,
+    next = function()
+      i = i + 1
+      if i <= 20 then return i end
+    end,
+    work = function(x)
+      running = running + 1
+      if running > max_running then max_running = running end
+      if x == 1 then
+        first = sched.self()
+        sched.park()
+      else
+        sched.sleep(0.001)
+        if x == 20 then sched.unpark(first) end
+      end
+      running = running - 1
+      if x == 1 then first_done = true elseif not first_done then finished_before_first = finished_before_first + 1 end
+      return x
+    end,
+    done = function(seq, ok, value) got[#got + 1] = ok and value or -1 end,
+  }
+  t.eq(max_running, 2)
+  t.eq(finished_before_first, 19)
+  for k = 1, 20 do t.eq(got[k], k) end
+  -- order = window (the default): the slow first item holds the rest back.
+  running, max_running, finished_before_first, first_done, i, got = 0, 0, 0, false, 0, {}
+  sched.run {
+    window = 2,
+    next = function()
+      i = i + 1
+      if i <= 20 then return i end
+    end,
+    work = function(x)
+      sched.sleep(x == 1 and 0.05 or 0.001)
+      if x == 1 then first_done = true elseif not first_done then finished_before_first = finished_before_first + 1 end
+      return x
+    end,
+    done = function(seq, ok, value) got[#got + 1] = value end,
+  }
+  t.eq(finished_before_first, 1)
+  t.raises(function() sched.run { window = 4, order = 2, next = print, work = print, done = print } end,
+    "order must be")
+end)
+
+t.test("admit holds new items back while it says no, never all of them", function()
+  local running, max_running, launched = 0, 0, 0
+  local i = 0
+  sched.run {
+    window = 10,
+    admit = function() return running < 3 end,
+    next = function()
+      i = i + 1
+      if i <= 12 then
+        launched = launched + 1
+        return i
+      end
+    end,
+    work = function(x)
+      running = running + 1
+      if running > max_running then max_running = running end
+      sched.sleep(0.002)
+      running = running - 1
+      return x
+    end,
+    done = function() end,
+  }
+  t.eq(launched, 12)
+  t.eq(max_running, 3)
+  -- An admit that always says no still lets one item run at a time.
+  i, running, max_running = 0, 0, 0
+  local n = sched.run {
+    window = 10, admit = function() return false end,
+    next = function() i = i + 1 if i <= 20 then return i end end,
+    work = function(x)
+      running = running + 1
+      if running > max_running then max_running = running end
+      sched.sleep(0.001)
+      running = running - 1
+      return x
+    end,
+    done = function() end,
+  }
+  t.eq(n, 20)
+  t.eq(max_running, 1)
+  t.raises(function() sched.run { admit = 1, next = print, work = print, done = print } end,
+    "field 'admit' must be a function")
+end)
+
 t.test("park and unpark pass values between items", function()
   local parked
   local got = run({ "waiter", "waker" }, function(role)

@@ -28,7 +28,8 @@ const MAX_BODY = 64 * 1024 * 1024;
 const USAGE = `usage: node server.mjs [--port 0] [--port-file FILE] [--latency-ms 0]
   [--fault-rate 0] [--faults LIST] [--seed 1] [--script FILE.mjs]
   [--retry-after SECONDS|date] [--stall-ms 30000] [--log FILE] [--max-lifetime-s 0]
-  [--random]
+  [--random] [--rate-limit-requests N] [--rate-limit-tokens N]
+  [--rate-limit-window-ms 60000] [--rate-limit-headers on|off]
 fault kinds: ${FAULT_KINDS.join(',')}`;
 
 function die(msg) {
@@ -53,6 +54,108 @@ function nonNegative(name, s) {
   if (!Number.isFinite(v) || v < 0) throw new Error(`${name} wants a number >= 0, got '${s}'`);
   return v;
 }
+
+// ==== Rate limits and in-flight tracking (issue 15) =========================
+// An enforced rate limit, as OpenAI's: requests and tokens per window, each a
+// bucket refilled continuously (limit per window), checked when a chat request
+// arrives, before any fault is drawn. Over the limit: 429 with code
+// rate_limit_exceeded. With --rate-limit-headers on (the default) every chat
+// reply carries x-ratelimit-limit-*, -remaining-* and -reset-* (the time
+// until the bucket is full again, in OpenAI's format: "1s", "6m0s", "20ms");
+// off sends none, like servers that do not say. A request's tokens: its
+// prompt tokens (characters / 4, rounded up) plus max_tokens (or
+// max_completion_tokens) when given.
+// Also the time-weighted in-flight count (/stats in_flight_ms_sum: the sum
+// over time of the requests in flight, in request-milliseconds), so that a test
+// can show the in-flight count a client kept (in_flight_ms_sum / window_ms).
+const rateLimit = { requests: 0, tokens: 0, windowMs: 60000, headers: true };
+const rlBuckets = { requests: null, tokens: null };
+
+// Handles the rate-limit options; false for any other option.
+function rateLimitOption(a, val) {
+  switch (a) {
+    case '--rate-limit-requests': rateLimit.requests = nonNegative(a, val()); return true;
+    case '--rate-limit-tokens': rateLimit.tokens = nonNegative(a, val()); return true;
+    case '--rate-limit-window-ms': {
+      const v = nonNegative(a, val());
+      if (v <= 0) throw new Error(`${a} wants a number > 0`);
+      rateLimit.windowMs = v;
+      return true;
+    }
+    case '--rate-limit-headers': {
+      const v = val();
+      if (v !== 'on' && v !== 'off') throw new Error(`${a} wants on or off, got '${v}'`);
+      rateLimit.headers = v === 'on';
+      return true;
+    }
+    default: return false;
+  }
+}
+
+function rlBucket(kind) {
+  const limit = rateLimit[kind];
+  if (!limit) return null;
+  let b = rlBuckets[kind];
+  if (!b || b.limit !== limit) b = rlBuckets[kind] = { limit, level: limit, t: performance.now() };
+  const now = performance.now();
+  b.level = Math.min(b.limit, b.level + (now - b.t) * b.limit / rateLimit.windowMs);
+  b.t = now;
+  return b;
+}
+
+// Go's duration format, as OpenAI's reset headers: "1s", "6m0s", "1.5s", "20ms".
+function goDuration(ms) {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${Math.round(s * 1000) / 1000}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${Math.round((s - m * 60) * 1000) / 1000}s`;
+}
+
+function rlHeaders(res) {
+  if (!rateLimit.headers) return;
+  for (const kind of ['requests', 'tokens']) {
+    const b = rlBucket(kind);
+    if (!b) continue;
+    const resetMs = (b.limit - b.level) * rateLimit.windowMs / b.limit;
+    res.setHeader(`x-ratelimit-limit-${kind}`, String(b.limit));
+    res.setHeader(`x-ratelimit-remaining-${kind}`, String(Math.max(0, Math.floor(b.level))));
+    res.setHeader(`x-ratelimit-reset-${kind}`, goDuration(resetMs));
+  }
+}
+
+// Takes one request of the limits; true when it must be refused (429, sent here).
+function rateLimited(req, res) {
+  if (!rateLimit.requests && !rateLimit.tokens) return false;
+  const r = rlBucket('requests');
+  const t = rlBucket('tokens');
+  const need = Math.ceil(promptChars(req) / 4) + (req.max_tokens ?? req.max_completion_tokens ?? 0);
+  let over = null;
+  if (r && r.level < 1) over = 'requests';
+  else if (t && t.level < Math.min(need, t.limit)) over = 'tokens';
+  if (!over) {
+    if (r) r.level -= 1;
+    if (t) t.level -= need;
+  }
+  rlHeaders(res);
+  if (!over) return false;
+  bump(stats.faults, `rate_limit_${over}`);
+  send(res, 429, openaiError(`Rate limit reached for ${over} (enforced by the test server).`,
+    over, null, 'rate_limit_exceeded'));
+  return true;
+}
+
+let inFlightArea = 0;
+let inFlightSince = performance.now();
+// Call before stats.in_flight changes.
+function trackInFlight() {
+  const now = performance.now();
+  inFlightArea += stats.in_flight * (now - inFlightSince);
+  inFlightSince = now;
+}
+function resetInFlightArea() { inFlightArea = 0; inFlightSince = performance.now(); }
+function inFlightMsSum() { trackInFlight(); return Math.round(inFlightArea); }
+// ==== end of rate limits and in-flight tracking ==============================
 
 const opt = {
   port: 0, portFile: null, latencyMs: 0, faultRate: 0, faults: null, seed: 1,
@@ -93,7 +196,7 @@ const opt = {
         case '--log': opt.log = val(); break;
         case '--max-lifetime-s': opt.maxLifetimeS = nonNegative(a, val()); break;
         case '--random': opt.random = true; break;
-        default: die(`unknown option '${a}'`);
+        default: if (!rateLimitOption(a, val)) die(`unknown option '${a}'`);
       }
     } catch (e) {
       die(e.message);
@@ -300,6 +403,7 @@ function resetStats() {
   stats.max_in_flight = stats.in_flight; stats.connections = 0; stats.first_ms = 0; stats.last_ms = 0;
   stats.replied = 0; stats.reply_ms_sum = 0;
   attempts = new Map();
+  resetInFlightArea();
 }
 
 function statsJSON() {
@@ -312,6 +416,7 @@ function statsJSON() {
     in_flight: stats.in_flight, max_in_flight: stats.max_in_flight, connections: stats.connections,
     window_ms: stats.first_ms ? Math.round((stats.last_ms - stats.first_ms) * 1000) / 1000 : 0,
     mean_reply_ms: stats.replied ? Math.round(stats.reply_ms_sum / stats.replied * 1000) / 1000 : 0,
+    in_flight_ms_sum: inFlightMsSum(),
   });
 }
 
@@ -468,6 +573,7 @@ function logLine(cx, fault, status) {
   logStream.write(JSON.stringify({
     n: cx.counter, t_ms: Math.round(performance.now() - t0), digest: cx.digest ?? null,
     model: cx.req ? cx.req.model : null, fault: fault ?? null, status: status ?? null,
+    in_flight: cx.inFlight ?? null,
   }) + '\n');
 }
 
@@ -496,12 +602,15 @@ function handleChat(req, res, raw) {
   const cx = { counter: stats.requests++, req: null, digest: null, stallTimer: null, stalled: false };
   const now = performance.now();
   if (!stats.first_ms) stats.first_ms = now;
+  trackInFlight();
   stats.in_flight++;
   if (stats.in_flight > stats.max_in_flight) stats.max_in_flight = stats.in_flight;
   let done = false;
   const finish = (fault, status) => {
     if (done) return;
     done = true;
+    cx.inFlight = stats.in_flight; // this request included
+    trackInFlight();
     stats.in_flight--;
     stats.last_ms = performance.now();
     if (status !== null && status !== undefined) { stats.replied++; stats.reply_ms_sum += stats.last_ms - now; }
@@ -537,6 +646,7 @@ function handleChat(req, res, raw) {
   const attempt = (attempts.get(cx.digest) || 0) + 1;
   attempts.set(cx.digest, attempt);
 
+  if (rateLimited(cx.req, res)) return finish(null, 429);
   let fault = pickFault(req, cx);
   if (fault && fault.bad) {
     send(res, 400, openaiError(fault.bad, 'invalid_request_error', null));
@@ -596,6 +706,307 @@ function configJSON() {
     seed: opt.seed, retry_after: opt.retryAfter, stall_ms: opt.stallMs, random: opt.random });
 }
 
+// ==== Batch API: /v1/files and /v1/batches (lacuna batch; see README.md) ====
+// Files live in memory. A batch advances one state per `polls_per_state`
+// GETs of it: validating -> in_progress -> finalizing -> completed, and then
+// has an output file (200 lines) and an error file (failed lines). Faults are
+// set with POST /batch-config and are deterministic: `fail_rate` fails a
+// request (HTTP 500 in the error file) on its first batch only, chosen by a
+// hash of its custom_id; `expire_next` makes the next N batches expire with
+// `expire_done` of their requests done (the rest batch_expired in the error
+// file); `fail_next` makes the next N batches fail validation;
+// Each POST /batch-config resets the options not given to their defaults and
+// starts the counters afresh. `max_requests`/`max_bytes` are the per-file limits (OpenAI: 50,000 and
+// 200 MB); `create_delay_ms` makes the batch at once but delays the reply to
+// its create (a client killed meanwhile must find it, not create another). GET /batch-stats counts the calls per endpoint and the requests
+// each batch carried.
+const batchFiles = new Map(); // id -> {bytes: Buffer, purpose, filename, created_at}
+const batches = new Map(); // id -> batch object (+ hidden fields)
+const batchSeen = new Map(); // custom_id -> batches that carried it
+const BATCH_DEFAULTS = { polls_per_state: 1, fail_rate: 0, expire_next: 0, expire_done: 0.5, fail_next: 0,
+  max_requests: 50000, max_bytes: 200 * 1024 * 1024, create_delay_ms: 0 };
+let batchCfg = { ...BATCH_DEFAULTS };
+let batchStats = null;
+function resetBatchStats() {
+  batchStats = { uploads: 0, creates: 0, gets: 0, lists: 0, cancels: 0, downloads: 0, file_gets: 0,
+    batch_requests: [], executed: 0 };
+}
+resetBatchStats();
+let batchSeq = 0;
+
+function applyBatchConfig(c) {
+  const next = { ...batchCfg };
+  for (const k of Object.keys(c)) {
+    if (!(k in next)) throw new Error(`unknown batch option '${k}'`);
+    next[k] = nonNegative(k, c[k]);
+  }
+  if (next.fail_rate > 1 || next.expire_done > 1) throw new Error('fail_rate and expire_done must be within 0..1');
+  batchCfg = next;
+}
+
+function unitHash(s) { return crypto.createHash('sha256').update(s).digest().readUInt32BE(0) / 4294967296; }
+
+// The parts of a multipart/form-data body: [{name, filename, data: Buffer}].
+function parseMultipart(buf, contentType) {
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType || '');
+  if (!m) return null;
+  const delim = Buffer.from(`--${m[1] || m[2]}`);
+  const parts = [];
+  let pos = buf.indexOf(delim);
+  while (pos >= 0) {
+    let start = pos + delim.length;
+    if (buf.slice(start, start + 2).toString() === '--') break;
+    start += 2; // CRLF
+    const headEnd = buf.indexOf('\r\n\r\n', start);
+    if (headEnd < 0) return null;
+    const head = buf.slice(start, headEnd).toString('utf8');
+    const next = buf.indexOf(delim, headEnd + 4);
+    if (next < 0) return null;
+    const name = /name="([^"]*)"/i.exec(head);
+    const filename = /filename="([^"]*)"/i.exec(head);
+    parts.push({ name: name ? name[1] : '', filename: filename ? filename[1] : null,
+      data: buf.slice(headEnd + 4, next - 2) });
+    pos = next;
+  }
+  return parts;
+}
+
+function fileObject(id, f) {
+  return { id, object: 'file', bytes: f.bytes.length, created_at: f.created_at, filename: f.filename,
+    purpose: f.purpose, status: 'processed' };
+}
+
+function batchView(b) {
+  const out = {};
+  for (const k of Object.keys(b)) if (!k.startsWith('_')) out[k] = b[k];
+  return out;
+}
+
+// Checks an input file as OpenAI does: JSONL, custom_id unique, POST to the
+// batch's endpoint, within the limits. Returns the lines or an error text.
+function batchLines(f, endpoint) {
+  if (f.bytes.length > batchCfg.max_bytes) return `input file is ${f.bytes.length} bytes, over the limit of ${batchCfg.max_bytes}`;
+  const lines = [];
+  const ids = new Set();
+  const text = f.bytes.toString('utf8');
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    let v;
+    try { v = JSON.parse(line); } catch { return `line ${i + 1}: not JSON`; }
+    if (typeof v.custom_id !== 'string') return `line ${i + 1}: no custom_id`;
+    if (ids.has(v.custom_id)) return `line ${i + 1}: duplicate custom_id ${v.custom_id}`;
+    if (v.method !== 'POST' || v.url !== endpoint) return `line ${i + 1}: method/url must be POST ${endpoint}`;
+    if (!v.body || typeof v.body !== 'object') return `line ${i + 1}: no body`;
+    ids.add(v.custom_id);
+    lines.push(v);
+  }
+  if (lines.length === 0) return 'input file has no requests';
+  if (lines.length > batchCfg.max_requests) return `input file has ${lines.length} requests, over the limit of ${batchCfg.max_requests}`;
+  return lines;
+}
+
+function storeFile(bytes, purpose, filename) {
+  const id = `file-${String(++batchSeq).padStart(6, '0')}`;
+  batchFiles.set(id, { bytes, purpose, filename, created_at: CREATED + batchSeq });
+  return id;
+}
+
+// Runs a batch's requests (expired: only a share) into its output and error files.
+function finishBatch(b, expired) {
+  const out = [];
+  const err = [];
+  let completed = 0;
+  let failed = 0;
+  for (const line of b._lines) {
+    const seen = (batchSeen.get(line.custom_id) || 0);
+    const rid = `batch_req_${crypto.createHash('sha256').update(b.id + line.custom_id).digest('hex').slice(0, 16)}`;
+    if (expired && unitHash('expire:' + line.custom_id) >= batchCfg.expire_done) {
+      err.push({ id: rid, custom_id: line.custom_id, response: null,
+        error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } });
+      failed++;
+      continue;
+    }
+    if (seen <= 1 && unitHash('fail:' + line.custom_id) < batchCfg.fail_rate) {
+      err.push({ id: rid, custom_id: line.custom_id, response: { status_code: 500, request_id: rid,
+        body: openaiError('The server had an error while processing your request. Sorry about that!', 'server_error') },
+      error: null });
+      failed++;
+      continue;
+    }
+    const req = line.body;
+    const digest = crypto.createHash('sha256').update(canonicalRequest(req)).digest('hex').slice(0, 16);
+    const body = JSON.parse(replyBody({ req, digest }, defaultContents(req, digest), null, null, null));
+    out.push({ id: rid, custom_id: line.custom_id, response: { status_code: 200, request_id: rid, body }, error: null });
+    batchStats.executed++;
+    completed++;
+  }
+  const toFile = (rows) => Buffer.from(rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  b.output_file_id = out.length ? storeFile(toFile(out), 'batch_output', `${b.id}_output.jsonl`) : null;
+  b.error_file_id = err.length ? storeFile(toFile(err), 'batch_output', `${b.id}_error.jsonl`) : null;
+  b.request_counts = { total: b._lines.length, completed, failed };
+}
+
+const BATCH_FLOW = ['validating', 'in_progress', 'finalizing', 'completed'];
+function advanceBatch(b) {
+  if (['completed', 'failed', 'expired', 'cancelled'].includes(b.status)) return;
+  b._polls++;
+  if (b._polls < batchCfg.polls_per_state) return;
+  b._polls = 0;
+  const now = CREATED + (++batchSeq);
+  if (b.status === 'cancelling') {
+    b.status = 'cancelled';
+    b.cancelled_at = now;
+    b.request_counts = { total: b._lines.length, completed: 0, failed: 0 };
+    return;
+  }
+  if (b.status === 'validating' && b._fail) {
+    b.status = 'failed';
+    b.failed_at = now;
+    b.errors = { object: 'list', data: [{ code: 'invalid_request', message: 'test server: fail_next', line: null }] };
+    return;
+  }
+  if (b.status === 'in_progress' && b._expire) {
+    finishBatch(b, true);
+    b.status = 'expired';
+    b.expired_at = now;
+    return;
+  }
+  b.status = BATCH_FLOW[BATCH_FLOW.indexOf(b.status) + 1];
+  if (b.status === 'in_progress') b.in_progress_at = now;
+  if (b.status === 'finalizing') { b.finalizing_at = now; finishBatch(b, false); }
+  if (b.status === 'completed') b.completed_at = now;
+}
+
+function createBatch(res, raw) {
+  let c;
+  try { c = JSON.parse(raw); } catch (e) { return send(res, 400, openaiError(`bad JSON: ${e.message}`, 'invalid_request_error')); }
+  const f = batchFiles.get(c.input_file_id);
+  if (!f) return send(res, 404, openaiError(`No such File object: ${c.input_file_id}`, 'invalid_request_error', 'input_file_id'));
+  if (f.purpose !== 'batch') return send(res, 400, openaiError('input file purpose must be batch', 'invalid_request_error', 'input_file_id'));
+  const endpoint = c.endpoint || '/v1/chat/completions';
+  const id = `batch_${String(++batchSeq).padStart(6, '0')}`;
+  const lines = batchLines(f, endpoint);
+  const b = { id, object: 'batch', endpoint, errors: null, input_file_id: c.input_file_id,
+    completion_window: c.completion_window || '24h', status: 'validating', output_file_id: null,
+    error_file_id: null, created_at: CREATED + batchSeq, in_progress_at: null, expires_at: CREATED + batchSeq + 86400,
+    finalizing_at: null, completed_at: null, failed_at: null, expired_at: null, cancelling_at: null, cancelled_at: null,
+    request_counts: { total: 0, completed: 0, failed: 0 }, metadata: c.metadata || null,
+    _lines: [], _polls: 0, _fail: false, _expire: false };
+  batchStats.creates++;
+  if (typeof lines === 'string') {
+    b.status = 'failed';
+    b.failed_at = b.created_at;
+    b.errors = { object: 'list', data: [{ code: 'invalid_request', message: lines, line: null }] };
+  } else {
+    b._lines = lines;
+    b.request_counts.total = lines.length;
+    for (const l of lines) batchSeen.set(l.custom_id, (batchSeen.get(l.custom_id) || 0) + 1);
+    batchStats.batch_requests.push(lines.length);
+    if (batchCfg.fail_next > 0) { batchCfg.fail_next--; b._fail = true; }
+    else if (batchCfg.expire_next > 0) { batchCfg.expire_next--; b._expire = true; }
+  }
+  batches.set(id, b);
+  if (batchCfg.create_delay_ms > 0) setTimeout(() => send(res, 200, batchView(b)), batchCfg.create_delay_ms);
+  else send(res, 200, batchView(b));
+}
+
+// Answers /v1/files..., /v1/batches..., /batch-config, /batch-stats; false
+// when the path is none of them.
+function handleBatchApi(req, res, p, url) {
+  const isApi = p.startsWith('/v1/files') || p.startsWith('/v1/batches');
+  if (isApi && !authorized(req)) {
+    send(res, 401, openaiError('Incorrect API key provided.', 'invalid_request_error', null, 'invalid_api_key'));
+    return true;
+  }
+  const body = (fn) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => fn(Buffer.concat(chunks)));
+  };
+  let m;
+  if (p === '/batch-stats' && req.method === 'GET') { send(res, 200, batchStats); return true; }
+  if (p === '/batch-config' && req.method === 'POST') {
+    body((raw) => {
+      // Every POST starts a new phase: the defaults, then the options given;
+      // the counters and the requests seen (for fail_rate) start again.
+      const before = batchCfg;
+      batchCfg = { ...BATCH_DEFAULTS };
+      try { applyBatchConfig(raw.length ? JSON.parse(raw.toString('utf8')) : {}); } catch (e) {
+        batchCfg = before;
+        return send(res, 400, openaiError(`bad batch config: ${e.message}`, 'invalid_request_error'));
+      }
+      resetBatchStats();
+      batchSeen.clear();
+      send(res, 200, batchCfg);
+    });
+    return true;
+  }
+  if (p === '/v1/files' && req.method === 'POST') {
+    body((raw) => {
+      const parts = parseMultipart(raw, req.headers['content-type']);
+      if (!parts) return send(res, 400, openaiError('expected multipart/form-data', 'invalid_request_error'));
+      const purpose = parts.find((x) => x.name === 'purpose');
+      const file = parts.find((x) => x.name === 'file');
+      if (!purpose || !file) return send(res, 400, openaiError('need the fields purpose and file', 'invalid_request_error'));
+      batchStats.uploads++;
+      const id = storeFile(file.data, purpose.data.toString('utf8'), file.filename || 'upload.jsonl');
+      send(res, 200, fileObject(id, batchFiles.get(id)));
+    });
+    return true;
+  }
+  if ((m = /^\/v1\/files\/([^/]+)(\/content)?$/.exec(p)) && req.method === 'GET') {
+    const f = batchFiles.get(m[1]);
+    if (!f) { send(res, 404, openaiError(`No such File object: ${m[1]}`, 'invalid_request_error', 'id')); return true; }
+    if (m[2]) {
+      batchStats.downloads++;
+      res.writeHead(200, ['Content-Type', 'application/octet-stream', 'Content-Length', f.bytes.length]);
+      res.end(f.bytes);
+    } else {
+      batchStats.file_gets++;
+      send(res, 200, fileObject(m[1], f));
+    }
+    return true;
+  }
+  if (p === '/v1/batches' && req.method === 'POST') { body((raw) => createBatch(res, raw.toString('utf8'))); return true; }
+  if (p === '/v1/batches' && req.method === 'GET') {
+    batchStats.lists++;
+    const q = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    const limit = Math.min(100, Number(q.get('limit') || 20));
+    let all = [...batches.values()].reverse();
+    const after = q.get('after');
+    if (after) { const i = all.findIndex((b) => b.id === after); all = i >= 0 ? all.slice(i + 1) : []; }
+    const data = all.slice(0, limit).map(batchView);
+    send(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null,
+      has_more: all.length > limit });
+    return true;
+  }
+  if ((m = /^\/v1\/batches\/([^/]+)(\/cancel)?$/.exec(p))) {
+    const b = batches.get(m[1]);
+    if (!b) { send(res, 404, openaiError(`No batch found with id '${m[1]}'.`, 'invalid_request_error', 'batch_id')); return true; }
+    if (m[2] && req.method === 'POST') {
+      batchStats.cancels++;
+      if (['validating', 'in_progress', 'finalizing'].includes(b.status)) {
+        b.status = 'cancelling';
+        b.cancelling_at = CREATED + (++batchSeq);
+      }
+      send(res, 200, batchView(b));
+      return true;
+    }
+    if (!m[2] && req.method === 'GET') {
+      batchStats.gets++;
+      advanceBatch(b);
+      send(res, 200, batchView(b));
+      return true;
+    }
+  }
+  if (isApi) {
+    send(res, 404, openaiError(`Unknown request URL: ${req.method} ${p}.`, 'invalid_request_error', null, 'unknown_url'));
+    return true;
+  }
+  return false;
+}
+// ==== end of the Batch API block ====
+
 const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => {
   const url = req.url;
   const q = url.indexOf('?');
@@ -627,6 +1038,7 @@ const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) 
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => fn(Buffer.concat(chunks).toString('utf8')));
   };
+  if (handleBatchApi(req, res, p, url)) return; // the Batch API block above
   if (p === '/health' && req.method === 'GET') return send(res, 200, '{"status":"ok"}');
   if (p === '/stats' && req.method === 'GET') return send(res, 200, statsJSON());
   // Chat requests received per request key (the digest of the canonical

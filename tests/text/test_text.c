@@ -325,6 +325,42 @@ static void test_context(lacuna_tokenizer *tok) {
   }
 }
 
+/* A pool keeps a context's buffers (draw table, fillers, word ends) for the
+ * next one: a context that outgrew them (over 512 draws) leaves nothing that
+ * changes the next context, which equals the same context on a fresh pool. */
+static void test_scratch_reuse(void) {
+  lacuna_rng g;
+  lacuna_rng_seed(&g, 1, 0);
+  lacuna_pool used, fresh;
+  lacuna_pool_init(&used, 100000, &g, NULL);
+  lacuna_pool_init(&fresh, 100000, &g, NULL);
+  fill_pool(&used, &used.counter, 300, 8);
+  fill_pool(&fresh, &fresh.counter, 300, 8);
+  CHECK(used.n > 2000);
+  lacuna_context big = {0}, a = {0}, b = {0};
+  char err[256];
+  lacuna_rng g1, g2;
+  lacuna_rng_seed(&g1, 5, 0);
+  lacuna_context_opts big_o = {.target = 12000, .sep = "\n", .sep_len = 1};
+  CHECK(lacuna_context_build(&used, &g1, NULL, 0, &big_o, &big, err, sizeof err) == 0);
+  CHECK(big.fillers > 1000);
+  lacuna_needle n1 = {.text = "Needle.", .len = 7, .depth = 0.3}, n2 = n1;
+  const int64_t ex[] = {7};
+  lacuna_context_opts o = {.target = 900, .sep = "\n", .sep_len = 1, .exclude = ex, .nexclude = 1};
+  lacuna_rng_seed(&g1, 9, 0);
+  lacuna_rng_seed(&g2, 9, 0);
+  CHECK(lacuna_context_build(&used, &g1, &n1, 1, &o, &a, err, sizeof err) == 0);
+  CHECK(lacuna_context_build(&fresh, &g2, &n2, 1, &o, &b, err, sizeof err) == 0);
+  CHECK(a.len == b.len && memcmp(a.text, b.text, a.len) == 0);
+  CHECK(a.tokens == b.tokens && n1.byte_start == n2.byte_start && n1.token == n2.token);
+  CHECK(lacuna_rng_next(&g1) == lacuna_rng_next(&g2));
+  lacuna_context_free(&big);
+  lacuna_context_free(&a);
+  lacuna_context_free(&b);
+  lacuna_pool_free(&used);
+  lacuna_pool_free(&fresh);
+}
+
 /* Depths drawn uniformly: over 10,000 contexts the reported depths fall
  * evenly into deciles, for the first and the second of two independent
  * needles (chi-square, 9 degrees of freedom, p = 0.001 -> 27.88). */
@@ -370,6 +406,7 @@ int main(void) {
   test_reservoir();
   test_draw();
   test_context(tok);
+  test_scratch_reuse();
   test_depth_uniformity(tok);
   lacuna_tokenizer_free(tok);
   return CHECK_DONE();

@@ -15,13 +15,28 @@ local function teacher_spec(spec, o)
   o.teachers[name] = { model = model, base_url = url }
 end
 
+-- --price MODEL=IN/OUT[/BATCH] or --price [MODEL:]in=X,out=Y[,batch=F]:
+-- dollars per 1M input/output tokens; BATCH (F) is the Batch API's share of
+-- the online price (default 0.5). Without MODEL the price is every model's.
 local function price_spec(spec, o)
-  local model, pin, pout = spec:match("^(.+)=([%d%.]+)/([%d%.]+)$")
-  if not model or not tonumber(pin) or not tonumber(pout) then
-    usage.error("--price expects MODEL=INPUT/OUTPUT in dollars per 1M tokens, got '%s'", spec)
+  local model, pin, pout, pbatch
+  local m, rest = spec:match("^(.-):?(in=.*)$")
+  if rest then
+    model = m ~= "" and m or "*"
+    for k, v in rest:gmatch("([%a_]+)=([^,]*)") do
+      if k == "in" then pin = v elseif k == "out" then pout = v elseif k == "batch" then pbatch = v
+      else usage.error("--price: unknown field '%s' (in, out, batch)", k) end
+    end
+  else
+    model, pin, pout, pbatch = spec:match("^(.+)=([%d%.]+)/([%d%.]+)/?([%d%.]*)$")
+    if pbatch == "" then pbatch = nil end
+  end
+  if not model or not tonumber(pin) or not tonumber(pout) or (pbatch and not tonumber(pbatch)) then
+    usage.error("--price expects MODEL=IN/OUT[/BATCH] or [MODEL:]in=X,out=Y[,batch=F] in dollars per 1M tokens, got '%s'",
+      spec)
   end
   o.prices = o.prices or {}
-  o.prices[model] = { input = tonumber(pin), output = tonumber(pout) }
+  o.prices[model] = { input = tonumber(pin), output = tonumber(pout), batch = pbatch and tonumber(pbatch) or nil }
 end
 
 local M = {
@@ -57,7 +72,8 @@ M.groups = {
           .. formats.default .. ")"
       end },
     { "--tokenizer", arg = "DIR", key = "tokenizer",
-      doc = "with --format tokens: the model's tokenizer.json and tokenizer_config.json (its chat template)" },
+      doc = "with --format tokens: the model's tokenizer.json and tokenizer_config.json (its chat template); "
+        .. "with --estimate: counts the prompts' tokens" },
     { "--chat-template", arg = "P", key = "chat_template",
       doc = "with --format tokens: another tokenizer_config.json or .jinja" },
     { "--max-line-bytes", arg = "N", key = "max_line_bytes", kind = "int", min = 1,
@@ -72,8 +88,19 @@ M.groups = {
       doc = "stop after more than N failed items (the rest is kept)" },
     { "--window", arg = "N", key = "window", kind = "int", min = 1,
       doc = function()
-        return ("work items in flight and buffered for ordering (default max(%d, 2 x --concurrency))")
+        return ("work items unfinished at a time; fewer start while teacher requests queue "
+          .. "(default max(%d, 16 x --concurrency))")
           :format(defaults.window)
+      end },
+    { "--order-items", arg = "N", key = "order_items", kind = "int", min = 1,
+      doc = function()
+        return ("finished items that may wait for an earlier one still running, so that new items keep "
+          .. "starting (default max(%d, 16 x --window))"):format(defaults.order_items)
+      end },
+    { "--order-memory", arg = "MB", key = "order_memory_mb", kind = "number", min = 0,
+      doc = function()
+        return ("memory for their results; the rest wait in a temporary file (default %g)")
+          :format(defaults.order_memory_mb)
       end },
     { "--no-meta", key = "meta", kind = "flag", value = false,
       doc = "leave example metadata out of the output lines" },
@@ -117,11 +144,22 @@ M.groups = {
     { "--cache-only", key = "cache_only", kind = "flag", doc = "answer from the cache only; a miss fails the item" },
     { "--batch-export", arg = "FILE", key = "batch_export",
       doc = "write cache misses as an OpenAI Batch input file and stop (exit 3)" },
-    { "--price", arg = "MODEL=IN/OUT", kind = "custom", parse = price_spec,
-      doc = "dollars per 1M input/output tokens; repeatable" },
+    { "--batch", key = "batch", kind = "flag",
+      doc = "answer the teacher requests through the Batch API: export, submit, wait, collect, one cycle per "
+        .. "dependent step, then write the outputs from the cache (rerun the same command after a kill)" },
+    { "--price", arg = "SPEC", kind = "custom", parse = price_spec,
+      doc = "MODEL=IN/OUT[/BATCH] or [MODEL:]in=X,out=Y[,batch=F]: dollars per 1M input/output tokens, "
+        .. "F the Batch API's share (default 0.5); without MODEL every model's; repeatable" },
     { "--max-cost", arg = "USD", key = "max_cost", kind = "number", min = 0,
-      doc = "stop cleanly once the cost reaches USD, keeping what is done" },
+      doc = "stop cleanly before the cost can pass USD (requests in flight count at their max_tokens), "
+        .. "keeping what is done" },
+    { "--estimate", key = "estimate", kind = "flag",
+      doc = "plan the run and render the first step's requests without sending them: request count, prompt "
+        .. "tokens, completion tokens and cost ranges (with --price); writes OUT.estimate.json" },
+    { "--sample", arg = "N", key = "sample", kind = "int", min = 0,
+      doc = "with --estimate: run the first N items for real to observe completion tokens and later steps" },
   },
+  require("lacuna.cmd.batch").option_group,
 }
 
 -- Gives cmd (check, info) run's operand and options; returns cmd.
@@ -134,6 +172,12 @@ end
 function M.main(o)
   if not o.recipe then usage.error("run: which recipe? (lacuna run RECIPE -i INPUT -o OUT)") end
   core.sys.catch_signals()
+  if o.estimate and o.batch then usage.error("run: --estimate and --batch do not go together") end
+  if o.estimate then return (require("lacuna.estimate").run(o)) end
+  -- an earlier --estimate of this output goes into the manifest beside the actuals
+  local est = require("lacuna.estimate").path_for(o.output)
+  if est and core.sys.stat(est) then o.estimate_file = est end
+  if o.batch then return (require("lacuna.batch_run").run(o)) end
   return (runner.run(o))
 end
 
