@@ -357,9 +357,7 @@ function M.new_run(r, values, o, inputs)
   if o.model_files then
     tok = o.model_files.tokenizer
   elseif o.tokenizer then
-    local err
-    tok, err = (require "lacuna.tokenizer").load(o.tokenizer)
-    if not tok then usage.error("--tokenizer %s: %s", o.tokenizer, err) end
+    tok = require("lacuna.options").tokenizer(o.tokenizer)
   end
   -- teacher_configured: the default teacher has a model (--model), so that a
   -- setup can stop before the run rather than fail every item.
