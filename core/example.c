@@ -101,6 +101,7 @@ static int on_boundary(const msg *m, size_t off) {
 /* Code points in content[from..to): Python's str indices, which axolotl's
  * train_detail uses. */
 static size_t count_chars(const msg *m, size_t from, size_t to) {
+  if (to <= from) return 0; /* (empty content has no buffer: no NULL + 0) */
   return lacuna_utf8_count(m->content + from, to - from);
 }
 

@@ -242,6 +242,23 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
   }
 }
 
+/* After a line that made the buffer grow has been turned into a Lua value,
+ * gives the memory back: a 300 MB line must not keep 300 MB for the rest of
+ * the file while the recipe, the example and the rendered line need theirs. */
+static void shrink_buffer(Reader *r) {
+  size_t rest = r->end - r->start;
+  if (r->cap <= READ_BUF_INIT || rest > READ_BUF_INIT / 2) return;
+  memmove(r->buf, r->buf + r->start, rest);
+  r->end = rest;
+  r->scan -= r->start;
+  r->start = 0;
+  char *p = (char *)realloc(r->buf, READ_BUF_INIT);
+  if (p) { /* (else keep the larger one) */
+    r->buf = p;
+    r->cap = READ_BUF_INIT;
+  }
+}
+
 static int is_blank(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return 0;
@@ -272,8 +289,8 @@ static int fetch(lua_State *L, Reader *r, const char **p, size_t *n) {
         return 3;
       case RL_TOOLONG:
         lua_pushboolean(L, 0);
-        lua_pushfstring(L, "%s:%I: line longer than max_line (%I bytes)", r->name, (lua_Integer)r->lineno,
-                        (lua_Integer)r->max_line);
+        lua_pushfstring(L, "%s:%I: line longer than %I bytes (the max_line limit, --max-line-bytes)", r->name,
+                        (lua_Integer)r->lineno, (lua_Integer)r->max_line);
         lua_pushinteger(L, (lua_Integer)r->lineno);
         return 3;
       default: break;
@@ -298,7 +315,19 @@ int lacuna_jsonl_next(lua_State *L, int idx) {
   int nres = fetch(L, r, &line, &len);
   if (nres >= 0) return nres;
   char err[256];
-  if (lacuna_json_decode(L, line, len, r->max_depth, err, sizeof err)) {
+  int decoded = lacuna_json_decode(L, line, len, r->max_depth, err, sizeof err);
+  shrink_buffer(r); /* line is not used below */
+  if (decoded) {
+    if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+      /* false is how a bad line comes back: a record `false` must not look
+       * like one whose message is its line number (found by tests/fuzz) */
+      lua_pop(L, 1);
+      lua_pushboolean(L, 0);
+      lua_pushfstring(L, "%s:%I: the line is the JSON value false, not a record", r->name,
+                      (lua_Integer)r->lineno);
+      lua_pushinteger(L, (lua_Integer)r->lineno);
+      return 3;
+    }
     lua_pushinteger(L, (lua_Integer)r->lineno);
     return 2;
   }
@@ -317,6 +346,7 @@ static int r_next_raw(lua_State *L) {
   int nres = fetch(L, r, &line, &len);
   if (nres >= 0) return nres;
   lua_pushlstring(L, line, len);
+  shrink_buffer(r);
   lua_pushinteger(L, (lua_Integer)r->lineno);
   return 2;
 }

@@ -10,7 +10,8 @@
 
 /* reader:next() for the reader at idx: pushes `value, lineno`, or `nil` at
  * the end, or `false, message, lineno` for a malformed line (the next call
- * goes on with the next line), or `false, message, lineno` for an I/O error
+ * goes on with the next line; a line holding the JSON value false is one,
+ * as false marks the failure), or `false, message, lineno` for an I/O error
  * or a broken compressed stream at line lineno (after which the reader is at
  * its end). Returns the number of values pushed. */
 int lacuna_jsonl_next(lua_State *L, int idx);

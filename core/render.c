@@ -21,6 +21,7 @@
 #include "utf8.h"
 
 #define MAX_DEPTH 6
+#define RENDER_KEEP_BYTES ((size_t)16 << 20) /* scratch kept between lines */
 
 /* The kinds of JSON object the formats write, each with its key order (the
  * order trainers' documentation shows). */
@@ -527,6 +528,7 @@ static int render_line(lua_State *L) {
   }
   jb_add(&o, "}", 1);
   lua_pushlstring(L, jb->data, jb->len);
+  if (jb->cap > RENDER_KEEP_BYTES) lacuna_jsonbuf_free(jb); /* one huge line does not pin its copy */
   push_note(L, note);
   return 2;
 }

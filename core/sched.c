@@ -407,6 +407,23 @@ static void run_ready(lacuna_sched *s) {
   }
 }
 
+/* Makes the sleepers whose deadline has passed ready, earliest deadline
+ * first: a process descheduled past several deadlines must still wake them
+ * in the order their sleeps end, not in task-slot order. */
+static void wake_sleepers(lacuna_sched *s, double now) {
+  for (;;) {
+    int first = -1;
+    for (int i = 0; i < s->ntasks; i++) {
+      task *t = &s->tasks[i];
+      if (t->state == T_WAITING && t->wait == W_SLEEP && t->wake_at <= now &&
+          (first < 0 || t->wake_at < s->tasks[first].wake_at))
+        first = i;
+    }
+    if (first < 0) return;
+    make_ready(s, first, 0);
+  }
+}
+
 /* Waits for I/O or the next timer when no task can run. Returns 0 when
  * nothing could ever wake the waiting tasks. */
 static int wait_for_events(lacuna_sched *s) {
@@ -432,11 +449,7 @@ static int wait_for_events(lacuna_sched *s) {
     struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
     nanosleep(&ts, NULL);
   }
-  now = lacuna_sched_now();
-  for (int i = 0; i < s->ntasks; i++) {
-    task *t = &s->tasks[i];
-    if (t->state == T_WAITING && t->wait == W_SLEEP && t->wake_at <= now) make_ready(s, i, 0);
-  }
+  wake_sleepers(s, lacuna_sched_now());
   return 1;
 }
 

@@ -501,6 +501,9 @@ static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int 
 
 static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h, const struct tk_sym *sy,
                       size_t ns, size_t nlive) {
+  /* An empty key or result would be read back as NULL + 0 while the cache
+   * holds no bytes yet (found by tests/fuzz); neither is worth caching. */
+  if (n == 0 || nlive == 0) return;
   if (!c->slots) {
     c->slots = calloc(CACHE_MAX_ENTRIES * 2, sizeof *c->slots);
     if (!c->slots) return;

@@ -120,8 +120,15 @@ tk_dec *tk_dec_load(const void *json, const char *path, tk_err *e) {
     d->cp = cJSON_IsString(c) ? first_cp(c->valuestring) : ' ';
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "start");
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "stop");
-    d->start = cJSON_IsNumber(st) ? (size_t)st->valuedouble : 0;
-    d->stop = cJSON_IsNumber(sp) ? (size_t)sp->valuedouble : 0;
+    /* counts of characters (a usize in HF): a negative or huge one is refused,
+     * not cast out of range */
+    if ((st && !(cJSON_IsNumber(st) && st->valuedouble >= 0 && st->valuedouble <= 1e9)) ||
+        (sp && !(cJSON_IsNumber(sp) && sp->valuedouble >= 0 && sp->valuedouble <= 1e9))) {
+      tk_seterr(e, "%s: start and stop must be counts (integers >= 0)", path);
+      goto fail;
+    }
+    d->start = st ? (size_t)st->valuedouble : 0;
+    d->stop = sp ? (size_t)sp->valuedouble : 0;
   } else if (!strcmp(type, "Replace")) {
     d->kind = D_REPLACE;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "content");
@@ -303,6 +310,9 @@ int tk_dec_apply(const tk_dec *d, tk_scratch *S, tk_strs *v, tk_err *e) {
         ci = 0;
         for (k = 0; k < n; k += (size_t)l, ci++) {
           l = tk_utf8_len((unsigned char)s[k]);
+          /* a token's text may end inside a character (byte-level pieces):
+           * never copy past it (found by tests/fuzz) */
+          if ((size_t)l > n - k) l = (int)(n - k);
           if (ci >= start_cut && ci < stop_cut && tk_buf_add(&b, s + k, (size_t)l) < 0) goto oom;
         }
         if (replace_at(v, i, &b) < 0) goto oom;

@@ -39,11 +39,19 @@ static int jbool(const cJSON *j, const char *k, int dflt) {
   return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
+/* A token id as HF reads it (a u32 there; ids are int32 here): a whole
+ * number in 0..INT32_MAX. A negative one was taken as it was (found by
+ * tests/fuzz), a huge one cast out of range. */
+static int valid_id(const cJSON *v) {
+  return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)INT32_MAX &&
+         v->valuedouble == (double)(int32_t)v->valuedouble;
+}
+
 /* ["[CLS]", 101] */
 static int pair_id(const cJSON *j, const char *k, const char *path, int32_t *out, tk_err *e) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(cJSON_GetArrayItem(v, 1))) {
-    tk_seterr(e, "%s.%s: expected [token, id]", path, k);
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !valid_id(cJSON_GetArrayItem(v, 1))) {
+    tk_seterr(e, "%s.%s: expected [token, id] with an id >= 0", path, k);
     return -1;
   }
   *out = (int32_t)cJSON_GetArrayItem(v, 1)->valuedouble;
@@ -83,6 +91,12 @@ static int load_template(tk_post *p, const cJSON *j, const char *path, tk_err *e
         return -1;
       }
       int k = cJSON_GetArraySize(ids);
+      for (int q = 0; q < k; q++)
+        if (!valid_id(cJSON_GetArrayItem(ids, q))) {
+          tk_seterr(e, "%s.special_tokens.%s.ids[%d]: expected a token id (an integer >= 0)", path,
+                    id->valuestring, q);
+          return -1;
+        }
       pc->ids = calloc((size_t)k + 1, sizeof *pc->ids);
       if (!pc->ids) goto oom;
       for (int q = 0; q < k; q++) pc->ids[q] = (int32_t)cJSON_GetArrayItem(ids, q)->valuedouble;

@@ -13,17 +13,8 @@ local M = {}
 
 local MAX_ERRORS = 20
 
--- OUT's manifest (OUT.manifest.json) decoded, or nil; its path; its text.
-function M.manifest(path)
-  local mpath = output.side_path(path, ".manifest.json")
-  local f = io.open(mpath, "rb")
-  if not f then return nil, mpath end
-  local text = f:read("a")
-  f:close()
-  local ok, m = pcall(core.json.decode, text)
-  if not ok or type(m) ~= "table" then return nil, mpath end
-  return m, mpath, text
-end
+-- OUT's manifest decoded, or nil; its path; its text.
+M.manifest = output.read_manifest
 
 -- The lines of path that satisfy opts.where (a list of conditions), at most
 -- opts.limit of them (nil: all). Returns {path, items = {{line =, obj =,

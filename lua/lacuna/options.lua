@@ -16,6 +16,13 @@ local usage = require "lacuna.usage"
 
 local M = {}
 
+-- The model a --tokenizer DIR option names; a usage error when it cannot be loaded.
+function M.tokenizer(dir)
+  local tok, err = require("lacuna.tokenizer").load(dir)
+  if not tok then usage.error("--tokenizer %s: %s", dir, err) end
+  return tok
+end
+
 local function doc_text(opt)
   local d = opt.doc
   if type(d) == "function" then d = d() end

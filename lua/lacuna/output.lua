@@ -29,6 +29,19 @@ function M.side_path(out, suffix)
   return base .. suffix
 end
 
+-- OUT's manifest (OUT.manifest.json) decoded, its path and its text; or nil
+-- and the path when it is missing or not a JSON object.
+function M.read_manifest(out)
+  local mpath = M.side_path(out, ".manifest.json")
+  local f = io.open(mpath, "rb")
+  if not f then return nil, mpath end
+  local text = f:read("a")
+  f:close()
+  local ok, m = pcall(json.decode, text)
+  if not ok or type(m) ~= "table" then return nil, mpath end
+  return m, mpath, text
+end
+
 local function dirname(path) return path:match("^(.*)/[^/]*$") or "." end
 local function basename(path) return path:match("([^/]*)$") end
 

@@ -76,10 +76,17 @@ function M.stream(key)
   return math.tointeger(tonumber(core.hash.sha256(text):sub(1, 15), 16))
 end
 
+-- The reader options of a run's options: --max-line-bytes bounds the
+-- longest input line (and so the read buffer); a longer line is a failure.
+M.DEFAULT_MAX_LINE = 512 * 1024 * 1024
+function M.read_opts(o)
+  return { max_line = o.max_line_bytes or M.DEFAULT_MAX_LINE }
+end
+
 -- Streams the records of the input files: each call returns
 -- record, file, line, or false, "file:line: message", file, line for a
 -- malformed line, or nil at the end. Raises a usage error when a file cannot be read.
-function M.reader(inputs)
+function M.reader(inputs, read_opts)
   local idx, rd, path = 0, nil, nil
   local closed = false
   local function close()
@@ -97,7 +104,7 @@ function M.reader(inputs)
           return nil
         end
         local err
-        rd, err = jsonl.open(path)
+        rd, err = jsonl.open(path, read_opts)
         if not rd then usage.error("%s", err) end
       end
       local v, a, b = rd[method or "next"](rd)
@@ -126,8 +133,8 @@ end
 -- for record, file, line in run:records() do ... end in setup: every declared
 -- input record, checked against the recipe's input declaration. A malformed
 -- line or a record that does not match raises "file:line: message".
-function M.records(r, inputs)
-  local next_record, close = M.reader(inputs)
+function M.records(r, inputs, read_opts)
+  local next_record, close = M.reader(inputs, read_opts)
   return function()
     local v, a, b = next_record()
     if v == nil then return nil end
@@ -204,7 +211,7 @@ function M.source(spec, inputs, state, o)
       return push { record = list[i], file = "item", line = i, stream = i }
     end
   end
-  local next_record, _, current, skip_record = M.reader(inputs)
+  local next_record, _, current, skip_record = M.reader(inputs, M.read_opts(o))
   local function read_one()
     local v, a, b, c
     if state.skipping and spec.kind == "records" then v, a, b, c = skip_record() else v, a, b, c = next_record() end
@@ -293,11 +300,11 @@ end
 
 -- The number of work items of a plan (before --limit): a pass over the
 -- inputs, undecoded for one item per record.
-function M.count(spec, inputs)
+function M.count(spec, inputs, o)
   if spec.kind == "items" then return spec.n end
   if spec.kind == "list" then return #spec.list end
   local scratch = { read = 0, pending = {}, skipping = true }
-  local next_item = M.source(spec, inputs, scratch, {})
+  local next_item = M.source(spec, inputs, scratch, o or {})
   while next_item() do scratch.pending[scratch.read] = nil end
   return scratch.read
 end
@@ -307,13 +314,17 @@ end
 -- and stream. state.shard gets {first =, last =, total =}.
 function M.shard_source(spec, inputs, state, o)
   local shard = require "lacuna.shard"
-  local total = M.count(spec, inputs)
+  -- (the inner sources read as the run does, --max-line-bytes included)
+  local plain = {}
+  for k, v in pairs(o) do plain[k] = v end
+  plain.shard, plain.limit = nil, nil
+  local total = M.count(spec, inputs, plain)
   if o.limit then total = math.min(total, o.limit) end
   local first, last = shard.range(total, o.shard.index, o.shard.count)
   state.shard = { first = first, last = last, total = total }
   state.records = 0
   local inner = { read = 0, pending = {}, skipping = true }
-  local next_item = M.source(spec, inputs, inner, {})
+  local next_item = M.source(spec, inputs, inner, plain)
   local records_before = 0
   return function()
     if state.stop then return nil end

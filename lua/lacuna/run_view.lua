@@ -120,7 +120,7 @@ end
 
 run_methods.records = entry(function(self)
   local st = state(self, "records")
-  return plan.records(st.r, st.inputs)
+  return plan.records(st.r, st.inputs, st.read_opts)
 end)
 run_methods.items = entry(function(self, n)
   state(self, "items")

@@ -357,14 +357,13 @@ function M.new_run(r, values, o, inputs)
   if o.model_files then
     tok = o.model_files.tokenizer
   elseif o.tokenizer then
-    local err
-    tok, err = (require "lacuna.tokenizer").load(o.tokenizer)
-    if not tok then usage.error("--tokenizer %s: %s", o.tokenizer, err) end
+    tok = require("lacuna.options").tokenizer(o.tokenizer)
   end
   -- teacher_configured: the default teacher has a model (--model), so that a
   -- setup can stop before the run rather than fail every item.
   local view, st = run_view.new(r, { params = values, seed = o.seed or 0, recipe = r.name,
     inputs = inputs or {}, format = o.format, teacher_configured = o.model ~= nil }, tok)
+  st.read_opts = plan.read_opts(o)
   return { view = view, state = st }
 end
 
@@ -518,9 +517,12 @@ function M.prepare(o)
     o.model_files = files
   end
   for _, path in ipairs(o.inputs or {}) do
-    local rd, err = jsonl.open(path)
-    if not rd then usage.error("%s", err) end
-    rd:close()
+    -- (not stdin: opening it reads its first bytes, which closing would lose)
+    if path ~= "-" then
+      local rd, err = jsonl.open(path)
+      if not rd then usage.error("%s", err) end
+      rd:close()
+    end
   end
   return r, values
 end

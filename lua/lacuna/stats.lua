@@ -90,16 +90,7 @@ local function summary_of(values)
 end
 
 -- OUT's manifest (lacuna run writes it beside OUT), or nil.
-local function read_manifest(path)
-  local mpath = output.side_path(path, ".manifest.json")
-  local f = io.open(mpath, "rb")
-  if not f then return nil, mpath end
-  local text = f:read("a")
-  f:close()
-  local ok, m = pcall(core.json.decode, text)
-  if not ok or type(m) ~= "table" then return nil, mpath end
-  return m, mpath
-end
+local read_manifest = output.read_manifest
 
 -- All the numbers, or nil and a message when OUT cannot be read. opts:
 -- tokenizer (an object with :count(text)) counts chat text in tokens.

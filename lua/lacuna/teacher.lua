@@ -465,6 +465,10 @@ local function parse_reply(body)
     if type(c) ~= "table" or type(c.message) ~= "table" then
       return nil, "reply choice " .. i .. " has no message"
     end
+    local content = c.message.content
+    if content ~= nil and content ~= null and type(content) ~= "string" then
+      return nil, "reply choice " .. i .. " has a " .. type(content) .. " for content, not text"
+    end
   end
   return obj
 end
@@ -481,6 +485,15 @@ local function result_of(obj, key, cached)
     text = choices[1].text, finish_reason = choices[1].finish_reason, choices = choices,
     usage = usage, model = obj.model, cached = cached, key = key, response = obj,
   }
+end
+
+-- What the teacher makes of a reply body (tests/fuzz/fuzz_reply.c): for a
+-- 200, the result or nil, why; for an error status, the server's message.
+function M.read_reply(status, body)
+  if status ~= 200 then return nil, server_message(body), quota_exhausted(body) end
+  local obj, err = parse_reply(body)
+  if not obj then return nil, err end
+  return result_of(obj)
 end
 
 -- Sends one request with retries; returns the decoded reply and its body.

@@ -6,6 +6,14 @@ FIX=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)
 GOLDEN=$(cd "$(dirname "${BASH_SOURCE[0]}")/golden" && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# LACUNA_WRAP: a command every run of the executable goes through, e.g.
+# valgrind and its options (tests/valgrind/run.sh); $LACUNA becomes a script
+# that runs it, so tests that call "$LACUNA" directly are wrapped too.
+if [ -n "${LACUNA_WRAP:-}" ]; then
+  printf '#!/bin/sh\nexec %s %q "$@"\n' "$LACUNA_WRAP" "$LACUNA" >"$TMP/lacuna-wrapped"
+  chmod +x "$TMP/lacuna-wrapped"
+  LACUNA=$TMP/lacuna-wrapped
+fi
 passed=0
 failed=0
 

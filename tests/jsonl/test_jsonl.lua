@@ -80,6 +80,18 @@ t.test("a malformed line is reported with FILE:LINE and reading goes on", functi
   t.eq(recs[5][1].n, 5)
 end)
 
+t.test("a line holding false is a failure with a message, not a record false", function()
+  -- (found by tests/fuzz: it came back as false, 2, which read as a failure whose message is 2)
+  local dir = t.tmpdir()
+  local p = dir .. "/false.jsonl"
+  t.writefile(p, '{"n":1}\nfalse\ntrue\n')
+  local recs = all(assert(jsonl.open(p)))
+  t.eq(#recs, 3)
+  t.eq({ recs[2][1], recs[2][2], recs[2][3] }, { false, 2, p .. ":2: the line is the JSON value false, not a record" })
+  t.eq({ recs[3][1], recs[3][2] }, { true, 3 })
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
 t.test("invalid UTF-8 names the line and the byte", function()
   local path = FIX .. "bad_utf8.jsonl"
   local recs = all(assert(jsonl.open(path)))
@@ -257,7 +269,7 @@ t.test("a 100 MB line, and max_line", function()
   -- the same file with a small max_line: line 2 fails, line 3 still reads
   local recs = all(assert(jsonl.open(p, { max_line = 4096 })))
   t.eq(#recs, 3)
-  t.eq(recs[2][3], p .. ":2: line longer than max_line (4096 bytes)")
+  t.eq(recs[2][3], p .. ":2: line longer than 4096 bytes (the max_line limit, --max-line-bytes)")
   t.eq(recs[3][1].n, 3)
   t.eq(recs[3][2], 3)
   os.remove(p)
@@ -266,7 +278,7 @@ t.test("a 100 MB line, and max_line", function()
   recs = all(assert(jsonl.open(p, { max_line = 100 })))
   t.eq(#recs, 2)
   t.eq(recs[2][2], 2)
-  t.truthy(recs[2][3]:find("line longer than max_line", 1, true))
+  t.truthy(recs[2][3]:find("line longer than 100 bytes", 1, true))
   os.execute("rm -rf '" .. dir .. "'")
 end)
 

@@ -139,6 +139,21 @@ t.test("load from a directory or a file; errors are nil, message", function()
   t.fails("cannot open", tk.load(fixtures .. "/tokenizer/missing"))
   t.raises(function() tok:encode(42) end, "text must be a string")
   t.raises(function() tok:decode({ "x" }) end, "not a token id")
+  -- ids and counts out of range are refused, not cast (found by tests/fuzz)
+  local text = t.readfile(fixtures .. "/tokenizer/bytelevel.json")
+  local neg = text:gsub('"ids": %[%s*9%s*%]', '"ids": [-9]')
+  t.truthy(neg ~= text)
+  t.fails("post_processor.special_tokens.<s>.ids[0]: expected a token id (an integer >= 0)", tk.from_json(neg))
+  local strip = text:gsub('"decoder": {.-}', '"decoder": {"type": "Strip", "content": " ", "start": -1, "stop": 0}')
+  t.fails("start and stop must be counts (integers >= 0)", tk.from_json(strip))
+  -- Strip after ByteFallback over a lone lead byte decodes (the input ASan
+  -- caught reading past a piece is tests/fuzz/corpus/tokenizer/regress_strip_partial_char.json)
+  local partial = assert(tk.from_json([[{"version":"1.0","added_tokens":[],"normalizer":null,
+    "pre_tokenizer":null,"post_processor":null,
+    "decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},
+      {"type":"Strip","content":" ","start":1,"stop":0}]},
+    "model":{"type":"BPE","unk_token":null,"byte_fallback":true,"vocab":{"<0xF0>":0,"a":1},"merges":[]}}]]))
+  t.truthy(partial:decode({ 1, 0 }))
 end)
 
 -- model.vocab and model.merges are read straight from the text (model_json.c)

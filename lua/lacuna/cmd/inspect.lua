@@ -37,12 +37,7 @@ local M = {
 function M.main(o)
   if not o.out then usage.error("inspect: which file? (lacuna inspect OUT)") end
   local inspect = require "lacuna.inspect"
-  local tok
-  if o.tokenizer then
-    local err
-    tok, err = require("lacuna.tokenizer").load(o.tokenizer)
-    if not tok then usage.error("--tokenizer: %s", err) end
-  end
+  local tok = o.tokenizer and require("lacuna.options").tokenizer(o.tokenizer)
   local sel, err = inspect.select(o.out, {
     where = o.where, limit = o.count or (o.html and 1000 or 10), tokenizer = tok })
   if not sel then usage.error("%s", err) end

@@ -76,6 +76,12 @@ M.groups = {
         .. "with --estimate: counts the prompts' tokens" },
     { "--chat-template", arg = "P", key = "chat_template",
       doc = "with --format tokens: another tokenizer_config.json or .jinja" },
+    { "--max-line-bytes", arg = "N", key = "max_line_bytes", kind = "int", min = 1,
+      doc = function()
+        local max = require("lacuna.plan").DEFAULT_MAX_LINE
+        return ("longest input line accepted, in bytes (default %d = %d MiB); a longer line is a failed item")
+          :format(max, max // (1024 * 1024))
+      end },
     { "--seed", arg = "N", key = "seed", kind = "int", doc = "seed of the per-item random streams (default 0)" },
     { "--limit", arg = "N", key = "limit", kind = "int", min = 0, doc = "process only the first N items" },
     { "--max-failures", arg = "N", key = "max_failures", kind = "int", min = 0,

@@ -28,12 +28,7 @@ local M = {
 function M.main(o)
   if not o.out then usage.error("stats: which file? (lacuna stats OUT)") end
   local stats = require "lacuna.stats"
-  local tok
-  if o.tokenizer then
-    local err
-    tok, err = require("lacuna.tokenizer").load(o.tokenizer)
-    if not tok then usage.error("--tokenizer: %s", err) end
-  end
+  local tok = o.tokenizer and require("lacuna.options").tokenizer(o.tokenizer)
   local s, err = stats.collect(o.out, { tokenizer = tok, max_errors = o.max_errors })
   if not s then usage.error("%s", err) end
   for _, e in ipairs(s.errors) do io.stderr:write("lacuna: ", e, "\n") end

@@ -64,9 +64,7 @@ function M:interrupted() self:close() end
 
 function M:tokenizer()
   if self.tok == nil and self.o.tokenizer then
-    local tok, err = require("lacuna.tokenizer").load(self.o.tokenizer)
-    if not tok then usage.error("--tokenizer %s: %s", self.o.tokenizer, err) end
-    self.tok = tok
+    self.tok = require("lacuna.options").tokenizer(self.o.tokenizer)
   end
   return self.tok or nil
 end
