@@ -15,7 +15,7 @@ int lacuna_utf8_encode(uint32_t cp, char *out);
  * axolotl's character offsets count in. */
 size_t lacuna_utf8_count(const char *s, size_t n);
 
-/* The value of hex digit c (0-9, a-f, A-F), or -1: for JSON's \uXXXX escapes
+/* The value of hex digit c (0-9, a-f, A-F), or -1: for JSON's \u escapes (four hex digits)
  * and tokenizers' <0xNN> byte tokens. */
 int lacuna_hex_digit(int c);
 

@@ -14,6 +14,20 @@ end
 
 local function num(x) return string.format("%.2f", x) end
 
+-- (lacuna eval --svg draws in the same style: lua/lacuna/eval/svg.lua.)
+M.esc, M.num, M.WIDTH, M.MARGIN, M.PLOT_H = esc, num, WIDTH, MARGIN, PLOT_H
+
+-- The SVG document of height y around body (a list of elements), with the
+-- shared text and axis styles and extra_style's rules.
+function M.document(y, body, extra_style)
+  local head = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">',
+    WIDTH, y, WIDTH, y)
+  local style = "<style>text{font-family:sans-serif;fill:#222}.head{font-size:16px;font-weight:bold}" ..
+    ".title{font-size:13px}.small{font-size:10px}.axis{stroke:#444}" .. extra_style .. "</style>"
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' .. head .. "\n" .. style .. "\n" .. table.concat(body, "\n") ..
+    "\n</svg>\n"
+end
+
 local function max_of(t)
   local m = 0
   for _, v in ipairs(t) do m = math.max(m, v) end
@@ -109,13 +123,7 @@ function M.render(s)
   body[#body + 1] = string.format('<text x="%d" y="%d" class="note">%s</text>', MARGIN, y + 14,
     esc("straddling tokens: " .. (s.straddling.count and tostring(s.straddling.count) or "not recorded")))
   y = y + 30
-  local head = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">',
-    WIDTH, y, WIDTH, y)
-  local style = "<style>text{font-family:sans-serif;fill:#222}.head{font-size:16px;font-weight:bold}" ..
-    ".title{font-size:13px}.small{font-size:10px}.note{font-size:12px}.bar{fill:#4a78b5}" ..
-    ".axis{stroke:#444}.expected{stroke:#d33;stroke-dasharray:4 3}</style>"
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' .. head .. "\n" .. style .. "\n" .. table.concat(body, "\n") ..
-    "\n</svg>\n"
+  return M.document(y, body, ".note{font-size:12px}.bar{fill:#4a78b5}.expected{stroke:#d33;stroke-dasharray:4 3}")
 end
 
 return M

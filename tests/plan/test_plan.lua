@@ -13,18 +13,7 @@ local recipe = lc.recipe {
   map = function() end,
 }
 
--- Every work item a plan yields, with the state the runner would keep.
-local function drain(spec, inputs, o)
-  local state = { read = 0, pending = {}, stop = false }
-  local src = plan.source(spec, inputs, state, o or {})
-  local out = {}
-  while true do
-    local w = src()
-    if not w then break end
-    out[#out + 1] = w
-  end
-  return out, state
-end
+local drain = require "plan_drain"
 
 t.test("synthetic items: 1..n, keyed by position, --limit counts items", function()
   local items, state = drain({ kind = "items", n = 5 }, {})

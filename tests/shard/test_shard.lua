@@ -63,18 +63,7 @@ t.test("defaults from Slurm job arrays and Kubernetes Indexed Jobs", function()
     "not an integer")
 end)
 
--- Every item a plan yields, as the runner sees it, and the state.
-local function drain(spec, inputs, o)
-  local state = { read = 0, pending = {}, stop = false }
-  local src = plan.source(spec, inputs, state, o or {})
-  local out = {}
-  while true do
-    local w = src()
-    if not w then break end
-    out[#out + 1] = w
-  end
-  return out, state
-end
+local drain = require "plan_drain"
 
 local function same_item(a, b, what)
   t.eq(require("lacuna.core").json.encode(a.record), require("lacuna.core").json.encode(b.record), what .. " record")

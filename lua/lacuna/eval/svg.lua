@@ -2,17 +2,16 @@
 -- of each span of positions, with the spread over sets as a band) and, for
 -- grid probes, the length x depth heat maps, as one hand-written SVG in the
 -- style of `lacuna stats --svg` (lua/lacuna/stats_svg.lua).
+local base = require "lacuna.stats_svg"
+
 local M = {}
 
-local WIDTH, MARGIN, PLOT_H = 760, 60, 180
+local WIDTH, MARGIN, PLOT_H = base.WIDTH, base.MARGIN, base.PLOT_H
 local ORDER = { "document", "code", "database" }
 local TITLES = { document = "Document sentence retrieval (bi-directional)",
                  code = "Code function retrieval (backward)", database = "Database entity retrieval (forward)" }
 
-local function esc(s)
-  return (tostring(s):gsub("[&<>\"]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" }))
-end
-local function num(x) return string.format("%.2f", x) end
+local esc, num = base.esc, base.num
 local function fmt(x) return x and string.format("%.4f", x) or "n/a" end
 
 local function sorted_kinds(t)
@@ -109,13 +108,8 @@ function M.render(summary, title)
     table.sort(needles)
     for _, nd in ipairs(needles) do y = heat_map(body, y, kind, nd, summary.grids[kind][nd]) end
   end
-  local head = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">',
-    WIDTH, y, WIDTH, y)
-  local style = "<style>text{font-family:sans-serif;fill:#222}.head{font-size:16px;font-weight:bold}" ..
-    ".title{font-size:13px}.small{font-size:10px}.axis{stroke:#444}.line{fill:none;stroke:#e97132;stroke-width:2}" ..
-    ".dot{fill:#e97132}.err{stroke:#f4b898;stroke-width:3}</style>"
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' .. head .. "\n" .. style .. "\n" .. table.concat(body, "\n") ..
-    "\n</svg>\n"
+  return base.document(y, body, ".line{fill:none;stroke:#e97132;stroke-width:2}.dot{fill:#e97132}" ..
+    ".err{stroke:#f4b898;stroke-width:3}")
 end
 
 return M
