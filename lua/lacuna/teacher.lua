@@ -442,12 +442,24 @@ end
 
 local function server_message(body)
   local obj = decode(body or "")
-  if type(obj) == "table" and type(obj.error) == "table" and type(obj.error.message) == "string" then
-    return obj.error.message
+  if type(obj) == "table" then
+    local e = obj.error
+    local msg = type(e) == "table" and e.message or e
+    if type(msg) == "string" and msg:find("%S") then return msg end
+    -- An error object with a blank message still has its type or code.
+    if type(e) == "table" then
+      local parts = {}
+      for _, k in ipairs({ "type", "code" }) do
+        local v = e[k]
+        if (type(v) == "string" and v:find("%S")) or math.type(v) == "integer" then
+          parts[#parts + 1] = k .. " " .. tostring(v)
+        end
+      end
+      if #parts > 0 then return "(no message; " .. table.concat(parts, ", ") .. ")" end
+    end
   end
-  if type(obj) == "table" and type(obj.error) == "string" then return obj.error end
   local text = tostring(body or ""):sub(1, 200):gsub("%s+", " ")
-  return text ~= "" and text or "(empty body)"
+  return text:find("%S") and text or "(empty body)"
 end
 
 -- Checks a 200 body; returns the decoded response or nil, why (retryable).
