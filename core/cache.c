@@ -26,11 +26,15 @@
 
 #define CACHE_MT "lacuna.Cache"
 #define BUSY_TIMEOUT_MS 10000
+#define MMAP_BYTES "2147418112" /* SQLite caps it at its build's limit (Debian: this, 0x7fff0000) */
 
 struct lacuna_cache {
   sqlite3 *db;
   sqlite3_stmt *get, *has, *put;
-  sqlite3_stmt *each; /* the running c:each(), finalized by close */
+  sqlite3_stmt *begin, *commit; /* the lookups' shared read transaction */
+  int reading;                  /* a read transaction of lookups is open */
+  double read_since;            /* when it began (monotonic seconds) */
+  sqlite3_stmt *each;           /* the running c:each(), finalized by close */
   int readonly;
   int iterating;
   long long schema;
@@ -196,8 +200,12 @@ static int setup(lacuna_cache *c, int readonly) {
     if (!wal) return -1;
     if (exec(c, "PRAGMA synchronous=NORMAL", "synchronous") < 0 || create_schema(c) < 0) return -1;
   }
+  /* Pages are read through a memory map rather than read() into SQLite's
+   * own page cache: no system call and no copy per page a lookup visits. */
+  if (exec(c, "PRAGMA mmap_size=" MMAP_BYTES, "mmap_size") < 0) return -1;
   if (check_schema(c) < 0) return -1;
-  if (prepare(c, "SELECT body FROM responses WHERE key = ?1", &c->get) < 0 ||
+  if (prepare(c, "BEGIN", &c->begin) < 0 || prepare(c, "COMMIT", &c->commit) < 0 ||
+      prepare(c, "SELECT body FROM responses WHERE key = ?1", &c->get) < 0 ||
       prepare(c, "SELECT 1 FROM responses WHERE key = ?1", &c->has) < 0)
     return -1;
   if (!readonly && prepare(c,
@@ -208,13 +216,55 @@ static int setup(lacuna_cache *c, int readonly) {
   return 0;
 }
 
+/* Lookups share one read transaction instead of one implicit transaction
+ * each: in WAL mode every transaction takes and drops a read lock on the
+ * -shm file and checks the database's size (three system calls), which was
+ * most of a hit's cost. Rows are never changed once written (a put keeps the
+ * first value), so a hit from a slightly older snapshot is the same hit; a
+ * miss ends the transaction and, when the snapshot is older than this
+ * lookup, looks again outside it, so a row written since (by this process's
+ * other connections or another process) is never missed. The transaction
+ * ends before a put, before stats and each, at close, and once it is
+ * READ_SNAPSHOT_MAX_S old, so a writer elsewhere is never kept from
+ * checkpointing the WAL for long. */
+#define READ_SNAPSHOT_MAX_S 0.05
+
+static double monotonic_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void end_read(lacuna_cache *c) {
+  if (!c->reading) return;
+  c->reading = 0;
+  int rc = sqlite3_step(c->commit);
+  sqlite3_reset(c->commit);
+  /* A read transaction cannot fail to end; if it did, roll back. */
+  if (rc != SQLITE_DONE && !sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* 1 if a read transaction was begun; 0: the lookup runs on its own. */
+static int begin_read(lacuna_cache *c) {
+  if (c->iterating || !sqlite3_get_autocommit(c->db)) return 0;
+  int rc = sqlite3_step(c->begin);
+  sqlite3_reset(c->begin);
+  if (rc != SQLITE_DONE) return 0;
+  c->reading = 1;
+  c->read_since = monotonic_seconds();
+  return 1;
+}
+
 /* Closes the connection and its statements, keeping c itself. */
 static void close_db(lacuna_cache *c) {
+  end_read(c);
+  sqlite3_finalize(c->begin);
+  sqlite3_finalize(c->commit);
   sqlite3_finalize(c->get);
   sqlite3_finalize(c->has);
   sqlite3_finalize(c->put);
   sqlite3_finalize(c->each);
-  c->get = c->has = c->put = c->each = NULL;
+  c->get = c->has = c->put = c->each = c->begin = c->commit = NULL;
   sqlite3_close(c->db); /* the last connection checkpoints and removes the WAL */
   c->db = NULL;
 }
@@ -272,18 +322,31 @@ void lacuna_cache_close(lacuna_cache *c) {
   free(c);
 }
 
-/* Binds key to st's ?1 and steps once: 1 row, 0 none, -1 error. The caller
- * resets st. */
-static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
-  if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
-    snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
-    return -1;
-  }
+/* Binds key to st's ?1 and steps once: 1 row, 0 none, -1 error. */
+static int step_key(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
   sqlite3_bind_text(st, 1, key, 64, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   return set_sqlite_error(c, "get");
+}
+
+/* Looks key up with st (see above): 1 row, 0 none, -1 error. The caller
+ * reads the row and resets st. */
+static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
+  if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
+    snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
+    return -1;
+  }
+  if (c->reading && monotonic_seconds() - c->read_since > READ_SNAPSHOT_MAX_S) end_read(c);
+  int older = c->reading;
+  if (!c->reading) begin_read(c);
+  int r = step_key(c, st, key);
+  if (r == 1) return 1;
+  sqlite3_reset(st);
+  end_read(c);
+  if (r == 0 && older) r = step_key(c, st, key);
+  return r;
 }
 
 int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len) {
@@ -327,6 +390,7 @@ static int put_row(lacuna_cache *c, const char *key, const char *model, const ch
                      : "negative token count");
     return -1;
   }
+  end_read(c); /* the put is its own transaction, committed before it returns */
   sqlite3_stmt *st = c->put;
   sqlite3_bind_text(st, 1, key, 64, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
@@ -479,6 +543,7 @@ static int c_put(lua_State *L) {
  * prompt_tokens=, completion_tokens=}}, path=, schema=} | nil, message */
 static int c_stats(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
+  end_read(c); /* the counts as of now */
   sqlite3_stmt *st;
   lua_newtable(L);
   lua_pushstring(L, c->path);
@@ -579,6 +644,7 @@ static int c_each(lua_State *L) {
                           " FROM responses ORDER BY key",
                           &c->each) < 0)
     return push_fail(L, c->err);
+  end_read(c); /* the rows as of now */
   lua_settop(L, 2);
   lua_pushcfunction(L, each_loop);
   lua_pushlightuserdata(L, c);
