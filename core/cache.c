@@ -23,8 +23,14 @@
 #include <unistd.h>
 
 #include "areas.h"
+#include "json.h"
+#include "sha256.h"
 
 #define CACHE_MT "lacuna.Cache"
+#define KEYBUF_MT "lacuna.cache.keybuf"
+/* request_key's buffer is freed after a request larger than this, so one
+ * huge request does not keep its size for the rest of the run. */
+#define KEYBUF_KEEP_BYTES (1 << 20)
 #define BUSY_TIMEOUT_MS 10000
 #define MMAP_BYTES "2147418112" /* SQLite caps it at its build's limit (Debian: this, 0x7fff0000) */
 
@@ -692,6 +698,43 @@ static const luaL_Reg cache_meta[] = {
     {NULL, NULL},
 };
 
+/* The buffer request_key encodes into, reused from call to call (an upvalue
+ * of request_key, freed by its __gc). */
+static lacuna_jsonbuf *check_keybuf(lua_State *L, int idx) {
+  return (lacuna_jsonbuf *)luaL_checkudata(L, idx, KEYBUF_MT);
+}
+
+static int keybuf_gc(lua_State *L) {
+  lacuna_jsonbuf_free(check_keybuf(L, 1));
+  return 0;
+}
+
+/* cache.request_key(body, sample) -> key: the teacher's cache key of a
+ * request, sha256(json.encode(body) .. "\n" .. sample) in lowercase hex,
+ * computed without making the JSON text or the concatenation Lua strings (a
+ * cache hit never needs them). Raises what json.encode raises. */
+static int l_request_key(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_Integer sample = luaL_checkinteger(L, 2);
+  lacuna_jsonbuf *jb = check_keybuf(L, lua_upvalueindex(1));
+  lua_settop(L, 2);
+  jb->len = 0;
+  lacuna_json_encode_into(L, 1, jb);
+  char tail[32];
+  int tn = snprintf(tail, sizeof tail, "\n" LUA_INTEGER_FMT, (LUAI_UACINT)sample);
+  lacuna_sha256 h;
+  lacuna_sha256_init(&h);
+  lacuna_sha256_update(&h, jb->data, jb->len);
+  lacuna_sha256_update(&h, tail, (size_t)tn);
+  unsigned char digest[32];
+  lacuna_sha256_final(&h, digest);
+  char hex[65];
+  lacuna_sha256_tohex(digest, hex);
+  if (jb->cap > KEYBUF_KEEP_BYTES) lacuna_jsonbuf_free(jb);
+  lua_pushlstring(L, hex, 64);
+  return 1;
+}
+
 /* cache.valid_key(s) -> boolean */
 static int l_valid_key(lua_State *L) {
   size_t n;
@@ -714,6 +757,15 @@ int lacuna_open_cache(lua_State *L) {
   }
   lua_pop(L, 1);
   luaL_newlib(L, cache_funcs);
+  lacuna_jsonbuf *jb = (lacuna_jsonbuf *)lua_newuserdatauv(L, sizeof *jb, 0);
+  memset(jb, 0, sizeof *jb);
+  if (luaL_newmetatable(L, KEYBUF_MT)) {
+    lua_pushcfunction(L, keybuf_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, l_request_key, 1);
+  lua_setfield(L, -2, "request_key");
   lua_pushliteral(L, LACUNA_CACHE_DEFAULT_PATH);
   lua_setfield(L, -2, "default_path");
   lua_pushinteger(L, LACUNA_CACHE_SCHEMA);

@@ -13,7 +13,7 @@
 -- a cache hit (stats.cache_hits), or a coalesced call that shared a reply in
 -- flight (stats.coalesced; no usage, no cost; its result has coalesced = true).
 local core = require "lacuna.core"
-local json, sched, sha256 = core.json, core.sched, core.hash.sha256
+local json, sched, request_key = core.json, core.sched, core.cache.request_key
 local encode, decode, null = json.encode, json.decode, json.null
 -- Caller mistakes are raised at the recipe's line (core/caller.c); the
 -- recipe-facing methods sit behind a C frame so tail calls keep that line.
@@ -605,13 +605,14 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
 end
 
 -- Checks a recipe's request (raising its mistakes at the recipe's line) and
--- returns what Pool:request needs: the body, its JSON text and the cache key.
+-- returns what Pool:request needs: the body and the cache key,
+-- sha256(encode(body) .. "\n" .. sample), computed in C without the JSON
+-- text, which only a request that is sent needs (Pool:request makes it).
 local function prepare(ep, req)
   local body = build_body(req, ep.model)
   local sample = req.sample or 0
   if math.type(sample) ~= "integer" then raise("teacher:chat: sample must be an integer, got " .. kind(sample)) end
-  local body_text = encode(body)
-  return { body = body, text = body_text, key = sha256(body_text .. "\n" .. sample), opts = req }
+  return { body = body, key = request_key(body, sample), opts = req }
 end
 
 -- One chat completion (see M.Teacher:chat).
@@ -634,7 +635,7 @@ end
 -- Sends a prepared request unless the cache or an identical request in
 -- flight answers it.
 function Pool:request(ep, p, item)
-  local body, body_text, key = p.body, p.text, p.key
+  local body, key = p.body, p.key
   local cache = self:cache()
   if cache then
     local hit, gerr = cache:get(key)
@@ -669,6 +670,7 @@ function Pool:request(ep, p, item)
   end
   local flight = self.flights[key]
   if flight then return self:join_flight(flight, key) end
+  local body_text = encode(body)
   -- Outside a scheduler run nothing else can be in flight: no flight needed.
   if sched.self() then
     flight = { waiters = {} }
