@@ -663,6 +663,14 @@ static int c_each(lua_State *L) {
   return lua_gettop(L) - 2;
 }
 
+/* c:end_read(): ends the read transaction lookups share, if one is open
+ * (see lookup). For a caller about to wait: a process that idles with a
+ * snapshot open keeps other processes' writers from restarting the WAL. */
+static int c_end_read(lua_State *L) {
+  end_read(check_open(L, 1));
+  return 0;
+}
+
 static int c_close(lua_State *L) {
   LCache *u = check_cache(L, 1);
   if (u->c && u->c->iterating) return luaL_error(L, "close: cannot close a cache inside its own each()");
@@ -688,8 +696,8 @@ static int c_tostring(lua_State *L) {
 }
 
 static const luaL_Reg cache_methods[] = {
-    {"get", c_get},   {"has", c_has},     {"put", c_put}, {"stats", c_stats},
-    {"each", c_each}, {"close", c_close}, {NULL, NULL},
+    {"get", c_get},   {"has", c_has},     {"put", c_put},           {"stats", c_stats},
+    {"each", c_each}, {"close", c_close}, {"end_read", c_end_read}, {NULL, NULL},
 };
 
 static const luaL_Reg cache_meta[] = {

@@ -2,6 +2,7 @@
 #include "sha256.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,8 +124,10 @@ static int cpu_has_sha(void) {
 }
 #endif
 
-/* Whether compress_shani is used: -1 until the CPU is asked. */
-static int use_shani = -1;
+/* Whether compress_shani is used: -1 until the CPU is asked. Atomic: Lua
+ * states in several threads of one process (tests/e2e/embed_threads.c) may
+ * ask at once, and all find the same answer. */
+static atomic_int use_shani = -1;
 
 int lacuna_sha256_accelerated(int enable) {
 #ifdef HAVE_SHA_NI

@@ -351,12 +351,12 @@ function Pool:account(model, usage, cached)
     u = { requests = 0, cached = 0, prompt_tokens = 0, completion_tokens = 0, cost = 0 }
     self.usage[model] = u
   end
-  local pt = usage_tokens(usage, "prompt_tokens")
-  local ct = usage_tokens(usage, "completion_tokens")
   if cached then
     u.cached = u.cached + 1
     return
   end
+  local pt = usage_tokens(usage, "prompt_tokens")
+  local ct = usage_tokens(usage, "completion_tokens")
   u.requests = u.requests + 1
   u.prompt_tokens = u.prompt_tokens + pt
   u.completion_tokens = u.completion_tokens + ct
@@ -647,6 +647,9 @@ function Pool:request(ep, p, item)
         self.stats.cache_hits = self.stats.cache_hits + 1
         self:account(body.model, obj.usage ~= null and obj.usage or nil, true)
         if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, nil, true) end
+        -- Lookups share a read snapshot while hits come back to back (core/cache.c);
+        -- with requests on their way the run will soon wait, so let it go now.
+        if self.inflight > 0 or self.queued > 0 then cache:end_read() end
         return result_of(obj, key, true)
       end
     end
