@@ -32,7 +32,8 @@
  * huge request does not keep its size for the rest of the run. */
 #define KEYBUF_KEEP_BYTES (1 << 20)
 #define BUSY_TIMEOUT_MS 10000
-#define MMAP_BYTES "2147418112" /* SQLite caps it at its build's limit (Debian: this, 0x7fff0000) */
+/* The first 256 MiB of the file are read through a memory map (see setup). */
+#define MMAP_BYTES "268435456"
 
 struct lacuna_cache {
   sqlite3 *db;
@@ -207,7 +208,10 @@ static int setup(lacuna_cache *c, int readonly) {
     if (exec(c, "PRAGMA synchronous=NORMAL", "synchronous") < 0 || create_schema(c) < 0) return -1;
   }
   /* Pages are read through a memory map rather than read() into SQLite's
-   * own page cache: no system call and no copy per page a lookup visits. */
+   * own page cache: no system call and no copy per page a lookup visits.
+   * The pages a run has read count in its RSS, up to MMAP_BYTES; they are
+   * the kernel's page cache, shared by every process reading the file
+   * (--jobs), and given back under memory pressure. */
   if (exec(c, "PRAGMA mmap_size=" MMAP_BYTES, "mmap_size") < 0) return -1;
   if (check_schema(c) < 0) return -1;
   if (prepare(c, "BEGIN", &c->begin) < 0 || prepare(c, "COMMIT", &c->commit) < 0 ||
