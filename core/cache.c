@@ -341,13 +341,9 @@ static int step_key(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
   return set_sqlite_error(c, "get");
 }
 
-/* Looks key up with st (see above): 1 row, 0 none, -1 error. The caller
- * reads the row and resets st. */
+/* Looks key (64 hex digits, checked by the caller) up with st (see above):
+ * 1 row, 0 none, -1 error. The caller reads the row and resets st. */
 static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
-  if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
-    snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
-    return -1;
-  }
   if (c->reading && monotonic_seconds() - c->read_since > READ_SNAPSHOT_MAX_S) end_read(c);
   int older = c->reading;
   if (!c->reading) begin_read(c);
@@ -362,6 +358,10 @@ static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
 int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len) {
   *body = NULL;
   *len = 0;
+  if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
+    snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
+    return -1;
+  }
   int r = lookup(c, c->get, key);
   if (r == 1) {
     const char *p = (const char *)sqlite3_column_text(c->get, 0);
