@@ -24,6 +24,8 @@ local t = pool:teacher(nil, 1)
 if arg[4] == "proxy" then
   t = require("lacuna.view").ctx({ _pool = pool, index = 1, seed = 0 }).teacher
 end
+-- The collector a run's items have (M.execute in lua/lacuna/runner.lua).
+collectgarbage("generational")
 local t0 = lc.core.sched.now()
 for i = 1, #prompts do
   local r = t:chat { model = "bench", messages = { { role = "user", content = prompts[i] } } }
