@@ -649,7 +649,8 @@ function Pool:request(ep, p, item)
         if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, nil, true) end
         -- Lookups share a read snapshot while hits come back to back (core/cache.c);
         -- with requests on their way the run will soon wait, so let it go now.
-        if self.inflight > 0 or self.queued > 0 then cache:end_read() end
+        -- (A cache wrapper without end_read, the REPL's :cost, holds none.)
+        if (self.inflight > 0 or self.queued > 0) and cache.end_read then cache:end_read() end
         return result_of(obj, key, true)
       end
     end
