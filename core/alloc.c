@@ -8,6 +8,7 @@
  * CLASSES * KEEP of them, about 2 MiB) until lacuna_alloc_free. */
 #include "alloc.h"
 
+#include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ typedef struct kept_block {
 struct lacuna_alloc {
   kept_block *kept[CLASSES];
   unsigned count[CLASSES];
+  int draining;    /* adopted state closing: free, keep nothing */
+  lua_Alloc inner; /* adopt: the state's allocator before */
+  void *inner_ud;
 };
 
 #if defined(__GLIBC__) && !defined(LACUNA_ASAN)
@@ -47,7 +51,7 @@ static void give_back(lacuna_alloc *a, void *p) {
   size_t usable = malloc_usable_size(p);
   if (usable >= GRAIN && usable < SMALL_MAX + GRAIN) {
     unsigned c = (unsigned)(usable / GRAIN - 1);
-    if (a->count[c] < KEEP) {
+    if (a->count[c] < KEEP && !a->draining) {
       kept_block *k = p;
       k->next = a->kept[c];
       a->kept[c] = k;
@@ -104,16 +108,66 @@ lacuna_alloc *lacuna_alloc_install(lua_State *L) {
   return a;
 }
 
-void lacuna_alloc_free(lacuna_alloc *a) {
-  if (!a) return;
+static void free_kept(lacuna_alloc *a) {
   for (int c = 0; c < CLASSES; c++) {
     while (a->kept[c]) {
       kept_block *k = a->kept[c];
       a->kept[c] = k->next;
       free(k);
     }
+    a->count[c] = 0;
   }
+}
+
+void lacuna_alloc_free(lacuna_alloc *a) {
+  if (!a) return;
+  free_kept(a);
   free(a);
+}
+
+/* An adopted state closing: its allocator goes back to the C library's and
+ * the kept blocks are freed, before the objects still alive are (Lua runs
+ * finalizers first, the sandbox's memory cap, made later, before this). */
+static int adopted_gc(lua_State *L) {
+  lacuna_alloc **box = (lacuna_alloc **)lua_touserdata(L, 1);
+  lacuna_alloc *a = *box;
+  if (!a) return 0;
+  *box = NULL;
+  void *ud;
+  if (lua_getallocf(L, &ud) == pool_alloc && ud == a) {
+    lua_setallocf(L, a->inner, a->inner_ud);
+    lacuna_alloc_free(a);
+  } else {
+    /* Another wrapper still calls pool_alloc: a stays, keeping nothing. */
+    a->draining = 1;
+    free_kept(a);
+  }
+  return 0;
+}
+
+static const char ADOPTED_KEY = 'A';
+
+void lacuna_alloc_adopt(lua_State *L) {
+  lua_State *probe = luaL_newstate();
+  if (!probe) return;
+  lua_Alloc standard = lua_getallocf(probe, NULL);
+  lua_close(probe);
+  void *inner_ud;
+  lua_Alloc inner = lua_getallocf(L, &inner_ud);
+  if (inner != standard) return; /* someone's own allocator, or ours already */
+  lacuna_alloc **box = (lacuna_alloc **)lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  lua_newtable(L);
+  lua_pushcfunction(L, adopted_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &ADOPTED_KEY);
+  lacuna_alloc *a = (lacuna_alloc *)calloc(1, sizeof *a);
+  if (!a) return;
+  a->inner = inner;
+  a->inner_ud = inner_ud;
+  *box = a;
+  lua_setallocf(L, pool_alloc, a);
 }
 
 #else /* no malloc_usable_size, or AddressSanitizer: the state keeps malloc */
@@ -124,5 +178,7 @@ lacuna_alloc *lacuna_alloc_install(lua_State *L) {
 }
 
 void lacuna_alloc_free(lacuna_alloc *a) { free(a); }
+
+void lacuna_alloc_adopt(lua_State *L) { (void)L; }
 
 #endif

@@ -22,4 +22,10 @@ lacuna_alloc *lacuna_alloc_install(lua_State *L);
 /* Frees the blocks a kept after L was closed. NULL is a no-op. */
 void lacuna_alloc_free(lacuna_alloc *a);
 
+/* For a state lacuna is loaded into (luaopen_lacuna): installs the allocator
+ * when L's is the C library's one luaL_newstate gives (a stock lua5.4, an
+ * embedder's luaL_newstate), leaving any other alone; L's closing gives its
+ * allocator back and frees the kept blocks. */
+void lacuna_alloc_adopt(lua_State *L);
+
 #endif

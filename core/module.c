@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "areas.h"
 #include "embedded.h"
 #include "lacuna.h"
@@ -14,28 +15,17 @@ static const struct {
   const char *name;
   lua_CFunction open;
 } areas[] = {
-    {"json", lacuna_open_json},
-    {"jsonl", lacuna_open_jsonl},
-    {"rng", lacuna_open_rng},
-    {"hash", lacuna_open_hash},
-    {"example", lacuna_open_example},
-    {"sched", lacuna_open_sched},
-    {"sandbox", lacuna_open_sandbox},
-    {"sys", lacuna_open_sys},
-    {"http", lacuna_open_http},
-    {"cache", lacuna_open_cache},
-    {"caller", lacuna_open_caller},
-    {"render", lacuna_open_render},
-    {"stats", lacuna_open_stats},
-    {"tokenizer", lacuna_open_tokenizer},
-    {"text", lacuna_open_text},
-    {"sql", lacuna_open_sql},
-    {"fetch", lacuna_open_fetch},
-    {"lineedit", lacuna_open_lineedit},
-    {"pycase", lacuna_open_pycase},
-    {"versions", lacuna_open_versions},
-    {"spawn", lacuna_open_spawn},
-    {NULL, NULL},
+    {"json", lacuna_open_json},       {"jsonl", lacuna_open_jsonl},
+    {"rng", lacuna_open_rng},         {"hash", lacuna_open_hash},
+    {"example", lacuna_open_example}, {"sched", lacuna_open_sched},
+    {"sandbox", lacuna_open_sandbox}, {"sys", lacuna_open_sys},
+    {"http", lacuna_open_http},       {"cache", lacuna_open_cache},
+    {"caller", lacuna_open_caller},   {"render", lacuna_open_render},
+    {"stats", lacuna_open_stats},     {"tokenizer", lacuna_open_tokenizer},
+    {"text", lacuna_open_text},       {"sql", lacuna_open_sql},
+    {"fetch", lacuna_open_fetch},     {"lineedit", lacuna_open_lineedit},
+    {"pycase", lacuna_open_pycase},   {"versions", lacuna_open_versions},
+    {"spawn", lacuna_open_spawn},     {NULL, NULL},
 };
 
 /* package.preload loader for an embedded module; upvalue 1 is the blob. */
@@ -71,6 +61,7 @@ LUAMOD_API int luaopen_lacuna(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   if (lua_getfield(L, -1, "lacuna.core") == LUA_TNIL) {
     lua_pop(L, 1);
+    lacuna_alloc_adopt(L);
     push_core(L);
     lua_setfield(L, -2, "lacuna.core");
   } else {

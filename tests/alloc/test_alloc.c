@@ -17,6 +17,7 @@
 #include <lualib.h>
 
 #include "alloc.h"
+#include "areas.h"
 #include "check.h"
 
 static void fill(unsigned char *p, size_t n, unsigned seed) {
@@ -99,6 +100,59 @@ static const char PROGRAM[] =
     "for _, s in pairs(keep) do total = total + #s end\n"
     "return total, before\n";
 
+static lua_Integer run_program(lua_State *L) {
+  lua_pushstring(L, "a string made before the install, freed after it");
+  lua_setglobal(L, "before");
+  lua_Integer total = -1;
+  if (luaL_loadstring(L, PROGRAM) == LUA_OK && lua_pcall(L, 0, 2, 0) == LUA_OK) total = lua_tointeger(L, -2);
+  lua_settop(L, 0);
+  return total;
+}
+
+/* A host's own allocator, which adopt must leave alone. */
+static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud, (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+/* adopt: a luaL_newstate state (a stock lua5.4 loading lacuna) gets the
+ * allocator, once; the sandbox's memory cap wraps it; closing the state
+ * gives everything back (valgrind and the leak checks see no block left). */
+static void test_adopt(lua_Integer want) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  lua_Alloc before = lua_getallocf(L, NULL);
+  lacuna_alloc_adopt(L);
+  lua_Alloc adopted = lua_getallocf(L, NULL);
+  lacuna_alloc_adopt(L);
+  CHECK(lua_getallocf(L, NULL) == adopted); /* the second adopt changes nothing */
+  CHECK(run_program(L) == want);
+  lacuna_open_sandbox(L);
+  lua_getfield(L, -1, "limit_memory");
+  lua_pushinteger(L, 1 << 30);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  CHECK(lua_getallocf(L, NULL) != adopted); /* the cap wraps it */
+  CHECK(run_program(L) == want);
+  lua_close(L);
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+  CHECK(adopted != before);
+#else
+  (void)before;
+#endif
+
+  lua_State *H = lua_newstate(host_alloc, NULL);
+  luaL_openlibs(H);
+  lacuna_alloc_adopt(H);
+  CHECK(lua_getallocf(H, NULL) == host_alloc);
+  CHECK(run_program(H) == want);
+  lua_close(H);
+}
+
 int main(void) {
   lua_State *L = luaL_newstate();
   /* Objects made by the C library's allocator before the install. */
@@ -140,5 +194,6 @@ int main(void) {
   lua_close(L);
   lacuna_alloc_free(a);
   lacuna_alloc_free(NULL);
+  test_adopt(total);
   return CHECK_DONE();
 }
