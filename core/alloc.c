@@ -1,11 +1,11 @@
-/* The lacuna executable's Lua allocator (see alloc.h). Blocks of up to
- * SMALL_MAX bytes come in size classes of GRAIN bytes; a freed one is kept on
- * its class's list (up to KEEP of them) for the next allocation of that
+/* The Lua allocator of the states lacuna runs in (see alloc.h). Blocks of up
+ * to SMALL_MAX bytes come in size classes of GRAIN bytes; a freed one is kept
+ * on its class's list (up to KEEP of them) for the next allocation of that
  * class. A block goes to the class its usable size fills (malloc_usable_size),
- * so a block the state allocated before the install, of any size, is as safe
- * to keep as one of ours: every block on class c's list holds at least
+ * so a block the state allocated before the adoption, of any size, is as
+ * safe to keep as one of ours: every block on class c's list holds at least
  * (c + 1) * GRAIN bytes. Kept blocks stay the process's memory (at most
- * CLASSES * KEEP of them, about 2 MiB) until lacuna_alloc_free. */
+ * CLASSES * KEEP of them, about 2 MiB) until the state closes. */
 #include "alloc.h"
 
 #include <lauxlib.h>
@@ -28,6 +28,8 @@
 #define CLASSES 16 /* 16, 32, ..., 256 bytes */
 #define SMALL_MAX (GRAIN * CLASSES)
 #define KEEP 1024 /* freed blocks kept per class */
+
+typedef struct lacuna_alloc lacuna_alloc;
 
 typedef struct kept_block {
   struct kept_block *next;
@@ -102,12 +104,6 @@ static void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return realloc(ptr, nsize);
 }
 
-lacuna_alloc *lacuna_alloc_install(lua_State *L) {
-  lacuna_alloc *a = (lacuna_alloc *)calloc(1, sizeof *a);
-  if (a) lua_setallocf(L, pool_alloc, a);
-  return a;
-}
-
 static void free_kept(lacuna_alloc *a) {
   for (int c = 0; c < CLASSES; c++) {
     while (a->kept[c]) {
@@ -119,8 +115,7 @@ static void free_kept(lacuna_alloc *a) {
   }
 }
 
-void lacuna_alloc_free(lacuna_alloc *a) {
-  if (!a) return;
+static void free_alloc(lacuna_alloc *a) {
   free_kept(a);
   free(a);
 }
@@ -136,7 +131,7 @@ static int adopted_gc(lua_State *L) {
   void *ud;
   if (lua_getallocf(L, &ud) == pool_alloc && ud == a) {
     lua_setallocf(L, a->inner, a->inner_ud);
-    lacuna_alloc_free(a);
+    free_alloc(a);
   } else {
     /* Another wrapper still calls pool_alloc: a stays, keeping nothing. */
     a->draining = 1;
@@ -171,13 +166,6 @@ void lacuna_alloc_adopt(lua_State *L) {
 }
 
 #else /* no malloc_usable_size, or AddressSanitizer: the state keeps malloc */
-
-lacuna_alloc *lacuna_alloc_install(lua_State *L) {
-  (void)L;
-  return NULL;
-}
-
-void lacuna_alloc_free(lacuna_alloc *a) { free(a); }
 
 void lacuna_alloc_adopt(lua_State *L) { (void)L; }
 

@@ -3,7 +3,6 @@
 #include <lualib.h>
 #include <stdio.h>
 
-#include "alloc.h"
 #include "lacuna.h"
 
 int main(int argc, char **argv) {
@@ -12,10 +11,8 @@ int main(int argc, char **argv) {
     fputs("lacuna: cannot create the Lua state: not enough memory\n", stderr);
     return 2;
   }
-  lacuna_alloc *alloc = lacuna_alloc_install(L); /* NULL: L keeps luaL_newstate's */
   luaL_openlibs(L);
   int code = lacuna_main(L, argc, argv);
   lua_close(L);
-  lacuna_alloc_free(alloc);
   return code;
 }
