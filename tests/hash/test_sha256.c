@@ -12,7 +12,9 @@
 #include "check.h"
 #include "sha256.h"
 
-static void hex_of(const char *s, char out[65]) { lacuna_sha256_hex(s, strlen(s), out); }
+static void hex_of(const char *s, char out[65]) {
+  lacuna_sha256_hex(s, strlen(s), out);
+}
 
 static void test_vectors(void) {
   char hex[65];
