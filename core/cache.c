@@ -39,8 +39,12 @@ struct lacuna_cache {
   sqlite3 *db;
   sqlite3_stmt *get, *has, *put;
   sqlite3_stmt *begin, *commit; /* the lookups' shared read transaction */
+  sqlite3_stmt *data_version;   /* PRAGMA data_version: others' commits */
   int reading;                  /* a read transaction of lookups is open */
   double read_since;            /* when it began (monotonic seconds) */
+  double quiet_check;           /* when others' commits are next looked for */
+  long long seen_version;       /* data_version then; -1 before the first look */
+  int others_write;             /* another connection committed lately */
   sqlite3_stmt *each;           /* the running c:each(), finalized by close */
   int readonly;
   int iterating;
@@ -214,7 +218,9 @@ static int setup(lacuna_cache *c, int readonly) {
    * (--jobs), and given back under memory pressure. */
   if (exec(c, "PRAGMA mmap_size=" MMAP_BYTES, "mmap_size") < 0) return -1;
   if (check_schema(c) < 0) return -1;
+  c->seen_version = -1;
   if (prepare(c, "BEGIN", &c->begin) < 0 || prepare(c, "COMMIT", &c->commit) < 0 ||
+      prepare(c, "PRAGMA data_version", &c->data_version) < 0 ||
       prepare(c, "SELECT body FROM responses WHERE key = ?1", &c->get) < 0 ||
       prepare(c, "SELECT 1 FROM responses WHERE key = ?1", &c->has) < 0)
     return -1;
@@ -236,7 +242,11 @@ static int setup(lacuna_cache *c, int readonly) {
  * other connections or another process) is never missed. The transaction
  * ends before a put, before stats and each, at close, and once it is
  * READ_SNAPSHOT_MAX_S old, so a writer elsewhere is never kept from
- * checkpointing the WAL for long. */
+ * checkpointing the WAL for long. A writer also needs a moment with no
+ * reader holding an old snapshot to start the WAL over (else it grows, as
+ * SQLite's checkpoint-starvation tests show with back-to-back readers): while
+ * another connection commits (PRAGMA data_version moved in the last
+ * READ_SNAPSHOT_MAX_S), lookups take no snapshot, each its own transaction. */
 #define READ_SNAPSHOT_MAX_S 0.05
 
 static double monotonic_seconds(void) {
@@ -254,14 +264,27 @@ static void end_read(lacuna_cache *c) {
   if (rc != SQLITE_DONE && !sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Whether another connection committed since the last look, looked at
+ * most every READ_SNAPSHOT_MAX_S (outside any transaction of ours). */
+static int others_writing(lacuna_cache *c, double now) {
+  if (now < c->quiet_check) return c->others_write;
+  c->quiet_check = now + READ_SNAPSHOT_MAX_S;
+  long long v = -1;
+  if (sqlite3_step(c->data_version) == SQLITE_ROW) v = sqlite3_column_int64(c->data_version, 0);
+  sqlite3_reset(c->data_version);
+  c->others_write = v < 0 || (c->seen_version >= 0 && v != c->seen_version);
+  c->seen_version = v;
+  return c->others_write;
+}
+
 /* 1 if a read transaction was begun; 0: the lookup runs on its own. */
-static int begin_read(lacuna_cache *c) {
-  if (c->iterating || !sqlite3_get_autocommit(c->db)) return 0;
+static int begin_read(lacuna_cache *c, double now) {
+  if (c->iterating || !sqlite3_get_autocommit(c->db) || others_writing(c, now)) return 0;
   int rc = sqlite3_step(c->begin);
   sqlite3_reset(c->begin);
   if (rc != SQLITE_DONE) return 0;
   c->reading = 1;
-  c->read_since = monotonic_seconds();
+  c->read_since = now;
   return 1;
 }
 
@@ -270,11 +293,12 @@ static void close_db(lacuna_cache *c) {
   end_read(c);
   sqlite3_finalize(c->begin);
   sqlite3_finalize(c->commit);
+  sqlite3_finalize(c->data_version);
   sqlite3_finalize(c->get);
   sqlite3_finalize(c->has);
   sqlite3_finalize(c->put);
   sqlite3_finalize(c->each);
-  c->get = c->has = c->put = c->each = c->begin = c->commit = NULL;
+  c->get = c->has = c->put = c->each = c->begin = c->commit = c->data_version = NULL;
   sqlite3_close(c->db); /* the last connection checkpoints and removes the WAL */
   c->db = NULL;
 }
@@ -344,9 +368,10 @@ static int step_key(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
 /* Looks key (64 hex digits, checked by the caller) up with st (see above):
  * 1 row, 0 none, -1 error. The caller reads the row and resets st. */
 static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
-  if (c->reading && monotonic_seconds() - c->read_since > READ_SNAPSHOT_MAX_S) end_read(c);
+  double now = monotonic_seconds();
+  if (c->reading && now - c->read_since > READ_SNAPSHOT_MAX_S) end_read(c);
   int older = c->reading;
-  if (!c->reading) begin_read(c);
+  if (!c->reading) begin_read(c, now);
   int r = step_key(c, st, key);
   if (r == 1) return 1;
   sqlite3_reset(st);
