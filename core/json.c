@@ -24,14 +24,39 @@
 #include <string.h>
 
 #include "areas.h"
+#include "json_arena.h"
 #include "utf8.h"
 
-#define TREE_MT "lacuna.JsonTree"
 #define BUF_MT "lacuna.JsonBuffer"
 
 /* ------------------------------------------------------------ decoding */
 
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* Eight bytes at a time (SWAR): nonzero when some byte of w is zero / below
+ * 0x20. Exact about whether one is, not which. */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+static uint64_t has_zero(uint64_t w) { return (w - ONES) & ~w & HIGHS; }
+static uint64_t has_control(uint64_t w) { return (w - ONES * 0x20) & ~w & HIGHS; }
+
+/* The first index from i on of a byte that ends a run of plain string text:
+ * '"', '\\' or a control character (or n). String content is most of a
+ * record's bytes, so the scans over it skip eight plain bytes at a time. */
+static size_t plain_run_end(const char *s, size_t i, size_t n) {
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (has_zero(w ^ (ONES * '"')) | has_zero(w ^ (ONES * '\\')) | has_control(w)) break;
+    i += 8;
+  }
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\' || c < 0x20) break;
+    i++;
+  }
+  return i;
+}
 
 /* Length of the JSON number at s[i..n), or 0 if it breaks the grammar
  * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? or runs on into more number
@@ -100,6 +125,7 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth, int *open_a
     if (c == '"') {
       size_t quote = i;
       for (i++;; i++) {
+        i = plain_run_end(s, i, n);
         if (i >= n) {
           *open_at_end = 1;
           *open_string = quote;
@@ -152,27 +178,13 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth, int *open_a
   return 1;
 }
 
-/* Holder of a cJSON tree, so that an error while building Lua values
- * (out of memory) still frees it. */
-typedef struct Tree {
-  cJSON *root;
-} Tree;
-
-static int tree_gc(lua_State *L) {
-  Tree *t = (Tree *)luaL_checkudata(L, 1, TREE_MT);
-  if (t->root) {
-    cJSON_Delete(t->root);
-    t->root = NULL;
-  }
-  return 0;
-}
-
 /* The conversion state: the source, the token cursor, the stack slots of
- * the two marker metatables. */
+ * the two marker metatables, the tree. */
 typedef struct Dec {
   const char *s;
   size_t n, cur;
   int array_mt, object_mt;
+  const cJSON *root;
 } Dec;
 
 /* Moves the cursor to the start of the next string or number token. */
@@ -199,7 +211,7 @@ static unsigned hex4(const char *p) {
 static void push_string_token(lua_State *L, Dec *d) {
   size_t i = next_token(d) + 1, start = i;
   int escaped = 0;
-  while (i < d->n && d->s[i] != '"') {
+  while ((i = plain_run_end(d->s, i, d->n)) < d->n && d->s[i] != '"') {
     if (d->s[i] == '\\') {
       escaped = 1;
       i++;
@@ -360,6 +372,13 @@ static void syntax_error(const char *s, size_t n, size_t pos, int open_at_end, s
  * API works even where json was never opened. */
 static void push_marker(lua_State *L, const char *name) { luaL_newmetatable(L, name); }
 
+/* build_values(dec, array_mt, object_mt) -> the value of dec's tree. */
+static int build_values(lua_State *L) {
+  Dec *d = (Dec *)lua_touserdata(L, 1);
+  push_node(L, d, d->root);
+  return 1;
+}
+
 int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen) {
   size_t bad, start = 0, open_string;
   int open_at_end;
@@ -377,32 +396,20 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
 
-  int base = lua_gettop(L);
-  luaL_checkstack(L, 8, "json: stack overflow");
-  push_marker(L, LACUNA_JSON_ARRAY_MT);
-  push_marker(L, LACUNA_JSON_OBJECT_MT);
-  Tree *t = (Tree *)lua_newuserdatauv(L, sizeof(Tree), 0);
-  t->root = NULL;
-  if (luaL_newmetatable(L, TREE_MT)) {
-    lua_pushcfunction(L, tree_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-
   const char *end = NULL;
-  t->root = cJSON_ParseWithLengthOpts(s + start, n - start, &end, 0);
-  if (!t->root) {
+  lacuna_json_arena_mark mark = lacuna_json_arena_begin();
+  cJSON *root = cJSON_ParseWithLengthOpts(s + start, n - start, &end, 0);
+  lacuna_json_arena_end_parse();
+  if (!root) {
+    lacuna_json_arena_release(mark);
     size_t pos = end ? (size_t)(end - s) : start;
-    lua_settop(L, base);
     syntax_error(s, n, pos, open_at_end, open_string, err, errlen);
     return 0;
   }
   i = (size_t)(end - s);
   while (i < n && is_space(s[i])) i++;
   if (i < n) {
-    cJSON_Delete(t->root);
-    t->root = NULL;
-    lua_settop(L, base);
+    lacuna_json_arena_release(mark);
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c < 0x7F)
       snprintf(err, errlen, "byte %zu: unexpected '%c' after the JSON value", i + 1, c);
@@ -411,12 +418,17 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
 
-  Dec d = {s, n, start, base + 1, base + 2};
-  push_node(L, &d, t->root);
-  cJSON_Delete(t->root);
-  t->root = NULL;
-  lua_replace(L, base + 1);
-  lua_settop(L, base + 1);
+  /* Building the Lua values can raise (out of memory) and can run a __gc
+   * that decodes too: a protected call gives the arena back either way. */
+  Dec d = {s, n, start, 2, 3, root};
+  luaL_checkstack(L, 8, "json: stack overflow");
+  lua_pushcfunction(L, build_values);
+  lua_pushlightuserdata(L, &d);
+  push_marker(L, LACUNA_JSON_ARRAY_MT);
+  push_marker(L, LACUNA_JSON_OBJECT_MT);
+  int status = lua_pcall(L, 3, 1, 0);
+  lacuna_json_arena_release(mark);
+  if (status != LUA_OK) lua_error(L);
   return 1;
 }
 
