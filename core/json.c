@@ -580,6 +580,15 @@ static void put_string(Enc *e, const char *s, size_t n) {
   out_char(e, '"');
   size_t run = 0, i = 0;
   while (i < n) {
+    if (i + 8 <= n) { /* eight bytes of plain text at a time */
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (!(has_zero(w ^ (ONES * '"')) | has_zero(w ^ (ONES * '\\')) | has_control(w) |
+            has_zero(w ^ (ONES * 0xE2)))) {
+        i += 8;
+        continue;
+      }
+    }
     unsigned char c = (unsigned char)s[i];
     if (!needs_escape(c)) {
       i++;
