@@ -37,6 +37,7 @@ local caller = require("lacuna.core").caller
 local raise, entry = caller.error, caller.entry
 
 local M = {}
+local type = type
 
 local methods = core.methods
 -- The raw getter is kept: ex:message(i) with an integer still reads message i.
