@@ -205,35 +205,25 @@ static unsigned hex4(const char *p) {
   return v;
 }
 
-/* Pushes the string token at the cursor. Escape-free strings are their
- * source bytes; others are unescaped here (cJSON has already rejected bad
- * escapes and lone surrogates). The output is never longer than the source. */
-static void push_string_token(lua_State *L, Dec *d) {
-  size_t i = next_token(d) + 1, start = i;
-  int escaped = 0;
-  while ((i = plain_run_end(d->s, i, d->n)) < d->n && d->s[i] != '"') {
-    if (d->s[i] == '\\') {
-      escaped = 1;
-      i++;
-    }
-    i++;
-  }
-  if (i > d->n) i = d->n;
-  d->cur = i + 1;
+/* Pushes the JSON string whose text (between the quotes) is s[start..end),
+ * unescaped when escaped is set (its escapes already checked: cJSON or the
+ * direct pass rejects bad ones and lone surrogates). The output is never
+ * longer than the source. */
+static void push_string_source(lua_State *L, const char *s, size_t start, size_t end, int escaped) {
   if (!escaped) {
-    lua_pushlstring(L, d->s + start, i - start);
+    lua_pushlstring(L, s + start, end - start);
     return;
   }
   luaL_Buffer b;
-  char *o = luaL_buffinitsize(L, &b, i - start);
+  char *o = luaL_buffinitsize(L, &b, end - start);
   size_t k = 0;
-  for (size_t p = start; p < i; p++) {
-    char c = d->s[p];
+  for (size_t p = start; p < end; p++) {
+    char c = s[p];
     if (c != '\\') {
       o[k++] = c;
       continue;
     }
-    c = d->s[++p];
+    c = s[++p];
     switch (c) {
       case 'b': o[k++] = '\b'; break;
       case 'f': o[k++] = '\f'; break;
@@ -241,11 +231,11 @@ static void push_string_token(lua_State *L, Dec *d) {
       case 'r': o[k++] = '\r'; break;
       case 't': o[k++] = '\t'; break;
       case 'u': {
-        if (p + 4 >= i) break;
-        unsigned cp = hex4(d->s + p + 1);
+        if (p + 4 >= end) break;
+        unsigned cp = hex4(s + p + 1);
         p += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 < i && d->s[p + 1] == '\\' && d->s[p + 2] == 'u') {
-          unsigned lo = hex4(d->s + p + 3);
+        if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 < end && s[p + 1] == '\\' && s[p + 2] == 'u') {
+          unsigned lo = hex4(s + p + 3);
           if (lo >= 0xDC00 && lo <= 0xDFFF) {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             p += 6;
@@ -262,6 +252,42 @@ static void push_string_token(lua_State *L, Dec *d) {
   luaL_pushresultsize(&b, k);
 }
 
+/* Pushes the string token at the cursor. */
+static void push_string_token(lua_State *L, Dec *d) {
+  size_t i = next_token(d) + 1, start = i;
+  int escaped = 0;
+  while ((i = plain_run_end(d->s, i, d->n)) < d->n && d->s[i] != '"') {
+    if (d->s[i] == '\\') {
+      escaped = 1;
+      i++;
+    }
+    i++;
+  }
+  if (i > d->n) i = d->n;
+  d->cur = i + 1;
+  push_string_source(L, d->s, start, i, escaped);
+}
+
+/* Pushes the number whose text is s[i..i+len) as Lua reads it (int64 stays
+ * an integer); 0 and nothing pushed when Lua cannot read it. */
+static int push_number_source(lua_State *L, const char *s, size_t i, size_t len) {
+  char buf[64];
+  if (len > 0 && len < sizeof buf) {
+    memcpy(buf, s + i, len);
+    buf[len] = '\0';
+    return lua_stringtonumber(L, buf) != 0;
+  }
+  if (len > 0) { /* a very long token: NUL-terminate it as a Lua string */
+    lua_pushlstring(L, s + i, len);
+    if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
 static void push_number_token(lua_State *L, Dec *d, double fallback) {
   size_t i = next_token(d), len = 0;
   while (i + len < d->n) {
@@ -270,20 +296,7 @@ static void push_number_token(lua_State *L, Dec *d, double fallback) {
     len++;
   }
   d->cur = i + len;
-  char buf[64];
-  if (len > 0 && len < sizeof buf) {
-    memcpy(buf, d->s + i, len);
-    buf[len] = '\0';
-    if (lua_stringtonumber(L, buf) != 0) return;
-  } else if (len > 0) { /* a very long token: NUL-terminate it as a Lua string */
-    lua_pushlstring(L, d->s + i, len);
-    if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
-      lua_remove(L, -2);
-      return;
-    }
-    lua_pop(L, 1);
-  }
-  lua_pushnumber(L, (lua_Number)fallback);
+  if (!push_number_source(L, d->s, i, len)) lua_pushnumber(L, (lua_Number)fallback);
 }
 
 static void push_node(lua_State *L, Dec *d, const cJSON *node) {
@@ -379,6 +392,206 @@ static int build_values(lua_State *L) {
   return 1;
 }
 
+/* ------------------------------------------------------------ direct pass */
+/* The common case in one pass: plain valid JSON straight into Lua values.
+ * The cJSON path reads every byte four times (pre-pass, cJSON's parse, the
+ * token cursor, besides the UTF-8 check) and builds a tree it then throws
+ * away; with its nodes in the arena, cJSON's parse was still the largest
+ * function of a JSONL run and the passes around it a quarter of it. This pass
+ * is strict and gives up on anything it is not sure of (any error, \u0000, a
+ * lone surrogate, a number Lua cannot read, a container too big for the Lua
+ * stack): the cJSON path then decides, so every error and every value the
+ * decoder gives are still the cJSON path's (tests/fuzz/fuzz_json.c decodes
+ * each input both ways and compares). Tables are created with the sizes and
+ * filled in the order the cJSON path uses. */
+
+int lacuna_json_direct = 1;
+
+typedef struct Direct {
+  const char *s;
+  size_t n, i;
+  int depth, max_depth;
+  int array_mt, object_mt; /* absolute stack slots of the marker metatables */
+} Direct;
+
+static int direct_value(lua_State *L, Direct *p);
+
+static void direct_space(Direct *p) {
+  while (p->i < p->n && is_space(p->s[p->i])) p->i++;
+}
+
+static int hex4_ok(const char *s) {
+  for (int k = 0; k < 4; k++)
+    if (!is_hex(s[k])) return 0;
+  return 1;
+}
+
+/* The string whose opening quote is at p->i. */
+static int direct_string(lua_State *L, Direct *p) {
+  const char *s = p->s;
+  size_t n = p->n, start = p->i + 1, i = start;
+  int escaped = 0;
+  for (;;) {
+    i = plain_run_end(s, i, n);
+    if (i >= n) return 0;
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"') break;
+    if (c < 0x20 || i + 1 >= n) return 0;
+    escaped = 1;
+    switch (s[i + 1]) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't': i += 2; break;
+      case 'u': {
+        if (n - i < 6 || !hex4_ok(s + i + 2)) return 0;
+        unsigned cp = hex4(s + i + 2);
+        if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return 0;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (n - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' || !hex4_ok(s + i + 8)) return 0;
+          unsigned lo = hex4(s + i + 8);
+          if (lo < 0xDC00 || lo > 0xDFFF) return 0;
+          i += 12;
+        } else {
+          i += 6;
+        }
+        break;
+      }
+      default: return 0;
+    }
+  }
+  p->i = i + 1;
+  push_string_source(L, s, start, i, escaped);
+  return 1;
+}
+
+static int direct_literal(Direct *p, const char *word, size_t len) {
+  if (p->n - p->i < len || memcmp(p->s + p->i, word, len) != 0) return 0;
+  p->i += len;
+  return 1;
+}
+
+/* After an element: 1 at the closing bracket (consumed), 2 at a comma
+ * (consumed, and the space after it), 0 otherwise. */
+static int direct_next(Direct *p, char close) {
+  direct_space(p);
+  if (p->i >= p->n) return 0;
+  char c = p->s[p->i++];
+  if (c == close) return 1;
+  if (c != ',') return 0;
+  direct_space(p);
+  return 2;
+}
+
+/* The container's table from the count values (arrays) or key/value pairs
+ * (objects) above base, which it replaces. */
+static void direct_table(lua_State *L, int base, int count, int is_object, int mt) {
+  if (is_object) {
+    lua_createtable(L, 0, count);
+    for (int k = 0; k < count; k++) {
+      lua_pushvalue(L, base + 1 + 2 * k);
+      lua_pushvalue(L, base + 2 + 2 * k);
+      lua_rawset(L, -3); /* duplicate keys: the last one wins */
+    }
+  } else {
+    lua_createtable(L, count, 0);
+    for (int k = 1; k <= count; k++) {
+      lua_pushvalue(L, base + k);
+      lua_rawseti(L, -2, k);
+    }
+  }
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, -2);
+  if (count > 0) {
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+  }
+}
+
+static int direct_container(lua_State *L, Direct *p, int is_object) {
+  char close = is_object ? '}' : ']';
+  if (++p->depth > p->max_depth) return 0;
+  p->i++;
+  int base = lua_gettop(L), count = 0;
+  direct_space(p);
+  if (p->i < p->n && p->s[p->i] == close) {
+    p->i++;
+  } else {
+    for (;;) {
+      if (!lua_checkstack(L, 6)) return 0; /* (a container the Lua stack cannot hold) */
+      if (is_object) {
+        if (p->i >= p->n || p->s[p->i] != '"' || !direct_string(L, p)) return 0;
+        direct_space(p);
+        if (p->i >= p->n || p->s[p->i] != ':') return 0;
+        p->i++;
+        direct_space(p);
+      }
+      if (!direct_value(L, p)) return 0;
+      count++;
+      int next = direct_next(p, close);
+      if (next == 1) break;
+      if (next == 0) return 0;
+    }
+  }
+  direct_table(L, base, count, is_object, is_object ? p->object_mt : p->array_mt);
+  p->depth--;
+  return 1;
+}
+
+static int direct_value(lua_State *L, Direct *p) {
+  if (p->i >= p->n) return 0;
+  char c = p->s[p->i];
+  switch (c) {
+    case '{': return direct_container(L, p, 1);
+    case '[': return direct_container(L, p, 0);
+    case '"': return direct_string(L, p);
+    case 't':
+      if (!direct_literal(p, "true", 4)) return 0;
+      lua_pushboolean(L, 1);
+      return 1;
+    case 'f':
+      if (!direct_literal(p, "false", 5)) return 0;
+      lua_pushboolean(L, 0);
+      return 1;
+    case 'n':
+      if (!direct_literal(p, "null", 4)) return 0;
+      lua_pushlightuserdata(L, NULL);
+      return 1;
+    default: {
+      if (c != '-' && !is_digit(c)) return 0;
+      size_t len = number_len(p->s, p->i, p->n);
+      if (len == 0 || !push_number_source(L, p->s, p->i, len)) return 0;
+      p->i += len;
+      return 1;
+    }
+  }
+}
+
+/* Pushes the value of s[start..n) (valid UTF-8) and returns 1, or returns 0
+ * with the stack as it was. */
+static int decode_direct(lua_State *L, const char *s, size_t start, size_t n, int max_depth) {
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 8)) return 0;
+  push_marker(L, LACUNA_JSON_ARRAY_MT);
+  push_marker(L, LACUNA_JSON_OBJECT_MT);
+  Direct p = {s, n, start, 0, max_depth, top + 1, top + 2};
+  direct_space(&p);
+  if (direct_value(L, &p)) {
+    direct_space(&p);
+    if (p.i == n) {
+      lua_replace(L, top + 1);
+      lua_settop(L, top + 1);
+      return 1;
+    }
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
 int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen) {
   size_t bad, start = 0, open_string;
   int open_at_end;
@@ -388,6 +601,7 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
   if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) start = 3; /* a byte order mark, as cJSON would skip it */
+  if (lacuna_json_direct && decode_direct(L, s, start, n, max_depth)) return 1;
   if (!prescan(s, start, n, max_depth, &open_at_end, &open_string, err, errlen)) return 0;
   size_t i = start;
   while (i < n && is_space(s[i])) i++;
