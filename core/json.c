@@ -214,16 +214,29 @@ static void push_string_source(lua_State *L, const char *s, size_t start, size_t
     lua_pushlstring(L, s + start, end - start);
     return;
   }
-  luaL_Buffer b;
-  char *o = luaL_buffinitsize(L, &b, end - start);
+  /* Unescaped into a scratch buffer kept between calls (a luaL_Buffer this
+   * big would allocate a box per string); pushing copies it before any GC
+   * step could run a decode of its own. */
+  static char *scratch;
+  static size_t scratch_cap;
+  size_t need = end - start;
+  if (need > scratch_cap) {
+    size_t cap = need < 4096 ? 4096 : need;
+    char *grown = (char *)realloc(scratch, cap);
+    if (!grown) luaL_error(L, "not enough memory");
+    scratch = grown;
+    scratch_cap = cap;
+  }
+  char *o = scratch;
   size_t k = 0;
   for (size_t p = start; p < end; p++) {
-    char c = s[p];
-    if (c != '\\') {
-      o[k++] = c;
-      continue;
-    }
-    c = s[++p];
+    const char *bs = (const char *)memchr(s + p, '\\', end - p);
+    size_t run = (bs ? (size_t)(bs - s) : end) - p;
+    memcpy(o + k, s + p, run);
+    k += run;
+    p += run;
+    if (p >= end) break;
+    char c = s[++p];
     switch (c) {
       case 'b': o[k++] = '\b'; break;
       case 'f': o[k++] = '\f'; break;
@@ -249,7 +262,12 @@ static void push_string_source(lua_State *L, const char *s, size_t start, size_t
       default: o[k++] = c; break; /* \" \\ \/ */
     }
   }
-  luaL_pushresultsize(&b, k);
+  lua_pushlstring(L, o, k);
+  if (scratch_cap > ((size_t)1 << 20)) { /* one huge string does not pin its copy */
+    free(scratch);
+    scratch = NULL;
+    scratch_cap = 0;
+  }
 }
 
 /* Pushes the string token at the cursor. */
