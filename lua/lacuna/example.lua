@@ -127,13 +127,9 @@ end)
 
 -- ex:message(role, text_or_parts [, train]) adds a message with any role;
 -- ex:message(i) returns message i as a table (see core.example).
-local add_message = methods.add_message
-methods.message = entry(function(self, role, body, train)
-  -- (the common case, a role and a text, straight to C: once per turn of every record)
-  if type(body) == "string" and type(role) == "string" and (train == nil or type(train) == "boolean") then
-    add_message(self, role, body, train)
-    return self
-  end
+-- (A role and a text, the common case, are added by the C entry itself:
+-- core.message_entry; this function has the rest.)
+methods.message = core.message_entry(function(self, role, body, train)
   if math.type(role) == "integer" then return raw_message(self, role) end
   if type(role) ~= "string" then
     raise("message: role must be a string (or an index to read a message), got " .. type(role))
