@@ -82,11 +82,58 @@ static int fits(build *b, const char *s, size_t k, size_t budget, size_t *t) {
   return *t <= budget;
 }
 
+/* The next word, ending at z, is many tokens long (a formula, a URL, CJK
+ * without spaces): cut inside it at the longest code point prefix that fits. */
+static int cut_word(build *b, const char *s, size_t z, size_t budget, size_t *len, size_t *tokens) {
+  size_t a = *len;
+  while (a < z && (s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\r')) a++;
+  for (size_t l = lacuna_next_char(s, z, a), h = z; l < h;) {
+    size_t mid = l + (h - l + 1) / 2, t;
+    while (mid < h && ((unsigned char)s[mid] & 0xC0) == 0x80) mid++;
+    if (count(b, s, mid, &t) < 0) return -1;
+    if (t <= budget) {
+      l = mid;
+      *len = mid;
+      *tokens = t;
+    } else {
+      h = mid - 1;
+      while (h > l && ((unsigned char)s[h] & 0xC0) == 0x80) h--;
+    }
+  }
+  return 0;
+}
+
+/* Approximate counter: the word ends in order, each prefix counted in one
+ * pass (lacuna_approx_prefix), up to the first that does not fit. Counts
+ * only grow with the prefix, so this is the prefix the bisection below finds. */
+static void fit_words_approx(const char *s, size_t n, size_t budget, size_t *len, size_t *tokens,
+                             size_t *next_end) {
+  lacuna_approx_scan a;
+  lacuna_approx_scan_init(&a, s, n);
+  *next_end = 0;
+  size_t ws, we;
+  for (size_t pos = 0; lacuna_next_word(s, n, pos, &ws, &we); pos = we) {
+    size_t t = lacuna_approx_prefix(&a, we);
+    if (t > budget) {
+      *next_end = we;
+      return;
+    }
+    *len = we, *tokens = t;
+  }
+}
+
 /* The longest word-boundary prefix of s[0..n) (full_tokens in all) with at
  * most budget tokens. */
 static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t budget, size_t *len,
                 size_t *tokens) {
-  size_t ne = 0, ws, we;
+  size_t ne = 0, ws, we, z;
+  *len = 0;
+  *tokens = 0;
+  if (!b->c->tok) {
+    fit_words_approx(s, n, budget, len, tokens, &z);
+    if (z == 0 || budget - *tokens <= 4) return 0;
+    return cut_word(b, s, z, budget, len, tokens);
+  }
   for (size_t pos = 0; lacuna_next_word(s, n, pos, &ws, &we); pos = we) {
     if (ne == b->capends) {
       size_t cap = b->capends ? b->capends * 2 : 256;
@@ -101,8 +148,6 @@ static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t bu
    * tokens per word, gallop to bracket it, then bisect (counts grow with the
    * prefix, so this finds what a plain bisection finds, in fewer counts). */
   size_t lo = 0, hi = ne, t;
-  *len = 0;
-  *tokens = 0;
   if (ne == 0) return 0;
   size_t guess = full_tokens ? (size_t)((double)ne * (double)budget / (double)full_tokens) : ne;
   guess = guess < 1 ? 1 : guess > ne ? ne : guess;
@@ -141,24 +186,7 @@ static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t bu
     }
   }
   if (lo == ne || budget - *tokens <= 4) return 0;
-  /* The next word is many tokens long (a formula, a URL, CJK without
-   * spaces): cut inside it at the longest code point prefix that fits. */
-  size_t a = *len, z = b->ends[lo];
-  while (a < z && (s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\r')) a++;
-  for (size_t l = lacuna_next_char(s, z, a), h = z; l < h;) {
-    size_t mid = l + (h - l + 1) / 2, t;
-    while (mid < h && ((unsigned char)s[mid] & 0xC0) == 0x80) mid++;
-    if (count(b, s, mid, &t) < 0) return -1;
-    if (t <= budget) {
-      l = mid;
-      *len = mid;
-      *tokens = t;
-    } else {
-      h = mid - 1;
-      while (h > l && ((unsigned char)s[h] & 0xC0) == 0x80) h--;
-    }
-  }
-  return 0;
+  return cut_word(b, s, b->ends[lo], budget, len, tokens);
 }
 
 /* Chooses the fillers for a haystack of about goal tokens: whole segments,
@@ -212,9 +240,14 @@ static int place(build *b, size_t j, double pos, spot *out) {
       size_t n = filler_len(b, k), best_b = 0, ss, se;
       double best = fabs(pos - (double)start);
       if (fabs((double)end - pos) < best) best = fabs((double)end - pos), best_b = n;
+      lacuna_approx_scan a; /* approximate counter: the prefixes in one pass */
+      lacuna_approx_scan_init(&a, s, n);
       for (size_t at = 0; lacuna_next_sentence(s, n, at, &ss, &se) && se < n; at = se) {
         size_t pt;
-        if (count(b, s, se, &pt) < 0) return -1;
+        if (!b->c->tok)
+          pt = lacuna_approx_prefix(&a, se);
+        else if (count(b, s, se, &pt) < 0)
+          return -1;
         double d = fabs((double)(start + pt) - pos);
         if (d < best) best = d, best_b = se;
         if ((double)(start + pt) > pos) break;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rng.h"
+#include "tokenizer/approx.h"
 #include "tokenizer/tokenizer.h"
 
 /* ---- boundaries (sentence.c) ---- */

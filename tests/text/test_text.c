@@ -208,6 +208,53 @@ static void test_reservoir(void) {
   lacuna_pool_free(&a);
 }
 
+/* Prefix counts in one pass equal counting each prefix on its own, for
+ * texts of every kind of run (letters, digits, spaces, newlines, punctuation,
+ * CJK, kana, other UTF-8, cut and broken sequences), at every byte. */
+static void test_approx_prefix(void) {
+  static const char *const PARTS[] = {"a",
+                                      "Word",
+                                      "xylophonesque",
+                                      "7",
+                                      "12345",
+                                      " ",
+                                      "   ",
+                                      "\n",
+                                      "\n\n",
+                                      ",",
+                                      ".",
+                                      "\t",
+                                      "\xe4\xbd\xa0",     /* 你 */
+                                      "\xe3\x81\x82",     /* あ */
+                                      "\xc3\xa9",         /* é */
+                                      "\xf0\x9f\x98\x80", /* an emoji */
+                                      "\xe2\x80\x94",     /* an em dash */
+                                      "\xe4\xbd",         /* cut */
+                                      "\x80",             /* stray */
+                                      "\x7f"};
+  lacuna_rng g;
+  lacuna_rng_seed(&g, 11, 0);
+  char s[512];
+  int same = 1;
+  for (int round = 0; round < 300; round++) {
+    size_t n = 0;
+    while (n < sizeof s - 8) {
+      const char *part = PARTS[lacuna_rng_below(&g, sizeof PARTS / sizeof *PARTS)];
+      size_t len = strlen(part);
+      memcpy(s + n, part, len);
+      n += len;
+      if (lacuna_rng_below(&g, 40) == 0) break;
+    }
+    lacuna_approx_scan a;
+    lacuna_approx_scan_init(&a, s, n);
+    /* every byte in some rounds, random increasing steps in the others */
+    for (size_t p = 0; p <= n; p += round % 2 ? 1 + lacuna_rng_below(&g, 9) : 1)
+      same &= lacuna_approx_prefix(&a, p) == lacuna_tokens_approx(s, p);
+    same &= lacuna_approx_prefix(&a, n + 5) == lacuna_tokens_approx(s, n);
+  }
+  CHECK(same);
+}
+
 static void test_draw(void) {
   lacuna_rng g, h;
   lacuna_rng_seed(&g, 5, 0);
@@ -404,6 +451,7 @@ int main(void) {
   test_words();
   test_segment(tok);
   test_reservoir();
+  test_approx_prefix();
   test_draw();
   test_context(tok);
   test_scratch_reuse();
