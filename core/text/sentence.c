@@ -138,6 +138,10 @@ int lacuna_next_sentence(const char *text, size_t n, size_t pos, size_t *start, 
       i = j;
       continue;
     }
+    if (c < 0x80 && c != '.' && c != '!' && c != '?') { /* most bytes: ASCII that ends nothing */
+      i++;
+      continue;
+    }
     uint32_t cp = decode(s, n, i, &len);
     if (is_cjk_terminator(cp) || is_terminator(cp)) {
       int cjk = 0, single_period = cp == '.';
