@@ -34,6 +34,7 @@ typedef struct {
   size_t *fill, nfill, capfill; /* drawn slots, in order */
   size_t m;                     /* fillers used */
   size_t last_len, last_tokens; /* the used prefix of filler m - 1 */
+  size_t hay, bytes;            /* tokens (joins included) and bytes of the m fillers */
   size_t sep_t;
   spot *spots;
   size_t *ends, capends; /* word ends, for trim */
@@ -193,8 +194,10 @@ static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t bu
  * the last one trimmed to what is left of the goal. */
 static int plan_fillers(build *b, long long goal) {
   b->m = 0;
+  b->hay = b->bytes = 0;
   if (goal <= 0) return 0;
   long long sum = 0;
+  size_t bytes = 0;
   for (size_t k = 0;; k++) {
     if (k == b->nfill && draw_one(b) < 0) return -1;
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
@@ -208,6 +211,7 @@ static int plan_fillers(build *b, long long goal) {
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
       sum += join + (long long)r->tokens;
+      bytes += r->len;
       continue;
     }
     long long budget = goal - sum - join;
@@ -222,9 +226,15 @@ static int plan_fillers(build *b, long long goal) {
       b->m = k + 1;
       b->last_len = len;
       b->last_tokens = t;
-    } else if ((b->m = k) > 0) {
-      b->last_len = b->p->seg[b->fill[k - 1]].len;
-      b->last_tokens = b->p->seg[b->fill[k - 1]].tokens;
+      b->hay = (size_t)(sum + join) + t;
+      b->bytes = bytes + len;
+    } else {
+      if ((b->m = k) > 0) {
+        b->last_len = b->p->seg[b->fill[k - 1]].len;
+        b->last_tokens = b->p->seg[b->fill[k - 1]].tokens;
+      }
+      b->hay = (size_t)sum;
+      b->bytes = bytes;
     }
     return 0;
   }
@@ -326,12 +336,36 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
   int exact = b->c->tok != NULL;
   o->len = 0;
   /* at most m + 2 nn pieces: fillers, needles, and a filler split by each needle */
-  size_t need = (b->m + 2 * nn) * opts->sep_len;
-  for (size_t k = 0; k < b->m; k++) need += filler_len(b, k);
+  size_t need = (b->m + 2 * nn) * opts->sep_len + b->bytes;
   for (size_t j = 0; j < nn; j++) need += nd[j].len;
   if (reserve(o, need) < 0) return fail(b, "out of memory");
   size_t q = 0;
   for (size_t k = 0; k <= b->m; k++) {
+    /* Whole fillers up to the next spot or the last filler (most of them):
+     * copied in a tight loop, their counts from the pool. */
+    size_t stop = q < nn && b->spots[q].k < b->m ? b->spots[q].k : b->m ? b->m - 1 : 0;
+    if (k < stop) {
+      const lacuna_segment_rec *seg = b->p->seg;
+      const char *arena = b->p->arena;
+      char *dst = o->text + o->len;
+      size_t tokens = e.tokens;
+      for (; k < stop; k++) {
+        const lacuna_segment_rec *r = &seg[b->fill[k]];
+        if (r->len == 0) continue;
+        if (e.npieces++) {
+          if (opts->sep_len == 1)
+            *dst++ = *opts->sep;
+          else
+            memcpy(dst, opts->sep, opts->sep_len), dst += opts->sep_len;
+          tokens += b->sep_t;
+        }
+        memcpy(dst, arena + r->off, r->len);
+        dst += r->len;
+        tokens += r->tokens;
+      }
+      o->len = (size_t)(dst - o->text);
+      e.tokens = tokens;
+    }
     const char *s = k < b->m ? filler_text(b, k) : NULL;
     size_t n = k < b->m ? filler_len(b, k) : 0, from = 0;
     for (; q < nn && b->spots[q].k == k; q++) {
@@ -408,10 +442,8 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
   long long target = (long long)opts->target, aim = target - 4, short_goal = LLONG_MIN, long_goal = LLONG_MAX;
   for (int round = 0;; round++) {
     if (plan_fillers(&b, goal) < 0) goto done;
-    size_t hay = 0;
-    for (size_t k = 0; k < b.m; k++) hay += filler_tokens(&b, k) + (k ? b.sep_t : 0);
     for (size_t j = 0; j < nn; j++)
-      if (place(&b, j, nd[j].depth * (double)hay, &b.spots[j]) < 0) goto done;
+      if (place(&b, j, nd[j].depth * (double)b.hay, &b.spots[j]) < 0) goto done;
     qsort(b.spots, nn, sizeof *b.spots, spot_cmp);
     if (render(&b, nd, nn, ntok, opts, o) < 0) goto done;
     long long total = (long long)o->tokens;
