@@ -22,9 +22,12 @@
 #define SLACK 16
 
 typedef struct {
-  size_t k, b; /* before byte b of filler k (k == m: after the last filler) */
-  size_t j;    /* needle index */
+  size_t k, b;   /* before byte b of filler k (k == m: after the last filler) */
+  size_t j;      /* needle index */
+  size_t before; /* approximate counter: tokens of filler k's bytes before b */
 } spot;
+
+#define FEW_NEEDLES 8 /* their scratch arrays live on the stack */
 
 typedef struct {
   lacuna_pool *p;
@@ -247,7 +250,7 @@ static int place(build *b, size_t j, double pos, spot *out) {
     size_t t = filler_tokens(b, k), end = start + t;
     if (pos < (double)end || k + 1 == b->m) {
       const char *s = filler_text(b, k);
-      size_t n = filler_len(b, k), best_b = 0, ss, se;
+      size_t n = filler_len(b, k), best_b = 0, best_t = 0, ss, se;
       double best = fabs(pos - (double)start);
       if (fabs((double)end - pos) < best) best = fabs((double)end - pos), best_b = n;
       lacuna_approx_scan a; /* approximate counter: the prefixes in one pass */
@@ -259,15 +262,15 @@ static int place(build *b, size_t j, double pos, spot *out) {
         else if (count(b, s, se, &pt) < 0)
           return -1;
         double d = fabs((double)(start + pt) - pos);
-        if (d < best) best = d, best_b = se;
+        if (d < best) best = d, best_b = se, best_t = pt;
         if ((double)(start + pt) > pos) break;
       }
-      *out = best_b == n ? (spot){k + 1, 0, j} : (spot){k, best_b, j};
+      *out = best_b == n ? (spot){k + 1, 0, j, 0} : (spot){k, best_b, j, best_t};
       return 0;
     }
     start = end + b->sep_t;
   }
-  *out = (spot){b->m, 0, j};
+  *out = (spot){b->m, 0, j, 0};
   return 0;
 }
 
@@ -371,7 +374,10 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
     for (; q < nn && b->spots[q].k == k; q++) {
       size_t cut = b->spots[q].b, pt = 0;
       if (cut > from) {
-        if (!exact && count(b, s + from, cut - from, &pt) < 0) return -1;
+        if (!exact && from == 0)
+          pt = b->spots[q].before; /* counted when the spot was chosen */
+        else if (!exact && count(b, s + from, cut - from, &pt) < 0)
+          return -1;
         emit(b, o, &e, opts, s + from, cut - from, pt, NULL);
         from = skip_space(s, n, cut);
       }
@@ -420,12 +426,16 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
              .capfill = p->scratch.capfill,
              .ends = p->scratch.ends,
              .capends = p->scratch.capends};
-  size_t *ntok = NULL;
+  size_t ntok_few[FEW_NEEDLES], *ntok = ntok_few;
+  spot spots_few[FEW_NEEDLES];
   int rc = -1;
   if (lacuna_draw_init_scratch(&b.draw, &p->scratch, opts->exclude, opts->nexclude) < 0)
     return fail(&b, "out of memory");
-  ntok = malloc((nn ? nn : 1) * sizeof *ntok);
-  b.spots = malloc((nn ? nn : 1) * sizeof *b.spots);
+  b.spots = spots_few;
+  if (nn > FEW_NEEDLES) {
+    ntok = malloc(nn * sizeof *ntok);
+    b.spots = malloc(nn * sizeof *b.spots);
+  }
   if (!ntok || !b.spots) {
     fail(&b, "out of memory");
     goto done;
@@ -474,8 +484,8 @@ done:
   lacuna_draw_free(&b.draw);
   p->scratch.fill = b.fill, p->scratch.capfill = b.capfill; /* kept for the next context */
   p->scratch.ends = b.ends, p->scratch.capends = b.capends;
-  free(b.spots);
-  free(ntok);
+  if (b.spots != spots_few) free(b.spots);
+  if (ntok != ntok_few) free(ntok);
   return rc;
 }
 

@@ -337,16 +337,18 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* A sorted copy of the document ids in the list at idx (nil: none), owned by
- * Lua, with room for `extra` more after them. */
-static int64_t *check_exclude(lua_State *L, int idx, size_t *n, size_t extra) {
+/* A sorted copy of the document ids in the list at idx (nil: none), with room
+ * for `extra` more after them: in small (nsmall ids) when they fit, else owned
+ * by Lua. */
+static int64_t *check_exclude(lua_State *L, int idx, size_t *n, size_t extra, int64_t *small, size_t nsmall) {
   *n = 0;
   lua_Integer k = 0;
   if (!lua_isnoneornil(L, idx)) {
     luaL_checktype(L, idx, LUA_TTABLE);
     k = luaL_len(L, idx);
   }
-  int64_t *v = lua_newuserdatauv(L, ((size_t)(k > 0 ? k : 0) + extra + 1) * sizeof *v, 0);
+  size_t need = (size_t)(k > 0 ? k : 0) + extra + 1;
+  int64_t *v = need <= nsmall ? small : lua_newuserdatauv(L, need * sizeof *v, 0);
   for (lua_Integer i = 1; i <= k; i++) {
     lua_rawgeti(L, idx, i);
     int isnum;
@@ -367,7 +369,7 @@ static int p_sample(lua_State *L) {
   lua_Integer k = luaL_checkinteger(L, 3);
   luaL_argcheck(L, k >= 0, 3, "sample size must be >= 0");
   size_t nex;
-  int64_t *ex = check_exclude(L, 4, &nex, 0);
+  int64_t *ex = check_exclude(L, 4, &nex, 0, NULL, 0);
   lacuna_draw d;
   if (lacuna_draw_init(&d, ex, nex) < 0) return push_fail(L, "out of memory");
   lua_createtable(L, (int)(k < 1 << 20 ? k : 0), 0);
@@ -426,11 +428,14 @@ static int p_context(lua_State *L) {
     luaL_argcheck(L, lua_istable(L, needles_idx), 3, "needles must be a list of strings or pool slots");
     nn = (size_t)luaL_len(L, needles_idx);
   }
+  /* A few needles and excluded documents (the usual call) need no Lua allocation. */
+  int64_t ex_few[16];
+  lacuna_needle nd_few[4];
   lua_getfield(L, 3, "exclude");
-  int64_t *ex = check_exclude(L, lua_gettop(L), &o.nexclude, nn);
+  int64_t *ex = check_exclude(L, lua_gettop(L), &o.nexclude, nn, ex_few, sizeof ex_few / sizeof *ex_few);
   if (!lua_isnil(L, depths_idx))
     luaL_argcheck(L, lua_istable(L, depths_idx), 3, "depths must be a list of numbers");
-  lacuna_needle *nd = lua_newuserdatauv(L, (nn ? nn : 1) * sizeof *nd, 0);
+  lacuna_needle *nd = nn <= 4 ? nd_few : lua_newuserdatauv(L, nn * sizeof *nd, 0);
   for (size_t j = 0; j < nn; j++) {
     memset(&nd[j], 0, sizeof nd[j]);
     lua_rawgeti(L, needles_idx, (lua_Integer)j + 1);
