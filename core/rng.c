@@ -18,8 +18,6 @@
 #define RNG_MT "lacuna.Rng"
 #define STATE_PREFIX "xoshiro256ss:"
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 /* The SplitMix64 output function: a bijective 64-bit mixer. */
 static uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -47,43 +45,6 @@ static void seed_from_key(lacuna_rng *g, uint64_t key) {
 
 void lacuna_rng_seed(lacuna_rng *g, uint64_t seed, uint64_t stream) {
   seed_from_key(g, derive_key(seed, stream, 0x243f6a8885a308d3u));
-}
-
-uint64_t lacuna_rng_next(lacuna_rng *g) {
-  uint64_t *s = g->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-/* Full 128-bit product of two 64-bit words, in portable C so the result (and
- * thus every draw) is the same on every compiler. */
-static void mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo) {
-  uint64_t al = a & 0xffffffffu, ah = a >> 32;
-  uint64_t bl = b & 0xffffffffu, bh = b >> 32;
-  uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
-  uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
-  *lo = (mid << 32) | (ll & 0xffffffffu);
-  *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-}
-
-/* Lemire's multiply-and-reject: the high word of x*n is uniform in [0, n)
- * once the low words falling in the short first bucket are rejected. */
-uint64_t lacuna_rng_below(lacuna_rng *g, uint64_t n) {
-  if (n == 0) return 0;
-  uint64_t hi, lo;
-  mul128(lacuna_rng_next(g), n, &hi, &lo);
-  if (lo < n) {
-    uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
-    while (lo < threshold) mul128(lacuna_rng_next(g), n, &hi, &lo);
-  }
-  return hi;
 }
 
 double lacuna_rng_double(lacuna_rng *g) { return (double)(lacuna_rng_next(g) >> 11) * 0x1.0p-53; }

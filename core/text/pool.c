@@ -205,31 +205,12 @@ int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc) {
   return lo < d->nexclude && d->exclude[lo] == doc;
 }
 
-/* Uniform in [0, n), n > 0: lacuna_rng_below's multiply-and-reject, the
- * same numbers from the same state (test_text checks), with the 128-bit
- * product inline instead of two calls per draw (a sixth of a context's
- * instructions went there). */
-static inline uint64_t draw_below(lacuna_rng *g, uint64_t n) {
-#ifdef __SIZEOF_INT128__
-  unsigned __int128 m = (unsigned __int128)lacuna_rng_next(g) * n;
-  if ((uint64_t)m < n) {
-    uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
-    while ((uint64_t)m < threshold) m = (unsigned __int128)lacuna_rng_next(g) * n;
-  }
-  return (uint64_t)(m >> 64);
-#else
-  return lacuna_rng_below(g, n);
-#endif
-}
-
-uint64_t lacuna_draw_below(lacuna_rng *g, uint64_t n) { return draw_below(g, n); }
-
 /* Slots are drawn DRAW_AHEAD at a time and their records prefetched, so that
  * the cache misses of a draw overlap; the order is that of one at a time. */
 size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
   d->qhead = d->qlen = 0;
   while (d->qlen < DRAW_AHEAD && d->next < p->n) {
-    size_t i = d->next++, j = i + (size_t)draw_below(g, p->n - i), pick;
+    size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i), pick;
     if (swap_out(d, i, j, &pick) < 0) return SIZE_MAX - 1;
     /* A quarter of the 24-byte records straddle two cache lines: fetch both. */
     __builtin_prefetch(&p->seg[pick]);

@@ -255,37 +255,6 @@ static void test_approx_prefix(void) {
   CHECK(same);
 }
 
-/* The draws' inline multiply-and-reject gives lacuna_rng_below's numbers,
- * for bounds of every size (rejections are frequent just above 2^63). */
-static void test_draw_below(void) {
-  lacuna_rng a, b;
-  lacuna_rng_seed(&a, 21, 3);
-  b = a;
-  int same = 1;
-  const uint64_t big[] = {1,
-                          2,
-                          3,
-                          7,
-                          1000,
-                          1000003,
-                          UINT32_MAX,
-                          (uint64_t)1 << 32,
-                          ((uint64_t)1 << 63) + 1,
-                          ((uint64_t)1 << 63) + 12345,
-                          UINT64_MAX - 1,
-                          UINT64_MAX};
-  for (size_t k = 0; k < sizeof big / sizeof *big; k++)
-    for (int i = 0; i < 2000; i++) same &= lacuna_draw_below(&a, big[k]) == lacuna_rng_below(&b, big[k]);
-  for (int i = 0; i < 20000; i++) {
-    uint64_t bits = lacuna_rng_next(&a), shift = lacuna_rng_next(&a) % 64, n = (bits >> shift) | 1;
-    lacuna_rng_next(&b);
-    lacuna_rng_next(&b);
-    same &= lacuna_draw_below(&a, n) == lacuna_rng_below(&b, n);
-  }
-  same &= lacuna_rng_next(&a) == lacuna_rng_next(&b); /* the same number of draws consumed */
-  CHECK(same);
-}
-
 static void test_draw(void) {
   lacuna_rng g, h;
   lacuna_rng_seed(&g, 5, 0);
@@ -483,7 +452,6 @@ int main(void) {
   test_segment(tok);
   test_reservoir();
   test_approx_prefix();
-  test_draw_below();
   test_draw();
   test_context(tok);
   test_scratch_reuse();
