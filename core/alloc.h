@@ -1,12 +1,12 @@
 /* A Lua allocator for the states lacuna is loaded into that run on the C
- * library's allocator (core/alloc.c): a stock lua5.4 (the Lua tests, the
- * benchmarks' scripts), an embedder's luaL_newstate. The executable's own
- * state is made on core/lua_alloc.c's pool and is left as it is. It is
- * malloc with freed small blocks kept per size class for the next allocation
- * of that size: a teacher call answered from the cache makes and drops a few
- * dozen small objects (tables, strings, the decoded reply); glibc keeps only
- * 7 freed blocks per size at hand, and past that each free and malloc takes
- * its slower paths, about a sixth of the CPU of a run of such calls. */
+ * library's allocator (core/alloc.c): the executable's own state, a stock
+ * lua5.4 (the Lua tests, the benchmarks' scripts), an embedder's
+ * luaL_newstate. It is malloc with freed small blocks kept per size class for
+ * the next allocation of that size: a JSONL record or a teacher call answered
+ * from the cache makes and drops dozens of small objects (tables, strings,
+ * closures, the decoded reply); glibc keeps only 7 freed blocks per size at
+ * hand, and past that each free and malloc takes its slower paths, a tenth to
+ * a sixth of the CPU of such runs. */
 #ifndef LACUNA_ALLOC_H
 #define LACUNA_ALLOC_H
 
