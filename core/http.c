@@ -8,19 +8,30 @@
  *
  * Retries, backoff, rate limits and caching are policy: lua/lacuna/teacher.lua. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "areas.h"
 #include "sched.h"
 
 #define CLIENT_MT "lacuna.HttpClient"
 #define MAX_BODY ((size_t)256 << 20)
+/* Easy handles kept for reuse: curl_easy_reset is much cheaper than a new
+ * handle per request. */
+#define SPARE_EASY_MAX 1024
+/* Replies handed to their tasks per poll. The tasks run, and the requests
+ * they make go out, before the next few are delivered: delivering a hundred
+ * replies at once would hold every next request back until all hundred
+ * tasks had run, and keep the requests in flight in bursts. */
+#define DELIVER_MAX 8
 
 typedef struct transfer {
   CURL *easy;
@@ -51,13 +62,22 @@ typedef struct http_client {
   CURLM *multi;
   transfer *inflight;
   int ninflight;
-  /* Finished transfers of a run's tasks, read by a blocking call's drain:
-   * kept here until the scheduler's poll delivers them. */
-  transfer *finished;
+  /* Finished transfers of a run's tasks, in the order they finished, until
+   * the scheduler's poll delivers them (a few at a time: DELIVER_MAX). */
+  transfer *finished, *finished_tail;
   int nfinished;
   long long requests, failures;
   lacuna_sched *sched; /* the run whose poller list holds us */
   unsigned long sched_run;
+  /* The run's event loop: libcurl tells which sockets to watch
+   * (CURLMOPT_SOCKETFUNCTION) and when its next timeout is due
+   * (CURLMOPT_TIMERFUNCTION); only the sockets with events are handed back
+   * (curl_multi_socket_action), where curl_multi_perform would look at every
+   * transfer in flight each time. */
+  int epfd;
+  double timer_due; /* monotonic seconds; < 0 when no timeout is set */
+  CURL **spare;     /* finished easy handles, reset, for the next transfers */
+  int nspare, capspare;
 } http_client;
 
 /* Registry key of this state's hold on libcurl's global setup. libcurl counts
@@ -295,8 +315,28 @@ static void unlink_transfer(http_client *c, transfer *t) {
   c->ninflight--;
 }
 
+/* Keeps a finished transfer's easy handle (reset) for the next one. */
+static void recycle_easy(http_client *c, CURL *e) {
+  if (c && c->multi && c->nspare < SPARE_EASY_MAX) {
+    if (c->nspare == c->capspare) {
+      int cap = c->capspare ? c->capspare * 2 : 64;
+      CURL **p = realloc(c->spare, (size_t)cap * sizeof *p);
+      if (p) {
+        c->spare = p;
+        c->capspare = cap;
+      }
+    }
+    if (c->nspare < c->capspare) {
+      curl_easy_reset(e);
+      c->spare[c->nspare++] = e;
+      return;
+    }
+  }
+  curl_easy_cleanup(e);
+}
+
 static void free_transfer(transfer *t) {
-  if (t->easy) curl_easy_cleanup(t->easy);
+  if (t->easy) recycle_easy(t->client, t->easy);
   curl_mime_free(t->mime);
   if (t->sink) fclose(t->sink);
   curl_slist_free_all(t->headers);
@@ -370,11 +410,11 @@ static void deliver(lacuna_sched *s, transfer *t) {
   free_transfer(t);
 }
 
-/* Collects finished transfers; wakes their tasks (or marks blocking ones).
- * Without the scheduler (a blocking call is draining), a task's transfer is
- * kept for the scheduler's next poll: freeing it would leave its task
- * waiting for an event nobody delivers. */
-static void drain(http_client *c, lacuna_sched *s) {
+/* Collects finished transfers: marks a blocking call's done, and queues a
+ * task's for the scheduler's poll to deliver (also when a blocking call is
+ * draining: freeing it would leave its task waiting for an event nobody
+ * delivers). */
+static void drain(http_client *c) {
   CURLMsg *msg;
   int left;
   while ((msg = curl_multi_info_read(c->multi, &left))) {
@@ -389,24 +429,29 @@ static void drain(http_client *c, lacuna_sched *s) {
     if (t->sends > 1) c->requests += t->sends - 1; /* libcurl's own re-sends */
     if (t->run_id == 0) {
       t->done = 1; /* the blocking caller reads and frees it */
-    } else if (!s) {
-      t->next = c->finished;
-      c->finished = t;
-      c->nfinished++;
     } else {
-      deliver(s, t);
+      if (c->finished_tail)
+        c->finished_tail->next = t;
+      else
+        c->finished = t;
+      c->finished_tail = t;
+      c->nfinished++;
     }
   }
 }
 
-static void deliver_finished(http_client *c, lacuna_sched *s) {
-  while (c->finished) {
+/* Delivers up to max finished transfers, oldest first; returns how many. */
+static int deliver_finished(http_client *c, lacuna_sched *s, int max) {
+  int n = 0;
+  for (; n < max && c->finished; n++) {
     transfer *t = c->finished;
     c->finished = t->next;
+    if (!c->finished) c->finished_tail = NULL;
     c->nfinished--;
     t->next = NULL;
     deliver(s, t);
   }
+  return n;
 }
 
 static int poller_pending(void *ud) {
@@ -414,19 +459,77 @@ static int poller_pending(void *ud) {
   return c->ninflight + c->nfinished;
 }
 
+/* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with the sockets
+ * libcurl wants watched. sockp is non-NULL once s is in the set. */
+static int on_socket(CURL *easy, curl_socket_t sock, int what, void *ud, void *sockp) {
+  (void)easy;
+  http_client *c = ud;
+  if (what == CURL_POLL_REMOVE) {
+    /* (the socket may be closed already: then it has left the set) */
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, sock, NULL);
+    curl_multi_assign(c->multi, sock, NULL);
+    return 0;
+  }
+  struct epoll_event ev = {0};
+  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  ev.data.fd = sock;
+  int op = sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(c->epfd, op, sock, &ev) != 0) {
+    /* A reused descriptor number, or one that left the set when closed. */
+    op = errno == EEXIST ? EPOLL_CTL_MOD : errno == ENOENT ? EPOLL_CTL_ADD : -1;
+    if (op < 0 || epoll_ctl(c->epfd, op, sock, &ev) != 0) return -1;
+  }
+  curl_multi_assign(c->multi, sock, c);
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants curl_multi_socket_action
+ * called with CURL_SOCKET_TIMEOUT (-1: never). */
+static int on_timer(CURLM *multi, long timeout_ms, void *ud) {
+  (void)multi;
+  http_client *c = ud;
+  c->timer_due = timeout_ms < 0 ? -1 : lacuna_sched_now() + (double)timeout_ms / 1000.0;
+  return 0;
+}
+
+/* Runs libcurl's due timeout, if any: starts new transfers, times out old. */
+static void run_timer(http_client *c) {
+  if (c->timer_due < 0 || c->timer_due > lacuna_sched_now()) return;
+  int running;
+  c->timer_due = -1;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+/* Waits up to timeout_ms for socket events and hands them to libcurl. */
+static void wait_sockets(http_client *c, int timeout_ms) {
+  if (c->timer_due >= 0) {
+    double ms = (c->timer_due - lacuna_sched_now()) * 1000.0;
+    int due = ms <= 0 ? 0 : (int)ms + 1;
+    if (due < timeout_ms) timeout_ms = due;
+  }
+  struct epoll_event evs[256];
+  int n = epoll_wait(c->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout_ms);
+  for (int i = 0; i < n; i++) {
+    int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+               (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+               (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+    int running;
+    curl_multi_socket_action(c->multi, evs[i].data.fd, mask, &running);
+  }
+  run_timer(c);
+}
+
+/* The scheduler's poll: delivers what finished; when nothing has, waits for
+ * socket events or libcurl's next timeout (at most timeout_ms). */
 static void poller_poll(void *ud, lacuna_sched *s, int timeout_ms) {
   http_client *c = ud;
-  int running;
-  int delivered = c->nfinished;
-  deliver_finished(c, s);
-  curl_multi_perform(c->multi, &running);
-  int before = c->ninflight;
-  drain(c, s);
-  if (!delivered && c->ninflight == before && c->ninflight > 0) {
-    curl_multi_poll(c->multi, NULL, 0, timeout_ms < 0 ? 1000 : timeout_ms, NULL);
-    curl_multi_perform(c->multi, &running);
-    drain(c, s);
+  run_timer(c);
+  drain(c);
+  if (!c->nfinished && c->ninflight > 0) {
+    wait_sockets(c, timeout_ms < 0 ? 1000 : timeout_ms);
+    drain(c);
   }
+  deliver_finished(c, s, DELIVER_MAX);
 }
 
 static int k_post(lua_State *L, int status, lua_KContext ctx) {
@@ -455,7 +558,7 @@ static transfer *new_transfer(lua_State *L, http_client *c, const char *url, int
   if (!t) luaL_error(L, "http: out of memory");
   t->client = c;
   t->retry_after = -1;
-  t->easy = curl_easy_init();
+  t->easy = c->nspare > 0 ? c->spare[--c->nspare] : curl_easy_init();
   if (!t->easy) {
     free(t);
     luaL_error(L, "http: curl_easy_init failed");
@@ -525,6 +628,9 @@ static int start_transfer(lua_State *L, http_client *c, transfer *t, lacuna_sche
   c->ninflight++;
   c->requests++;
   if (s) {
+    /* Sent now, not when every task made ready with this one has run: a
+     * request that waits for the others' work comes back that much later. */
+    run_timer(c);
     lua_settop(L, 0);
     return lacuna_sched_suspend(L, 0, k_post);
   }
@@ -532,7 +638,7 @@ static int start_transfer(lua_State *L, http_client *c, transfer *t, lacuna_sche
   while (!t->done) {
     int running;
     curl_multi_perform(c->multi, &running);
-    drain(c, NULL);
+    drain(c);
     if (!t->done) curl_multi_poll(c->multi, NULL, 0, 100, NULL);
   }
   push_results(L, t);
@@ -559,7 +665,12 @@ static int client_post(lua_State *L) {
    * cannot wait. */
   lacuna_sched *s = lacuna_sched_current(L);
   transfer *t = new_transfer(L, c, url, 3, 5);
-  if (!attach_body(t, body, blen)) {
+  /* No "Expect: 100-continue" (libcurl sends it before a large body): a
+   * teacher answers after the whole body anyway, and waiting for a 100 costs
+   * a round trip, or a second when the server sends none. */
+  t->headers = curl_slist_append(t->headers, "Expect:");
+  curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+  if (!t->headers || !attach_body(t, body, blen)) {
     free_transfer(t);
     return luaL_error(L, "http: out of memory");
   }
@@ -687,8 +798,14 @@ static void close_client(http_client *c) {
     free_transfer(t);
   }
   c->nfinished = 0;
+  c->finished_tail = NULL;
   curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  while (c->nspare > 0) curl_easy_cleanup(c->spare[--c->nspare]);
+  free(c->spare);
+  c->spare = NULL;
+  if (c->epfd >= 0) close(c->epfd);
+  c->epfd = -1;
 }
 
 static int client_gc(lua_State *L) {
@@ -733,9 +850,17 @@ static int http_client_new(lua_State *L) {
   hold_curl(L);
   http_client *c = lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
+  c->epfd = -1;
+  c->timer_due = -1;
   luaL_setmetatable(L, CLIENT_MT);
   c->multi = curl_multi_init();
   if (!c->multi) return luaL_error(L, "http: curl_multi_init failed");
+  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (c->epfd < 0) return luaL_error(L, "http: epoll_create1 failed");
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   if (maxconn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)maxconn);
   if (maxhost > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)maxhost);
   /* Keep every connection of the window alive between requests; the default
