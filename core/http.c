@@ -47,9 +47,9 @@ typedef struct transfer {
   double limits[6];   /* x-ratelimit-* values (LIMIT_NAMES order); valid where limits_seen has the bit */
   unsigned limits_seen;
   struct curl_slist *headers;
-  char *upload; /* the request body, sent through on_read */
-  size_t upload_len, upload_pos;
-  int sends;       /* times the body started to go out: > 1 when curl re-sent it */
+  char *upload; /* the request body (CURLOPT_POSTFIELDS) */
+  size_t upload_len;
+  int sends;       /* times the request went out: > 1 when curl re-sent it */
   curl_mime *mime; /* upload(): the multipart form, its file part read by curl */
   FILE *sink;      /* get{to=}: where a 2xx body goes instead of memory */
   int sink_failed; /* a write to sink failed */
@@ -78,6 +78,8 @@ typedef struct http_client {
   double timer_due; /* monotonic seconds; < 0 when no timeout is set */
   CURL **spare;     /* finished easy handles, reset, for the next transfers */
   int nspare, capspare;
+  struct fd_watch *fds; /* by descriptor: what the epoll set holds */
+  int nfds;
 } http_client;
 
 /* Registry key of this state's hold on libcurl's global setup. libcurl counts
@@ -268,40 +270,32 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* The body goes out through this callback, not CURLOPT_POSTFIELDS, so that
- * every send is seen: when a reused keep-alive connection turns out dead
- * before the reply, libcurl rewinds the body (on_seek) and sends the whole
- * request again on a new connection, by itself. Each read from offset 0 is
- * one request leaving the machine. */
-static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
+/* Called each time a request is about to go out on a connection: when a
+ * reused keep-alive connection turns out dead before the reply, libcurl
+ * sends the whole request again on another one, by itself, and this sees
+ * it. sends > 1 then (each send may have been billed). */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+  (void)primary_ip;
+  (void)local_ip;
+  (void)primary_port;
+  (void)local_port;
   transfer *t = ud;
-  if (t->upload_pos == 0) t->sends++;
-  size_t left = t->upload_len - t->upload_pos, want = size * n;
-  if (want > left) want = left;
-  memcpy(buf, t->upload + t->upload_pos, want);
-  t->upload_pos += want;
-  return want;
+  t->sends++;
+  return CURL_PREREQFUNC_OK;
 }
 
-static int on_seek(void *ud, curl_off_t offset, int origin) {
-  transfer *t = ud;
-  if (origin != SEEK_SET || offset < 0 || (size_t)offset > t->upload_len) return CURL_SEEKFUNC_CANTSEEK;
-  t->upload_pos = (size_t)offset;
-  return CURL_SEEKFUNC_OK;
-}
-
-/* POSTs a copy of body through on_read/on_seek. 0 when out of memory. */
+/* POSTs a copy of body. As CURLOPT_POSTFIELDS, libcurl writes a small body
+ * with the headers, in one send (a read callback would cost a second send
+ * and a second packet per request). 0 when out of memory. */
 static int attach_body(transfer *t, const char *body, size_t blen) {
   t->upload = malloc(blen ? blen : 1);
   if (!t->upload) return 0;
   memcpy(t->upload, body, blen);
   t->upload_len = blen;
-  curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-  curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
-  curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
-  curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
-  curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, t);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->upload);
+  curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
   return 1;
 }
 
@@ -459,28 +453,71 @@ static int poller_pending(void *ud) {
   return c->ninflight + c->nfinished;
 }
 
+/* What the epoll set holds for a descriptor (http_client.fds). A socket
+ * libcurl no longer wants watched (its transfer is done; the connection
+ * waits for the next request) stays in the set: taking it out and putting
+ * it back would cost two system calls per request. An event on it is
+ * stray: then it leaves the set. A descriptor leaves the set by itself
+ * when closed, so on_close_socket forgets it. */
+enum { FD_IN_SET = 1, FD_WANTED = 2 };
+typedef struct fd_watch {
+  unsigned char flags;
+  unsigned events; /* EPOLLIN | EPOLLOUT, as registered */
+} fd_watch;
+
+/* The entry of descriptor fd, or NULL when out of memory. */
+static fd_watch *fd_entry(http_client *c, int fd) {
+  if (fd < 0) return NULL;
+  if (fd >= c->nfds) {
+    int n = c->nfds ? c->nfds : 64;
+    while (n <= fd) n *= 2;
+    fd_watch *p = realloc(c->fds, (size_t)n * sizeof *p);
+    if (!p) return NULL;
+    memset(p + c->nfds, 0, (size_t)(n - c->nfds) * sizeof *p);
+    c->fds = p;
+    c->nfds = n;
+  }
+  return &c->fds[fd];
+}
+
 /* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with the sockets
- * libcurl wants watched. sockp is non-NULL once s is in the set. */
+ * libcurl wants watched. */
 static int on_socket(CURL *easy, curl_socket_t sock, int what, void *ud, void *sockp) {
   (void)easy;
+  (void)sockp;
   http_client *c = ud;
+  fd_watch *w = fd_entry(c, sock);
   if (what == CURL_POLL_REMOVE) {
-    /* (the socket may be closed already: then it has left the set) */
-    epoll_ctl(c->epfd, EPOLL_CTL_DEL, sock, NULL);
-    curl_multi_assign(c->multi, sock, NULL);
+    if (w) w->flags &= (unsigned char)~FD_WANTED;
+    return 0;
+  }
+  unsigned events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  if (w && (w->flags & FD_IN_SET) && w->events == events) {
+    w->flags |= FD_WANTED;
     return 0;
   }
   struct epoll_event ev = {0};
-  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  ev.events = events;
   ev.data.fd = sock;
-  int op = sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  int op = w && (w->flags & FD_IN_SET) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (epoll_ctl(c->epfd, op, sock, &ev) != 0) {
-    /* A reused descriptor number, or one that left the set when closed. */
+    /* (a descriptor that left the set when closed, or is in it already) */
     op = errno == EEXIST ? EPOLL_CTL_MOD : errno == ENOENT ? EPOLL_CTL_ADD : -1;
     if (op < 0 || epoll_ctl(c->epfd, op, sock, &ev) != 0) return -1;
   }
-  curl_multi_assign(c->multi, sock, c);
+  if (w) {
+    w->flags = FD_IN_SET | FD_WANTED;
+    w->events = events;
+  }
   return 0;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: a closed descriptor has left the epoll set,
+ * and its number may come back for another socket. */
+static int on_close_socket(void *ud, curl_socket_t sock) {
+  http_client *c = ud;
+  if (sock >= 0 && sock < c->nfds) c->fds[sock].flags = 0;
+  return close(sock);
 }
 
 /* CURLMOPT_TIMERFUNCTION: when libcurl wants curl_multi_socket_action
@@ -510,6 +547,14 @@ static void wait_sockets(http_client *c, int timeout_ms) {
   struct epoll_event evs[256];
   int n = epoll_wait(c->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout_ms);
   for (int i = 0; i < n; i++) {
+    int fd = evs[i].data.fd;
+    if (fd < c->nfds && !(c->fds[fd].flags & FD_WANTED)) {
+      /* stray: an idle connection's socket (the server closed it, say);
+       * libcurl looks at it again before reusing it */
+      epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+      c->fds[fd].flags = 0;
+      continue;
+    }
     int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -586,6 +631,8 @@ static transfer *new_transfer(lua_State *L, http_client *c, const char *url, int
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
@@ -804,6 +851,9 @@ static void close_client(http_client *c) {
   while (c->nspare > 0) curl_easy_cleanup(c->spare[--c->nspare]);
   free(c->spare);
   c->spare = NULL;
+  free(c->fds);
+  c->fds = NULL;
+  c->nfds = 0;
   if (c->epfd >= 0) close(c->epfd);
   c->epfd = -1;
 }
