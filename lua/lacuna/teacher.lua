@@ -506,8 +506,15 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
       error("teacher request not sent: the run stopped because " .. self.stop_reason, 0)
     end
     self.stats.requests = self.stats.requests + 1
-    local ok, status, body, retry_after, terr, sends, limits, failure = pcall(self:http().post, self:http(),
-      ep.url, ep.headers, body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
+    -- (the transport's options: one table for every request without its own timeout)
+    local post_opts = self.post_opts
+    if opts.timeout or not post_opts then
+      post_opts = { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 }
+      if not opts.timeout then self.post_opts = post_opts end
+    end
+    local client = self:http()
+    local ok, status, body, retry_after, terr, sends, limits, failure = pcall(client.post, client,
+      ep.url, ep.headers, body_text, post_opts)
     self:release()
     -- (the reply's real cost is accounted by the caller before anything else runs)
     if reservation > 0 then
