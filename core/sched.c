@@ -374,7 +374,7 @@ static void fail_task(lacuna_sched *s, int id, const char *msg) {
   lua_pop(L, 1); /* the traceback */
 }
 
-/* Keeps the coroutine of task id, which has returned and holds nothing, for
+/* Keeps the coroutine of task t, which has returned and holds nothing, for
  * a later task (lua_resume starts a function pushed on a returned coroutine
  * like on a new one). */
 static void keep_coroutine(lacuna_sched *s, task *t) {
