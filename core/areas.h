@@ -15,6 +15,7 @@ int lacuna_open_sandbox(lua_State *L);   /* core/sandbox.c */
 int lacuna_open_sys(lua_State *L);       /* core/sys.c     */
 int lacuna_open_tokenizer(lua_State *L); /* core/tokenizer/tokenizer.c */
 int lacuna_open_http(lua_State *L);      /* core/http.c    */
+int lacuna_open_reply(lua_State *L);     /* core/reply.c   */
 int lacuna_open_cache(lua_State *L);     /* core/cache.c   */
 int lacuna_open_caller(lua_State *L);    /* core/caller.c  */
 int lacuna_open_render(lua_State *L);    /* core/render.c  */

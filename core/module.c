@@ -24,6 +24,7 @@ static const struct {
     {"sandbox", lacuna_open_sandbox},
     {"sys", lacuna_open_sys},
     {"http", lacuna_open_http},
+    {"reply", lacuna_open_reply},
     {"cache", lacuna_open_cache},
     {"caller", lacuna_open_caller},
     {"render", lacuna_open_render},

@@ -59,7 +59,14 @@ struct lacuna_sched {
   lacuna_poller pollers[8];
   int npollers;
   unsigned long run_id;
+  /* Coroutines of tasks that returned normally, kept for the next tasks:
+   * a fresh coroutine per item costs its allocation, the growth of its
+   * stack and its collection. */
+  lua_State **spare_co;
+  int *spare_ref, nspare;
 };
+
+#define SPARE_CO_MAX 1024
 
 /* What the scheduler keeps between runs, one per Lua state (not per process),
  * so two runtimes in one process never see each other. */
@@ -254,9 +261,17 @@ static int new_task(lacuna_sched *s, int item_idx, int parent, int nargs) {
   }
   int id = s->freelist[--s->nfree];
   task *t = &s->tasks[id];
-  lua_State *co = lua_newthread(L);
+  lua_State *co;
+  if (s->nspare > 0) {
+    s->nspare--;
+    co = s->spare_co[s->nspare];
+    t->co_ref = s->spare_ref[s->nspare];
+    lua_sethook(co, NULL, 0, 0); /* the count starts again below */
+  } else {
+    co = lua_newthread(L);
+    t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   t->co = co;
-  t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   t->item = item_idx;
   t->parent = parent;
   t->state = T_WAITING; /* until make_ready */
@@ -359,6 +374,18 @@ static void fail_task(lacuna_sched *s, int id, const char *msg) {
   lua_pop(L, 1); /* the traceback */
 }
 
+/* Keeps the coroutine of task t, which has returned and holds nothing, for
+ * a later task (lua_resume starts a function pushed on a returned coroutine
+ * like on a new one). */
+static void keep_coroutine(lacuna_sched *s, task *t) {
+  if (s->nspare >= SPARE_CO_MAX || !s->spare_co || lua_status(t->co) != LUA_OK || lua_gettop(t->co) != 0)
+    return;
+  s->spare_co[s->nspare] = t->co;
+  s->spare_ref[s->nspare] = t->co_ref;
+  s->nspare++;
+  t->co_ref = LUA_NOREF; /* now the spare list's */
+}
+
 static void resume_task(lacuna_sched *s, int id) {
   lua_State *L = s->L;
   task *t = &s->tasks[id];
@@ -377,6 +404,7 @@ static void resume_task(lacuna_sched *s, int id) {
     } else {
       lua_pushnil(L);
     }
+    keep_coroutine(s, t);
     task_finished(s, id, 0, NULL);
   } else if (status == LUA_YIELD) {
     lua_pop(co, nres);
@@ -569,6 +597,8 @@ static int sched_loop(lua_State *L) {
 
 static int sched_gc(lua_State *L) {
   lacuna_sched *s = lua_touserdata(L, 1);
+  free(s->spare_co);
+  free(s->spare_ref);
   free(s->items);
   free(s->tasks);
   free(s->freelist);
@@ -626,6 +656,13 @@ static int sched_run(lua_State *L) {
   s->run_id = ++get_runtime(L)->runs;
   s->items = calloc((size_t)order, sizeof *s->items);
   if (!s->items || !grow_tasks(s)) return luaL_error(L, "sched.run: out of memory");
+  /* (without room for spares every task gets a new coroutine) */
+  s->spare_co = malloc(SPARE_CO_MAX * sizeof *s->spare_co);
+  s->spare_ref = malloc(SPARE_CO_MAX * sizeof *s->spare_ref);
+  if (!s->spare_co || !s->spare_ref) {
+    free(s->spare_co);
+    s->spare_co = NULL;
+  }
   for (int i = 0; i < s->order; i++) release_item(s, &s->items[i]);
 
   lua_pushlightuserdata(L, s);
@@ -644,6 +681,7 @@ static int sched_run(lua_State *L) {
   for (int i = 0; i < s->ntasks; i++)
     if (s->tasks[i].state != T_FREE) free_task(s, i);
   for (int i = 0; i < s->order; i++) release_item(s, &s->items[i]);
+  while (s->nspare > 0) luaL_unref(L, LUA_REGISTRYINDEX, s->spare_ref[--s->nspare]);
   if (status != LUA_OK) return lua_error(L);
   return 2;
 }

@@ -463,41 +463,9 @@ local function server_message(body)
 end
 
 -- Checks a 200 body; returns the decoded response or nil, why (retryable).
-local function parse_reply(body)
-  local obj, err = decode(body)
-  if obj == nil then return nil, "reply is not JSON (" .. tostring(err) .. ")" end
-  if type(obj) ~= "table" then return nil, "reply is not a JSON object" end
-  if type(obj.choices) ~= "table" or #obj.choices == 0 then
-    -- some servers put an error object in a 200: its message says why
-    local e = type(obj.error) == "table" and obj.error.message or obj.error
-    if type(e) == "string" then return nil, "reply has no choices: " .. e:sub(1, 200) end
-    return nil, "reply has no choices"
-  end
-  for i, c in ipairs(obj.choices) do
-    if type(c) ~= "table" or type(c.message) ~= "table" then
-      return nil, "reply choice " .. i .. " has no message"
-    end
-    local content = c.message.content
-    if content ~= nil and content ~= null and type(content) ~= "string" then
-      return nil, "reply choice " .. i .. " has a " .. type(content) .. " for content, not text"
-    end
-  end
-  return obj
-end
-
-local function result_of(obj, key, cached)
-  local choices = {}
-  for i, c in ipairs(obj.choices) do
-    local content = c.message.content
-    choices[i] = { text = content ~= null and content or nil, finish_reason = c.finish_reason,
-                   message = c.message }
-  end
-  local usage = obj.usage ~= null and obj.usage or nil
-  return {
-    text = choices[1].text, finish_reason = choices[1].finish_reason, choices = choices,
-    usage = usage, model = obj.model, cached = cached, key = key, response = obj,
-  }
-end
+-- result_of(response, key, cached) builds what teacher:chat returns. Both in
+-- C (core/reply.c): they run for every reply.
+local parse_reply, result_of = core.reply.parse, core.reply.result
 
 -- What the teacher makes of a reply body (tests/fuzz/fuzz_reply.c): for a
 -- 200, the result or nil, why; for an error status, the server's message.
@@ -538,8 +506,15 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
       error("teacher request not sent: the run stopped because " .. self.stop_reason, 0)
     end
     self.stats.requests = self.stats.requests + 1
-    local ok, status, body, retry_after, terr, sends, limits, failure = pcall(self:http().post, self:http(),
-      ep.url, ep.headers, body_text, { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 })
+    -- (the transport's options: one table for every request without its own timeout)
+    local post_opts = self.post_opts
+    if opts.timeout or not post_opts then
+      post_opts = { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 }
+      if not opts.timeout then self.post_opts = post_opts end
+    end
+    local client = self:http()
+    local ok, status, body, retry_after, terr, sends, limits, failure = pcall(client.post, client,
+      ep.url, ep.headers, body_text, post_opts)
     self:release()
     -- (the reply's real cost is accounted by the caller before anything else runs)
     if reservation > 0 then

@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Teacher benchmark (issue 3): lacuna's teacher transport against the loopback
-# test server (tests/teacher/server.mjs) with a fixed 50 ms latency, side by
-# side in the same run with curl sending the same requests:
+# Teacher benchmark (issue 3, issue 16 point 4): lacuna's teacher transport
+# against the loopback test server (tests/teacher/server.mjs) with a fixed
+# 50 ms latency, side by side in the same run with curl and wrk:
 #   curl -s -Z --parallel-max N --parallel-immediate -K CONFIG   (N url/data/header entries)
+#   wrk -t 1 -c N -d SECONDS -s BODIES.lua URL                     (a fixed duration)
 #   lacuna run tests/bench/teacher_bench.lua -i PROMPTS -o OUT --concurrency N --no-cache ...
-# Both send {"model":"bench","messages":[{"role":"user","content":PROMPT}]}; the
-# server's per-request digests prove that both sent the same requests.
+# All send POST {"model":"bench","messages":[{"role":"user","content":PROMPT}]}
+# with Content-Type: application/json, PROMPT numbered 0, 1, 2, ... by one
+# formula; the server's per-request digests prove that curl and lacuna sent
+# the same requests (wrk sends the same sequence, as many as fit in its time).
 # For each concurrency 1, 16, 64, 256: achieved requests/s against the ideal
 # (N / 0.05 s), client CPU per request (user+sys of the client process over the
 # requests, GNU time), peak RSS, the most requests the server saw in flight and
 # the connections opened. Then the cache: a run fills a fresh --cache DB from a
 # 0 ms server, a --cache-only rerun reads it back (responses/s; goal >= 50,000/s).
 #
+# Rates, made comparable: wrk counts the replies within a fixed duration that
+# starts after its threads start (connecting included) and drops the requests
+# still in flight at the end; curl's and lacuna's req/s count every request
+# over the whole process (start-up, connecting and the last replies' tail
+# included), so they are a little lower for the same transport. So at 256 in
+# flight curl and lacuna send 20,000 requests (about 4 s: start-up and the tail,
+# about 60 ms, are ~1.5% of it), wrk runs for the same time, and the table also
+# gives every tool's server-side rate: replies over the span from the first
+# request's arrival to the last reply, as the server measured it.
+#
 # Usage: tests/bench/run_teacher.sh [--quick]
 #   BUILD=path/to/build (default: build)   where the lacuna executable lives
-#   --quick   fewer requests, 1 repetition (< 60 s); default: 5,000 requests per
-#             concurrency (200 at concurrency 1), 50,000 for the cache, median of 3
-# Needs node >= 18, curl, jq, python3 and GNU time. Not part of ctest.
+#   --quick   fewer requests, 1 repetition (< 90 s); default: 5,000 requests per
+#             concurrency (200 at concurrency 1, 20,000 at 256), 50,000 for the
+#             cache, median of 3 (each tool's runs alternate with the others')
+# Needs node >= 18, curl, wrk, jq, python3 and GNU time. Not part of ctest.
 # Exit status: 0 all ran and checks passed, 1 a run or check failed, 2 setup.
 set -euo pipefail
 
@@ -30,15 +44,15 @@ QUICK=0
 case "${1:-}" in
   "") ;;
   --quick) QUICK=1 ;;
-  -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
 CONCS=(1 16 64 256)
 declare -A NREQ
 if ((QUICK)); then
-  NREQ=([1]=40 [16]=1000 [64]=2000 [256]=5000); REPS=1; CACHE_N=10000
+  NREQ=([1]=40 [16]=2000 [64]=4000 [256]=10000); REPS=1; CACHE_N=10000
 else
-  NREQ=([1]=200 [16]=5000 [64]=5000 [256]=5000); REPS=3; CACHE_N=50000
+  NREQ=([1]=200 [16]=5000 [64]=5000 [256]=20000); REPS=3; CACHE_N=50000
 fi
 
 BUILD=${BUILD:-build}
@@ -50,7 +64,7 @@ LACUNA=$BUILD/lacuna
 
 missing=()
 [[ -x /usr/bin/time ]] && /usr/bin/time -f '%M' true 2>/dev/null || missing+=(time)
-for t in node curl jq python3; do command -v $t >/dev/null || missing+=($t); done
+for t in node curl wrk jq python3; do command -v $t >/dev/null || missing+=($t); done
 if ((${#missing[@]})); then
   echo "missing tools: ${missing[*]}" >&2
   exit 2
@@ -122,17 +136,31 @@ for n in "${NREQ[@]}" "$CACHE_N"; do head -n "$n" "$WORK/prompts.jsonl" >"$WORK/
 # lacuna may want a key to be set; the server does not check it.
 export OPENAI_API_KEY=sk-bench-not-a-secret
 
+# wrk's request sequence: the same bodies in the same order (a counter in
+# wrk's Lua; the prompt formula is the one above).
+cat >"$WORK/wrk_bodies.lua" <<'LUA'
+local i = -1
+request = function()
+  i = i + 1
+  local body = string.format('{"model":"bench","messages":[{"role":"user","content":"Question %d: a train leaves at %d:00 and travels %d km at %d km/h. When does it arrive?"}]}',
+    i, i % 24, 10 + i % 900, 40 + i % 80)
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+end
+LUA
+
 status=0
-declare -A RATE CPU RSS INF CONN WIN DIG REPLY
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A RATE CPU RSS INF CONN SRATE REPLY DIG RATES CPUS RSSS SRATES
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 
-# run_timed CMD...: runs CMD; sets T_WALL (s, bash's microsecond clock),
-# T_CPU (user+sys s) and T_RSS (KiB) from GNU time. Returns CMD's status.
+# run_timed CMD...: runs CMD (stdout to $WORK/stdout.txt); sets T_WALL (s,
+# bash's microsecond clock), T_CPU (user+sys s) and T_RSS (KiB) from GNU time.
+# Returns CMD's status.
 run_timed() {
   local tfile=$WORK/time.txt t0 t1 rc=0
   t0=$EPOCHREALTIME
-  /usr/bin/time -f '%U %S %M' -o "$tfile" "$@" >/dev/null 2>>"$WORK/stderr.log" || rc=$?
+  /usr/bin/time -f '%U %S %M' -o "$tfile" "$@" >"$WORK/stdout.txt" 2>>"$WORK/stderr.log" || rc=$?
   t1=$EPOCHREALTIME
   T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
   read -r u s T_RSS < <(tail -n 1 "$tfile")
@@ -140,58 +168,79 @@ run_timed() {
   return $rc
 }
 
-# measure TOOL CONC URL CMD...: REPS runs against the server at URL; records
-# medians of rate and CPU per request, max RSS, and the server's view.
-measure() {
-  local tool=$1 c=$2 url=$3; shift 3
-  local n=${NREQ[$c]} rates=() cpus=() rsss=() i stats got
-  for ((i = 1; i <= REPS; i++)); do
-    curl -sf -X POST "$url/reset-stats" >/dev/null
-    : >"$WORK/stderr.log"
-    if ! run_timed "$@"; then
-      echo "error: $tool at concurrency $c failed:" >&2
-      tail -n 5 "$WORK/stderr.log" >&2
-      RATE[$tool,$c]=fail; status=1
-      return 1
+# run_once TOOL CONC: one run of TOOL at concurrency CONC against the 50 ms
+# server; appends its rate, CPU per request, RSS and server-side rate to
+# RATES/CPUS/RSSS/SRATES[TOOL,CONC] and keeps the server's view of it.
+run_once() {
+  local tool=$1 c=$2 n=${NREQ[$2]} url=$URL_LAT stats got sent rate secs
+  curl -sf -X POST "$url/reset-stats" >/dev/null
+  : >"$WORK/stderr.log"
+  local out=$WORK/out_$c.jsonl
+  case $tool in
+    curl) run_timed curl -s -Z --parallel-max "$c" --parallel-immediate -K "$WORK/curl_$n.cfg" ;;
+    wrk)
+      # As long as the others take for their requests at the ideal rate.
+      secs=$(awk -v n="$n" -v c="$c" -v l="$LATENCY_MS" 'BEGIN { s = int(n * l / 1000 / c + 0.5); print (s < 2 ? 2 : s) }')
+      run_timed wrk -t 1 -c "$c" -d "${secs}s" --timeout 10s -s "$WORK/wrk_bodies.lua" "$url/v1/chat/completions" ;;
+    lacuna) run_timed "$LACUNA" run "$RECIPE" -i "$WORK/prompts_$n.jsonl" -o "$out" \
+         --concurrency "$c" --no-cache --base-url "$url/v1" -q ;;
+  esac || {
+    echo "error: $tool at concurrency $c failed:" >&2
+    tail -n 5 "$WORK/stderr.log" >&2
+    RATE[$tool,$c]=fail; status=1
+    return 1
+  }
+  stats=$(curl -sf "$url/stats")
+  got=$(jq -r '.by_status["200"] // 0' <<<"$stats")
+  sent=$(jq -r .requests <<<"$stats")
+  if [[ $tool == wrk ]]; then
+    # wrk's own count and rate: the replies within its duration.
+    n=$(awk '/requests in/ { print $1 }' "$WORK/stdout.txt")
+    rate=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/stdout.txt")
+    if [[ -z $n || -z $rate ]] || awk '/Non-2xx|Socket errors/ { bad = 1 } END { exit !bad }' "$WORK/stdout.txt"; then
+      echo "CHECK FAILED: wrk at concurrency $c: $(grep -E 'requests in|Non-2xx|Socket errors' "$WORK/stdout.txt" | tr '\n' ' ')" >&2
+      status=1
+      [[ -z $n || -z $rate ]] && { RATE[$tool,$c]=fail; return 1; }
     fi
-    stats=$(curl -sf "$url/stats")
-    got=$(jq -r '.by_status["200"] // 0' <<<"$stats")
-    if [[ $got != "$n" || $(jq -r .requests <<<"$stats") != "$n" ]]; then
-      echo "CHECK FAILED: $tool at concurrency $c: server saw $(jq -r .requests <<<"$stats") requests, $got answered 200, want $n" >&2
+  else
+    if [[ $got != "$n" || $sent != "$n" ]]; then
+      echo "CHECK FAILED: $tool at concurrency $c: server saw $sent requests, $got answered 200, want $n" >&2
       status=1
     fi
-    rates+=("$(awk -v n="$n" -v w="$T_WALL" 'BEGIN { printf "%.1f", n / w }')")
-    cpus+=("$(awk -v n="$n" -v c="$T_CPU" 'BEGIN { printf "%.1f", c / n * 1e6 }')")
-    rsss+=("$T_RSS")
-  done
-  RATE[$tool,$c]=$(median "${rates[@]}")
-  CPU[$tool,$c]=$(median "${cpus[@]}")
-  RSS[$tool,$c]=$(maxof "${rsss[@]}")
+    if [[ $tool == lacuna && $(wc -l <"$out") != "$n" ]]; then
+      echo "CHECK FAILED: lacuna at concurrency $c wrote $(wc -l <"$out") examples, want $n" >&2
+      status=1
+    fi
+    rm -f "$WORK"/out_"$c".*
+    rate=$(awk -v n="$n" -v w="$T_WALL" 'BEGIN { printf "%.1f", n / w }')
+  fi
+  RATES[$tool,$c]+=" $rate"
+  CPUS[$tool,$c]+=" $(awk -v n="$n" -v c="$T_CPU" 'BEGIN { printf "%.1f", c / n * 1e6 }')"
+  RSSS[$tool,$c]+=" $T_RSS"
+  SRATES[$tool,$c]+=" $(jq -r '(.window_ms) as $w | if $w > 0 then (.by_status["200"] // 0) * 1000 / $w else 0 end' <<<"$stats")"
   INF[$tool,$c]=$(jq -r .max_in_flight <<<"$stats")
   CONN[$tool,$c]=$(jq -r .connections <<<"$stats")
-  WIN[$tool,$c]=$(jq -r .window_ms <<<"$stats")
   REPLY[$tool,$c]=$(jq -r .mean_reply_ms <<<"$stats")
   # Which requests were sent: a hash of the sorted canonical digests.
   DIG[$tool,$c]=$(jq -r '.completed | keys | join(",")' <<<"$stats" | sha256sum | cut -c1-16)
 }
 
 for c in "${CONCS[@]}"; do
-  n=${NREQ[$c]}
-  echo "concurrency $c: $n requests, curl then lacuna (${REPS}x each)..." >&2
-  measure curl "$c" "$URL_LAT" curl -s -Z --parallel-max "$c" --parallel-immediate -K "$WORK/curl_$n.cfg" || true
-  if ((lacuna_ok)); then
-    out=$WORK/out_$c.jsonl
-    if measure lacuna "$c" "$URL_LAT" "$LACUNA" run "$RECIPE" -i "$WORK/prompts_$n.jsonl" -o "$out" \
-         --concurrency "$c" --no-cache --base-url "$URL_LAT/v1" -q; then
-      if [[ $(wc -l <"$out") != "$n" ]]; then
-        echo "CHECK FAILED: lacuna at concurrency $c wrote $(wc -l <"$out") examples, want $n" >&2
-        status=1
-      fi
-    fi
-    rm -f "$WORK"/out_"$c".*
-  else
-    RATE[lacuna,$c]=n/a
-  fi
+  tools=(curl wrk)
+  ((lacuna_ok)) && tools+=(lacuna) || RATE[lacuna,$c]=n/a
+  echo "concurrency $c: ${NREQ[$c]} requests, ${tools[*]} alternating (${REPS}x each)..." >&2
+  for ((i = 1; i <= REPS; i++)); do
+    for tool in "${tools[@]}"; do
+      [[ ${RATE[$tool,$c]:-} == fail ]] || run_once "$tool" "$c" || true
+    done
+  done
+  for tool in "${tools[@]}"; do
+    [[ ${RATE[$tool,$c]:-} == fail ]] && continue
+    read -ra v <<<"${RATES[$tool,$c]}"; RATE[$tool,$c]=$(median "${v[@]}")
+    read -ra v <<<"${CPUS[$tool,$c]}"; CPU[$tool,$c]=$(median "${v[@]}")
+    read -ra v <<<"${RSSS[$tool,$c]}"; RSS[$tool,$c]=$(maxof "${v[@]}")
+    read -ra v <<<"${SRATES[$tool,$c]}"; SRATE[$tool,$c]=$(median "${v[@]}")
+  done
 done
 
 # ---- the cache ----
@@ -257,47 +306,57 @@ num() { [[ $1 =~ ^[0-9.]+$ ]]; }
 echo
 echo "## lacuna teacher benchmark"
 echo
-echo "$(uname -srm), $(nproc) CPUs, node $(node --version), $(curl --version | head -n 1 | cut -d' ' -f1-2)."
+echo "$(uname -srm), $(nproc) CPUs, node $(node --version), $(curl --version | head -n 1 | cut -d' ' -f1-2), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)."
 echo "Test server on loopback with ${LATENCY_MS} ms latency per request; ideal = concurrency / ${LATENCY_MS} ms."
-echo "$REPS repetition(s): median rate and CPU, max RSS. Client and server share the machine's CPUs."
+echo "$REPS repetition(s), the tools alternating: median rates and CPU, max RSS. Client and server share the"
+echo "machine's CPUs; load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| concurrency | requests | client | req/s | ideal | % of ideal | server-side req/s | server reply ms | CPU µs/req | peak RSS MiB | max in flight | connections |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| concurrency | requests | client | req/s | ideal | % of ideal | server-side req/s | server-side % | server reply ms | CPU µs/req | peak RSS MiB | max in flight | connections |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in "${CONCS[@]}"; do
   n=${NREQ[$c]}
   ideal=$(awk -v c="$c" -v l="$LATENCY_MS" 'BEGIN { printf "%.0f", c * 1000 / l }')
-  label=$n
-  if ((n < ${NREQ[256]})); then label="$n *"; fi
-  for tool in curl lacuna; do
+  for tool in curl wrk lacuna; do
+    label=$n
+    if ((n < ${NREQ[256]})); then label="$n *"; fi
+    [[ $tool == wrk ]] && label="$(awk -v n="$n" -v c="$c" -v l="$LATENCY_MS" 'BEGIN { s = int(n * l / 1000 / c + 0.5); print (s < 2 ? 2 : s) }') s"
     r=${RATE[$tool,$c]:-n/a}
     if num "$r"; then
       awk -v c="$c" -v n="$label" -v t="$tool" -v r="$r" -v i="$ideal" -v cpu="${CPU[$tool,$c]}" \
           -v rss="${RSS[$tool,$c]}" -v inf="${INF[$tool,$c]}" -v con="${CONN[$tool,$c]}" \
-          -v win="${WIN[$tool,$c]}" -v nn="$n" -v rep="${REPLY[$tool,$c]}" 'BEGIN {
-        printf "| %s | %s | %s | %.0f | %d | %.1f%% | %.0f | %.1f | %.0f | %.1f | %s | %s |\n", c, n, t, r, i, 100 * r / i, (win > 0 ? nn * 1000 / win : 0), rep, cpu, rss / 1024, inf, con }'
+          -v sr="${SRATE[$tool,$c]}" -v rep="${REPLY[$tool,$c]}" 'BEGIN {
+        printf "| %s | %s | %s | %.0f | %d | %.1f%% | %.0f | %.1f%% | %.1f | %.0f | %.1f | %s | %s |\n", c, n, t, r, i, 100 * r / i, sr, 100 * sr / i, rep, cpu, rss / 1024, inf, con }'
     else
-      printf '| %s | %s | %s | %s | %s | - | - | - | - | - | - | - |\n' "$c" "$label" "$tool" "$r" "$ideal"
+      printf '| %s | %s | %s | %s | %s | - | - | - | - | - | - | - | - |\n' "$c" "$label" "$tool" "$r" "$ideal"
     fi
   done
 done
 echo
-echo "req/s: requests over the client process's wall time (start-up included); server-side: over the"
-echo "span from the first request's arrival to the last reply; server reply ms: mean time from a"
-echo "request's arrival to its reply (${LATENCY_MS} ms + the server's own delay); both of the last repetition."
+echo "req/s: curl and lacuna: all the requests over the client process's wall time (start-up and the last"
+echo "replies' tail included); wrk: its own count, the replies within its fixed duration (\"N s\": requests"
+echo "still in flight at the end are not counted). server-side req/s: replies (200) over the span from the"
+echo "first request's arrival to the last reply, as the server measured it. server reply ms: mean time"
+echo "from a request's arrival to its reply (${LATENCY_MS} ms + the server's own delay), last repetition."
+echo "CPU µs/req: user+sys of the client process over the requests it completed."
 echo "\\* fewer requests at low concurrency, to keep the run short (at concurrency 1 each takes ${LATENCY_MS} ms)."
 echo
 for c in "${CONCS[@]}"; do
-  l=${RATE[lacuna,$c]:-} k=${RATE[curl,$c]:-}
+  l=${RATE[lacuna,$c]:-} k=${RATE[curl,$c]:-} w=${RATE[wrk,$c]:-}
   if num "$l" && num "$k"; then
     awk -v c="$c" -v l="$l" -v k="$k" -v lc="${CPU[lacuna,$c]}" -v kc="${CPU[curl,$c]}" 'BEGIN {
-      printf "- concurrency %s: lacuna %.2fx curl'"'"'s rate, %.2fx its CPU per request.\n", c, l / k, (kc > 0 ? lc / kc : 0) }'
+      printf "- concurrency %s: lacuna %.2fx curl'"'"'s rate, %.2fx its CPU per request", c, l / k, (kc > 0 ? lc / kc : 0) }'
+    if num "$w"; then
+      awk -v l="$l" -v w="$w" -v ls="${SRATE[lacuna,$c]}" -v ws="${SRATE[wrk,$c]}" 'BEGIN {
+        printf "; lacuna/wrk: %.3f (req/s), %.3f (server-side)", l / w, (ws > 0 ? ls / ws : 0) }'
+    fi
+    echo "."
     if [[ ${DIG[lacuna,$c]} != "${DIG[curl,$c]}" ]]; then
       echo "- NOTE: at concurrency $c lacuna and curl sent different request bodies (canonical digests differ)."
     fi
   fi
 done
 if ((lacuna_ok)); then
-  echo "- goal: >= 90% of ideal up to 256 in flight, CPU per request no worse than curl's."
+  echo "- goal: >= 90% of ideal at 256 in flight and within 5% of wrk's rate; CPU per request no worse than curl's."
   echo
   echo "| cache | responses | responses/s | per CPU second | requests to the server | peak RSS MiB |"
   echo "|---|---:|---:|---:|---:|---:|"

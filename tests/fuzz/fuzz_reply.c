@@ -1,5 +1,6 @@
 /* Fuzz target: the teacher's reading of an HTTP reply body
- * (lua/lacuna/teacher.lua, read_reply). The input's first byte picks the
+ * (lua/lacuna/teacher.lua, read_reply; a 200 body is checked and turned into
+ * the result by core/reply.c). The input's first byte picks the
  * status (200, 429 or 500), the rest is the body. A 200 body gives a result
  * whose text is a string (or absent) and whose choices are tables, or is
  * refused with a reason (finish_reason and usage stay as the server sent

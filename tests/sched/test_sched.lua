@@ -37,9 +37,43 @@ t.test("each item runs in its own coroutine", function()
     local co, main = coroutine.running()
     t.eq(main, false)
     threads[x] = co
+    sched.sleep(0) -- all three are unfinished at once
+    t.eq(coroutine.running(), co)
     return x
   end, 8)
-  t.truthy(threads[1] ~= threads[2] and threads[2] ~= threads[3])
+  t.truthy(threads[1] ~= threads[2] and threads[2] ~= threads[3] and threads[1] ~= threads[3])
+end)
+
+t.test("a finished item's coroutine is reused, clean, by a later item", function()
+  local threads, seen = {}, {}
+  local got = run({ 1, 2, 3, 4 }, function(...)
+    local x = ...
+    local co = coroutine.running()
+    threads[x] = co
+    t.eq(select("#", ...), 2, "a later item starts with its own arguments only")
+    seen[x] = coroutine.status(co)
+    if x == 2 then error("two fails") end
+    return x * 2
+  end, 1, 10 ^ 6)
+  t.eq(got[1].value, 2)
+  t.eq(got[2].ok, false)
+  t.eq(got[3].value, 6)
+  t.eq(got[4].value, 8)
+  t.eq(seen[1], "running")
+  t.eq(threads[1], threads[2], "item 2 reuses item 1's coroutine")
+  t.truthy(threads[3] ~= threads[2], "a coroutine that failed is not reused")
+  t.eq(threads[4], threads[3])
+end)
+
+t.test("a reused coroutine charges each item its own instructions", function()
+  -- Each item spends about 60% of the budget: on one shared count the
+  -- second would pass the limit.
+  local got = run({ 1, 2, 3 }, function(x)
+    local n = 0
+    for i = 1, 20000 do n = n + i end
+    return x
+  end, 1, 60000)
+  for k = 1, 3 do t.eq(got[k].ok, true, "item " .. k .. ": " .. tostring(got[k].value)) end
 end)
 
 t.test("a failing item keeps its message and traceback; the others complete", function()
