@@ -350,20 +350,33 @@ static struct tk_heap heap_pop(struct tk_heap *h, size_t *n) {
   return top;
 }
 
+static inline size_t merges_slot(const tk_merges *mm, int32_t a, int32_t b) {
+  return mix64((((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1) & (mm->cap - 1);
+}
+
 static void merge_all(const tk_bpe *m, tk_scratch *S, size_t ns) {
   struct tk_sym *sy = S->syms;
   struct tk_heap *h = S->heap;
   size_t hn = 0;
   uint32_t rank, nid;
+  /* The table is far bigger than the caches: ask for every first pair's slot
+   * before reading any, so the misses overlap. */
+  if (m->merges.cap && ns > 2)
+    for (size_t i = 0; i + 1 < ns; i++)
+      __builtin_prefetch(&m->merges.slots[merges_slot(&m->merges, sy[i].id, sy[i + 1].id)]);
   for (size_t i = 0; i + 1 < ns; i++)
     if (merges_get(&m->merges, sy[i].id, sy[i + 1].id, &rank, &nid))
-      heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)i, nid});
+      heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)i, nid, sy[i].id, sy[i + 1].id});
   while (hn) {
     struct tk_heap top = heap_pop(h, &hn);
     struct tk_sym *cur = &sy[top.pos];
     if (cur->len == 0 || cur->next == -1) continue;
     struct tk_sym right = sy[cur->next];
-    if (!merges_get(&m->merges, cur->id, right.id, &rank, &nid) || nid != top.nid) continue;
+    /* HF looks the pair up again and merges when it yields the same new id;
+     * the same two ids as when pushed yield it without the lookup. */
+    if ((cur->id != top.a || right.id != top.b) &&
+        (!merges_get(&m->merges, cur->id, right.id, &rank, &nid) || nid != top.nid))
+      continue;
     int32_t next_pos = cur->next;
     cur->id = (int32_t)top.nid;
     cur->len += right.len;
@@ -373,11 +386,11 @@ static void merge_all(const tk_bpe *m, tk_scratch *S, size_t ns) {
     if (cur->prev >= 0) {
       struct tk_sym *pv = &sy[cur->prev];
       if (merges_get(&m->merges, pv->id, cur->id, &rank, &nid))
-        heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)cur->prev, nid});
+        heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)cur->prev, nid, pv->id, cur->id});
     }
     if (cur->next >= 0 && (size_t)cur->next < ns) {
       if (merges_get(&m->merges, cur->id, sy[cur->next].id, &rank, &nid))
-        heap_push(h, &hn, (struct tk_heap){rank, top.pos, nid});
+        heap_push(h, &hn, (struct tk_heap){rank, top.pos, nid, cur->id, sy[cur->next].id});
     }
   }
 }
@@ -399,7 +412,17 @@ static int merge_word(const tk_bpe *m, tk_scratch *S, const unsigned char *w, si
   int32_t unk_id = 0;
   uint32_t unk_len = 0;
   char c4[4];
-  for (size_t i = 0; i < n;) {
+  size_t i = 0;
+  if (bl && !m->prefix && !m->suffix) {
+    /* byte-level: one symbol per byte, straight from the byte's id */
+    if (grow((void **)&S->syms, &S->syms_cap, n, sizeof *S->syms) < 0) goto oom;
+    struct tk_sym *sy = S->syms;
+    for (; i < n && m->bl_byte_id[w[i]] >= 0; i++)
+      sy[i] = (struct tk_sym){m->bl_byte_id[w[i]], (int32_t)i - 1, (int32_t)i + 1, 1};
+    ns = i;
+    if (ns) sy[ns - 1].next = -1;
+  }
+  while (i < n) {
     const char *s;
     size_t slen, blen;
     if (bl) {
@@ -557,25 +580,32 @@ static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok *
   return 0;
 }
 
+/* ignore_merges: the whole pre-token when the vocabulary holds it. 1 emitted,
+ * 0 not in the vocabulary, -1 out of memory. */
+static int whole_word(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n,
+                      size_t *cap) {
+  const char *w = sp->ns.p, *key = w;
+  size_t len = sp->ns.len, klen = len;
+  if (sp->bytelevel) {
+    if (grow((void **)&S->tmp, &S->tmp_cap, len * 2, 1) < 0) return -1;
+    klen = 0;
+    for (size_t i = 0; i < len; i++)
+      klen += (size_t)tk_utf8_enc(tk_byte_char((unsigned char)w[i]), S->tmp + klen);
+    key = S->tmp;
+  }
+  int32_t id = tk_strmap_get(&m->vocab, key, klen);
+  if (id < 0) return 0;
+  return emit(sp, id, 0, len, toks, n, cap) < 0 ? -1 : 1;
+}
+
 int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n, size_t *cap,
                     tk_err *e) {
   const char *w = sp->ns.p;
   size_t len = sp->ns.len;
   int bl = sp->bytelevel;
   if (!len) return 0;
-  if (m->ignore_merges) {
-    const char *key = w;
-    size_t klen = len;
-    if (bl) {
-      if (grow((void **)&S->tmp, &S->tmp_cap, len * 2, 1) < 0) goto oom;
-      klen = 0;
-      for (size_t i = 0; i < len; i++)
-        klen += (size_t)tk_utf8_enc(tk_byte_char((unsigned char)w[i]), S->tmp + klen);
-      key = S->tmp;
-    }
-    int32_t id = tk_strmap_get(&m->vocab, key, klen);
-    if (id >= 0) return emit(sp, id, 0, len, toks, n, cap) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
-  }
+  /* The cache holds what this function produced for the same bytes, so it is
+   * asked first, ignore_merges' whole-word lookup included. */
   uint32_t h = 0;
   if (len < CACHE_MAX_KEY) {
     h = tk_hash(w, len) ^ (uint32_t)bl;
@@ -587,6 +617,16 @@ int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok *
         if (emit(sp, hit[2 * i], pos, (size_t)hit[2 * i + 1], toks, n, cap) < 0) goto oom;
         pos += (size_t)hit[2 * i + 1];
       }
+      return 0;
+    }
+  }
+  if (m->ignore_merges) {
+    size_t before = *n;
+    int r = whole_word(m, S, sp, toks, n, cap);
+    if (r < 0) goto oom;
+    if (r) {
+      struct tk_sym one = {(*toks)[before].id, -1, -1, (uint32_t)len};
+      if (len < CACHE_MAX_KEY) cache_put(&S->cache, w, len, bl, h, &one, 1, 1);
       return 0;
     }
   }

@@ -231,6 +231,7 @@ struct tk_scratch {
   size_t syms_cap;
   struct tk_heap {
     uint32_t rank, pos, nid;
+    int32_t a, b; /* the pair's ids when pushed */
   } * heap;
   size_t heap_cap;
   char *tmp;
