@@ -5,13 +5,20 @@
 #   HF tokenizers' native binding (@anush008/tokenizers), single thread
 #     (RAYON_NUM_THREADS=1, TOKENIZERS_PARALLELISM=false): one record per
 #     encode call, and all records in one encodeBatch call;
+#   OpenAI's tiktoken, native: @anysphere/tiktoken-node (npm), the Rust
+#     tiktoken core behind a napi .node binding, with Llama 3's vocabulary,
+#     pattern and special tokens built in: a tokenizer built for speed on the
+#     same vocabulary, its ids checked against HF's like lacuna's (one record
+#     per awaited call, on a libuv pool of one thread). It has no Qwen3
+#     encoding (nor a way to load one), so the Qwen3 rows have none;
 #   tiktoken's o200k_base (npm, WASM) for reference (another vocabulary: its
 #     token counts differ, so no id check).
 # The corpus (make_corpus.py --bench) mixes English prose, code, CJK, Arabic,
 # emoji, special-token strings and combining marks; add_special_tokens is on.
 # Ids must be identical (a hash of every id, lacuna vs HF); the ratio column is
 # lacuna's throughput over HF's one-record-per-call throughput. Goals (issue 4):
-# >= 2x HF single-thread, load < 200 ms.
+# >= 2x HF single-thread, load < 200 ms; (issue 16) >= 25 MB/s and no slower
+# than native tiktoken: the "vs tiktoken" line gives lacuna / tiktoken.
 #
 # Usage: tests/bench/run_tokenizer.sh [--quick]
 #   BUILD=path/to/build (default: build)   where tests/tokenizer/tok_bench is
@@ -31,7 +38,7 @@ REPS=3
 case "${1:-}" in
   "") ;;
   --quick) REPS=1 ;;
-  -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
 
@@ -58,6 +65,7 @@ except ValueError: print("n/a")' "$1" "$2"; }
 
 status=0
 rows=()
+vs_native="lacuna / native tiktoken: n/a"
 declare -A NAME=([llama3]="Llama 3" [qwen3]="Qwen3")
 bytes=n/a
 for m in llama3 qwen3; do
@@ -95,6 +103,19 @@ for m in llama3 qwen3; do
   rows+=("| ${NAME[$m]} | lacuna (C) | $(field "$lc" load_ms) | $lc_mbs | $(field "$lc" tokens) | $ids | $(ratio "$lc_mbs" "$hf_mbs") |")
   rows+=("| ${NAME[$m]} | HF tokenizers, one record per call | $(field "$hf" load_ms) | $hf_mbs | $(field "$hf" tokens) | reference | 1.00x |")
   rows+=("| ${NAME[$m]} | HF tokenizers, one batch | $(field "$hf" load_ms) | $hfb_mbs | $(field "$hf" tokens) | same | $(ratio "$hfb_mbs" "$hf_mbs") |")
+  if [[ $m == llama3 ]]; then
+    echo "bench: $m: tiktoken (native) ..." >&2
+    if tn=$(node "$TOKDIR/hf_bench.mjs" --tiktoken-native llama3 "$CORPUS" "$REPS"); then
+      tn_mbs=$(python3 -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["mb_per_s"])' "$tn")
+      tn_ids=DIFFER
+      [[ $(field "$tn" ids_hash) == "$hf_hash" && $(field "$tn" tokens) == $(field "$hf" tokens) ]] && tn_ids=identical
+      rows+=("| ${NAME[$m]} | tiktoken (Rust, native napi: @anysphere/tiktoken-node), one record per call | $(field "$tn" load_ms) | $tn_mbs | $(field "$tn" tokens) | $tn_ids | $(ratio "$tn_mbs" "$hf_mbs") |")
+      vs_native="lacuna / native tiktoken (Llama 3, same ids): $(ratio "$lc_mbs" "$tn_mbs")"
+    else
+      echo "bench: tiktoken (native) failed" >&2
+      status=1
+    fi
+  fi
 done
 
 echo "bench: tiktoken o200k_base ..." >&2
@@ -113,4 +134,6 @@ echo
 echo "| tokenizer | implementation | load (ms) | encode (MB/s) | tokens | ids | ratio |"
 echo "|---|---|---:|---:|---:|---|---:|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "$vs_native"
 exit "$status"

@@ -9,6 +9,15 @@
 //          TOKENIZERS_PARALLELISM=false for single-thread numbers.
 //        hf_bench.mjs --tiktoken ENCODING CORPUS [REPS]
 //          tiktoken (WASM) encode_ordinary, one record per call.
+//        hf_bench.mjs --tiktoken-native llama3 CORPUS [REPS]
+//          @anysphere/tiktoken-node: OpenAI's Rust tiktoken core behind a
+//          native napi binding (a .node library, not WASM), with Llama 3's
+//          vocabulary, pattern and special tokens built in. One record per
+//          awaited encode call (it runs on the libuv pool: start it with
+//          UV_THREADPOOL_SIZE=1), special tokens in the text recognized as
+//          HF recognizes added tokens. The Llama 3 tokenizer.json benchmarked
+//          has a ByteLevel post-processor (add_special_tokens adds nothing),
+//          so its ids_hash compares with HF's and lacuna's as is.
 // Prints one JSON line with medians over REPS (default 3); MB = 10^6 bytes of
 // UTF-8 input. ids_hash is the 32-bit FNV-1a over every id and 0xFFFFFFFF after
 // each record (as tok_bench.c computes it), outside the timed loops.
@@ -39,9 +48,10 @@ function hashIds(all) {
 async function main() {
   const args = process.argv.slice(2);
   const tiktoken = args[0] === '--tiktoken';
-  if (tiktoken) args.shift();
-  if (args.length < 2 || args.length > 3) {
-    process.stderr.write('usage: hf_bench.mjs [--tiktoken ENCODING | MODEL_DIR] CORPUS [REPS]\n');
+  const native = args[0] === '--tiktoken-native';
+  if (tiktoken || native) args.shift();
+  if (args.length < 2 || args.length > 3 || (native && args[0] !== 'llama3')) {
+    process.stderr.write('usage: hf_bench.mjs [--tiktoken ENCODING | --tiktoken-native llama3 | MODEL_DIR] CORPUS [REPS]\n');
     process.exit(2);
   }
   const reps = args[2] ? Number(args[2]) : 3;
@@ -50,7 +60,32 @@ async function main() {
   const texts = bufs.map((b) => b.toString('utf8'));
   const result = { bytes, records: texts.length };
 
-  if (tiktoken) {
+  if (native) {
+    const req = createRequire(path.join(npmDir(), 'package.json'));
+    const tk = req('@anysphere/tiktoken-node');
+    const enc = tk.SupportedEncoding.Llama3;
+    const special = tk.SpecialTokenAction.Special;
+    // The encoding is built on first use: load = getTokenizer + one encode.
+    const t0 = performance.now();
+    const tok = tk.getTokenizer();
+    await tok.encode('', enc, special, {});
+    result.load_ms = performance.now() - t0;
+    let ids = [];
+    const times = [];
+    for (let r = 0; r < reps; r++) {
+      ids = [];
+      const t1 = performance.now();
+      for (const t of texts) ids.push(await tok.encode(t, enc, special, {}));
+      times.push((performance.now() - t1) / 1e3);
+    }
+    const s = median(times);
+    Object.assign(result, {
+      encode_s: s,
+      mb_per_s: bytes / 1e6 / s,
+      tokens: ids.reduce((n, v) => n + v.length, 0),
+      ids_hash: hashIds(ids),
+    });
+  } else if (tiktoken) {
     const req = createRequire(path.join(npmDir(), 'package.json'));
     const { get_encoding } = req('tiktoken');
     const loads = [];
