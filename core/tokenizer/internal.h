@@ -280,6 +280,11 @@ typedef struct tk_norm tk_norm;
 tk_norm *tk_norm_load(const void *json, const char *path, tk_err *e);
 void tk_norm_free(tk_norm *n);
 int tk_norm_apply(const tk_norm *n, tk_scratch *S, tk_ns *ns, tk_err *e);
+/* Unicode normalization of ns (NFD; NFC with compose; NFK* with compat). quick:
+ * return at once when a scan shows the text cannot change, and for NFC
+ * normalize only the windows around chars that may change (the normalizers'
+ * way); 0 always runs the full algorithm over the whole text (tests compare). */
+int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_err *e);
 
 /* ---- pre-tokenizers ------------------------------------------------------------- */
 typedef struct tk_pretok tk_pretok;
