@@ -383,6 +383,11 @@ static void merge_all(const tk_bpe *m, tk_scratch *S, size_t ns) {
     cur->next = right.next;
     sy[next_pos].len = 0;
     if (right.next > -1 && (size_t)right.next < ns) sy[right.next].prev = (int32_t)top.pos;
+    /* both new pairs' slots requested before either is read: the misses overlap */
+    if (cur->prev >= 0)
+      __builtin_prefetch(&m->merges.slots[merges_slot(&m->merges, sy[cur->prev].id, cur->id)]);
+    if (cur->next >= 0 && (size_t)cur->next < ns)
+      __builtin_prefetch(&m->merges.slots[merges_slot(&m->merges, cur->id, sy[cur->next].id)]);
     if (cur->prev >= 0) {
       struct tk_sym *pv = &sy[cur->prev];
       if (merges_get(&m->merges, pv->id, cur->id, &rank, &nid))
