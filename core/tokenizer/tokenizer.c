@@ -266,21 +266,25 @@ static void release(const lacuna_tokenizer *tok, tk_scratch *S) {
   if (!atomic_compare_exchange_strong(&((lacuna_tokenizer *)tok)->spare, &expected, S)) tk_scratch_free(S);
 }
 
-/* Char index of the char holding byte b, moving a cursor (cb at a char start). */
-static size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_t *cc) {
-  while (*cb > b) {
-    size_t j = *cb - 1;
+/* Char index of the char holding byte b, moving a cursor (cb at a char start)
+ * over valid UTF-8: forward, each byte up to b that is not a continuation
+ * starts a char. */
+static inline size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_t *cc) {
+  size_t p = *cb, c = *cc;
+  while (p > b) {
+    size_t j = p - 1;
     while (j > 0 && (s[j] & 0xC0) == 0x80) j--;
-    *cb = j;
-    (*cc)--;
+    p = j;
+    c--;
   }
-  for (;;) {
-    size_t l = (size_t)tk_utf8_len(s[*cb]);
-    if (*cb + l > b) break;
-    *cb += l;
-    (*cc)++;
-  }
-  return *cc;
+  for (size_t q = p + 1; q <= b; q++)
+    if ((s[q] & 0xC0) != 0x80) {
+      c++;
+      p = q;
+    }
+  *cb = p;
+  *cc = c;
+  return c;
 }
 
 static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *s, size_t n, int add_special,
@@ -288,6 +292,12 @@ static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *
   tk_al *al = tk_alloc(&S->A, (n + 1) * sizeof *al);
   if (!al) goto oom;
   for (size_t i = 0; i < n;) {
+    uint64_t w;
+    if (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & UINT64_C(0x8080808080808080)))) {
+      for (size_t k = 0; k < 8; k++) al[i + k] = (tk_al){(uint32_t)(i + k), (uint32_t)(i + k + 1)};
+      i += 8; /* 8 ASCII bytes, one char each */
+      continue;
+    }
     size_t l = (size_t)tk_utf8_len((unsigned char)s[i]);
     if (i + l > n) l = n - i;
     for (size_t k = 0; k < l; k++) al[i + k] = (tk_al){(uint32_t)i, (uint32_t)(i + l)};
@@ -379,6 +389,14 @@ static int refuse_newer(const char *s, size_t n, int cats, int *unicode15, tk_er
   const unsigned char *u = (const unsigned char *)s;
   *unicode15 = 0;
   for (size_t i = 0; i < n;) {
+    if (i + 8 <= n) { /* 8 ASCII bytes at a time */
+      uint64_t w;
+      memcpy(&w, u + i, 8);
+      if (!(w & UINT64_C(0x8080808080808080))) {
+        i += 8;
+        continue;
+      }
+    }
     if (u[i] < 0xE0) { /* below U+0800: all in lacuna's tables */
       i += u[i] < 0x80 ? 1 : 2;
       continue;

@@ -159,6 +159,10 @@ char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen, int *oom) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, bad = 0;
   *oom = 0;
+  if (lacuna_utf8_check(s, n, &bad)) { /* the common case, checked 8 ASCII bytes at a time */
+    *outlen = n;
+    return NULL;
+  }
   while (i < n) {
     if (u[i] < 0x80) {
       i++;
