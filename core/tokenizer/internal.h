@@ -137,6 +137,7 @@ typedef struct {
   char *literal;      /* when the pattern is a plain string: searched with memmem */
   size_t litlen;
   int cats; /* TK_GC_* bits of the major categories the pattern names */
+  int jit;  /* bit 0: code is JIT-compiled, bit 1: code15 is */
 } tk_regex;
 typedef struct tk_scratch tk_scratch;
 int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);

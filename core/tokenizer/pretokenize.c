@@ -335,7 +335,7 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
       return 0;
     case P_METASPACE: {
       tk_split c = *sp;
-      static tk_regex space = {NULL, NULL, (char *)" ", 1, 0};
+      static tk_regex space = {NULL, NULL, (char *)" ", 1, 0, 0};
       if (tk_ns_replace(S, &c.ns, &space, p->repl, p->repl_len, e) < 0) return -1;
       int starts = c.ns.len >= p->repl_len && memcmp(c.ns.p, p->repl, p->repl_len) == 0;
       if ((p->prepend_scheme == PS_ALWAYS && !starts) ||

@@ -622,7 +622,8 @@ int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err
       tk_regex_free(r);
       return -1;
     }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    /* without JIT (not built in, out of memory) the interpreter runs it */
+    if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0) r->jit |= widen ? 2 : 1;
     *(widen ? &r->code15 : &r->code) = code;
     if (!(w & 2)) break; /* nothing to widen */
   }
@@ -657,8 +658,13 @@ int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, siz
     *me = *ms + r->litlen;
     return 1;
   }
-  const pcre2_code *code = S->unicode15 && r->code15 ? r->code15 : r->code;
-  int rc = pcre2_match(code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, S->md, S->mc);
+  int use15 = S->unicode15 && r->code15;
+  const pcre2_code *code = use15 ? r->code15 : r->code;
+  /* pcre2_jit_match: the JIT code without pcre2_match's checks (the text is
+   * valid UTF-8 already) */
+  int rc = r->jit & (use15 ? 2 : 1)
+               ? pcre2_jit_match(code, (PCRE2_SPTR)s, n, start, 0, S->md, S->mc)
+               : pcre2_match(code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, S->md, S->mc);
   if (rc == PCRE2_ERROR_NOMATCH) return 0;
   if (rc < 0) {
     PCRE2_UCHAR msg[256];
