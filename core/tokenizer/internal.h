@@ -153,6 +153,15 @@ typedef struct {
 int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n, tk_match **out, size_t *nout,
                     tk_err *e);
 
+/* ---- the Llama 3 / Qwen split regex, hand-coded (scan.c) --------------------- */
+typedef struct tk_scan tk_scan;
+/* *out: a matcher when pat is one of the patterns scan.c knows, else NULL. -1 on error. */
+int tk_scan_new(tk_scan **out, const char *pat, size_t n, tk_err *e);
+void tk_scan_free(tk_scan *sc);
+/* Same output as tk_find_matches with the pattern sc was made from. */
+int tk_scan_matches(const tk_scan *sc, tk_scratch *S, const char *s, size_t n, tk_match **out, size_t *nout,
+                    tk_err *e);
+
 /* ---- splits (HF PreTokenizedString) ----------------------------------------- */
 typedef struct {
   tk_ns ns;

@@ -41,6 +41,7 @@ struct tk_pretok {
   int add_prefix_space, use_regex;
   tk_regex re;
   int has_re;
+  tk_scan *scan; /* the same split as re, hand-coded, for the patterns scan.c knows */
   int behavior, invert;
   char repl[8];
   size_t repl_len;
@@ -54,6 +55,7 @@ void tk_pretok_free(tk_pretok *p) {
   for (size_t i = 0; i < p->nkids; i++) tk_pretok_free(p->kids[i]);
   free(p->kids);
   if (p->has_re) tk_regex_free(&p->re);
+  tk_scan_free(p->scan);
   free(p);
 }
 
@@ -125,8 +127,12 @@ tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e) {
     p->kind = P_SPLIT;
     if (parse_behavior(j, path, &p->behavior, e) < 0) goto fail;
     p->invert = jbool(j, "invert", 0);
-    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &p->re, e) < 0) goto fail;
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
+    if (tk_pattern_load(pat, path, &p->re, e) < 0) goto fail;
     p->has_re = 1;
+    const cJSON *rx = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
+    if (cJSON_IsString(rx) && tk_scan_new(&p->scan, rx->valuestring, strlen(rx->valuestring), e) < 0)
+      goto fail;
   } else if (!strcmp(type, "Metaspace")) {
     p->kind = P_METASPACE;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "replacement");
@@ -315,7 +321,9 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
       return 0;
     }
     case P_SPLIT:
-      if (tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0) return -1;
+      if (p->scan ? tk_scan_matches(p->scan, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0
+                  : tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0)
+        return -1;
       if (p->invert)
         for (size_t i = 0; i < nm; i++) m[i].m = !m[i].m;
       if (tk_split_by(S, sp, m, nm, p->behavior, out) < 0) goto oom;
