@@ -175,6 +175,7 @@ typedef struct {
   size_t n, cap;
 } tk_splits;
 int tk_splits_push(tk_scratch *S, tk_splits *l, const tk_split *sp);
+int tk_splits_reserve(tk_scratch *S, tk_splits *l, size_t extra); /* room for extra more (-1 OOM) */
 
 /* Tokens before post-processing. */
 typedef struct {
@@ -246,6 +247,8 @@ struct tk_scratch {
   size_t heap_cap;
   char *tmp;
   size_t tmp_cap;
+  tk_tok *toks; /* the encoder's tokens, kept for the next text (bounded) */
+  size_t toks_cap;
 };
 tk_scratch *tk_scratch_new(void);
 void tk_scratch_free(tk_scratch *S);

@@ -324,6 +324,7 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
       if (p->scan ? tk_scan_matches(p->scan, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0
                   : tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0)
         return -1;
+      if (tk_splits_reserve(S, out, nm) < 0) goto oom; /* room for every piece at once */
       if (p->invert)
         for (size_t i = 0; i < nm; i++) m[i].m = !m[i].m;
       if (tk_split_by(S, sp, m, nm, p->behavior, out) < 0) goto oom;

@@ -253,6 +253,9 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   return 0;
 }
 
+/* Tokens of one text that a scratch keeps between texts (32 bytes each). */
+#define TOKS_KEEP 65536
+
 static tk_scratch *acquire(const lacuna_tokenizer *tok) {
   tk_scratch *S = atomic_exchange(&((lacuna_tokenizer *)tok)->spare, NULL);
   if (!S) S = tk_scratch_new();
@@ -447,8 +450,8 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     return -1;
   }
   S->unicode15 = unicode15;
-  tk_tok *toks = NULL;
-  size_t nt = 0, ct = 0;
+  tk_tok *toks = S->toks; /* the last text's array, grown as needed */
+  size_t nt = 0, ct = S->toks_cap;
   int rc = run_pipeline(tok, S, s ? s : "", n, add_special_tokens, &toks, &nt, &ct, &E);
   if (rc == 0 && enc_reserve(out, nt) < 0) {
     tk_seterr(&E, "out of memory");
@@ -485,7 +488,13 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     out->n = nt;
   }
   free(seg);
-  free(toks);
+  if (ct > TOKS_KEEP) { /* a long text's array is not held on to */
+    free(toks);
+    toks = NULL;
+    ct = 0;
+  }
+  S->toks = toks;
+  S->toks_cap = ct;
   release(tok, S);
   free(fixed);
   return rc;

@@ -724,6 +724,18 @@ oom:
 }
 
 /* ---- splits and scratch ----------------------------------------------------------- */
+int tk_splits_reserve(tk_scratch *S, tk_splits *l, size_t extra) {
+  if (l->n + extra <= l->cap) return 0;
+  size_t cap = l->cap ? l->cap * 2 : 64;
+  while (cap < l->n + extra) cap *= 2;
+  tk_split *v = tk_alloc(&S->A, cap * sizeof *v);
+  if (!v) return -1;
+  if (l->n) memcpy(v, l->v, l->n * sizeof *v);
+  l->v = v;
+  l->cap = cap;
+  return 0;
+}
+
 int tk_splits_push(tk_scratch *S, tk_splits *l, const tk_split *sp) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
@@ -764,6 +776,7 @@ void tk_scratch_free(tk_scratch *S) {
   free(S->syms);
   free(S->heap);
   free(S->tmp);
+  free(S->toks);
   free(S);
 }
 
