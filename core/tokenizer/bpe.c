@@ -11,7 +11,7 @@
 
 #define CACHE_MAX_KEY 256 /* HF caches words shorter than this */
 #define CACHE_MAX_ENTRIES 65536
-#define CACHE_MAX_TOKS (1u << 22)
+#define CACHE_MAX_BYTES (16u << 20)
 
 /* ---- merges map ------------------------------------------------------------------- */
 static uint32_t mix64(uint64_t k) {
@@ -509,52 +509,64 @@ oom:
 }
 
 /* ---- cache ------------------------------------------------------------------------------ */
+struct cache_rec { /* then the key (padded to 4 bytes), then ntok (id, len) pairs */
+  uint32_t hash;
+  uint16_t klen, ntok;
+  uint8_t bl, pad[3];
+};
+
+static size_t pad4(size_t n) { return (n + 3) & ~(size_t)3; }
+
 static void cache_clear(tk_cache *c) {
-  c->keys_len = c->toks_len = c->n = 0;
+  c->len = c->n = 0;
   if (c->slots) memset(c->slots, 0, ((size_t)c->mask + 1) * sizeof *c->slots);
 }
 
 static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
                                 size_t *ntok) {
   if (!c->slots) return NULL;
-  for (uint32_t j = h & c->mask, s; (s = c->slots[j]); j = (j + 1) & c->mask) {
-    const struct tk_centry *en = &c->ents[s - 1];
-    if (en->hash == h && en->klen == n && en->bl == bl && memcmp(c->keys + en->koff, k, n) == 0) {
-      *ntok = en->ntok;
-      return c->toks + en->toff;
+  for (uint32_t j = h & c->mask;; j = (j + 1) & c->mask) {
+    uint64_t v = c->slots[j];
+    if (!v) return NULL;
+    if ((uint32_t)(v >> 32) != h) continue;
+    const char *r = c->data + (uint32_t)v - 1;
+    struct cache_rec hd;
+    memcpy(&hd, r, sizeof hd);
+    if (hd.klen == n && hd.bl == bl && memcmp(r + sizeof hd, k, n) == 0) {
+      *ntok = hd.ntok;
+      return (const int32_t *)(const void *)(r + sizeof hd + pad4(n));
     }
   }
-  return NULL;
 }
 
 static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h, const struct tk_sym *sy,
                       size_t ns, size_t nlive) {
-  /* An empty key or result would be read back as NULL + 0 while the cache
-   * holds no bytes yet (found by tests/fuzz); neither is worth caching. */
-  if (n == 0 || nlive == 0) return;
+  /* An empty key or result is not worth caching (and an empty result would
+   * read back as no tokens, found by tests/fuzz). */
+  if (n == 0 || nlive == 0 || n >= CACHE_MAX_KEY) return;
   if (!c->slots) {
     c->slots = calloc(CACHE_MAX_ENTRIES * 2, sizeof *c->slots);
     if (!c->slots) return;
     c->mask = CACHE_MAX_ENTRIES * 2 - 1;
   }
-  if (c->n >= CACHE_MAX_ENTRIES || c->toks_len + nlive * 2 > CACHE_MAX_TOKS) cache_clear(c);
-  if (grow((void **)&c->ents, &c->cap, c->n + 1, sizeof *c->ents) < 0 ||
-      grow((void **)&c->keys, &c->keys_cap, c->keys_len + n, 1) < 0 ||
-      grow((void **)&c->toks, &c->toks_cap, c->toks_len + nlive * 2, sizeof *c->toks) < 0)
-    return;
-  struct tk_centry *en = &c->ents[c->n];
-  *en = (struct tk_centry){(uint32_t)c->keys_len, (uint32_t)n,     h,
-                           (uint32_t)c->toks_len, (uint32_t)nlive, (uint8_t)bl};
-  memcpy(c->keys + c->keys_len, k, n);
-  c->keys_len += n;
+  size_t need = sizeof(struct cache_rec) + pad4(n) + nlive * 2 * sizeof(int32_t);
+  if (c->n >= CACHE_MAX_ENTRIES || c->len + need > CACHE_MAX_BYTES) cache_clear(c);
+  if (grow((void **)&c->data, &c->cap, c->len + need, 1) < 0) return;
+  char *r = c->data + c->len;
+  struct cache_rec hd = {h, (uint16_t)n, (uint16_t)nlive, (uint8_t)bl, {0, 0, 0}};
+  memcpy(r, &hd, sizeof hd);
+  memcpy(r + sizeof hd, k, n);
+  int32_t *t = (int32_t *)(void *)(r + sizeof hd + pad4(n));
   for (size_t i = 0; i < ns; i++) {
     if (!sy[i].len) continue;
-    c->toks[c->toks_len++] = sy[i].id;
-    c->toks[c->toks_len++] = (int32_t)sy[i].len;
+    *t++ = sy[i].id;
+    *t++ = (int32_t)sy[i].len;
   }
   uint32_t j = h & c->mask;
   while (c->slots[j]) j = (j + 1) & c->mask;
-  c->slots[j] = (uint32_t)++c->n;
+  c->slots[j] = (uint64_t)h << 32 | (uint32_t)(c->len + 1);
+  c->len += need;
+  c->n++;
 }
 
 /* ---- tokenize one split -------------------------------------------------------------------- */

@@ -212,18 +212,15 @@ typedef struct {
 } tk_bpe;
 
 /* Per-caller scratch: the only mutable state during encode. */
+/* The word cache (bpe.c): a pre-token's bytes → its tokens. Each entry is one
+ * record in data (header, key, then (id, len) pairs), and its slot holds the
+ * key's hash beside the record's offset, so a hit reads two places. */
 typedef struct {
-  char *keys;
-  size_t keys_len, keys_cap;
-  struct tk_centry {
-    uint32_t koff, klen, hash, toff, ntok;
-    uint8_t bl;
-  } * ents;
-  size_t n, cap;
-  uint32_t *slots;
+  uint64_t *slots; /* (hash << 32) | (offset + 1), 0 = empty */
   uint32_t mask;
-  int32_t *toks; /* (id, len) pairs */
-  size_t toks_len, toks_cap;
+  size_t n;
+  char *data;
+  size_t len, cap;
 } tk_cache;
 
 struct tk_scratch {

@@ -769,10 +769,8 @@ void tk_scratch_free(tk_scratch *S) {
   if (S->md) pcre2_match_data_free(S->md);
   if (S->mc) pcre2_match_context_free(S->mc);
   if (S->js) pcre2_jit_stack_free(S->js);
-  free(S->cache.keys);
-  free(S->cache.ents);
   free(S->cache.slots);
-  free(S->cache.toks);
+  free(S->cache.data);
   free(S->syms);
   free(S->heap);
   free(S->tmp);
