@@ -418,7 +418,7 @@ static int merge_word(const tk_bpe *m, tk_scratch *S, const unsigned char *w, si
   uint32_t unk_len = 0;
   char c4[4];
   size_t i = 0;
-  if (bl && !m->prefix && !m->suffix) {
+  if (bl && !m->prefix_len && !m->suffix_len) { /* an empty prefix or suffix (Qwen) adds nothing */
     /* byte-level: one symbol per byte, straight from the byte's id */
     if (grow((void **)&S->syms, &S->syms_cap, n, sizeof *S->syms) < 0) goto oom;
     struct tk_sym *sy = S->syms;
@@ -442,7 +442,7 @@ static int merge_word(const tk_bpe *m, tk_scratch *S, const unsigned char *w, si
     }
     int first = i == 0, last = i + blen >= n;
     int32_t id;
-    if (bl && !m->prefix && !m->suffix) {
+    if (bl && !m->prefix_len && !m->suffix_len) {
       id = m->bl_byte_id[w[i]];
     } else if ((m->prefix && !first) || (m->suffix && last)) {
       size_t need = slen + m->prefix_len + m->suffix_len;
