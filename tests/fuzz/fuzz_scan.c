@@ -47,7 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       S->unicode15 = u15;
       if (tk_find_matches(&re[w], S, s, n, &a, &na, &e) < 0) abort();
       if (tk_scan_matches(scan[w], S, s, n, &b, &nb, &e) < 0) abort();
-      if (na != nb || memcmp(a, b, na * sizeof *a) != 0) abort();
+      if (na != nb) abort();
+      for (size_t i = 0; i < na; i++) /* field by field: the struct has padding */
+        if (a[i].s != b[i].s || a[i].e != b[i].e || a[i].m != b[i].m) abort();
       tk_arena_reset(&S->A);
     }
   free(fixed);
