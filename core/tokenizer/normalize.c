@@ -177,7 +177,24 @@ static void sort_run(uent *v, size_t from, size_t to) {
   }
 }
 
-static int nfc_stable(tk_scratch *S, uint32_t c);
+/* Memo of nfc_stable_compute per code point: 0 not known yet, 1 stable, 2 not.
+ * Every thread that fills an entry writes the same value. */
+static _Atomic unsigned char nfc_memo[0x110000];
+static int nfc_stable_new(tk_scratch *S, uint32_t c);
+
+static inline int nfc_stable(tk_scratch *S, uint32_t c) {
+  unsigned v = c < 0x110000 ? atomic_load_explicit(&nfc_memo[c], memory_order_relaxed) : 2;
+  return v ? v == 1 : nfc_stable_new(S, c);
+}
+
+/* The code point of valid UTF-8 at s, *l its length. */
+static inline uint32_t dec_valid(const unsigned char *s, int *l) {
+  unsigned c = s[0];
+  if (c < 0x80) return *l = 1, c;
+  if (c < 0xE0) return *l = 2, (c & 0x1Fu) << 6 | (s[1] & 0x3Fu);
+  if (c < 0xF0) return *l = 3, (c & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu);
+  return *l = 4, (c & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu);
+}
 
 /* Normalizes the chars of s[from, to) into x: decomposition, canonical
  * order, then (compose) the Recompositions state machine. -1 out of memory. */
@@ -301,9 +318,14 @@ int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_er
     size_t last_stable = 0, ws = 0;
     int open = 0, begun = 0;
     for (i = 0; i < n;) {
-      uint32_t c = s[i];
-      int l = 1;
-      if (c >= 0x80) c = tk_utf8_dec(s + i, n - i, &l);
+      uint64_t w;
+      if (!open && i + 8 <= n && (memcpy(&w, s + i, 8), !(w & UINT64_C(0x8080808080808080)))) {
+        last_stable = i + 7; /* 8 ASCII chars, all stable */
+        i += 8;
+        continue;
+      }
+      int l;
+      uint32_t c = dec_valid(s + i, &l);
       if (c < 0x80 || nfc_stable(S, c)) {
         if (open) {
           if (!begun) tk_xf_begin(&x, &S->A, ns);
@@ -390,20 +412,11 @@ static int nfc_stable_compute(tk_scratch *S, uint32_t c) {
   return 1;
 }
 
-/* Memo of nfc_stable_compute per code point: 0 not known yet, 1 stable, 2 not.
- * Every thread that fills an entry writes the same value. */
-static _Atomic unsigned char nfc_memo[0x110000];
-
-static int nfc_stable(tk_scratch *S, uint32_t c) {
-  if (c >= 0x110000) return 0;
-  unsigned char v = atomic_load_explicit(&nfc_memo[c], memory_order_relaxed);
-  if (!v) {
-    int r = nfc_stable_compute(S, c);
-    if (r < 0) return 0; /* out of memory: take the full path, remember nothing */
-    v = r ? 1 : 2;
-    atomic_store_explicit(&nfc_memo[c], v, memory_order_relaxed);
-  }
-  return v == 1;
+static int nfc_stable_new(tk_scratch *S, uint32_t c) {
+  int r = nfc_stable_compute(S, c);
+  if (r < 0) return 0; /* out of memory: take the full path, remember nothing */
+  atomic_store_explicit(&nfc_memo[c], r ? 1 : 2, memory_order_relaxed);
+  return r;
 }
 
 static int lowercase(tk_scratch *S, tk_ns *ns, tk_err *e) {
