@@ -376,6 +376,18 @@ int tk_pretok_apply(const tk_pretok *p, tk_scratch *S, tk_splits *l, tk_err *e) 
       if (tk_pretok_apply(p->kids[i], S, l, e) < 0) return -1;
     return 0;
   }
+  if (p->kind == P_BYTELEVEL && !p->use_regex) {
+    /* one split in, the same split out: marked in place, no new list */
+    for (size_t i = 0; i < l->n; i++) {
+      tk_split *sp = &l->v[i];
+      if (sp->id >= 0) continue;
+      if (sp->bytelevel && tk_bytelevel_materialize(S, sp) < 0) goto oom;
+      if (p->add_prefix_space && sp->ns.len && sp->ns.p[0] != ' ' && tk_ns_prepend(S, &sp->ns, " ", 1, e) < 0)
+        return -1;
+      sp->bytelevel = 1;
+    }
+    return 0;
+  }
   tk_splits out = {0};
   for (size_t i = 0; i < l->n; i++) {
     tk_split *sp = &l->v[i];
