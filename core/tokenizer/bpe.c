@@ -570,15 +570,18 @@ static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h, 
 }
 
 /* ---- tokenize one split -------------------------------------------------------------------- */
-static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks, size_t *n,
-                size_t *cap) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 256;
-    tk_tok *nt = realloc(*toks, c * sizeof *nt);
-    if (!nt) return -1;
-    *toks = nt;
-    *cap = c;
-  }
+static int grow_toks(tk_tok **toks, size_t *cap) {
+  size_t c = *cap ? *cap * 2 : 256;
+  tk_tok *nt = realloc(*toks, c * sizeof *nt);
+  if (!nt) return -1;
+  *toks = nt;
+  *cap = c;
+  return 0;
+}
+
+static inline int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks, size_t *n,
+                       size_t *cap) {
+  if (*n == *cap && grow_toks(toks, cap) < 0) return -1;
   tk_tok *t = &(*toks)[(*n)++];
   t->id = id;
   t->str = NULL;

@@ -89,8 +89,8 @@ static int classify_new(const tk_scan *sc, tk_scratch *S, uint32_t c, tk_err *e)
   return (int)(v & 7);
 }
 
-static inline int classify(const tk_scan *sc, tk_scratch *S, uint32_t c, tk_err *e) {
-  const _Atomic unsigned char *memo = S->unicode15 ? sc->memo15 : sc->memo;
+static inline int classify(const tk_scan *sc, tk_scratch *S, const _Atomic unsigned char *memo, uint32_t c,
+                           tk_err *e) {
   unsigned v = atomic_load_explicit(&memo[c], memory_order_relaxed);
   return v ? (int)(v & 7) : classify_new(sc, S, c, e);
 }
@@ -118,12 +118,12 @@ static inline uint32_t char_at(const unsigned char *s, size_t n, size_t i, size_
 #define CLASS_AT(i, cp, len, k)                                                                              \
   do {                                                                                                       \
     cp = char_at(s, n, (i), &(len));                                                                         \
-    if ((k = classify(sc, S, cp, e)) < 0) return -1;                                                         \
+    if ((k = classify(sc, S, memo, cp, e)) < 0) return -1;                                                   \
   } while (0)
 
 /* End of the match starting at p (p < n), or -1 on a regex error. */
-static long match_at(const tk_scan *sc, tk_scratch *S, const unsigned char *s, size_t n, size_t p,
-                     tk_err *e) {
+static long match_at(const tk_scan *sc, tk_scratch *S, const _Atomic unsigned char *memo,
+                     const unsigned char *s, size_t n, size_t p, tk_err *e) {
   size_t l0, l1, l;
   uint32_t c0, c1, c;
   int k0, k1, k;
@@ -202,6 +202,7 @@ static long match_at(const tk_scan *sc, tk_scratch *S, const unsigned char *s, s
 int tk_scan_matches(const tk_scan *sc, tk_scratch *S, const char *text, size_t n, tk_match **out,
                     size_t *nout, tk_err *e) {
   const unsigned char *s = (const unsigned char *)text;
+  const _Atomic unsigned char *memo = S->unicode15 ? sc->memo15 : sc->memo; /* the tables of this text */
   size_t cap = n / 3 + 16, k = 0;
   tk_match *m = tk_alloc(&S->A, cap * sizeof *m);
   if (!m) goto oom;
@@ -212,7 +213,7 @@ int tk_scan_matches(const tk_scan *sc, tk_scratch *S, const char *text, size_t n
     return 0;
   }
   for (size_t p = 0; p < n;) {
-    long end = match_at(sc, S, s, n, p, e);
+    long end = match_at(sc, S, memo, s, n, p, e);
     if (end < 0) return -1;
     if (k == cap) {
       tk_match *nm = tk_alloc(&S->A, cap * 2 * sizeof *m);
