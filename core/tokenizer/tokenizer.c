@@ -280,11 +280,10 @@ static inline size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_
     p = j;
     c--;
   }
-  for (size_t q = p + 1; q <= b; q++)
-    if ((s[q] & 0xC0) != 0x80) {
-      c++;
-      p = q;
-    }
+  if (b > p) {
+    for (size_t q = p + 1; q <= b; q++) c += (s[q] & 0xC0) != 0x80; /* branch-free: vectorizes */
+    for (p = b; (s[p] & 0xC0) == 0x80;) p--;                        /* back to b's char */
+  }
   *cb = p;
   *cc = c;
   return c;
