@@ -595,6 +595,39 @@ static int ex_close(lua_State *L) {
   return 0;
 }
 
+/* Returns the Lua method's results (the continuation of a call that yielded). */
+static int message_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status, (void)ctx;
+  return lua_gettop(L);
+}
+
+/* ex:message as lua/lacuna/example.lua defines it, behind one C function:
+ * a string role and text with a boolean or no train flag (every turn of
+ * every record, in most recipes) is added here, as ex:add_message adds it;
+ * any other call goes to the Lua method (upvalue 1). Being C, it also keeps
+ * the recipe's frame on a tail call, for its mistakes (core/caller.c). */
+static int ex_message_entry(lua_State *L) {
+  int n = lua_gettop(L);
+  if (n >= 3 && n <= 4 && lua_type(L, 2) == LUA_TSTRING && lua_type(L, 3) == LUA_TSTRING &&
+      (n == 3 || lua_type(L, 4) == LUA_TNIL || lua_type(L, 4) == LUA_TBOOLEAN)) {
+    ex_add_message(L);
+    lua_settop(L, 1);
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_callk(L, n, LUA_MULTRET, 0, message_k);
+  return lua_gettop(L);
+}
+
+/* example.message_entry(f): the ex:message above, falling back on f. */
+static int ex_message_entry_new(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, ex_message_entry, 1);
+  return 1;
+}
+
 static const luaL_Reg ex_methods[] = {
     {"add_message", ex_add_message},
     {"append_part", ex_append_part},
@@ -618,6 +651,7 @@ static const luaL_Reg ex_meta_methods[] = {
 static const luaL_Reg ex_funcs[] = {
     {"new", ex_new},
     {"is", ex_is},
+    {"message_entry", ex_message_entry_new},
     {NULL, NULL},
 };
 

@@ -17,6 +17,9 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,14 +27,57 @@
 #include <string.h>
 
 #include "areas.h"
+#include "json_arena.h"
 #include "utf8.h"
 
-#define TREE_MT "lacuna.JsonTree"
 #define BUF_MT "lacuna.JsonBuffer"
 
 /* ------------------------------------------------------------ decoding */
 
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* The first index from i on (or n) of a byte of s[0..n) that is '"', '\\',
+ * a control character, or (also_e2) 0xE2, the lead byte of U+2028/U+2029.
+ * String content is most of a record's bytes, so the scans over it (decode,
+ * encode) test sixteen bytes at a time (SSE2, which every x86-64 has), or
+ * eight elsewhere (SWAR: exact about whether a word holds such a byte). */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+static uint64_t has_zero(uint64_t w) { return (w - ONES) & ~w & HIGHS; }
+static uint64_t has_control(uint64_t w) { return (w - ONES * 0x20) & ~w & HIGHS; }
+
+static size_t special_byte(const char *s, size_t i, size_t n, int also_e2) {
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), e2 = _mm_set1_epi8((char)0xE2);
+  const __m128i max_control = _mm_set1_epi8(0x1F);
+  while (i + 16 <= n) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, max_control), v)); /* v <= 0x1F */
+    if (also_e2) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, e2));
+    int mask = _mm_movemask_epi8(hit);
+    if (mask) return i + (size_t)__builtin_ctz((unsigned)mask);
+    i += 16;
+  }
+#endif
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    uint64_t hit = has_zero(w ^ (ONES * '"')) | has_zero(w ^ (ONES * '\\')) | has_control(w);
+    if (also_e2) hit |= has_zero(w ^ (ONES * 0xE2));
+    if (hit) break;
+    i += 8;
+  }
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\' || c < 0x20 || (also_e2 && c == 0xE2)) break;
+    i++;
+  }
+  return i;
+}
+
+/* The end of a run of plain string text: '"', '\\' or a control character. */
+static size_t plain_run_end(const char *s, size_t i, size_t n) { return special_byte(s, i, n, 0); }
 
 /* Length of the JSON number at s[i..n), or 0 if it breaks the grammar
  * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? or runs on into more number
@@ -100,6 +146,7 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth, int *open_a
     if (c == '"') {
       size_t quote = i;
       for (i++;; i++) {
+        i = plain_run_end(s, i, n);
         if (i >= n) {
           *open_at_end = 1;
           *open_string = quote;
@@ -152,27 +199,13 @@ static int prescan(const char *s, size_t i, size_t n, int max_depth, int *open_a
   return 1;
 }
 
-/* Holder of a cJSON tree, so that an error while building Lua values
- * (out of memory) still frees it. */
-typedef struct Tree {
-  cJSON *root;
-} Tree;
-
-static int tree_gc(lua_State *L) {
-  Tree *t = (Tree *)luaL_checkudata(L, 1, TREE_MT);
-  if (t->root) {
-    cJSON_Delete(t->root);
-    t->root = NULL;
-  }
-  return 0;
-}
-
 /* The conversion state: the source, the token cursor, the stack slots of
- * the two marker metatables. */
+ * the two marker metatables, the tree. */
 typedef struct Dec {
   const char *s;
   size_t n, cur;
   int array_mt, object_mt;
+  const cJSON *root;
 } Dec;
 
 /* Moves the cursor to the start of the next string or number token. */
@@ -193,35 +226,38 @@ static unsigned hex4(const char *p) {
   return v;
 }
 
-/* Pushes the string token at the cursor. Escape-free strings are their
- * source bytes; others are unescaped here (cJSON has already rejected bad
- * escapes and lone surrogates). The output is never longer than the source. */
-static void push_string_token(lua_State *L, Dec *d) {
-  size_t i = next_token(d) + 1, start = i;
-  int escaped = 0;
-  while (i < d->n && d->s[i] != '"') {
-    if (d->s[i] == '\\') {
-      escaped = 1;
-      i++;
-    }
-    i++;
-  }
-  if (i > d->n) i = d->n;
-  d->cur = i + 1;
+/* Pushes the JSON string whose text (between the quotes) is s[start..end),
+ * unescaped when escaped is set (its escapes already checked: cJSON or the
+ * direct pass rejects bad ones and lone surrogates). The output is never
+ * longer than the source. */
+static void push_string_source(lua_State *L, const char *s, size_t start, size_t end, int escaped) {
   if (!escaped) {
-    lua_pushlstring(L, d->s + start, i - start);
+    lua_pushlstring(L, s + start, end - start);
     return;
   }
-  luaL_Buffer b;
-  char *o = luaL_buffinitsize(L, &b, i - start);
+  /* Unescaped into a scratch buffer kept between calls (a luaL_Buffer this
+   * big would allocate a box per string); pushing copies it before any GC
+   * step could run a decode of its own. */
+  static char *scratch;
+  static size_t scratch_cap;
+  size_t need = end - start;
+  if (need > scratch_cap) {
+    size_t cap = need < 4096 ? 4096 : need;
+    char *grown = (char *)realloc(scratch, cap);
+    if (!grown) luaL_error(L, "not enough memory");
+    scratch = grown;
+    scratch_cap = cap;
+  }
+  char *o = scratch;
   size_t k = 0;
-  for (size_t p = start; p < i; p++) {
-    char c = d->s[p];
-    if (c != '\\') {
-      o[k++] = c;
-      continue;
-    }
-    c = d->s[++p];
+  for (size_t p = start; p < end; p++) {
+    const char *bs = (const char *)memchr(s + p, '\\', end - p);
+    size_t run = (bs ? (size_t)(bs - s) : end) - p;
+    memcpy(o + k, s + p, run);
+    k += run;
+    p += run;
+    if (p >= end) break;
+    char c = s[++p];
     switch (c) {
       case 'b': o[k++] = '\b'; break;
       case 'f': o[k++] = '\f'; break;
@@ -229,11 +265,11 @@ static void push_string_token(lua_State *L, Dec *d) {
       case 'r': o[k++] = '\r'; break;
       case 't': o[k++] = '\t'; break;
       case 'u': {
-        if (p + 4 >= i) break;
-        unsigned cp = hex4(d->s + p + 1);
+        if (p + 4 >= end) break;
+        unsigned cp = hex4(s + p + 1);
         p += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 < i && d->s[p + 1] == '\\' && d->s[p + 2] == 'u') {
-          unsigned lo = hex4(d->s + p + 3);
+        if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 < end && s[p + 1] == '\\' && s[p + 2] == 'u') {
+          unsigned lo = hex4(s + p + 3);
           if (lo >= 0xDC00 && lo <= 0xDFFF) {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             p += 6;
@@ -247,7 +283,48 @@ static void push_string_token(lua_State *L, Dec *d) {
       default: o[k++] = c; break; /* \" \\ \/ */
     }
   }
-  luaL_pushresultsize(&b, k);
+  lua_pushlstring(L, o, k);
+  if (scratch_cap > ((size_t)1 << 20)) { /* one huge string does not pin its copy */
+    free(scratch);
+    scratch = NULL;
+    scratch_cap = 0;
+  }
+}
+
+/* Pushes the string token at the cursor. */
+static void push_string_token(lua_State *L, Dec *d) {
+  size_t i = next_token(d) + 1, start = i;
+  int escaped = 0;
+  while ((i = plain_run_end(d->s, i, d->n)) < d->n && d->s[i] != '"') {
+    if (d->s[i] == '\\') {
+      escaped = 1;
+      i++;
+    }
+    i++;
+  }
+  if (i > d->n) i = d->n;
+  d->cur = i + 1;
+  push_string_source(L, d->s, start, i, escaped);
+}
+
+/* Pushes the number whose text is s[i..i+len) as Lua reads it (int64 stays
+ * an integer); 0 and nothing pushed when Lua cannot read it. */
+static int push_number_source(lua_State *L, const char *s, size_t i, size_t len) {
+  char buf[64];
+  if (len > 0 && len < sizeof buf) {
+    memcpy(buf, s + i, len);
+    buf[len] = '\0';
+    return lua_stringtonumber(L, buf) != 0;
+  }
+  if (len > 0) { /* a very long token: NUL-terminate it as a Lua string */
+    lua_pushlstring(L, s + i, len);
+    if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
 }
 
 static void push_number_token(lua_State *L, Dec *d, double fallback) {
@@ -258,20 +335,7 @@ static void push_number_token(lua_State *L, Dec *d, double fallback) {
     len++;
   }
   d->cur = i + len;
-  char buf[64];
-  if (len > 0 && len < sizeof buf) {
-    memcpy(buf, d->s + i, len);
-    buf[len] = '\0';
-    if (lua_stringtonumber(L, buf) != 0) return;
-  } else if (len > 0) { /* a very long token: NUL-terminate it as a Lua string */
-    lua_pushlstring(L, d->s + i, len);
-    if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
-      lua_remove(L, -2);
-      return;
-    }
-    lua_pop(L, 1);
-  }
-  lua_pushnumber(L, (lua_Number)fallback);
+  if (!push_number_source(L, d->s, i, len)) lua_pushnumber(L, (lua_Number)fallback);
 }
 
 static void push_node(lua_State *L, Dec *d, const cJSON *node) {
@@ -360,6 +424,213 @@ static void syntax_error(const char *s, size_t n, size_t pos, int open_at_end, s
  * API works even where json was never opened. */
 static void push_marker(lua_State *L, const char *name) { luaL_newmetatable(L, name); }
 
+/* build_values(dec, array_mt, object_mt) -> the value of dec's tree. */
+static int build_values(lua_State *L) {
+  Dec *d = (Dec *)lua_touserdata(L, 1);
+  push_node(L, d, d->root);
+  return 1;
+}
+
+/* ------------------------------------------------------------ direct pass */
+/* The common case in one pass: plain valid JSON straight into Lua values.
+ * The cJSON path reads every byte four times (pre-pass, cJSON's parse, the
+ * token cursor, besides the UTF-8 check) and builds a tree it then throws
+ * away; with its nodes in the arena, cJSON's parse was still the largest
+ * function of a JSONL run and the passes around it a quarter of it. This pass
+ * is strict and gives up on anything it is not sure of (any error, \u0000, a
+ * lone surrogate, a number Lua cannot read, a container too big for the Lua
+ * stack): the cJSON path then decides, so every error and every value the
+ * decoder gives are still the cJSON path's (tests/fuzz/fuzz_json.c decodes
+ * each input both ways and compares). Tables are created with the sizes and
+ * filled in the order the cJSON path uses. */
+
+int lacuna_json_direct = 1;
+
+typedef struct Direct {
+  const char *s;
+  size_t n, i;
+  int depth, max_depth;
+  int array_mt, object_mt; /* absolute stack slots of the marker metatables */
+} Direct;
+
+static int direct_value(lua_State *L, Direct *p);
+
+static void direct_space(Direct *p) {
+  while (p->i < p->n && is_space(p->s[p->i])) p->i++;
+}
+
+static int hex4_ok(const char *s) {
+  for (int k = 0; k < 4; k++)
+    if (!is_hex(s[k])) return 0;
+  return 1;
+}
+
+/* The string whose opening quote is at p->i. */
+static int direct_string(lua_State *L, Direct *p) {
+  const char *s = p->s;
+  size_t n = p->n, start = p->i + 1, i = start;
+  int escaped = 0;
+  for (;;) {
+    i = plain_run_end(s, i, n);
+    if (i >= n) return 0;
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"') break;
+    if (c < 0x20 || i + 1 >= n) return 0;
+    escaped = 1;
+    switch (s[i + 1]) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't': i += 2; break;
+      case 'u': {
+        if (n - i < 6 || !hex4_ok(s + i + 2)) return 0;
+        unsigned cp = hex4(s + i + 2);
+        if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return 0;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (n - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' || !hex4_ok(s + i + 8)) return 0;
+          unsigned lo = hex4(s + i + 8);
+          if (lo < 0xDC00 || lo > 0xDFFF) return 0;
+          i += 12;
+        } else {
+          i += 6;
+        }
+        break;
+      }
+      default: return 0;
+    }
+  }
+  p->i = i + 1;
+  push_string_source(L, s, start, i, escaped);
+  return 1;
+}
+
+static int direct_literal(Direct *p, const char *word, size_t len) {
+  if (p->n - p->i < len || memcmp(p->s + p->i, word, len) != 0) return 0;
+  p->i += len;
+  return 1;
+}
+
+/* After an element: 1 at the closing bracket (consumed), 2 at a comma
+ * (consumed, and the space after it), 0 otherwise. */
+static int direct_next(Direct *p, char close) {
+  direct_space(p);
+  if (p->i >= p->n) return 0;
+  char c = p->s[p->i++];
+  if (c == close) return 1;
+  if (c != ',') return 0;
+  direct_space(p);
+  return 2;
+}
+
+/* The container's table from the count values (arrays) or key/value pairs
+ * (objects) above base, which it replaces. */
+static void direct_table(lua_State *L, int base, int count, int is_object, int mt) {
+  if (is_object) {
+    lua_createtable(L, 0, count);
+    for (int k = 0; k < count; k++) {
+      lua_pushvalue(L, base + 1 + 2 * k);
+      lua_pushvalue(L, base + 2 + 2 * k);
+      lua_rawset(L, -3); /* duplicate keys: the last one wins */
+    }
+  } else {
+    lua_createtable(L, count, 0);
+    for (int k = 1; k <= count; k++) {
+      lua_pushvalue(L, base + k);
+      lua_rawseti(L, -2, k);
+    }
+  }
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, -2);
+  if (count > 0) {
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+  }
+}
+
+static int direct_container(lua_State *L, Direct *p, int is_object) {
+  char close = is_object ? '}' : ']';
+  if (++p->depth > p->max_depth) return 0;
+  p->i++;
+  int base = lua_gettop(L), count = 0;
+  direct_space(p);
+  if (p->i < p->n && p->s[p->i] == close) {
+    p->i++;
+  } else {
+    for (;;) {
+      if (!lua_checkstack(L, 6)) return 0; /* (a container the Lua stack cannot hold) */
+      if (is_object) {
+        if (p->i >= p->n || p->s[p->i] != '"' || !direct_string(L, p)) return 0;
+        direct_space(p);
+        if (p->i >= p->n || p->s[p->i] != ':') return 0;
+        p->i++;
+        direct_space(p);
+      }
+      if (!direct_value(L, p)) return 0;
+      count++;
+      int next = direct_next(p, close);
+      if (next == 1) break;
+      if (next == 0) return 0;
+    }
+  }
+  direct_table(L, base, count, is_object, is_object ? p->object_mt : p->array_mt);
+  p->depth--;
+  return 1;
+}
+
+static int direct_value(lua_State *L, Direct *p) {
+  if (p->i >= p->n) return 0;
+  char c = p->s[p->i];
+  switch (c) {
+    case '{': return direct_container(L, p, 1);
+    case '[': return direct_container(L, p, 0);
+    case '"': return direct_string(L, p);
+    case 't':
+      if (!direct_literal(p, "true", 4)) return 0;
+      lua_pushboolean(L, 1);
+      return 1;
+    case 'f':
+      if (!direct_literal(p, "false", 5)) return 0;
+      lua_pushboolean(L, 0);
+      return 1;
+    case 'n':
+      if (!direct_literal(p, "null", 4)) return 0;
+      lua_pushlightuserdata(L, NULL);
+      return 1;
+    default: {
+      if (c != '-' && !is_digit(c)) return 0;
+      size_t len = number_len(p->s, p->i, p->n);
+      if (len == 0 || !push_number_source(L, p->s, p->i, len)) return 0;
+      p->i += len;
+      return 1;
+    }
+  }
+}
+
+/* Pushes the value of s[start..n) (valid UTF-8) and returns 1, or returns 0
+ * with the stack as it was. */
+static int decode_direct(lua_State *L, const char *s, size_t start, size_t n, int max_depth) {
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 8)) return 0;
+  push_marker(L, LACUNA_JSON_ARRAY_MT);
+  push_marker(L, LACUNA_JSON_OBJECT_MT);
+  Direct p = {s, n, start, 0, max_depth, top + 1, top + 2};
+  direct_space(&p);
+  if (direct_value(L, &p)) {
+    direct_space(&p);
+    if (p.i == n) {
+      lua_replace(L, top + 1);
+      lua_settop(L, top + 1);
+      return 1;
+    }
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
 int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen) {
   size_t bad, start = 0, open_string;
   int open_at_end;
@@ -369,6 +640,7 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
   if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) start = 3; /* a byte order mark, as cJSON would skip it */
+  if (lacuna_json_direct && decode_direct(L, s, start, n, max_depth)) return 1;
   if (!prescan(s, start, n, max_depth, &open_at_end, &open_string, err, errlen)) return 0;
   size_t i = start;
   while (i < n && is_space(s[i])) i++;
@@ -377,32 +649,20 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
 
-  int base = lua_gettop(L);
-  luaL_checkstack(L, 8, "json: stack overflow");
-  push_marker(L, LACUNA_JSON_ARRAY_MT);
-  push_marker(L, LACUNA_JSON_OBJECT_MT);
-  Tree *t = (Tree *)lua_newuserdatauv(L, sizeof(Tree), 0);
-  t->root = NULL;
-  if (luaL_newmetatable(L, TREE_MT)) {
-    lua_pushcfunction(L, tree_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-
   const char *end = NULL;
-  t->root = cJSON_ParseWithLengthOpts(s + start, n - start, &end, 0);
-  if (!t->root) {
+  lacuna_json_arena_mark mark = lacuna_json_arena_begin();
+  cJSON *root = cJSON_ParseWithLengthOpts(s + start, n - start, &end, 0);
+  lacuna_json_arena_end_parse();
+  if (!root) {
+    lacuna_json_arena_release(mark);
     size_t pos = end ? (size_t)(end - s) : start;
-    lua_settop(L, base);
     syntax_error(s, n, pos, open_at_end, open_string, err, errlen);
     return 0;
   }
   i = (size_t)(end - s);
   while (i < n && is_space(s[i])) i++;
   if (i < n) {
-    cJSON_Delete(t->root);
-    t->root = NULL;
-    lua_settop(L, base);
+    lacuna_json_arena_release(mark);
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c < 0x7F)
       snprintf(err, errlen, "byte %zu: unexpected '%c' after the JSON value", i + 1, c);
@@ -411,12 +671,17 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
 
-  Dec d = {s, n, start, base + 1, base + 2};
-  push_node(L, &d, t->root);
-  cJSON_Delete(t->root);
-  t->root = NULL;
-  lua_replace(L, base + 1);
-  lua_settop(L, base + 1);
+  /* Building the Lua values can raise (out of memory) and can run a __gc
+   * that decodes too: a protected call gives the arena back either way. */
+  Dec d = {s, n, start, 2, 3, root};
+  luaL_checkstack(L, 8, "json: stack overflow");
+  lua_pushcfunction(L, build_values);
+  lua_pushlightuserdata(L, &d);
+  push_marker(L, LACUNA_JSON_ARRAY_MT);
+  push_marker(L, LACUNA_JSON_OBJECT_MT);
+  int status = lua_pcall(L, 3, 1, 0);
+  lacuna_json_arena_release(mark);
+  if (status != LUA_OK) lua_error(L);
   return 1;
 }
 
@@ -558,8 +823,6 @@ static void enc_float(Enc *e, const Frame *f, lua_Number v) {
   out_add(e, buf, (size_t)len);
 }
 
-static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c == 0xE2; }
-
 /* RFC 8259 escaping of valid UTF-8; non-ASCII passes through raw except
  * U+2028/U+2029, which JavaScript treats as line ends. */
 static void put_string(Enc *e, const char *s, size_t n) {
@@ -567,12 +830,8 @@ static void put_string(Enc *e, const char *s, size_t n) {
   out_reserve(e, n + 2);
   out_char(e, '"');
   size_t run = 0, i = 0;
-  while (i < n) {
+  while ((i = special_byte(s, i, n, 1)) < n) {
     unsigned char c = (unsigned char)s[i];
-    if (!needs_escape(c)) {
-      i++;
-      continue;
-    }
     char esc[6];
     size_t elen = 2, skip = 1;
     esc[0] = '\\';

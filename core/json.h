@@ -31,6 +31,11 @@
  * byte N" (N 1-based) into err and returns 0. Raises only on memory errors. */
 int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen);
 
+/* 1 (the default): decode reads plain valid JSON in one direct pass and
+ * leaves the rest to cJSON; 0: everything goes through cJSON. Both give the
+ * same values and errors: the switch is for the fuzz target that checks so. */
+extern int lacuna_json_direct;
+
 /* Appends the JSON text of the value at idx to b; raises on values that
  * cannot be encoded (the message names the path, e.g. messages[2].content).
  * Use it like luaL_addvalue: call it with the stack exactly as your last

@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "areas.h"
+#include "crc32.h"
 #include "json.h"
 #include "sys.h"
 
@@ -561,14 +562,14 @@ static int out_write(Writer *w, const char *p, size_t n) {
         w->err = errno ? errno : EIO;
         return 0;
       }
-      w->crc = crc32(w->crc, (const Bytef *)p, part);
+      w->crc = lacuna_crc32(w->crc, p, part);
       w->bytes += part;
       p += part;
       n -= part;
     }
     return 1;
   }
-  w->crc = crc32_z(w->crc, (const Bytef *)p, n);
+  w->crc = lacuna_crc32(w->crc, p, n);
   w->bytes += (long long)n;
   if (w->nbuf + n > WRITE_BUF) {
     if (!flush_buf(w)) goto fail;

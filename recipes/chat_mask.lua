@@ -19,16 +19,31 @@ local function text_field(v, field)
   return v
 end
 
+-- A turn's fields are named ("messages[2].content") only in an error: the
+-- name is built when it is needed, not for every turn of every record.
+local function turn_field(list, i, key)
+  return list .. "[" .. i .. "]" .. (key and "." .. key or "")
+end
+
+local function turn_text(m, key, list, i)
+  local v = m[key]
+  if type(v) ~= "string" then fail(turn_field(list, i, key), "expected string, got %s", kind(v)) end
+  return v
+end
+
 -- Per-turn training flag carried by the input itself (policy=input):
 -- axolotl's `train` or OpenAI's `weight`.
-local function input_flag(m, field)
-  if m.train ~= nil and m.train ~= lc.null then
-    if type(m.train) ~= "boolean" then fail(field .. ".train", "expected boolean, got %s", kind(m.train)) end
-    return m.train
+local function input_flag(m, list, i)
+  local train, weight = m.train, m.weight
+  if train ~= nil and train ~= lc.null then
+    if type(train) ~= "boolean" then fail(turn_field(list, i, "train"), "expected boolean, got %s", kind(train)) end
+    return train
   end
-  if m.weight ~= nil and m.weight ~= lc.null then
-    if m.weight ~= 0 and m.weight ~= 1 then fail(field .. ".weight", "expected 0 or 1, got %s", tostring(m.weight)) end
-    return m.weight == 1
+  if weight ~= nil and weight ~= lc.null then
+    if weight ~= 0 and weight ~= 1 then
+      fail(turn_field(list, i, "weight"), "expected 0 or 1, got %s", tostring(weight))
+    end
+    return weight == 1
   end
   return nil
 end
@@ -38,40 +53,42 @@ local function turns_of(rec)
   local turns = {}
   if rec.messages ~= nil then
     for i, m in ipairs(rec.messages) do
-      local field = "messages[" .. i .. "]"
-      if type(m) ~= "table" then fail(field, "expected object, got %s", kind(m)) end
-      local role = text_field(m.role, field .. ".role")
-      if not ROLES[role] then fail(field .. ".role", "unknown role '%s' (system, user, assistant, tool)", role) end
-      turns[#turns + 1] = { role = role, content = text_field(m.content, field .. ".content"),
-                            flag = input_flag(m, field) }
+      if type(m) ~= "table" then fail(turn_field("messages", i), "expected object, got %s", kind(m)) end
+      local role = turn_text(m, "role", "messages", i)
+      if not ROLES[role] then
+        fail(turn_field("messages", i, "role"), "unknown role '%s' (system, user, assistant, tool)", role)
+      end
+      turns[i] = { role = role, content = turn_text(m, "content", "messages", i),
+                   flag = input_flag(m, "messages", i) }
     end
   elseif rec.conversations ~= nil then
     for i, m in ipairs(rec.conversations) do
-      local field = "conversations[" .. i .. "]"
-      if type(m) ~= "table" then fail(field, "expected object, got %s", kind(m)) end
-      local from = text_field(m.from, field .. ".from")
+      if type(m) ~= "table" then fail(turn_field("conversations", i), "expected object, got %s", kind(m)) end
+      local from = turn_text(m, "from", "conversations", i)
       local role = ROLE_OF_FROM[from]
-      if not role then fail(field .. ".from", "unknown speaker '%s' (human, gpt, system, tool)", from) end
-      turns[#turns + 1] = { role = role, content = text_field(m.value, field .. ".value"),
-                            flag = input_flag(m, field) }
+      if not role then
+        fail(turn_field("conversations", i, "from"), "unknown speaker '%s' (human, gpt, system, tool)", from)
+      end
+      turns[i] = { role = role, content = turn_text(m, "value", "conversations", i),
+                   flag = input_flag(m, "conversations", i) }
     end
   elseif rec.prompt ~= nil then
     local answer = rec.response or rec.completion
     if answer == nil then fail("response", "missing (a prompt needs a response or completion)") end
     if type(rec.prompt) == "table" then
       for i, m in ipairs(rec.prompt) do
-        local field = "prompt[" .. i .. "]"
-        turns[#turns + 1] = { role = text_field(m.role, field .. ".role"),
-                              content = text_field(m.content, field .. ".content") }
+        if type(m) ~= "table" then fail(turn_field("prompt", i), "expected object, got %s", kind(m)) end
+        turns[#turns + 1] = { role = turn_text(m, "role", "prompt", i),
+                              content = turn_text(m, "content", "prompt", i) }
       end
     else
       turns[1] = { role = "user", content = text_field(rec.prompt, "prompt") }
     end
     if type(answer) == "table" then
       for i, m in ipairs(answer) do
-        local field = "completion[" .. i .. "]"
-        turns[#turns + 1] = { role = text_field(m.role, field .. ".role"),
-                              content = text_field(m.content, field .. ".content") }
+        if type(m) ~= "table" then fail(turn_field("completion", i), "expected object, got %s", kind(m)) end
+        turns[#turns + 1] = { role = turn_text(m, "role", "completion", i),
+                              content = turn_text(m, "content", "completion", i) }
       end
     else
       turns[#turns + 1] = { role = "assistant",

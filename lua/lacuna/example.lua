@@ -37,6 +37,7 @@ local caller = require("lacuna.core").caller
 local raise, entry = caller.error, caller.entry
 
 local M = {}
+local type = type
 
 local methods = core.methods
 -- The raw getter is kept: ex:message(i) with an integer still reads message i.
@@ -126,7 +127,9 @@ end)
 
 -- ex:message(role, text_or_parts [, train]) adds a message with any role;
 -- ex:message(i) returns message i as a table (see core.example).
-methods.message = entry(function(self, role, body, train)
+-- (A role and a text, the common case, are added by the C entry itself:
+-- core.message_entry; this function has the rest.)
+methods.message = core.message_entry(function(self, role, body, train)
   if math.type(role) == "integer" then return raw_message(self, role) end
   if type(role) ~= "string" then
     raise("message: role must be a string (or an index to read a message), got " .. type(role))

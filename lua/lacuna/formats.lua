@@ -28,19 +28,25 @@ local ADVICE = "; use --format axolotl, which keeps per-span masks"
 local known = {}
 for _, n in ipairs(M.names) do known[n] = true end
 
-local function check_args(name, ex, opts, fname)
+local function check_name_opts(name, opts, fname)
   name = name or M.default
   if type(name) ~= "string" or not known[name] then
     raise(string.format("%s: unknown format '%s' (known: %s)", fname, tostring(name),
       table.concat(M.names, ", ")))
   end
-  if not core.is(ex) then
-    raise(string.format("%s: expected an Example, got %s", fname, type(ex)))
-  end
   if opts ~= nil and type(opts) ~= "table" then
     raise(string.format("%s: opts must be a table or nil, got %s", fname, type(opts)))
   end
   return name, opts or {}
+end
+
+local function check_args(name, ex, opts, fname)
+  name = name or M.default
+  if type(name) ~= "string" or not known[name] then return check_name_opts(name, opts, fname) end
+  if not core.is(ex) then
+    raise(string.format("%s: expected an Example, got %s", fname, type(ex)))
+  end
+  return check_name_opts(name, opts, fname)
 end
 
 -- Adds the example's metadata to a rendered object (unless opts.meta is
@@ -82,6 +88,23 @@ function M.line(name, ex, opts)
   end
   note_into(opts.notes, why)
   return text
+end
+
+-- line_writer(name, opts) -> function(ex) returning what line(name, ex, opts)
+-- returns, with name and opts checked once: for a run, which writes every
+-- example of the corpus in one format. ex must be an Example.
+function M.line_writer(name, opts)
+  name, opts = check_name_opts(name, opts, "line_writer")
+  local split_partial, meta, notes = opts.split_partial, opts.meta ~= false, opts.notes
+  local advice = name ~= "axolotl" and ADVICE or ""
+  return function(ex)
+    local text, why = line_of(ex, name, split_partial, meta)
+    if not text then
+      return nil, string.format("format '%s' cannot represent this example: %s%s", name, why, advice)
+    end
+    note_into(notes, why)
+    return text
+  end
 end
 
 -- true, or nil and the reason render would give.

@@ -104,6 +104,12 @@ function M.declare(decl)
     r.fields[#r.fields + 1] = parse_field(k, spec)
   end
   table.sort(r.fields, function(a, b) return a.name < b.name end)
+  -- (for check_input's pass over the record's own keys)
+  r.fields_by_name, r.required_fields = {}, {}
+  for _, f in ipairs(r.fields) do
+    r.fields_by_name[f.name] = f
+    if not f.optional then r.required_fields[#r.required_fields + 1] = f end
+  end
   return r
 end
 
@@ -115,6 +121,8 @@ function M.is_recipe(v) return getmetatable(v) == Recipe end
 
 -- A table is an array when json.encode would write it as one (json.is_array):
 -- a decoded [] is an array and a decoded {} an object, even when empty.
+local OBJECT_MT = getmetatable(json.object({}))
+
 local function type_ok(ftype, v)
   local t = type(v)
   if ftype == "any" then return true end
@@ -135,6 +143,30 @@ end
 -- Checks one input record against the declared fields; returns nil or a
 -- message naming the field ("field 'answer': missing (expected string)").
 function Recipe:check_input(record, null)
+  if getmetatable(record) == OBJECT_MT and self.fields_by_name then
+    -- A decoded record (an object), checked by its own keys, usually far
+    -- fewer than the declared fields: when all is well, that is the answer;
+    -- otherwise the pass below names the first fault in field order.
+    local ok = true
+    for _, f in ipairs(self.required_fields) do
+      local v = record[f.name]
+      if v == nil or v == null then
+        ok = false
+        break
+      end
+    end
+    if ok then
+      local by_name = self.fields_by_name
+      for k, v in next, record do
+        local f = by_name[k]
+        if f and v ~= null and not type_ok(f.type, v) then
+          ok = false
+          break
+        end
+      end
+      if ok then return nil end
+    end
+  end
   if type(record) ~= "table" or json.is_array(record) then
     return "record: expected a JSON object, got " .. describe(record)
   end

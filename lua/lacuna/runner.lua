@@ -121,8 +121,7 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
       return encode(obj)
     end
   else
-    local format_line = formats.line
-    line = function(ex) return format_line(fmt, ex, fopts) end
+    line = formats.line_writer(fmt, fopts)
   end
   local seed = o.seed or 0
   local map = r.map
@@ -148,6 +147,9 @@ local function make_work(r, values, o, fmt, notes, pool, tok)
     if is_skip(res) then return { skip = res.reason } end
     local list
     if is_example(res) then
+      -- (one example, the common case: written without the list checks below)
+      local text = line(res)
+      if text then return { examples = { text } } end
       list = { res }
     elseif type(res) == "table" and (getmetatable(res) == nil or json.is_array(res)) then
       list = res

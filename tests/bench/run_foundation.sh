@@ -10,9 +10,9 @@
 #
 # Usage: tests/bench/run_foundation.sh [--quick]
 #   BUILD=path/to/build (default: build)   where the lacuna executable lives
-#   --quick   20 MB only, 1 repetition (~20 s); default: 20 MB and 200 MB, 3 reps
+#   --quick   20 MiB only, 1 repetition (~20 s); default: 20 MiB and 200 MiB, 3 reps
 # Prints a markdown table (median wall time per tool and size), the lacuna/jq
-# speed ratio and lacuna's peak RSS at 20 MB vs 200 MB (it must stay flat).
+# speed ratio and lacuna's peak RSS at 20 MiB vs 200 MiB (it must stay flat).
 # Exit status: 0 all ran and checks passed, 1 a run or check failed, 2 setup.
 set -euo pipefail
 
@@ -81,7 +81,7 @@ measure() {
   for ((i = 1; i <= REPS; i++)); do
     : >"$WORK/stderr.log"
     if ! run_timed "$out" "$@"; then
-      echo "error: $tool on ${size} MB failed:" >&2
+      echo "error: $tool on ${size} MiB failed:" >&2
       tail -n 20 "$WORK/stderr.log" >&2
       WALL[$tool,$size]=fail; RSS[$tool,$size]=fail
       status=1
@@ -95,13 +95,13 @@ measure() {
 
 for size in "${SIZES[@]}"; do
   in=$WORK/chat_$size.jsonl
-  echo "generating ${size} MB of chat JSONL..." >&2
+  echo "generating ${size} MiB of chat JSONL..." >&2
   python3 "$HERE/gen_chat.py" --size-mb "$size" -o "$in" 2>/dev/null
   RECS[$size]=$(wc -l <"$in")
   BYTES[$size]=$(wc -c <"$in")
   cat "$in" >/dev/null # warm the page cache so every tool reads from memory
 
-  echo "measuring cat, jq, lacuna on ${size} MB (${REPS}x each)..." >&2
+  echo "measuring cat, jq, lacuna on ${size} MiB (${REPS}x each)..." >&2
   measure cat "$size" /dev/null cat "$in" || true
   measure jq "$size" "$WORK/jq_$size.jsonl" jq -c "$JQ_PROG" "$in" || true
   if ((lacuna_ok)); then
@@ -113,7 +113,7 @@ for size in "${SIZES[@]}"; do
       got=$(wc -l <"$WORK/lacuna_$size.jsonl")
       want=$(wc -l <"$WORK/jq_$size.jsonl")
       if [[ $got != "$want" ]]; then
-        echo "CHECK FAILED: lacuna wrote $got lines, jq $want (${size} MB)" >&2
+        echo "CHECK FAILED: lacuna wrote $got lines, jq $want (${size} MiB)" >&2
         status=1
       fi
       if [[ $size == "${SIZES[0]}" ]] && ! python3 - "$WORK/jq_$size.jsonl" "$WORK/lacuna_$size.jsonl" <<'PY'
@@ -133,7 +133,7 @@ print("content check: %d of %d records differ from jq's" % (bad, n), file=sys.st
 sys.exit(1 if bad else 0)
 PY
       then
-        echo "CHECK FAILED: lacuna's messages differ from jq's (${size} MB)" >&2
+        echo "CHECK FAILED: lacuna's messages differ from jq's (${size} MiB)" >&2
         status=1
       fi
     fi
@@ -149,22 +149,23 @@ done
 fmt_row() { # tool size
   local tool=$1 size=$2 w=${WALL[$1,$2]} r=${RSS[$1,$2]}
   if [[ $w == fail || $w == n/a ]]; then
-    printf '| %s MB | %s | %s | %s | %s | %s | %s |\n' "$size" "$tool" "${RECS[$size]}" "$w" - - "$r"
+    printf '| %s MiB | %s | %s | %s | %s | %s | %s | %s |\n' "$size" "$tool" "${RECS[$size]}" "$w" - - - "$r"
     return
   fi
   awk -v s="$size" -v t="$tool" -v n="${RECS[$size]}" -v b="${BYTES[$size]}" -v w="$w" -v r="$r" 'BEGIN {
     if (w < 0.0001) w = 0.0001
-    printf "| %s MB | %s | %d | %.3f | %.0f | %.1f | %.1f |\n", s, t, n, w, n / w, b / 1048576 / w, r / 1024 }'
+    printf "| %s MiB | %s | %d | %.3f | %.0f | %.1f | %.1f | %.1f |\n", s, t, n, w, n / w, b / 1e6 / w, b / 1048576 / w, r / 1024 }'
 }
 
 echo
 echo "## lacuna foundation benchmark"
 echo
 echo "$(uname -srm), $(nproc) CPUs; $REPS repetition(s), median wall time; peak RSS is the max over repetitions."
+echo "Inputs are gen_chat.py --size-mb N, which counts MiB (2^20 bytes); MB/s counts 10^6 bytes a second (the issue's unit)."
 echo "Job: chat JSONL -> axolotl chat_template, loss on the last assistant turn only."
 echo
-echo "| input | tool | records | wall s | records/s | MiB/s | peak RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| input | tool | records | wall s | records/s | MB/s | MiB/s | peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for size in "${SIZES[@]}"; do
   for tool in cat jq lacuna; do fmt_row "$tool" "$size"; done
 done
@@ -173,8 +174,8 @@ num() { [[ $1 =~ ^[0-9.]+$ ]]; }
 for size in "${SIZES[@]}"; do
   l=${WALL[lacuna,$size]} j=${WALL[jq,$size]} c=${WALL[cat,$size]}
   if num "$l" && num "$j"; then
-    awk -v l="$l" -v j="$j" -v c="$c" -v s="$size" 'BEGIN {
-      printf "- %s MB: lacuna runs at %.2fx jq'"'"'s speed (%.2f s vs %.2f s); the I/O limit (cat) is %.3f s.\n", s, j / l, l, j, c }'
+    awk -v l="$l" -v j="$j" -v c="$c" -v s="$size" -v b="${BYTES[$size]}" 'BEGIN {
+      printf "- %s MiB: lacuna runs at %.2fx jq'"'"'s speed (%.2f s vs %.2f s) at %.1f MB/s; the I/O limit (cat) is %.3f s.\n", s, j / l, l, j, b / 1e6 / l, c }'
   fi
 done
 if ((${#SIZES[@]} > 1)); then
@@ -184,7 +185,7 @@ if ((${#SIZES[@]} > 1)); then
     # input (or anything per record) would grow by about the input's 10x.
     verdict=$(awk -v a="$a" -v b="$b" 'BEGIN { print (b < 1.5 * a + 4096) ? "flat" : "GROWS" }')
     awk -v a="$a" -v b="$b" -v s0="${SIZES[0]}" -v s1="${SIZES[-1]}" -v v="$verdict" 'BEGIN {
-      printf "- lacuna peak RSS: %.1f MiB at %s MB, %.1f MiB at %s MB (x%.2f for 10x the input): %s.\n", a / 1024, s0, b / 1024, s1, b / a, v }'
+      printf "- lacuna peak RSS: %.1f MiB at %s MiB, %.1f MiB at %s MiB (x%.2f for 10x the input): %s.\n", a / 1024, s0, b / 1024, s1, b / a, v }'
     if [[ $verdict != flat ]]; then
       echo "CHECK FAILED: lacuna's memory grows with the input" >&2
       status=1

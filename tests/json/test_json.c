@@ -239,6 +239,69 @@ static void test_module(lua_State *L)
   lua_pop(L, 1);
 }
 
+static int set_direct(lua_State *L)
+{
+  lacuna_json_direct = lua_toboolean(L, 1);
+  return 0;
+}
+
+/* The direct pass gives what the cJSON path gives: the same value, or the
+ * same message when it gives up; and a decode nested in another's building
+ * (a __gc that decodes) leaves the outer value whole. Needs the json global
+ * test_module sets. */
+static void test_direct_agrees(lua_State *L)
+{
+  lua_register(L, "json_direct", set_direct);
+  const char *code =
+      "local function same(a, b)\n"
+      "  if type(a) ~= type(b) then return false end\n"
+      "  if type(a) == 'number' then return math.type(a) == math.type(b) and (a == b or a ~= a) end\n"
+      "  if type(a) ~= 'table' then return a == b end\n"
+      "  if getmetatable(a) ~= getmetatable(b) then return false end\n"
+      "  for k, x in pairs(a) do if not same(x, b[k]) then return false end end\n"
+      "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+      "  return true\n"
+      "end\n"
+      "local big = {} for i = 1, 200000 do big[i] = tostring(i) end\n"
+      "local inputs = {\n"
+      "  '{\"a\":[],\"b\":{},\"c\":[1,2.0,-0,1e999,-1.5e-3,9223372036854775808],\"d\":1,\"d\":2}',\n"
+      "  '\"\\\\\" \\\\\\\\ \\\\/ \\\\b \\\\f \\\\n \\\\r \\\\t \\\\u00e9 \\\\u4e2d \\\\ud83d\\\\ude00\"',\n"
+      "  '\"x\\\\u0000y\"', '\"\\\\ud800\"', '\"\\\\udc00\"', '\"\\\\ud800\\\\u0041\"', '\"\\\\ud800x\"',\n"
+      "  '\\239\\187\\191 [true,false,null] ', ' \\t\\r\\n{ \"k\" : [ 1 , { } ] } \\n',\n"
+      "  '[1,]', '{\"a\" 1}', '[01]', '[1.]', '[tru]', '[truex]', 'nul', '\"abc', '[\"a\\0\"]', '[1\\0]',\n"
+      "  '{\"a\":1}x', '[1] [2]', '', '  ', '{,}', '{\"a\":}', '[\"\\\\x\"]', '\"\\\\u12\"', '[[[[1]]]]',\n"
+      "  '[' .. table.concat(big, ',') .. ']',\n"
+      "  string.rep('[', 1000) .. string.rep(']', 1000), string.rep('[', 1001) .. string.rep(']', 1001),\n"
+      "}\n"
+      "for i, s in ipairs(inputs) do\n"
+      "  for _, depth in ipairs({ 128, 1000, 2 }) do\n"
+      "    json_direct(false)\n"
+      "    local v0, e0 = json.decode(s, { max_depth = depth })\n"
+      "    json_direct(true)\n"
+      "    local v, e = json.decode(s, { max_depth = depth })\n"
+      "    if e ~= e0 or not same(v, v0) then\n"
+      "      return 'input ' .. i .. ' at depth ' .. depth .. ': ' .. tostring(e) .. ' vs ' .. tostring(e0)\n"
+      "    end\n"
+      "  end\n"
+      "end\n"
+      "json_direct(false)\n"
+      "local doc = '{\"s\":\"\\\\u0000\",\"list\":[' .. table.concat(big, ',', 1, 20000) .. ']}'\n"
+      "for round = 1, 20 do\n"
+      "  for _ = 1, 50 do setmetatable({}, { __gc = function() json.decode('[\"\\\\u0000\",{\"a\":[2,3]}]') end }) end\n"
+      "  local v = json.decode(doc)\n"
+      "  if #v.list ~= 20000 or v.list[20000] ~= 20000 or v.s ~= '\\0' then\n"
+      "    json_direct(true)\n"
+      "    return 'nested decode broke round ' .. round\n"
+      "  end\n"
+      "end\n"
+      "json_direct(true)\n"
+      "return 'ok'\n";
+  CHECK(luaL_dostring(L, code) == LUA_OK);
+  CHECK_STR(lua_tostring(L, -1), "ok");
+  lua_pop(L, 1);
+  CHECK(lacuna_json_direct == 1);
+}
+
 int main(void)
 {
   lua_State *L = luaL_newstate();
@@ -247,6 +310,7 @@ int main(void)
   test_decode(L);
   test_encode(L);
   test_module(L);
+  test_direct_agrees(L);
   CHECK(lua_gettop(L) == 0);
   lua_close(L);
   return CHECK_DONE();

@@ -93,6 +93,25 @@ t.test("input records are checked field by field", function()
   t.eq(r:check_input({ 1, 2 }, lc.null), "record: expected a JSON object, got array")
 end)
 
+-- A decoded record is checked by its own keys first; whatever is wrong, the
+-- message is the one the field-by-field pass gives (the first field in name
+-- order), and undeclared keys are ignored.
+t.test("input records decoded from JSON: the same verdicts", function()
+  local r = lc.recipe { name = "x", version = "1", map = function() end,
+    input = { a = "string?", q = "string", n = "integer?", c = "array", o = "object?", z = "any?" } }
+  local function check(text) return r:check_input(lc.json.decode(text), lc.null) end
+  t.eq(check('{"q": "a", "c": [], "extra": 1, "z": null, "o": null}'), nil)
+  t.eq(check('{"c": []}'), "field 'q': missing (expected string)")
+  t.eq(check('{"q": null, "c": []}'), "field 'q': missing (expected string)")
+  t.eq(check('{"q": "a", "c": [], "n": 1.5}'), "field 'n': expected integer, got number")
+  t.eq(check('{"q": "a", "c": {}}'), "field 'c': expected array, got object")
+  -- two faults: the first in field order, whatever the record's key order
+  t.eq(check('{"q": 1, "c": [], "a": 2}'), "field 'a': expected string, got integer")
+  t.eq(check('{"o": [1], "c": {}, "q": "a"}'), "field 'c': expected array, got object")
+  t.eq(check('{"n": "x"}'), "field 'c': missing (expected array)")
+  t.eq(check('{}'), "field 'c': missing (expected array)")
+end)
+
 -- One rule for "is this table an array", json.is_array's (what json.encode
 -- writes): decoded [] is an array and decoded {} an object, even when empty.
 t.test("input records: arrays and objects by json.is_array", function()
