@@ -325,7 +325,7 @@ int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_er
         continue;
       }
       int l;
-      uint32_t c = dec_valid(s + i, &l);
+      uint32_t c = i + 4 <= n ? dec_valid(s + i, &l) : tk_utf8_dec(s + i, n - i, &l);
       if (c < 0x80 || nfc_stable(S, c)) {
         if (open) {
           if (!begun) tk_xf_begin(&x, &S->A, ns);

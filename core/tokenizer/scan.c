@@ -91,6 +91,7 @@ static int classify_new(const tk_scan *sc, tk_scratch *S, uint32_t c, tk_err *e)
 
 static inline int classify(const tk_scan *sc, tk_scratch *S, const _Atomic unsigned char *memo, uint32_t c,
                            tk_err *e) {
+  if (c >= 0x110000) return 0; /* not a code point (not from valid UTF-8): other */
   unsigned v = atomic_load_explicit(&memo[c], memory_order_relaxed);
   return v ? (int)(v & 7) : classify_new(sc, S, c, e);
 }
@@ -101,8 +102,13 @@ static inline uint32_t char_at(const unsigned char *s, size_t n, size_t i, size_
     *len = 1;
     return c;
   }
-  (void)n; /* valid UTF-8: the lead byte gives the length, the bytes are there */
-  if (c < 0xE0) {
+  if (i + 4 > n) { /* near the end: tk_utf8_dec's bounds */
+    int l;
+    uint32_t cp = tk_utf8_dec(s + i, n - i, &l);
+    *len = (size_t)l;
+    return cp;
+  }
+  if (c < 0xE0) { /* valid UTF-8: the lead byte gives the length */
     *len = 2;
     return (c & 0x1Fu) << 6 | (s[i + 1] & 0x3Fu);
   }
