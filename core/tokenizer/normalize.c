@@ -177,14 +177,15 @@ static void sort_run(uent *v, size_t from, size_t to) {
   }
 }
 
-/* Memo of nfc_stable_compute per code point: 0 not known yet, 1 stable, 2 not.
+/* Memo of nfc_class_compute per code point: 0 not known yet, else NFC_*.
  * Every thread that fills an entry writes the same value. */
+enum { NFC_STABLE = 1, NFC_CHANGES, NFC_INERT_MARK };
 static _Atomic unsigned char nfc_memo[0x110000];
-static int nfc_stable_new(tk_scratch *S, uint32_t c);
+static int nfc_class_new(tk_scratch *S, uint32_t c);
 
-static inline int nfc_stable(tk_scratch *S, uint32_t c) {
-  unsigned v = c < 0x110000 ? atomic_load_explicit(&nfc_memo[c], memory_order_relaxed) : 2;
-  return v ? v == 1 : nfc_stable_new(S, c);
+static inline int nfc_class(tk_scratch *S, uint32_t c) {
+  unsigned v = c < 0x110000 ? atomic_load_explicit(&nfc_memo[c], memory_order_relaxed) : NFC_CHANGES;
+  return v ? (int)v : nfc_class_new(S, c);
 }
 
 /* The code point of valid UTF-8 at s, *l its length. */
@@ -316,17 +317,30 @@ int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_er
      * compose with it) and ends before the next stable char: text splits
      * before a stable char without changing its normalization. */
     size_t last_stable = 0, ws = 0;
-    int open = 0, begun = 0;
+    int open = 0, begun = 0, mark_ccc = 0; /* class of the last inert mark since the last stable char */
     for (i = 0; i < n;) {
       uint64_t w;
       if (!open && i + 8 <= n && (memcpy(&w, s + i, 8), !(w & UINT64_C(0x8080808080808080)))) {
         last_stable = i + 7; /* 8 ASCII chars, all stable */
+        mark_ccc = 0;
         i += 8;
         continue;
       }
       int l;
       uint32_t c = i + 4 <= n ? dec_valid(s + i, &l) : tk_utf8_dec(s + i, n - i, &l);
-      if (c < 0x80 || nfc_stable(S, c)) {
+      int k = c < 0x80 ? NFC_STABLE : nfc_class(S, c);
+      if (k == NFC_INERT_MARK && !open) {
+        /* an inert mark in canonical order after the ones before it stays as
+         * it is: it composes with nothing and reorders nothing */
+        int cc = ccc_of(c);
+        if (cc >= mark_ccc) {
+          mark_ccc = cc;
+          i += (size_t)l;
+          continue;
+        }
+      }
+      if (k == NFC_STABLE) {
+        mark_ccc = 0;
         if (open) {
           if (!begun) tk_xf_begin(&x, &S->A, ns);
           begun = 1;
@@ -334,7 +348,7 @@ int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_er
           open = 0;
         }
         last_stable = i;
-      } else if (!open) {
+      } else if (!open) { /* a char that may change, or a mark out of order */
         open = 1;
         ws = last_stable;
       }
@@ -387,17 +401,8 @@ static int is_second(uint32_t c) {
 
 static int is_jamo(uint32_t c) { return c >= 0x1100 && c <= 0x11FF; }
 
-static int nfc_stable_compute(tk_scratch *S, uint32_t c) {
-  if (tk_norm_unknown(c)) return 1; /* the full path leaves it alone too */
-  if (is_jamo(c) || ccc_of(c) || is_second(c)) return 0;
-  if (c >= 0xA0) {
-    utf8proc_int32_t d[32];
-    int bc = 0;
-    utf8proc_ssize_t dn = utf8proc_decompose_char((utf8proc_int32_t)c, d, 32, UTF8PROC_DECOMPOSE, &bc);
-    if (dn < 1 || dn > 32) return 0;
-    uint32_t d0 = (uint32_t)d[0];
-    if (is_jamo(d0) || ccc_of(d0) || is_second(d0)) return 0;
-  }
+/* Whether NFC gives c back as itself, with no change, when it stands alone. */
+static int nfc_alone_same(tk_scratch *S, uint32_t c) {
   char u[4];
   tk_al al[4];
   int l = tk_utf8_enc(c, u);
@@ -412,10 +417,33 @@ static int nfc_stable_compute(tk_scratch *S, uint32_t c) {
   return 1;
 }
 
-static int nfc_stable_new(tk_scratch *S, uint32_t c) {
-  int r = nfc_stable_compute(S, c);
-  if (r < 0) return 0; /* out of memory: take the full path, remember nothing */
-  atomic_store_explicit(&nfc_memo[c], r ? 1 : 2, memory_order_relaxed);
+/* NFC_STABLE (see above), NFC_INERT_MARK (a combining mark that is not the
+ * second of any composition and stays itself alone: NFC may only move it
+ * among the marks after the same starter), else NFC_CHANGES; -1 out of memory. */
+static int nfc_class_compute(tk_scratch *S, uint32_t c) {
+  if (tk_norm_unknown(c)) return NFC_STABLE; /* the full path leaves it alone too */
+  if (is_jamo(c) || is_second(c)) return NFC_CHANGES;
+  int r;
+  if (ccc_of(c)) {
+    if ((r = nfc_alone_same(S, c)) < 0) return -1;
+    return r ? NFC_INERT_MARK : NFC_CHANGES;
+  }
+  if (c >= 0xA0) {
+    utf8proc_int32_t d[32];
+    int bc = 0;
+    utf8proc_ssize_t dn = utf8proc_decompose_char((utf8proc_int32_t)c, d, 32, UTF8PROC_DECOMPOSE, &bc);
+    if (dn < 1 || dn > 32) return NFC_CHANGES;
+    uint32_t d0 = (uint32_t)d[0];
+    if (is_jamo(d0) || ccc_of(d0) || is_second(d0)) return NFC_CHANGES;
+  }
+  if ((r = nfc_alone_same(S, c)) < 0) return -1;
+  return r ? NFC_STABLE : NFC_CHANGES;
+}
+
+static int nfc_class_new(tk_scratch *S, uint32_t c) {
+  int r = nfc_class_compute(S, c);
+  if (r < 0) return NFC_CHANGES; /* out of memory: take the full path, remember nothing */
+  atomic_store_explicit(&nfc_memo[c], (unsigned char)r, memory_order_relaxed);
   return r;
 }
 
