@@ -269,22 +269,16 @@ static void release(const lacuna_tokenizer *tok, tk_scratch *S) {
   if (!atomic_compare_exchange_strong(&((lacuna_tokenizer *)tok)->spare, &expected, S)) tk_scratch_free(S);
 }
 
-/* Char index of the char holding byte b, moving a cursor (cb at a char start)
- * over valid UTF-8: forward, each byte up to b that is not a continuation
- * starts a char. */
+/* Char index of the char holding byte b of valid UTF-8 s: the number of char
+ * starts (bytes that are not continuations) in s[1..b]. Counted from a cursor
+ * (byte *cb, its index *cc) left at b, forward or back, branch-free. */
 static inline size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_t *cc) {
   size_t p = *cb, c = *cc;
-  while (p > b) {
-    size_t j = p - 1;
-    while (j > 0 && (s[j] & 0xC0) == 0x80) j--;
-    p = j;
-    c--;
-  }
-  if (b > p) {
-    for (size_t q = p + 1; q <= b; q++) c += (s[q] & 0xC0) != 0x80; /* branch-free: vectorizes */
-    for (p = b; (s[p] & 0xC0) == 0x80;) p--;                        /* back to b's char */
-  }
-  *cb = p;
+  if (b >= p)
+    for (size_t q = p + 1; q <= b; q++) c += (s[q] & 0xC0) != 0x80;
+  else
+    for (size_t q = b + 1; q <= p; q++) c -= (s[q] & 0xC0) != 0x80;
+  *cb = b;
   *cc = c;
   return c;
 }
