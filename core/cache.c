@@ -23,14 +23,29 @@
 #include <unistd.h>
 
 #include "areas.h"
+#include "json.h"
+#include "sha256.h"
 
 #define CACHE_MT "lacuna.Cache"
+#define KEYBUF_MT "lacuna.cache.keybuf"
+/* request_key's buffer is freed after a request larger than this, so one
+ * huge request does not keep its size for the rest of the run. */
+#define KEYBUF_KEEP_BYTES (1 << 20)
 #define BUSY_TIMEOUT_MS 10000
+/* The first 256 MiB of the file are read through a memory map (see setup). */
+#define MMAP_BYTES "268435456"
 
 struct lacuna_cache {
   sqlite3 *db;
   sqlite3_stmt *get, *has, *put;
-  sqlite3_stmt *each; /* the running c:each(), finalized by close */
+  sqlite3_stmt *begin, *commit; /* the lookups' shared read transaction */
+  sqlite3_stmt *data_version;   /* PRAGMA data_version: others' commits */
+  int reading;                  /* a read transaction of lookups is open */
+  double read_since;            /* when it began (monotonic seconds) */
+  double quiet_check;           /* when others' commits are next looked for */
+  long long seen_version;       /* data_version then; -1 before the first look */
+  int others_write;             /* another connection committed lately */
+  sqlite3_stmt *each;           /* the running c:each(), finalized by close */
   int readonly;
   int iterating;
   long long schema;
@@ -196,8 +211,17 @@ static int setup(lacuna_cache *c, int readonly) {
     if (!wal) return -1;
     if (exec(c, "PRAGMA synchronous=NORMAL", "synchronous") < 0 || create_schema(c) < 0) return -1;
   }
+  /* Pages are read through a memory map rather than read() into SQLite's
+   * own page cache: no system call and no copy per page a lookup visits.
+   * The pages a run has read count in its RSS, up to MMAP_BYTES; they are
+   * the kernel's page cache, shared by every process reading the file
+   * (--jobs), and given back under memory pressure. */
+  if (exec(c, "PRAGMA mmap_size=" MMAP_BYTES, "mmap_size") < 0) return -1;
   if (check_schema(c) < 0) return -1;
-  if (prepare(c, "SELECT body FROM responses WHERE key = ?1", &c->get) < 0 ||
+  c->seen_version = -1;
+  if (prepare(c, "BEGIN", &c->begin) < 0 || prepare(c, "COMMIT", &c->commit) < 0 ||
+      prepare(c, "PRAGMA data_version", &c->data_version) < 0 ||
+      prepare(c, "SELECT body FROM responses WHERE key = ?1", &c->get) < 0 ||
       prepare(c, "SELECT 1 FROM responses WHERE key = ?1", &c->has) < 0)
     return -1;
   if (!readonly && prepare(c,
@@ -208,13 +232,73 @@ static int setup(lacuna_cache *c, int readonly) {
   return 0;
 }
 
+/* Lookups share one read transaction instead of one implicit transaction
+ * each: in WAL mode every transaction takes and drops a read lock on the
+ * -shm file and checks the database's size (three system calls), which was
+ * most of a hit's cost. Rows are never changed once written (a put keeps the
+ * first value), so a hit from a slightly older snapshot is the same hit; a
+ * miss ends the transaction and, when the snapshot is older than this
+ * lookup, looks again outside it, so a row written since (by this process's
+ * other connections or another process) is never missed. The transaction
+ * ends before a put, before stats and each, at close, and once it is
+ * READ_SNAPSHOT_MAX_S old, so a writer elsewhere is never kept from
+ * checkpointing the WAL for long. A writer also needs a moment with no
+ * reader holding an old snapshot to start the WAL over (else it grows, as
+ * SQLite's checkpoint-starvation tests show with back-to-back readers): while
+ * another connection commits (PRAGMA data_version moved in the last
+ * READ_SNAPSHOT_MAX_S), lookups take no snapshot, each its own transaction. */
+#define READ_SNAPSHOT_MAX_S 0.05
+
+static double monotonic_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void end_read(lacuna_cache *c) {
+  if (!c->reading) return;
+  c->reading = 0;
+  int rc = sqlite3_step(c->commit);
+  sqlite3_reset(c->commit);
+  /* A read transaction cannot fail to end; if it did, roll back. */
+  if (rc != SQLITE_DONE && !sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Whether another connection committed since the last look, looked at
+ * most every READ_SNAPSHOT_MAX_S (outside any transaction of ours). */
+static int others_writing(lacuna_cache *c, double now) {
+  if (now < c->quiet_check) return c->others_write;
+  c->quiet_check = now + READ_SNAPSHOT_MAX_S;
+  long long v = -1;
+  if (sqlite3_step(c->data_version) == SQLITE_ROW) v = sqlite3_column_int64(c->data_version, 0);
+  sqlite3_reset(c->data_version);
+  c->others_write = v < 0 || (c->seen_version >= 0 && v != c->seen_version);
+  c->seen_version = v;
+  return c->others_write;
+}
+
+/* 1 if a read transaction was begun; 0: the lookup runs on its own. */
+static int begin_read(lacuna_cache *c, double now) {
+  if (c->iterating || !sqlite3_get_autocommit(c->db) || others_writing(c, now)) return 0;
+  int rc = sqlite3_step(c->begin);
+  sqlite3_reset(c->begin);
+  if (rc != SQLITE_DONE) return 0;
+  c->reading = 1;
+  c->read_since = now;
+  return 1;
+}
+
 /* Closes the connection and its statements, keeping c itself. */
 static void close_db(lacuna_cache *c) {
+  end_read(c);
+  sqlite3_finalize(c->begin);
+  sqlite3_finalize(c->commit);
+  sqlite3_finalize(c->data_version);
   sqlite3_finalize(c->get);
   sqlite3_finalize(c->has);
   sqlite3_finalize(c->put);
   sqlite3_finalize(c->each);
-  c->get = c->has = c->put = c->each = NULL;
+  c->get = c->has = c->put = c->each = c->begin = c->commit = c->data_version = NULL;
   sqlite3_close(c->db); /* the last connection checkpoints and removes the WAL */
   c->db = NULL;
 }
@@ -272,13 +356,8 @@ void lacuna_cache_close(lacuna_cache *c) {
   free(c);
 }
 
-/* Binds key to st's ?1 and steps once: 1 row, 0 none, -1 error. The caller
- * resets st. */
-static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
-  if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
-    snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
-    return -1;
-  }
+/* Binds key to st's ?1 and steps once: 1 row, 0 none, -1 error. */
+static int step_key(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
   sqlite3_bind_text(st, 1, key, 64, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) return 1;
@@ -286,9 +365,28 @@ static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
   return set_sqlite_error(c, "get");
 }
 
+/* Looks key (64 hex digits, checked by the caller) up with st (see above):
+ * 1 row, 0 none, -1 error. The caller reads the row and resets st. */
+static int lookup(lacuna_cache *c, sqlite3_stmt *st, const char *key) {
+  double now = monotonic_seconds();
+  if (c->reading && now - c->read_since > READ_SNAPSHOT_MAX_S) end_read(c);
+  int older = c->reading;
+  if (!c->reading) begin_read(c, now);
+  int r = step_key(c, st, key);
+  if (r == 1) return 1;
+  sqlite3_reset(st);
+  end_read(c);
+  if (r == 0 && older) r = step_key(c, st, key);
+  return r;
+}
+
 int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len) {
   *body = NULL;
   *len = 0;
+  if (!lacuna_cache_valid_key(key, key ? strlen(key) : 0)) {
+    snprintf(c->err, sizeof c->err, "invalid cache key (want 64 lowercase hex digits)");
+    return -1;
+  }
   int r = lookup(c, c->get, key);
   if (r == 1) {
     const char *p = (const char *)sqlite3_column_text(c->get, 0);
@@ -327,6 +425,7 @@ static int put_row(lacuna_cache *c, const char *key, const char *model, const ch
                      : "negative token count");
     return -1;
   }
+  end_read(c); /* the put is its own transaction, committed before it returns */
   sqlite3_stmt *st = c->put;
   sqlite3_bind_text(st, 1, key, 64, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
@@ -479,6 +578,7 @@ static int c_put(lua_State *L) {
  * prompt_tokens=, completion_tokens=}}, path=, schema=} | nil, message */
 static int c_stats(lua_State *L) {
   lacuna_cache *c = check_open(L, 1);
+  end_read(c); /* the counts as of now */
   sqlite3_stmt *st;
   lua_newtable(L);
   lua_pushstring(L, c->path);
@@ -579,6 +679,7 @@ static int c_each(lua_State *L) {
                           " FROM responses ORDER BY key",
                           &c->each) < 0)
     return push_fail(L, c->err);
+  end_read(c); /* the rows as of now */
   lua_settop(L, 2);
   lua_pushcfunction(L, each_loop);
   lua_pushlightuserdata(L, c);
@@ -589,6 +690,14 @@ static int c_each(lua_State *L) {
   c->iterating = 0;
   if (status != LUA_OK) return lua_error(L);
   return lua_gettop(L) - 2;
+}
+
+/* c:end_read(): ends the read transaction lookups share, if one is open
+ * (see lookup). For a caller about to wait: a process that idles with a
+ * snapshot open keeps other processes' writers from restarting the WAL. */
+static int c_end_read(lua_State *L) {
+  end_read(check_open(L, 1));
+  return 0;
 }
 
 static int c_close(lua_State *L) {
@@ -616,8 +725,8 @@ static int c_tostring(lua_State *L) {
 }
 
 static const luaL_Reg cache_methods[] = {
-    {"get", c_get},   {"has", c_has},     {"put", c_put}, {"stats", c_stats},
-    {"each", c_each}, {"close", c_close}, {NULL, NULL},
+    {"get", c_get},   {"has", c_has},     {"put", c_put},           {"stats", c_stats},
+    {"each", c_each}, {"close", c_close}, {"end_read", c_end_read}, {NULL, NULL},
 };
 
 static const luaL_Reg cache_meta[] = {
@@ -625,6 +734,43 @@ static const luaL_Reg cache_meta[] = {
     {"__index", NULL}, /* set to the methods below */
     {NULL, NULL},
 };
+
+/* The buffer request_key encodes into, reused from call to call (an upvalue
+ * of request_key, freed by its __gc). */
+static lacuna_jsonbuf *check_keybuf(lua_State *L, int idx) {
+  return (lacuna_jsonbuf *)luaL_checkudata(L, idx, KEYBUF_MT);
+}
+
+static int keybuf_gc(lua_State *L) {
+  lacuna_jsonbuf_free(check_keybuf(L, 1));
+  return 0;
+}
+
+/* cache.request_key(body, sample) -> key: the teacher's cache key of a
+ * request, sha256(json.encode(body) .. "\n" .. sample) in lowercase hex,
+ * computed without making the JSON text or the concatenation Lua strings (a
+ * cache hit never needs them). Raises what json.encode raises. */
+static int l_request_key(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_Integer sample = luaL_checkinteger(L, 2);
+  lacuna_jsonbuf *jb = check_keybuf(L, lua_upvalueindex(1));
+  lua_settop(L, 2);
+  jb->len = 0;
+  lacuna_json_encode_into(L, 1, jb);
+  char tail[32];
+  int tn = snprintf(tail, sizeof tail, "\n" LUA_INTEGER_FMT, (LUAI_UACINT)sample);
+  lacuna_sha256 h;
+  lacuna_sha256_init(&h);
+  lacuna_sha256_update(&h, jb->data, jb->len);
+  lacuna_sha256_update(&h, tail, (size_t)tn);
+  unsigned char digest[32];
+  lacuna_sha256_final(&h, digest);
+  char hex[65];
+  lacuna_sha256_tohex(digest, hex);
+  if (jb->cap > KEYBUF_KEEP_BYTES) lacuna_jsonbuf_free(jb);
+  lua_pushlstring(L, hex, 64);
+  return 1;
+}
 
 /* cache.valid_key(s) -> boolean */
 static int l_valid_key(lua_State *L) {
@@ -648,6 +794,15 @@ int lacuna_open_cache(lua_State *L) {
   }
   lua_pop(L, 1);
   luaL_newlib(L, cache_funcs);
+  lacuna_jsonbuf *jb = (lacuna_jsonbuf *)lua_newuserdatauv(L, sizeof *jb, 0);
+  memset(jb, 0, sizeof *jb);
+  if (luaL_newmetatable(L, KEYBUF_MT)) {
+    lua_pushcfunction(L, keybuf_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, l_request_key, 1);
+  lua_setfield(L, -2, "request_key");
   lua_pushliteral(L, LACUNA_CACHE_DEFAULT_PATH);
   lua_setfield(L, -2, "default_path");
   lua_pushinteger(L, LACUNA_CACHE_SCHEMA);

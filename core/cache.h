@@ -23,7 +23,10 @@ lacuna_cache *lacuna_cache_open(const char *path, int readonly, char *err, size_
 void lacuna_cache_close(lacuna_cache *c);
 
 /* 1: hit, *body is a malloc'd NUL-terminated copy (the caller frees it) and
- * *len its length; 0: miss; -1: error (see lacuna_cache_error). */
+ * *len its length; 0: miss; -1: error (see lacuna_cache_error). Lookups
+ * share a read transaction (at most 50 ms old, ended by a miss or a put, none
+ * while another connection writes): a miss is always checked against what
+ * is committed now. */
 int lacuna_cache_get(lacuna_cache *c, const char *key, char **body, size_t *len);
 
 /* Stores one response, committed before it returns (durable across a killed

@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "areas.h"
 #include "embedded.h"
 #include "lacuna.h"
@@ -71,6 +72,7 @@ LUAMOD_API int luaopen_lacuna(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   if (lua_getfield(L, -1, "lacuna.core") == LUA_TNIL) {
     lua_pop(L, 1);
+    lacuna_alloc_adopt(L);
     push_core(L);
     lua_setfield(L, -2, "lacuna.core");
   } else {

@@ -2,6 +2,7 @@
 #include "sha256.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,12 @@
 #include <lua.h>
 
 #include "areas.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI 1
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -70,6 +77,80 @@ static void compress(uint32_t h[8], const unsigned char block[64]) {
   h[7] += hh;
 }
 
+#ifdef HAVE_SHA_NI
+/* The same compression with the x86 SHA extensions (Intel SDM, SHA256RNDS2,
+ * SHA256MSG1/2): four rounds per step, the state held as ABEF and CDGH.
+ * Cache keys hash a request per teacher call, so this is on every call. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_shani(uint32_t h[8], const unsigned char *p,
+                                                                       size_t nblocks) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i dcba = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+  __m128i hgfe = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+  __m128i abef = _mm_alignr_epi8(dcba, hgfe, 8);
+  __m128i cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);
+  for (; nblocks > 0; nblocks--, p += 64) {
+    __m128i abef0 = abef, cdgh0 = cdgh, m[4];
+    for (int g = 0; g < 16; g++) { /* words 4g..4g+3; m[g & 3] holds the group four back */
+      __m128i w;
+      if (g < 4) {
+        w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+      } else {
+        w = _mm_sha256msg1_epu32(m[g & 3], m[(g + 1) & 3]);
+        w = _mm_add_epi32(w, _mm_alignr_epi8(m[(g + 3) & 3], m[(g + 2) & 3], 4));
+        w = _mm_sha256msg2_epu32(w, m[(g + 3) & 3]);
+      }
+      m[g & 3] = w;
+      __m128i wk = _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)&K[4 * g]));
+      /* Two rounds each; a round pair's new CDGH is its old ABEF, so after
+       * the second pair the variables hold ABEF and CDGH again. */
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+    }
+    abef = _mm_add_epi32(abef, abef0);
+    cdgh = _mm_add_epi32(cdgh, cdgh0);
+  }
+  __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+/* 1 when the CPU has the SHA extensions and SSE4.1 (cpuid leaves 7 and 1). */
+static int cpu_has_sha(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return (b & bit_SHA) != 0;
+}
+#endif
+
+/* Whether compress_shani is used: -1 until the CPU is asked. Atomic: Lua
+ * states in several threads of one process (tests/e2e/embed_threads.c) may
+ * ask at once, and all find the same answer. */
+static atomic_int use_shani = -1;
+
+int lacuna_sha256_accelerated(int enable) {
+#ifdef HAVE_SHA_NI
+  use_shani = enable && cpu_has_sha();
+  return use_shani;
+#else
+  (void)enable;
+  return 0;
+#endif
+}
+
+/* Compresses nblocks whole blocks at p into h. */
+static void compress_blocks(uint32_t h[8], const unsigned char *p, size_t nblocks) {
+#ifdef HAVE_SHA_NI
+  if (use_shani < 0) use_shani = cpu_has_sha();
+  if (use_shani) {
+    compress_shani(h, p, nblocks);
+    return;
+  }
+#endif
+  for (; nblocks > 0; nblocks--, p += 64) compress(h, p);
+}
+
 void lacuna_sha256_init(lacuna_sha256 *c) {
   static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -89,10 +170,12 @@ void lacuna_sha256_update(lacuna_sha256 *c, const void *data, size_t n) {
     p += take;
     n -= take;
     if (c->nbuf < 64) return;
-    compress(c->h, c->buf);
+    compress_blocks(c->h, c->buf, 1);
     c->nbuf = 0;
   }
-  for (; n >= 64; p += 64, n -= 64) compress(c->h, p);
+  compress_blocks(c->h, p, n / 64);
+  p += n / 64 * 64;
+  n %= 64;
   if (n > 0) memcpy(c->buf, p, n);
   c->nbuf = n;
 }
@@ -103,13 +186,13 @@ void lacuna_sha256_final(lacuna_sha256 *c, unsigned char out[32]) {
   c->buf[c->nbuf++] = 0x80;
   if (c->nbuf > 56) {
     memset(c->buf + c->nbuf, 0, 64 - c->nbuf);
-    compress(c->h, c->buf);
+    compress_blocks(c->h, c->buf, 1);
     c->nbuf = 0;
   }
   memset(c->buf + c->nbuf, 0, 56 - c->nbuf);
   store_be32(c->buf + 56, (uint32_t)(bits >> 32));
   store_be32(c->buf + 60, (uint32_t)bits);
-  compress(c->h, c->buf);
+  compress_blocks(c->h, c->buf, 1);
   for (int i = 0; i < 8; i++) store_be32(out + 4 * i, c->h[i]);
   c->nbuf = 0;
 }

@@ -19,6 +19,10 @@ void lacuna_sha256_update(lacuna_sha256 *c, const void *data, size_t n);
 void lacuna_sha256_final(lacuna_sha256 *c, unsigned char out[32]);
 /* One-shot: lowercase hex digest plus a terminating NUL. */
 void lacuna_sha256_hex(const void *data, size_t n, char out[65]);
+/* The x86 SHA extensions are used where the CPU has them. 0 turns them off
+ * (the portable code runs), 1 back on; returns 1 when they are in use. For
+ * tests that check both. */
+int lacuna_sha256_accelerated(int enable);
 /* Lowercase hex of a finished 32-byte digest. */
 void lacuna_sha256_tohex(const unsigned char digest[32], char out[65]);
 

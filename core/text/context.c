@@ -22,9 +22,12 @@
 #define SLACK 16
 
 typedef struct {
-  size_t k, b; /* before byte b of filler k (k == m: after the last filler) */
-  size_t j;    /* needle index */
+  size_t k, b;   /* before byte b of filler k (k == m: after the last filler) */
+  size_t j;      /* needle index */
+  size_t before; /* approximate counter: tokens of filler k's bytes before b */
 } spot;
+
+#define FEW_NEEDLES 8 /* their scratch arrays live on the stack */
 
 typedef struct {
   lacuna_pool *p;
@@ -34,6 +37,7 @@ typedef struct {
   size_t *fill, nfill, capfill; /* drawn slots, in order */
   size_t m;                     /* fillers used */
   size_t last_len, last_tokens; /* the used prefix of filler m - 1 */
+  size_t hay, bytes;            /* tokens (joins included) and bytes of the m fillers */
   size_t sep_t;
   spot *spots;
   size_t *ends, capends; /* word ends, for trim */
@@ -82,11 +86,58 @@ static int fits(build *b, const char *s, size_t k, size_t budget, size_t *t) {
   return *t <= budget;
 }
 
+/* The next word, ending at z, is many tokens long (a formula, a URL, CJK
+ * without spaces): cut inside it at the longest code point prefix that fits. */
+static int cut_word(build *b, const char *s, size_t z, size_t budget, size_t *len, size_t *tokens) {
+  size_t a = *len;
+  while (a < z && (s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\r')) a++;
+  for (size_t l = lacuna_next_char(s, z, a), h = z; l < h;) {
+    size_t mid = l + (h - l + 1) / 2, t;
+    while (mid < h && ((unsigned char)s[mid] & 0xC0) == 0x80) mid++;
+    if (count(b, s, mid, &t) < 0) return -1;
+    if (t <= budget) {
+      l = mid;
+      *len = mid;
+      *tokens = t;
+    } else {
+      h = mid - 1;
+      while (h > l && ((unsigned char)s[h] & 0xC0) == 0x80) h--;
+    }
+  }
+  return 0;
+}
+
+/* Approximate counter: the word ends in order, each prefix counted in one
+ * pass (lacuna_approx_prefix), up to the first that does not fit. Counts
+ * only grow with the prefix, so this is the prefix the bisection below finds. */
+static void fit_words_approx(const char *s, size_t n, size_t budget, size_t *len, size_t *tokens,
+                             size_t *next_end) {
+  lacuna_approx_scan a;
+  lacuna_approx_scan_init(&a, s, n);
+  *next_end = 0;
+  size_t ws, we;
+  for (size_t pos = 0; lacuna_next_word(s, n, pos, &ws, &we); pos = we) {
+    size_t t = lacuna_approx_prefix(&a, we);
+    if (t > budget) {
+      *next_end = we;
+      return;
+    }
+    *len = we, *tokens = t;
+  }
+}
+
 /* The longest word-boundary prefix of s[0..n) (full_tokens in all) with at
  * most budget tokens. */
 static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t budget, size_t *len,
                 size_t *tokens) {
-  size_t ne = 0, ws, we;
+  size_t ne = 0, ws, we, z;
+  *len = 0;
+  *tokens = 0;
+  if (!b->c->tok) {
+    fit_words_approx(s, n, budget, len, tokens, &z);
+    if (z == 0 || budget - *tokens <= 4) return 0;
+    return cut_word(b, s, z, budget, len, tokens);
+  }
   for (size_t pos = 0; lacuna_next_word(s, n, pos, &ws, &we); pos = we) {
     if (ne == b->capends) {
       size_t cap = b->capends ? b->capends * 2 : 256;
@@ -101,8 +152,6 @@ static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t bu
    * tokens per word, gallop to bracket it, then bisect (counts grow with the
    * prefix, so this finds what a plain bisection finds, in fewer counts). */
   size_t lo = 0, hi = ne, t;
-  *len = 0;
-  *tokens = 0;
   if (ne == 0) return 0;
   size_t guess = full_tokens ? (size_t)((double)ne * (double)budget / (double)full_tokens) : ne;
   guess = guess < 1 ? 1 : guess > ne ? ne : guess;
@@ -141,32 +190,17 @@ static int trim(build *b, const char *s, size_t n, size_t full_tokens, size_t bu
     }
   }
   if (lo == ne || budget - *tokens <= 4) return 0;
-  /* The next word is many tokens long (a formula, a URL, CJK without
-   * spaces): cut inside it at the longest code point prefix that fits. */
-  size_t a = *len, z = b->ends[lo];
-  while (a < z && (s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\r')) a++;
-  for (size_t l = lacuna_next_char(s, z, a), h = z; l < h;) {
-    size_t mid = l + (h - l + 1) / 2, t;
-    while (mid < h && ((unsigned char)s[mid] & 0xC0) == 0x80) mid++;
-    if (count(b, s, mid, &t) < 0) return -1;
-    if (t <= budget) {
-      l = mid;
-      *len = mid;
-      *tokens = t;
-    } else {
-      h = mid - 1;
-      while (h > l && ((unsigned char)s[h] & 0xC0) == 0x80) h--;
-    }
-  }
-  return 0;
+  return cut_word(b, s, b->ends[lo], budget, len, tokens);
 }
 
 /* Chooses the fillers for a haystack of about goal tokens: whole segments,
  * the last one trimmed to what is left of the goal. */
 static int plan_fillers(build *b, long long goal) {
   b->m = 0;
+  b->hay = b->bytes = 0;
   if (goal <= 0) return 0;
   long long sum = 0;
+  size_t bytes = 0;
   for (size_t k = 0;; k++) {
     if (k == b->nfill && draw_one(b) < 0) return -1;
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
@@ -180,6 +214,7 @@ static int plan_fillers(build *b, long long goal) {
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
       sum += join + (long long)r->tokens;
+      bytes += r->len;
       continue;
     }
     long long budget = goal - sum - join;
@@ -194,9 +229,15 @@ static int plan_fillers(build *b, long long goal) {
       b->m = k + 1;
       b->last_len = len;
       b->last_tokens = t;
-    } else if ((b->m = k) > 0) {
-      b->last_len = b->p->seg[b->fill[k - 1]].len;
-      b->last_tokens = b->p->seg[b->fill[k - 1]].tokens;
+      b->hay = (size_t)(sum + join) + t;
+      b->bytes = bytes + len;
+    } else {
+      if ((b->m = k) > 0) {
+        b->last_len = b->p->seg[b->fill[k - 1]].len;
+        b->last_tokens = b->p->seg[b->fill[k - 1]].tokens;
+      }
+      b->hay = (size_t)sum;
+      b->bytes = bytes;
     }
     return 0;
   }
@@ -209,22 +250,27 @@ static int place(build *b, size_t j, double pos, spot *out) {
     size_t t = filler_tokens(b, k), end = start + t;
     if (pos < (double)end || k + 1 == b->m) {
       const char *s = filler_text(b, k);
-      size_t n = filler_len(b, k), best_b = 0, ss, se;
+      size_t n = filler_len(b, k), best_b = 0, best_t = 0, ss, se;
       double best = fabs(pos - (double)start);
       if (fabs((double)end - pos) < best) best = fabs((double)end - pos), best_b = n;
+      lacuna_approx_scan a; /* approximate counter: the prefixes in one pass */
+      lacuna_approx_scan_init(&a, s, n);
       for (size_t at = 0; lacuna_next_sentence(s, n, at, &ss, &se) && se < n; at = se) {
         size_t pt;
-        if (count(b, s, se, &pt) < 0) return -1;
+        if (!b->c->tok)
+          pt = lacuna_approx_prefix(&a, se);
+        else if (count(b, s, se, &pt) < 0)
+          return -1;
         double d = fabs((double)(start + pt) - pos);
-        if (d < best) best = d, best_b = se;
+        if (d < best) best = d, best_b = se, best_t = pt;
         if ((double)(start + pt) > pos) break;
       }
-      *out = best_b == n ? (spot){k + 1, 0, j} : (spot){k, best_b, j};
+      *out = best_b == n ? (spot){k + 1, 0, j, 0} : (spot){k, best_b, j, best_t};
       return 0;
     }
     start = end + b->sep_t;
   }
-  *out = (spot){b->m, 0, j};
+  *out = (spot){b->m, 0, j, 0};
   return 0;
 }
 
@@ -293,18 +339,45 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
   int exact = b->c->tok != NULL;
   o->len = 0;
   /* at most m + 2 nn pieces: fillers, needles, and a filler split by each needle */
-  size_t need = (b->m + 2 * nn) * opts->sep_len;
-  for (size_t k = 0; k < b->m; k++) need += filler_len(b, k);
+  size_t need = (b->m + 2 * nn) * opts->sep_len + b->bytes;
   for (size_t j = 0; j < nn; j++) need += nd[j].len;
   if (reserve(o, need) < 0) return fail(b, "out of memory");
   size_t q = 0;
   for (size_t k = 0; k <= b->m; k++) {
+    /* Whole fillers up to the next spot or the last filler (most of them):
+     * copied in a tight loop, their counts from the pool. */
+    size_t stop = q < nn && b->spots[q].k < b->m ? b->spots[q].k : b->m ? b->m - 1 : 0;
+    if (k < stop) {
+      const lacuna_segment_rec *seg = b->p->seg;
+      const char *arena = b->p->arena;
+      char *dst = o->text + o->len;
+      size_t tokens = e.tokens;
+      for (; k < stop; k++) {
+        const lacuna_segment_rec *r = &seg[b->fill[k]];
+        if (r->len == 0) continue;
+        if (e.npieces++) {
+          if (opts->sep_len == 1)
+            *dst++ = *opts->sep;
+          else
+            memcpy(dst, opts->sep, opts->sep_len), dst += opts->sep_len;
+          tokens += b->sep_t;
+        }
+        memcpy(dst, arena + r->off, r->len);
+        dst += r->len;
+        tokens += r->tokens;
+      }
+      o->len = (size_t)(dst - o->text);
+      e.tokens = tokens;
+    }
     const char *s = k < b->m ? filler_text(b, k) : NULL;
     size_t n = k < b->m ? filler_len(b, k) : 0, from = 0;
     for (; q < nn && b->spots[q].k == k; q++) {
       size_t cut = b->spots[q].b, pt = 0;
       if (cut > from) {
-        if (!exact && count(b, s + from, cut - from, &pt) < 0) return -1;
+        if (!exact && from == 0)
+          pt = b->spots[q].before; /* counted when the spot was chosen */
+        else if (!exact && count(b, s + from, cut - from, &pt) < 0)
+          return -1;
         emit(b, o, &e, opts, s + from, cut - from, pt, NULL);
         from = skip_space(s, n, cut);
       }
@@ -353,12 +426,16 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
              .capfill = p->scratch.capfill,
              .ends = p->scratch.ends,
              .capends = p->scratch.capends};
-  size_t *ntok = NULL;
+  size_t ntok_few[FEW_NEEDLES], *ntok = ntok_few;
+  spot spots_few[FEW_NEEDLES];
   int rc = -1;
   if (lacuna_draw_init_scratch(&b.draw, &p->scratch, opts->exclude, opts->nexclude) < 0)
     return fail(&b, "out of memory");
-  ntok = malloc((nn ? nn : 1) * sizeof *ntok);
-  b.spots = malloc((nn ? nn : 1) * sizeof *b.spots);
+  b.spots = spots_few;
+  if (nn > FEW_NEEDLES) {
+    ntok = malloc(nn * sizeof *ntok);
+    b.spots = malloc(nn * sizeof *b.spots);
+  }
   if (!ntok || !b.spots) {
     fail(&b, "out of memory");
     goto done;
@@ -375,10 +452,8 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
   long long target = (long long)opts->target, aim = target - 4, short_goal = LLONG_MIN, long_goal = LLONG_MAX;
   for (int round = 0;; round++) {
     if (plan_fillers(&b, goal) < 0) goto done;
-    size_t hay = 0;
-    for (size_t k = 0; k < b.m; k++) hay += filler_tokens(&b, k) + (k ? b.sep_t : 0);
     for (size_t j = 0; j < nn; j++)
-      if (place(&b, j, nd[j].depth * (double)hay, &b.spots[j]) < 0) goto done;
+      if (place(&b, j, nd[j].depth * (double)b.hay, &b.spots[j]) < 0) goto done;
     qsort(b.spots, nn, sizeof *b.spots, spot_cmp);
     if (render(&b, nd, nn, ntok, opts, o) < 0) goto done;
     long long total = (long long)o->tokens;
@@ -409,8 +484,8 @@ done:
   lacuna_draw_free(&b.draw);
   p->scratch.fill = b.fill, p->scratch.capfill = b.capfill; /* kept for the next context */
   p->scratch.ends = b.ends, p->scratch.capends = b.capends;
-  free(b.spots);
-  free(ntok);
+  if (b.spots != spots_few) free(b.spots);
+  if (ntok != ntok_few) free(ntok);
   return rc;
 }
 

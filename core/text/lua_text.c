@@ -3,7 +3,10 @@
  * lacuna.core.tokenizer userdata; without one the approximate counter is used.
  * Byte offsets are 0-based with exclusive ends (tokenizer offsets' style),
  * token indices 0-based, pool slots 1-based. */
+#include <errno.h>
 #include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +14,7 @@
 #include "text.h"
 
 #define POOL_MT "lacuna.TextPool"
+#define BUFFER_MT "lacuna.TextBuffer"
 #define POOL_STREAM 0x706f6f6cu /* "pool": the reservoir's stream for a seed */
 
 typedef struct {
@@ -146,6 +150,80 @@ static int l_token_index(lua_State *L) {
   return 1;
 }
 
+/* ---- the buffer: a context's text in C memory ---- */
+
+/* A context built into a buffer stays in C memory, reused from one context
+ * to the next: no Lua string of ~100 kB per context unless one is asked for. */
+typedef struct {
+  lacuna_context ctx;
+} LBuffer;
+
+static LBuffer *check_buffer(lua_State *L, int idx) { return luaL_checkudata(L, idx, BUFFER_MT); }
+
+/* buffer() -> Buffer (empty) */
+static int l_buffer(lua_State *L) {
+  LBuffer *b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, BUFFER_MT);
+  return 1;
+}
+
+static int b_tostring(lua_State *L) {
+  LBuffer *b = check_buffer(L, 1);
+  lua_pushlstring(L, b->ctx.text ? b->ctx.text : "", b->ctx.len);
+  return 1;
+}
+
+static int b_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)check_buffer(L, 1)->ctx.len);
+  return 1;
+}
+
+/* buffer:sub(i [, j]) -> string, as string.sub (1-based, negative from the end) */
+static int b_sub(lua_State *L) {
+  LBuffer *b = check_buffer(L, 1);
+  lua_Integer n = (lua_Integer)b->ctx.len, i = luaL_checkinteger(L, 2), j = luaL_optinteger(L, 3, -1);
+  if (i < 0) i = i < -n ? 1 : n + i + 1;
+  if (i == 0) i = 1;
+  if (j < 0) j = j < -n ? 0 : n + j + 1;
+  if (j > n) j = n;
+  if (i > j)
+    lua_pushliteral(L, "");
+  else
+    lua_pushlstring(L, b->ctx.text + i - 1, (size_t)(j - i + 1));
+  return 1;
+}
+
+/* buffer:write(file) -> file | nil, message: the bytes, straight from C
+ * memory into an io file (as file:write(buffer:tostring()) would write them). */
+static int b_write(lua_State *L) {
+  LBuffer *b = check_buffer(L, 1);
+  luaL_Stream *st = luaL_checkudata(L, 2, LUA_FILEHANDLE);
+  if (!st->closef) return luaL_error(L, "attempt to use a closed file");
+  if (b->ctx.len && fwrite(b->ctx.text, 1, b->ctx.len, st->f) != b->ctx.len) {
+    int e = errno;
+    luaL_pushfail(L);
+    lua_pushstring(L, strerror(e));
+    return 2;
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+
+static int b_gc(lua_State *L) {
+  lacuna_context_free(&check_buffer(L, 1)->ctx);
+  return 0;
+}
+
+static const luaL_Reg buffer_methods[] = {
+    {"tostring", b_tostring}, {"sub", b_sub}, {"write", b_write}, {"len", b_len}, {NULL, NULL},
+};
+
+static const luaL_Reg buffer_meta[] = {
+    {"__gc", b_gc},    {"__close", b_gc}, {"__len", b_len}, {"__tostring", b_tostring},
+    {"__index", NULL}, {NULL, NULL},
+};
+
 /* ---- the pool ---- */
 
 /* pool(capacity, seed | rng [, tokenizer]) -> Pool */
@@ -259,16 +337,18 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* A sorted copy of the document ids in the list at idx (nil: none), owned by
- * Lua, with room for `extra` more after them. */
-static int64_t *check_exclude(lua_State *L, int idx, size_t *n, size_t extra) {
+/* A sorted copy of the document ids in the list at idx (nil: none), with room
+ * for `extra` more after them: in small (nsmall ids) when they fit, else owned
+ * by Lua. */
+static int64_t *check_exclude(lua_State *L, int idx, size_t *n, size_t extra, int64_t *small, size_t nsmall) {
   *n = 0;
   lua_Integer k = 0;
   if (!lua_isnoneornil(L, idx)) {
     luaL_checktype(L, idx, LUA_TTABLE);
     k = luaL_len(L, idx);
   }
-  int64_t *v = lua_newuserdatauv(L, ((size_t)(k > 0 ? k : 0) + extra + 1) * sizeof *v, 0);
+  size_t need = (size_t)(k > 0 ? k : 0) + extra + 1;
+  int64_t *v = need <= nsmall ? small : lua_newuserdatauv(L, need * sizeof *v, 0);
   for (lua_Integer i = 1; i <= k; i++) {
     lua_rawgeti(L, idx, i);
     int isnum;
@@ -289,7 +369,7 @@ static int p_sample(lua_State *L) {
   lua_Integer k = luaL_checkinteger(L, 3);
   luaL_argcheck(L, k >= 0, 3, "sample size must be >= 0");
   size_t nex;
-  int64_t *ex = check_exclude(L, 4, &nex, 0);
+  int64_t *ex = check_exclude(L, 4, &nex, 0, NULL, 0);
   lacuna_draw d;
   if (lacuna_draw_init(&d, ex, nex) < 0) return push_fail(L, "out of memory");
   lua_createtable(L, (int)(k < 1 << 20 ? k : 0), 0);
@@ -314,9 +394,11 @@ static void set_int(lua_State *L, const char *k, size_t v) {
 }
 
 /* pool:context(rng, {target = N, needles = {text, ...}, depths = {d, ...},
- *                    exclude = {doc, ...}, sep = "\n"})
+ *                    exclude = {doc, ...}, sep = "\n"} [, buffer])
  *   -> {text, tokens, fillers, needles = {{byte_start, byte_end, token, tokens, depth}, ...}}
  *    | nil, message
+ * With a buffer the text is built into it (replacing what it held) and the
+ * result has no text field: no Lua string is made. 
  * needles: strings, or pool slots (integers) whose documents are then
  * excluded too. depths: one per needle in [0, 1] (the share of the
  * non-needle tokens before it); absent ones are drawn uniformly, each needle
@@ -325,6 +407,7 @@ static int p_context(lua_State *L) {
   LPool *p = check_pool(L);
   lacuna_rng *g = lacuna_rng_check(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
+  lacuna_context *out = lua_isnoneornil(L, 4) ? &p->ctx : &check_buffer(L, 4)->ctx;
   lacuna_context_opts o = {0};
   lua_getfield(L, 3, "target");
   int isnum;
@@ -345,11 +428,14 @@ static int p_context(lua_State *L) {
     luaL_argcheck(L, lua_istable(L, needles_idx), 3, "needles must be a list of strings or pool slots");
     nn = (size_t)luaL_len(L, needles_idx);
   }
+  /* A few needles and excluded documents (the usual call) need no Lua allocation. */
+  int64_t ex_few[16];
+  lacuna_needle nd_few[4];
   lua_getfield(L, 3, "exclude");
-  int64_t *ex = check_exclude(L, lua_gettop(L), &o.nexclude, nn);
+  int64_t *ex = check_exclude(L, lua_gettop(L), &o.nexclude, nn, ex_few, sizeof ex_few / sizeof *ex_few);
   if (!lua_isnil(L, depths_idx))
     luaL_argcheck(L, lua_istable(L, depths_idx), 3, "depths must be a list of numbers");
-  lacuna_needle *nd = lua_newuserdatauv(L, (nn ? nn : 1) * sizeof *nd, 0);
+  lacuna_needle *nd = nn <= 4 ? nd_few : lua_newuserdatauv(L, nn * sizeof *nd, 0);
   for (size_t j = 0; j < nn; j++) {
     memset(&nd[j], 0, sizeof nd[j]);
     lua_rawgeti(L, needles_idx, (lua_Integer)j + 1);
@@ -381,12 +467,14 @@ static int p_context(lua_State *L) {
   qsort(ex, o.nexclude, sizeof *ex, cmp_i64);
   o.exclude = ex;
   char err[256];
-  if (lacuna_context_build(&p->pool, g, nd, nn, &o, &p->ctx, err, sizeof err) < 0) return push_fail(L, err);
+  if (lacuna_context_build(&p->pool, g, nd, nn, &o, out, err, sizeof err) < 0) return push_fail(L, err);
   lua_createtable(L, 0, 4);
-  lua_pushlstring(L, p->ctx.text, p->ctx.len);
-  lua_setfield(L, -2, "text");
-  set_int(L, "tokens", p->ctx.tokens);
-  set_int(L, "fillers", p->ctx.fillers);
+  if (out == &p->ctx) {
+    lua_pushlstring(L, out->text, out->len);
+    lua_setfield(L, -2, "text");
+  }
+  set_int(L, "tokens", out->tokens);
+  set_int(L, "fillers", out->fillers);
   lua_createtable(L, (int)nn, 0);
   for (size_t j = 0; j < nn; j++) {
     lua_createtable(L, 0, 5);
@@ -441,14 +529,20 @@ static const luaL_Reg pool_meta[] = {
 };
 
 static const luaL_Reg funcs[] = {
-    {"sentences", l_sentences},     {"segment", l_segment}, {"count", l_count},
-    {"token_index", l_token_index}, {"pool", l_pool},       {NULL, NULL},
+    {"sentences", l_sentences}, {"segment", l_segment}, {"count", l_count}, {"token_index", l_token_index},
+    {"pool", l_pool},           {"buffer", l_buffer},   {NULL, NULL},
 };
 
 int lacuna_open_text(lua_State *L) {
   if (luaL_newmetatable(L, POOL_MT)) {
     luaL_setfuncs(L, pool_meta, 0);
     luaL_newlib(L, pool_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, BUFFER_MT)) {
+    luaL_setfuncs(L, buffer_meta, 0);
+    luaL_newlib(L, buffer_methods);
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);

@@ -138,6 +138,10 @@ int lacuna_next_sentence(const char *text, size_t n, size_t pos, size_t *start, 
       i = j;
       continue;
     }
+    if (c < 0x80 && c != '.' && c != '!' && c != '?') { /* most bytes: ASCII that ends nothing */
+      i++;
+      continue;
+    }
     uint32_t cp = decode(s, n, i, &len);
     if (is_cjk_terminator(cp) || is_terminator(cp)) {
       int cjk = 0, single_period = cp == '.';
@@ -179,7 +183,7 @@ int lacuna_next_word(const char *text, size_t n, size_t pos, size_t *start, size
   size_t i = skip_space(s, n, pos), len;
   if (i >= n) return 0;
   *start = i;
-  if (is_cjk(decode(s, n, i, &len))) {
+  if (s[i] >= 0x80 && is_cjk(decode(s, n, i, &len))) { /* ASCII is never CJK */
     *end = i + len;
     return 1;
   }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rng.h"
+#include "tokenizer/approx.h"
 #include "tokenizer/tokenizer.h"
 
 /* ---- boundaries (sentence.c) ---- */
@@ -127,6 +128,9 @@ void lacuna_draw_free(lacuna_draw *d);
 /* The next batch (pool.c): 0, or SIZE_MAX / SIZE_MAX - 1 as below. */
 size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
 int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc);
+/* The draws' uniform integer in [0, n), n > 0: lacuna_rng_below's numbers
+ * (exposed for the test that checks it). */
+uint64_t lacuna_draw_below(lacuna_rng *g, uint64_t n);
 
 /* Inline: it runs once per filler of every context (~350 times for 32K tokens). */
 static inline int lacuna_draw_excluded(const lacuna_draw *d, int64_t doc) {

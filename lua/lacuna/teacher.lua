@@ -13,7 +13,7 @@
 -- a cache hit (stats.cache_hits), or a coalesced call that shared a reply in
 -- flight (stats.coalesced; no usage, no cost; its result has coalesced = true).
 local core = require "lacuna.core"
-local json, sched, sha256 = core.json, core.sched, core.hash.sha256
+local json, sched, request_key = core.json, core.sched, core.cache.request_key
 local encode, decode, null = json.encode, json.decode, json.null
 -- Caller mistakes are raised at the recipe's line (core/caller.c); the
 -- recipe-facing methods sit behind a C frame so tail calls keep that line.
@@ -351,12 +351,12 @@ function Pool:account(model, usage, cached)
     u = { requests = 0, cached = 0, prompt_tokens = 0, completion_tokens = 0, cost = 0 }
     self.usage[model] = u
   end
-  local pt = usage_tokens(usage, "prompt_tokens")
-  local ct = usage_tokens(usage, "completion_tokens")
   if cached then
     u.cached = u.cached + 1
     return
   end
+  local pt = usage_tokens(usage, "prompt_tokens")
+  local ct = usage_tokens(usage, "completion_tokens")
   u.requests = u.requests + 1
   u.prompt_tokens = u.prompt_tokens + pt
   u.completion_tokens = u.completion_tokens + ct
@@ -605,13 +605,14 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
 end
 
 -- Checks a recipe's request (raising its mistakes at the recipe's line) and
--- returns what Pool:request needs: the body, its JSON text and the cache key.
+-- returns what Pool:request needs: the body and the cache key,
+-- sha256(encode(body) .. "\n" .. sample), computed in C without the JSON
+-- text, which only a request that is sent needs (Pool:request makes it).
 local function prepare(ep, req)
   local body = build_body(req, ep.model)
   local sample = req.sample or 0
   if math.type(sample) ~= "integer" then raise("teacher:chat: sample must be an integer, got " .. kind(sample)) end
-  local body_text = encode(body)
-  return { body = body, text = body_text, key = sha256(body_text .. "\n" .. sample), opts = req }
+  return { body = body, key = request_key(body, sample), opts = req }
 end
 
 -- One chat completion (see M.Teacher:chat).
@@ -634,7 +635,7 @@ end
 -- Sends a prepared request unless the cache or an identical request in
 -- flight answers it.
 function Pool:request(ep, p, item)
-  local body, body_text, key = p.body, p.text, p.key
+  local body, key = p.body, p.key
   local cache = self:cache()
   if cache then
     local hit, gerr = cache:get(key)
@@ -646,6 +647,10 @@ function Pool:request(ep, p, item)
         self.stats.cache_hits = self.stats.cache_hits + 1
         self:account(body.model, obj.usage ~= null and obj.usage or nil, true)
         if self.cfg.estimate then self.cfg.estimate:observe(key, body, item, nil, true) end
+        -- Lookups share a read snapshot while hits come back to back (core/cache.c);
+        -- with requests on their way the run will soon wait, so let it go now.
+        -- (A cache wrapper without end_read, the REPL's :cost, holds none.)
+        if (self.inflight > 0 or self.queued > 0) and cache.end_read then cache:end_read() end
         return result_of(obj, key, true)
       end
     end
@@ -669,6 +674,7 @@ function Pool:request(ep, p, item)
   end
   local flight = self.flights[key]
   if flight then return self:join_flight(flight, key) end
+  local body_text = encode(body)
   -- Outside a scheduler run nothing else can be in flight: no flight needed.
   if sched.self() then
     flight = { waiters = {} }

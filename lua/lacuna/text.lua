@@ -9,6 +9,9 @@
 --   local c = assert(pool:context(ctx.rng, { target = 8192,
 --       needles = { seg_text }, exclude = { doc_id } }))
 --   -- c.text, c.tokens, c.needles[1].byte_start/.byte_end/.token/.tokens/.depth
+--   local buf = lc.text.buffer()                        -- reused from context to context
+--   pool:context(ctx.rng, opts, buf)                    -- the text stays in C memory:
+--   buf:write(file); buf:sub(i, j); buf:tostring(); #buf  -- no Lua string unless asked
 --
 -- Pieces are joined with "\n" by default (opts.sep): segments from unrelated
 -- documents read as separate lines. Byte spans are 0-based, end exclusive
@@ -50,6 +53,12 @@ function M.count(text, tokenizer) return raw.count(text, counter(tokenizer, "lac
 function M.token_index(text, offsets, tokenizer)
   return raw.token_index(text, offsets, counter(tokenizer, "lacuna.text.token_index"))
 end
+
+--- A reusable text buffer in C memory for pool:context(rng, opts, buffer): the
+--- context's text is built into it (the result then has no .text) and read back
+--- with buf:tostring(), buf:sub(i [, j]) (as string.sub), #buf, or written with
+--- buf:write(file). The next context built into it replaces the text.
+function M.buffer() return raw.buffer() end
 
 --- A pool: opts.capacity (segments kept, reservoir-sampled beyond it), opts.seed
 --- (integer) or opts.rng (an lc.rng, whose next draws seed the pool), opts.tokenizer.

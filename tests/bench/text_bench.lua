@@ -7,7 +7,8 @@
 --     document excluded) written to OUT, then the first M of them again with
 --     the plain-Lua reference (text_ref.lua) over a copy of the pool in Lua
 --     tables, counting with lacuna's counter and with the counter in Lua;
---     prints median CPU seconds of REPS runs and whether all made the same bytes;
+--     prints median CPU seconds of REPS runs and whether all made the same
+--     bytes (what each side does: the comment above the timed runs below);
 --   lua5.4 text_bench.lua exact MODEL CORPUS N
 --     a pool segmented with the tokenizer at MODEL (one pass over the
 --     corpus), then N exact 32,768-token contexts; prints CPU seconds.
@@ -97,26 +98,50 @@ for i = 1, n do
   needles[i] = { s, d }
 end
 
--- Only the assembly is timed; each context is then written out (and the
--- first M kept to compare with the reference).
-local kept, bytes, c_runs = {}, 0, {}
-for rep = 1, reps do
-  local f = rep == 1 and assert(io.open(outpath, "wb"))
-  local g, secs = lc.rng(42), 0
+-- Each side makes the same bytes and writes them to the same destination:
+-- lacuna into a reused lc.text buffer, written with buf:write(f) (the text
+-- stays in C memory), or with the default call, which returns the text as a
+-- Lua string, written with f:write(c.text); the plain-Lua reference returns
+-- a Lua string (table.concat), written with f:write(c.text). In the timed runs
+-- the destination is /dev/null (every write is a write(2) of the whole text;
+-- the cost of storing the bytes is the cat rows of run_text.sh); the bytes are
+-- checked equal, and written to OUT, in untimed runs. One clock pair per run.
+local function opts(i) return { target = TARGET, needles = { needles[i][1] }, exclude = { needles[i][2] } } end
+local kept, bytes, buf = {}, 0, lc.text.buffer()
+do -- untimed: OUT, the first m contexts kept, the default call checked against the buffer
+  local f, g, g2 = assert(io.open(outpath, "wb")), lc.rng(42), lc.rng(42)
   for i = 1, n do
-    local t0 = clock()
-    local c = assert(pool:context(g, { target = TARGET, needles = { needles[i][1] }, exclude = { needles[i][2] } }))
-    secs = secs + (clock() - t0)
-    if f then
-      f:write(c.text)
-      bytes = bytes + #c.text
-      if i <= m then kept[i] = c.text end
+    assert(pool:context(g, opts(i), buf))
+    assert(buf:write(f))
+    bytes = bytes + #buf
+    if i <= m then
+      kept[i] = buf:tostring()
+      assert(assert(pool:context(g2, opts(i))).text == kept[i], "the default call and the buffer differ")
     end
   end
-  if f then f:close() end
-  c_runs[rep] = secs
+  f:close()
 end
-local c_s = median(c_runs)
+local null = assert(io.open("/dev/null", "wb"))
+null:setvbuf("no")
+local function c_run(into)
+  local g = lc.rng(42)
+  local t0 = clock()
+  if into then
+    for i = 1, n do
+      pool:context(g, opts(i), buf)
+      buf:write(null)
+    end
+  else
+    for i = 1, n do null:write(pool:context(g, opts(i)).text) end
+  end
+  return clock() - t0
+end
+local c_runs, s_runs = {}, {}
+for rep = 1, reps do
+  c_runs[rep] = c_run(true)
+  s_runs[rep] = c_run(false)
+end
+local c_s, s_s = median(c_runs), median(s_runs)
 
 -- the pool again as plain Lua tables
 collectgarbage()
@@ -125,25 +150,31 @@ local P = { text = {}, tokens = {}, doc = {}, n = #pool }
 for i = 1, #pool do P.text[i], P.tokens[i], P.doc[i] = pool:get(i) end
 collectgarbage()
 local lua_bytes = (collectgarbage("count") - before) * 1024
-local function run_ref(counter)
-  local g2, same, out_bytes, secs = lc.rng(42), true, 0, 0
+local function check_ref(counter) -- untimed: the same bytes as lacuna's
+  local g2, same, out_bytes = lc.rng(42), true, 0
   for i = 1, m do
-    local t0 = clock()
-    local c = ref.context(P, g2, { target = TARGET, needles = { needles[i][1] }, exclude = { needles[i][2] } }, counter)
-    secs = secs + (clock() - t0)
+    local c = ref.context(P, g2, opts(i), counter)
     out_bytes = out_bytes + #c.text
     same = same and c.text == kept[i]
   end
-  return secs, out_bytes, same
+  return same, out_bytes
 end
-local lua_runs, pure_runs, lbytes, pbytes, same, pure_same = {}, {}, 0, 0, true, true
+local function run_ref(counter)
+  local g2 = lc.rng(42)
+  local t0 = clock()
+  for i = 1, m do null:write(ref.context(P, g2, opts(i), counter).text) end
+  return clock() - t0
+end
+local same, lbytes = check_ref(lc.text.count)
+local pure_same, pbytes = check_ref(ref.approx_count)
+local lua_runs, pure_runs = {}, {}
 for rep = 1, reps do
-  local a, b, ok = run_ref(lc.text.count)
-  lua_runs[rep], lbytes, same = a, b, same and ok
-  a, b, ok = run_ref(ref.approx_count)
-  pure_runs[rep], pbytes, pure_same = a, b, pure_same and ok
+  lua_runs[rep] = run_ref(lc.text.count)
+  pure_runs[rep] = run_ref(ref.approx_count)
 end
+null:close()
 local lua_s, pure_s = median(lua_runs), median(pure_runs)
-print(lc.json.encode { contexts = n, c_s = c_s, bytes = bytes, lua_contexts = m, lua_s = lua_s, lua_bytes_out = lbytes,
-                       same = same, pure_s = pure_s, pure_bytes_out = pbytes, pure_same = pure_same,
-                       lua_pool_bytes = lua_bytes, segments = #pool, text_bytes = st.text_bytes })
+print(lc.json.encode { contexts = n, c_s = c_s, string_s = s_s, bytes = bytes, lua_contexts = m, lua_s = lua_s,
+                       lua_bytes_out = lbytes, same = same, pure_s = pure_s, pure_bytes_out = pbytes,
+                       pure_same = pure_same, lua_pool_bytes = lua_bytes, segments = #pool,
+                       text_bytes = st.text_bytes })

@@ -3,7 +3,10 @@
 -- step (same draws from the same rng, same trimming, placement and joins), so
 -- that both produce the same bytes and the benchmark compares equal work. It
 -- counts through the same approximate counter (lc.text.count) and finds
--- sentences with lc.text.sentences: what a recipe would call.
+-- sentences with lc.text.sentences: what a recipe would call. It returns the
+-- text as a Lua string (table.concat): plain Lua has no other byte buffer.
+-- text_bench.lua writes it with f:write, as it writes lacuna's text from an
+-- lc.text buffer (buf:write) or from the default call's string.
 local lc = require "lacuna"
 local sentences = lc.text.sentences
 local SLACK = 16

@@ -155,6 +155,133 @@ t.test("two connections in one process, writes interleaved", function()
   b:close()
 end)
 
+-- Lookups share a read snapshot (core/cache.c): a hit may come from it, but
+-- a row written after it began, by this connection, another one or another
+-- process, is never missed.
+t.test("the lookups' shared snapshot never hides a row written since", function()
+  local dir = t.tmpdir()
+  local db = dir .. "/c.db"
+  local a = assert(cache.open(db))
+  local b = assert(cache.open(db))
+  local r = assert(cache.open(db, { readonly = true })) -- as --cache-only opens it
+  assert(a:put(key "first", { model = "m", body = "first" }))
+  local writer = dir .. "/put.lua"
+  t.writefile(writer, [[
+    require "lacuna"
+    local c = assert(require("lacuna.cache").open(arg[1]))
+    assert(c:put(require("lacuna").sha256(arg[2]), { model = "m", body = arg[2] }))
+    c:close()
+  ]])
+  for i = 1, 20 do
+    for _, c in ipairs { a, r } do t.eq(c:get(key "first"), "first") end -- hits: snapshots open
+    assert(b:put(key("b" .. i), { model = "m", body = "b" .. i }))
+    t.eq(a:get(key("b" .. i)), "b" .. i, "another connection's put, after a hit")
+    t.eq(r:has(key("b" .. i)), true, "seen by a read-only connection too")
+    t.eq(r:get(key("b" .. i)), "b" .. i)
+    assert(a:put(key("a" .. i), { model = "m", body = "a" .. i }))
+    t.eq(a:get(key("a" .. i)), "a" .. i, "the connection's own put")
+    t.eq(r:get(key("a" .. i)), "a" .. i)
+    if i % 5 == 0 then
+      t.eq(r:get(key "first"), "first")
+      t.truthy(sh(string.format("%s %s %s %s", LUA, lua_q(writer), lua_q(db), lua_q("p" .. i))), "writer ran")
+      t.eq(r:get(key("p" .. i)), "p" .. i, "another process's put, after a hit")
+      t.eq(a:get(key("p" .. i)), "p" .. i)
+    end
+    t.eq(a:get(key("never" .. i)), nil, "a miss is still a miss")
+    t.eq(r:get(key("never" .. i)), nil)
+  end
+  t.eq(r:stats().entries, 1 + 20 * 2 + 4, "stats count every row")
+  local n = 0
+  t.eq(r:each(function() n = n + 1 end), 45)
+  for _, c in ipairs { a, b, r } do c:close() end
+end)
+
+-- What the snapshot holds up: a checkpoint cannot copy the WAL frames written
+-- after it began. end_read and the snapshot's age limit (50 ms) let them go.
+t.test("end_read and the snapshot's age limit let a writer checkpoint the whole WAL", function()
+  local dir = t.tmpdir()
+  local db = dir .. "/c.db"
+  local b = assert(cache.open(db))
+  local a = assert(cache.open(db, { readonly = true }))
+  local sql = assert(lacuna.core.sql.open(db))
+  local function checkpoint()
+    local row = assert(sql:rows("PRAGMA wal_checkpoint(PASSIVE)"))[1]
+    return row.checkpointed == row.log
+  end
+  assert(b:put(key "0", { model = "m", body = "0" }))
+  t.truthy(checkpoint(), "nothing holds the WAL")
+  for round = 1, 2 do
+    t.eq(a:get(key "0"), "0") -- a snapshot opens
+    assert(b:put(key("x" .. round), { model = "m", body = "x" }))
+    t.eq(checkpoint(), false, "round " .. round .. ": the snapshot holds the new frames")
+    if round == 1 then
+      a:end_read()
+    else
+      lacuna.core.sched.sleep(0.08)
+      t.eq(a:get(key "0"), "0") -- past the age limit: a new snapshot, of now
+    end
+    t.truthy(checkpoint(), "round " .. round .. ": the frames are copied")
+  end
+  sql:close()
+  a:close()
+  b:close()
+end)
+
+-- A writer starts the WAL over only when no reader holds an old snapshot:
+-- while another connection commits, lookups take none, so the WAL stays short.
+t.test("while another connection writes, lookups hold no snapshot and the WAL starts over", function()
+  local dir = t.tmpdir()
+  local db = dir .. "/c.db"
+  local b = assert(cache.open(db))
+  local a = assert(cache.open(db, { readonly = true }))
+  local sql = assert(lacuna.core.sql.open(db))
+  local function wal()
+    local row = assert(sql:rows("PRAGMA wal_checkpoint(PASSIVE)"))[1]
+    return row.log, row.checkpointed
+  end
+  assert(b:put(key "0", { model = "m", body = "0" }))
+  for i = 1, 6 do
+    t.eq(a:get(key "0"), "0") -- hits, back to back
+    assert(b:put(key("w" .. i), { model = "m", body = "w" }))
+    lacuna.core.sched.sleep(0.06)
+  end
+  t.eq(a:get(key "0"), "0")
+  local log, done = wal()
+  t.eq(done, log, "nothing holds the WAL's frames")
+  assert(b:put(key "last", { model = "m", body = "w" }))
+  log = wal()
+  t.truthy(log <= 4, "the last put started the WAL over: " .. log .. " frames")
+  -- Once nobody writes, lookups share a snapshot again (a checkpoint stops at it).
+  lacuna.core.sched.sleep(0.06)
+  t.eq(a:get(key "0"), "0")
+  lacuna.core.sched.sleep(0.06)
+  t.eq(a:get(key "0"), "0")
+  assert(b:put(key "after", { model = "m", body = "w" }))
+  log, done = wal()
+  t.truthy(done < log, "a snapshot again: " .. done .. " of " .. log .. " frames copied")
+  sql:close()
+  a:close()
+  b:close()
+end)
+
+t.test("request_key is sha256(json.encode(body) .. newline .. sample)", function()
+  local request_key = lacuna.core.cache.request_key
+  local bodies = {
+    { model = "m", messages = json.array { { role = "user", content = "hi" } } },
+    { model = "m", temperature = 0.7, messages = json.array { { role = "user", content = 'q"\\ é\0' } } },
+    { model = "m", messages = json.array { { role = "user", content = string.rep("long ", 400000) } } },
+  }
+  for _, body in ipairs(bodies) do
+    for _, sample in ipairs { 0, 1, -3, math.maxinteger } do
+      t.eq(request_key(body, sample), sha256(json.encode(body) .. "\n" .. sample))
+    end
+  end
+  t.eq(request_key(bodies[1], 0), request_key(bodies[1], 0), "the reused buffer starts empty each time")
+  t.raises(function() request_key({ f = print }, 0) end, "cannot encode a function")
+  t.eq(request_key(bodies[1], 2), sha256(json.encode(bodies[1]) .. "\n2"), "usable after an error")
+  t.raises(function() request_key(bodies[1], 1.5) end, "integer")
+end)
+
 t.test("concurrent writer processes share one file", function()
   local dir = t.tmpdir()
   local db = dir .. "/shared.db"

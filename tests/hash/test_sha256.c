@@ -115,9 +115,38 @@ static void test_lua(void) {
   remove(path);
 }
 
+/* Random lengths and split points hashed by the SHA-extension code and by the
+ * portable code give the same digest (on a CPU without the extensions both
+ * runs are the portable code). */
+static void test_accelerated_matches_portable(void) {
+  static unsigned char data[4096];
+  unsigned x = 12345;
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+  for (size_t n = 0; n < sizeof data; n += 61) {
+    unsigned char d[2][32];
+    for (int portable = 0; portable < 2; portable++) {
+      lacuna_sha256_accelerated(!portable);
+      lacuna_sha256 c;
+      lacuna_sha256_init(&c);
+      size_t split = n / 3;
+      lacuna_sha256_update(&c, data, split);
+      lacuna_sha256_update(&c, data + split, n - split);
+      lacuna_sha256_final(&c, d[portable]);
+    }
+    CHECK(memcmp(d[0], d[1], 32) == 0);
+  }
+  lacuna_sha256_accelerated(1);
+}
+
 int main(void) {
   test_vectors();
   test_incremental();
   test_lua();
+  printf("SHA extensions %s\n", lacuna_sha256_accelerated(1) ? "in use" : "not available");
+  test_accelerated_matches_portable();
+  lacuna_sha256_accelerated(0); /* the same vectors through the portable code */
+  test_vectors();
+  test_incremental();
+  lacuna_sha256_accelerated(1);
   return CHECK_DONE();
 }

@@ -208,6 +208,84 @@ static void test_reservoir(void) {
   lacuna_pool_free(&a);
 }
 
+/* Prefix counts in one pass equal counting each prefix on its own, for
+ * texts of every kind of run (letters, digits, spaces, newlines, punctuation,
+ * CJK, kana, other UTF-8, cut and broken sequences), at every byte. */
+static void test_approx_prefix(void) {
+  static const char *const PARTS[] = {"a",
+                                      "Word",
+                                      "xylophonesque",
+                                      "7",
+                                      "12345",
+                                      " ",
+                                      "   ",
+                                      "\n",
+                                      "\n\n",
+                                      ",",
+                                      ".",
+                                      "\t",
+                                      "\xe4\xbd\xa0",     /* 你 */
+                                      "\xe3\x81\x82",     /* あ */
+                                      "\xc3\xa9",         /* é */
+                                      "\xf0\x9f\x98\x80", /* an emoji */
+                                      "\xe2\x80\x94",     /* an em dash */
+                                      "\xe4\xbd",         /* cut */
+                                      "\x80",             /* stray */
+                                      "\x7f"};
+  lacuna_rng g;
+  lacuna_rng_seed(&g, 11, 0);
+  char s[512];
+  int same = 1;
+  for (int round = 0; round < 300; round++) {
+    size_t n = 0;
+    while (n < sizeof s - 8) {
+      const char *part = PARTS[lacuna_rng_below(&g, sizeof PARTS / sizeof *PARTS)];
+      size_t len = strlen(part);
+      memcpy(s + n, part, len);
+      n += len;
+      if (lacuna_rng_below(&g, 40) == 0) break;
+    }
+    lacuna_approx_scan a;
+    lacuna_approx_scan_init(&a, s, n);
+    /* every byte in some rounds, random increasing steps in the others */
+    for (size_t p = 0; p <= n; p += round % 2 ? 1 + lacuna_rng_below(&g, 9) : 1)
+      same &= lacuna_approx_prefix(&a, p) == lacuna_tokens_approx(s, p);
+    same &= lacuna_approx_prefix(&a, n + 5) == lacuna_tokens_approx(s, n);
+  }
+  CHECK(same);
+}
+
+/* The draws' inline multiply-and-reject gives lacuna_rng_below's numbers,
+ * for bounds of every size (rejections are frequent just above 2^63). */
+static void test_draw_below(void) {
+  lacuna_rng a, b;
+  lacuna_rng_seed(&a, 21, 3);
+  b = a;
+  int same = 1;
+  const uint64_t big[] = {1,
+                          2,
+                          3,
+                          7,
+                          1000,
+                          1000003,
+                          UINT32_MAX,
+                          (uint64_t)1 << 32,
+                          ((uint64_t)1 << 63) + 1,
+                          ((uint64_t)1 << 63) + 12345,
+                          UINT64_MAX - 1,
+                          UINT64_MAX};
+  for (size_t k = 0; k < sizeof big / sizeof *big; k++)
+    for (int i = 0; i < 2000; i++) same &= lacuna_draw_below(&a, big[k]) == lacuna_rng_below(&b, big[k]);
+  for (int i = 0; i < 20000; i++) {
+    uint64_t bits = lacuna_rng_next(&a), shift = lacuna_rng_next(&a) % 64, n = (bits >> shift) | 1;
+    lacuna_rng_next(&b);
+    lacuna_rng_next(&b);
+    same &= lacuna_draw_below(&a, n) == lacuna_rng_below(&b, n);
+  }
+  same &= lacuna_rng_next(&a) == lacuna_rng_next(&b); /* the same number of draws consumed */
+  CHECK(same);
+}
+
 static void test_draw(void) {
   lacuna_rng g, h;
   lacuna_rng_seed(&g, 5, 0);
@@ -404,6 +482,8 @@ int main(void) {
   test_words();
   test_segment(tok);
   test_reservoir();
+  test_approx_prefix();
+  test_draw_below();
   test_draw();
   test_context(tok);
   test_scratch_reuse();

@@ -177,6 +177,41 @@ t.test("context: approximate counter sums the pieces", function()
   t.truthy(math.abs(c.tokens - text.count(c.text)) <= c.fillers // 2 + 2, "sum close to the whole count")
 end)
 
+t.test("context into a buffer: the same text, kept in C memory", function()
+  local pool = corpus_pool { capacity = 10000, seed = 8 }
+  local buf = text.buffer()
+  t.eq(#buf, 0)
+  t.eq(buf:tostring(), "")
+  t.eq(buf:sub(1), "")
+  for i, target in ipairs { 300, 2000, 700 } do -- a shorter one after a longer one reuses the room
+    local opts = { target = target, needles = { "Needle " .. i .. "." }, exclude = { i } }
+    local want = assert(pool:context(lc.rng(i), opts))
+    local got = assert(pool:context(lc.rng(i), opts, buf))
+    t.eq(got.text, nil)
+    t.eq(buf:tostring(), want.text)
+    t.eq(tostring(buf), want.text)
+    t.eq(#buf, #want.text)
+    t.eq(buf:len(), #want.text)
+    want.text = nil
+    t.eq(got, want)
+    local n = got.needles[1]
+    t.eq(buf:sub(n.byte_start + 1, n.byte_end), "Needle " .. i .. ".")
+  end
+  local s = buf:tostring()
+  for _, ij in ipairs { { 1 }, { 5, 9 }, { -7 }, { -7, -2 }, { 0, 3 }, { 10, 5 }, { -1000, 4 }, { 3, 1000000 }, { #s + 1 } } do
+    t.eq(buf:sub(ij[1], ij[2]), s:sub(ij[1], ij[2]), "sub(" .. tostring(ij[1]) .. ", " .. tostring(ij[2]) .. ")")
+  end
+  local path = t.tmpdir() .. "/buf.txt"
+  local f = assert(io.open(path, "wb"))
+  t.eq(buf:write(f), f)
+  f:write("|")
+  f:close()
+  t.eq(t.readfile(path), s .. "|")
+  t.raises(function() buf:write(f) end, "closed file")
+  t.raises(function() buf:write("x") end, "FILE* expected")
+  t.raises(function() pool:context(lc.rng(1), { target = 10 }, {}) end, "lacuna.TextBuffer expected")
+end)
+
 t.test("a closed tokenizer is noticed by the pool", function()
   local tok = assert(lc.tokenizer.load(fixtures .. "/text/words.json"))
   local pool = text.pool { capacity = 10, seed = 1, tokenizer = tok }
