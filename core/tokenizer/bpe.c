@@ -11,7 +11,7 @@
 
 #define CACHE_MAX_KEY 256 /* HF caches words shorter than this */
 #define CACHE_MAX_ENTRIES 65536
-#define CACHE_MAX_TOKS (1u << 22)
+#define CACHE_MAX_BYTES (16u << 20)
 
 /* ---- merges map ------------------------------------------------------------------- */
 static uint32_t mix64(uint64_t k) {
@@ -350,34 +350,52 @@ static struct tk_heap heap_pop(struct tk_heap *h, size_t *n) {
   return top;
 }
 
+static inline size_t merges_slot(const tk_merges *mm, int32_t a, int32_t b) {
+  return mix64((((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1) & (mm->cap - 1);
+}
+
 static void merge_all(const tk_bpe *m, tk_scratch *S, size_t ns) {
   struct tk_sym *sy = S->syms;
   struct tk_heap *h = S->heap;
   size_t hn = 0;
   uint32_t rank, nid;
+  /* The table is far bigger than the caches: ask for every first pair's slot
+   * before reading any, so the misses overlap. */
+  if (m->merges.cap && ns > 2)
+    for (size_t i = 0; i + 1 < ns; i++)
+      __builtin_prefetch(&m->merges.slots[merges_slot(&m->merges, sy[i].id, sy[i + 1].id)]);
   for (size_t i = 0; i + 1 < ns; i++)
     if (merges_get(&m->merges, sy[i].id, sy[i + 1].id, &rank, &nid))
-      heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)i, nid});
+      heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)i, nid, sy[i].id, sy[i + 1].id});
   while (hn) {
     struct tk_heap top = heap_pop(h, &hn);
     struct tk_sym *cur = &sy[top.pos];
     if (cur->len == 0 || cur->next == -1) continue;
     struct tk_sym right = sy[cur->next];
-    if (!merges_get(&m->merges, cur->id, right.id, &rank, &nid) || nid != top.nid) continue;
+    /* HF looks the pair up again and merges when it yields the same new id;
+     * the same two ids as when pushed yield it without the lookup. */
+    if ((cur->id != top.a || right.id != top.b) &&
+        (!merges_get(&m->merges, cur->id, right.id, &rank, &nid) || nid != top.nid))
+      continue;
     int32_t next_pos = cur->next;
     cur->id = (int32_t)top.nid;
     cur->len += right.len;
     cur->next = right.next;
     sy[next_pos].len = 0;
     if (right.next > -1 && (size_t)right.next < ns) sy[right.next].prev = (int32_t)top.pos;
+    /* both new pairs' slots requested before either is read: the misses overlap */
+    if (cur->prev >= 0)
+      __builtin_prefetch(&m->merges.slots[merges_slot(&m->merges, sy[cur->prev].id, cur->id)]);
+    if (cur->next >= 0 && (size_t)cur->next < ns)
+      __builtin_prefetch(&m->merges.slots[merges_slot(&m->merges, cur->id, sy[cur->next].id)]);
     if (cur->prev >= 0) {
       struct tk_sym *pv = &sy[cur->prev];
       if (merges_get(&m->merges, pv->id, cur->id, &rank, &nid))
-        heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)cur->prev, nid});
+        heap_push(h, &hn, (struct tk_heap){rank, (uint32_t)cur->prev, nid, pv->id, cur->id});
     }
     if (cur->next >= 0 && (size_t)cur->next < ns) {
       if (merges_get(&m->merges, cur->id, sy[cur->next].id, &rank, &nid))
-        heap_push(h, &hn, (struct tk_heap){rank, top.pos, nid});
+        heap_push(h, &hn, (struct tk_heap){rank, top.pos, nid, cur->id, sy[cur->next].id});
     }
   }
 }
@@ -399,7 +417,17 @@ static int merge_word(const tk_bpe *m, tk_scratch *S, const unsigned char *w, si
   int32_t unk_id = 0;
   uint32_t unk_len = 0;
   char c4[4];
-  for (size_t i = 0; i < n;) {
+  size_t i = 0;
+  if (bl && !m->prefix_len && !m->suffix_len) { /* an empty prefix or suffix (Qwen) adds nothing */
+    /* byte-level: one symbol per byte, straight from the byte's id */
+    if (grow((void **)&S->syms, &S->syms_cap, n, sizeof *S->syms) < 0) goto oom;
+    struct tk_sym *sy = S->syms;
+    for (; i < n && m->bl_byte_id[w[i]] >= 0; i++)
+      sy[i] = (struct tk_sym){m->bl_byte_id[w[i]], (int32_t)i - 1, (int32_t)i + 1, 1};
+    ns = i;
+    if (ns) sy[ns - 1].next = -1;
+  }
+  while (i < n) {
     const char *s;
     size_t slen, blen;
     if (bl) {
@@ -414,7 +442,7 @@ static int merge_word(const tk_bpe *m, tk_scratch *S, const unsigned char *w, si
     }
     int first = i == 0, last = i + blen >= n;
     int32_t id;
-    if (bl && !m->prefix && !m->suffix) {
+    if (bl && !m->prefix_len && !m->suffix_len) {
       id = m->bl_byte_id[w[i]];
     } else if ((m->prefix && !first) || (m->suffix && last)) {
       size_t need = slen + m->prefix_len + m->suffix_len;
@@ -481,64 +509,79 @@ oom:
 }
 
 /* ---- cache ------------------------------------------------------------------------------ */
+struct cache_rec { /* then the key (padded to 4 bytes), then ntok (id, len) pairs */
+  uint32_t hash;
+  uint16_t klen, ntok;
+  uint8_t bl, pad[3];
+};
+
+static size_t pad4(size_t n) { return (n + 3) & ~(size_t)3; }
+
 static void cache_clear(tk_cache *c) {
-  c->keys_len = c->toks_len = c->n = 0;
+  c->len = c->n = 0;
   if (c->slots) memset(c->slots, 0, ((size_t)c->mask + 1) * sizeof *c->slots);
 }
 
 static const int32_t *cache_get(const tk_cache *c, const char *k, size_t n, int bl, uint32_t h,
                                 size_t *ntok) {
   if (!c->slots) return NULL;
-  for (uint32_t j = h & c->mask, s; (s = c->slots[j]); j = (j + 1) & c->mask) {
-    const struct tk_centry *en = &c->ents[s - 1];
-    if (en->hash == h && en->klen == n && en->bl == bl && memcmp(c->keys + en->koff, k, n) == 0) {
-      *ntok = en->ntok;
-      return c->toks + en->toff;
+  for (uint32_t j = h & c->mask;; j = (j + 1) & c->mask) {
+    uint64_t v = c->slots[j];
+    if (!v) return NULL;
+    if ((uint32_t)(v >> 32) != h) continue;
+    const char *r = c->data + (uint32_t)v - 1;
+    struct cache_rec hd;
+    memcpy(&hd, r, sizeof hd);
+    if (hd.klen == n && hd.bl == bl && memcmp(r + sizeof hd, k, n) == 0) {
+      *ntok = hd.ntok;
+      return (const int32_t *)(const void *)(r + sizeof hd + pad4(n));
     }
   }
-  return NULL;
 }
 
 static void cache_put(tk_cache *c, const char *k, size_t n, int bl, uint32_t h, const struct tk_sym *sy,
                       size_t ns, size_t nlive) {
-  /* An empty key or result would be read back as NULL + 0 while the cache
-   * holds no bytes yet (found by tests/fuzz); neither is worth caching. */
-  if (n == 0 || nlive == 0) return;
+  /* An empty key or result is not worth caching (and an empty result would
+   * read back as no tokens, found by tests/fuzz). */
+  if (n == 0 || nlive == 0 || n >= CACHE_MAX_KEY) return;
   if (!c->slots) {
     c->slots = calloc(CACHE_MAX_ENTRIES * 2, sizeof *c->slots);
     if (!c->slots) return;
     c->mask = CACHE_MAX_ENTRIES * 2 - 1;
   }
-  if (c->n >= CACHE_MAX_ENTRIES || c->toks_len + nlive * 2 > CACHE_MAX_TOKS) cache_clear(c);
-  if (grow((void **)&c->ents, &c->cap, c->n + 1, sizeof *c->ents) < 0 ||
-      grow((void **)&c->keys, &c->keys_cap, c->keys_len + n, 1) < 0 ||
-      grow((void **)&c->toks, &c->toks_cap, c->toks_len + nlive * 2, sizeof *c->toks) < 0)
-    return;
-  struct tk_centry *en = &c->ents[c->n];
-  *en = (struct tk_centry){(uint32_t)c->keys_len, (uint32_t)n,     h,
-                           (uint32_t)c->toks_len, (uint32_t)nlive, (uint8_t)bl};
-  memcpy(c->keys + c->keys_len, k, n);
-  c->keys_len += n;
+  size_t need = sizeof(struct cache_rec) + pad4(n) + nlive * 2 * sizeof(int32_t);
+  if (c->n >= CACHE_MAX_ENTRIES || c->len + need > CACHE_MAX_BYTES) cache_clear(c);
+  if (grow((void **)&c->data, &c->cap, c->len + need, 1) < 0) return;
+  char *r = c->data + c->len;
+  struct cache_rec hd = {h, (uint16_t)n, (uint16_t)nlive, (uint8_t)bl, {0, 0, 0}};
+  memcpy(r, &hd, sizeof hd);
+  memcpy(r + sizeof hd, k, n);
+  int32_t *t = (int32_t *)(void *)(r + sizeof hd + pad4(n));
   for (size_t i = 0; i < ns; i++) {
     if (!sy[i].len) continue;
-    c->toks[c->toks_len++] = sy[i].id;
-    c->toks[c->toks_len++] = (int32_t)sy[i].len;
+    *t++ = sy[i].id;
+    *t++ = (int32_t)sy[i].len;
   }
   uint32_t j = h & c->mask;
   while (c->slots[j]) j = (j + 1) & c->mask;
-  c->slots[j] = (uint32_t)++c->n;
+  c->slots[j] = (uint64_t)h << 32 | (uint32_t)(c->len + 1);
+  c->len += need;
+  c->n++;
 }
 
 /* ---- tokenize one split -------------------------------------------------------------------- */
-static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks, size_t *n,
-                size_t *cap) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 256;
-    tk_tok *nt = realloc(*toks, c * sizeof *nt);
-    if (!nt) return -1;
-    *toks = nt;
-    *cap = c;
-  }
+static int grow_toks(tk_tok **toks, size_t *cap) {
+  size_t c = *cap ? *cap * 2 : 256;
+  tk_tok *nt = realloc(*toks, c * sizeof *nt);
+  if (!nt) return -1;
+  *toks = nt;
+  *cap = c;
+  return 0;
+}
+
+static inline int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok **toks, size_t *n,
+                       size_t *cap) {
+  if (*n == *cap && grow_toks(toks, cap) < 0) return -1;
   tk_tok *t = &(*toks)[(*n)++];
   t->id = id;
   t->str = NULL;
@@ -557,25 +600,32 @@ static int emit(const tk_split *sp, int32_t id, size_t pos, size_t len, tk_tok *
   return 0;
 }
 
+/* ignore_merges: the whole pre-token when the vocabulary holds it. 1 emitted,
+ * 0 not in the vocabulary, -1 out of memory. */
+static int whole_word(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n,
+                      size_t *cap) {
+  const char *w = sp->ns.p, *key = w;
+  size_t len = sp->ns.len, klen = len;
+  if (sp->bytelevel) {
+    if (grow((void **)&S->tmp, &S->tmp_cap, len * 2, 1) < 0) return -1;
+    klen = 0;
+    for (size_t i = 0; i < len; i++)
+      klen += (size_t)tk_utf8_enc(tk_byte_char((unsigned char)w[i]), S->tmp + klen);
+    key = S->tmp;
+  }
+  int32_t id = tk_strmap_get(&m->vocab, key, klen);
+  if (id < 0) return 0;
+  return emit(sp, id, 0, len, toks, n, cap) < 0 ? -1 : 1;
+}
+
 int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok **toks, size_t *n, size_t *cap,
                     tk_err *e) {
   const char *w = sp->ns.p;
   size_t len = sp->ns.len;
   int bl = sp->bytelevel;
   if (!len) return 0;
-  if (m->ignore_merges) {
-    const char *key = w;
-    size_t klen = len;
-    if (bl) {
-      if (grow((void **)&S->tmp, &S->tmp_cap, len * 2, 1) < 0) goto oom;
-      klen = 0;
-      for (size_t i = 0; i < len; i++)
-        klen += (size_t)tk_utf8_enc(tk_byte_char((unsigned char)w[i]), S->tmp + klen);
-      key = S->tmp;
-    }
-    int32_t id = tk_strmap_get(&m->vocab, key, klen);
-    if (id >= 0) return emit(sp, id, 0, len, toks, n, cap) < 0 ? (tk_seterr(e, "out of memory"), -1) : 0;
-  }
+  /* The cache holds what this function produced for the same bytes, so it is
+   * asked first, ignore_merges' whole-word lookup included. */
   uint32_t h = 0;
   if (len < CACHE_MAX_KEY) {
     h = tk_hash(w, len) ^ (uint32_t)bl;
@@ -587,6 +637,16 @@ int tk_bpe_tokenize(const tk_bpe *m, tk_scratch *S, const tk_split *sp, tk_tok *
         if (emit(sp, hit[2 * i], pos, (size_t)hit[2 * i + 1], toks, n, cap) < 0) goto oom;
         pos += (size_t)hit[2 * i + 1];
       }
+      return 0;
+    }
+  }
+  if (m->ignore_merges) {
+    size_t before = *n;
+    int r = whole_word(m, S, sp, toks, n, cap);
+    if (r < 0) goto oom;
+    if (r) {
+      struct tk_sym one = {(*toks)[before].id, -1, -1, (uint32_t)len};
+      if (len < CACHE_MAX_KEY) cache_put(&S->cache, w, len, bl, h, &one, 1, 1);
       return 0;
     }
   }

@@ -137,6 +137,7 @@ typedef struct {
   char *literal;      /* when the pattern is a plain string: searched with memmem */
   size_t litlen;
   int cats; /* TK_GC_* bits of the major categories the pattern names */
+  int jit;  /* bit 0: code is JIT-compiled, bit 1: code15 is */
 } tk_regex;
 typedef struct tk_scratch tk_scratch;
 int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err *e);
@@ -152,6 +153,15 @@ typedef struct {
 int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n, tk_match **out, size_t *nout,
                     tk_err *e);
 
+/* ---- the Llama 3 / Qwen split regex, hand-coded (scan.c) --------------------- */
+typedef struct tk_scan tk_scan;
+/* *out: a matcher when pat is one of the patterns scan.c knows, else NULL. -1 on error. */
+int tk_scan_new(tk_scan **out, const char *pat, size_t n, tk_err *e);
+void tk_scan_free(tk_scan *sc);
+/* Same output as tk_find_matches with the pattern sc was made from. */
+int tk_scan_matches(const tk_scan *sc, tk_scratch *S, const char *s, size_t n, tk_match **out, size_t *nout,
+                    tk_err *e);
+
 /* ---- splits (HF PreTokenizedString) ----------------------------------------- */
 typedef struct {
   tk_ns ns;
@@ -165,6 +175,7 @@ typedef struct {
   size_t n, cap;
 } tk_splits;
 int tk_splits_push(tk_scratch *S, tk_splits *l, const tk_split *sp);
+int tk_splits_reserve(tk_scratch *S, tk_splits *l, size_t extra); /* room for extra more (-1 OOM) */
 
 /* Tokens before post-processing. */
 typedef struct {
@@ -201,18 +212,15 @@ typedef struct {
 } tk_bpe;
 
 /* Per-caller scratch: the only mutable state during encode. */
+/* The word cache (bpe.c): a pre-token's bytes → its tokens. Each entry is one
+ * record in data (header, key, then (id, len) pairs), and its slot holds the
+ * key's hash beside the record's offset, so a hit reads two places. */
 typedef struct {
-  char *keys;
-  size_t keys_len, keys_cap;
-  struct tk_centry {
-    uint32_t koff, klen, hash, toff, ntok;
-    uint8_t bl;
-  } * ents;
-  size_t n, cap;
-  uint32_t *slots;
+  uint64_t *slots; /* (hash << 32) | (offset + 1), 0 = empty */
   uint32_t mask;
-  int32_t *toks; /* (id, len) pairs */
-  size_t toks_len, toks_cap;
+  size_t n;
+  char *data;
+  size_t len, cap;
 } tk_cache;
 
 struct tk_scratch {
@@ -231,10 +239,13 @@ struct tk_scratch {
   size_t syms_cap;
   struct tk_heap {
     uint32_t rank, pos, nid;
+    int32_t a, b; /* the pair's ids when pushed */
   } * heap;
   size_t heap_cap;
   char *tmp;
   size_t tmp_cap;
+  tk_tok *toks; /* the encoder's tokens, kept for the next text (bounded) */
+  size_t toks_cap;
 };
 tk_scratch *tk_scratch_new(void);
 void tk_scratch_free(tk_scratch *S);
@@ -279,6 +290,11 @@ typedef struct tk_norm tk_norm;
 tk_norm *tk_norm_load(const void *json, const char *path, tk_err *e);
 void tk_norm_free(tk_norm *n);
 int tk_norm_apply(const tk_norm *n, tk_scratch *S, tk_ns *ns, tk_err *e);
+/* Unicode normalization of ns (NFD; NFC with compose; NFK* with compat). quick:
+ * return at once when a scan shows the text cannot change, and for NFC
+ * normalize only the windows around chars that may change (the normalizers'
+ * way); 0 always runs the full algorithm over the whole text (tests compare). */
+int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_err *e);
 
 /* ---- pre-tokenizers ------------------------------------------------------------- */
 typedef struct tk_pretok tk_pretok;

@@ -177,33 +177,37 @@ static void sort_run(uent *v, size_t from, size_t to) {
   }
 }
 
-static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
-  const unsigned char *s = (const unsigned char *)ns->p;
-  size_t n = ns->len, i;
-  int any = 0;
-  for (i = 0; i < n;) {
-    if (s[i] < 0x80) { /* ASCII never changes under any of the four forms */
-      i++;
-      continue;
-    }
-    int l;
-    uint32_t c = tk_utf8_dec(s + i, n - i, &l);
-    if (interesting(c) || (compat && c >= 0x80 && !tk_norm_unknown(c) &&
-                           utf8proc_get_property((utf8proc_int32_t)c)->decomp_seqindex != UINT16_MAX)) {
-      any = 1;
-      break;
-    }
-    i += (size_t)l;
-  }
-  if (!any) return 0;
+/* Memo of nfc_class_compute per code point: 0 not known yet, else NFC_*.
+ * Every thread that fills an entry writes the same value. */
+enum { NFC_STABLE = 1, NFC_CHANGES, NFC_INERT_MARK };
+static _Atomic unsigned char nfc_memo[0x110000];
+static int nfc_class_new(tk_scratch *S, uint32_t c);
 
-  size_t cap = n + 16, k = 0, pend = 0;
+static inline int nfc_class(tk_scratch *S, uint32_t c) {
+  unsigned v = c < 0x110000 ? atomic_load_explicit(&nfc_memo[c], memory_order_relaxed) : NFC_CHANGES;
+  return v ? (int)v : nfc_class_new(S, c);
+}
+
+/* The code point of valid UTF-8 at s, *l its length. */
+static inline uint32_t dec_valid(const unsigned char *s, int *l) {
+  unsigned c = s[0];
+  if (c < 0x80) return *l = 1, c;
+  if (c < 0xE0) return *l = 2, (c & 0x1Fu) << 6 | (s[1] & 0x3Fu);
+  if (c < 0xF0) return *l = 3, (c & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu);
+  return *l = 4, (c & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu);
+}
+
+/* Normalizes the chars of s[from, to) into x: decomposition, canonical
+ * order, then (compose) the Recompositions state machine. -1 out of memory. */
+static int unorm_window(tk_scratch *S, tk_xf *x, const unsigned char *s, size_t from, size_t to, int compat,
+                        int compose) {
+  size_t cap = (to - from) + 16, k = 0, pend = 0, i;
   uent *v = tk_alloc(&S->A, cap * sizeof *v);
   if (!v) goto oom;
   utf8proc_option_t opt = UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0);
-  for (i = 0; i < n;) {
+  for (i = from; i < to;) {
     int l;
-    uint32_t c = tk_utf8_dec(s + i, n - i, &l);
+    uint32_t c = tk_utf8_dec(s + i, to - i, &l);
     i += (size_t)l;
     utf8proc_int32_t d[32];
     utf8proc_ssize_t dn = 1;
@@ -235,11 +239,9 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
   }
   sort_run(v, pend, k);
 
-  tk_xf x;
-  tk_xf_begin(&x, &S->A, ns);
-  tk_xf_range(&x, 0, n, 0);
+  tk_xf_range(x, from, to, 0);
   if (!compose) {
-    for (size_t j = 0; j < k; j++) tk_xf_push(&x, v[j].cp, v[j].change);
+    for (size_t j = 0; j < k; j++) tk_xf_push(x, v[j].cp, v[j].change);
   } else {
     /* the Recompositions state machine, carrying (char, change) pairs */
     uent *buf = tk_alloc(&S->A, (k + 1) * sizeof *buf);
@@ -251,7 +253,7 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
       uent ch = v[j];
       if (!have_k) {
         if (ch.ccc != 0) {
-          tk_xf_push(&x, ch.cp, ch.change);
+          tk_xf_push(x, ch.cp, ch.change);
           continue;
         }
         kk = ch;
@@ -266,7 +268,7 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
           continue;
         }
         if (ch.ccc == 0) {
-          tk_xf_push(&x, kk.cp, kk.change);
+          tk_xf_push(x, kk.cp, kk.change);
           kk = ch;
           continue;
         }
@@ -275,8 +277,8 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
       } else {
         if (last_ccc >= ch.ccc) {
           if (ch.ccc == 0) {
-            tk_xf_push(&x, kk.cp, kk.change);
-            for (size_t q = 0; q < nb; q++) tk_xf_push(&x, buf[q].cp, buf[q].change);
+            tk_xf_push(x, kk.cp, kk.change);
+            for (size_t q = 0; q < nb; q++) tk_xf_push(x, buf[q].cp, buf[q].change);
             nb = 0;
             kk = ch;
             last_ccc = -1;
@@ -296,15 +298,153 @@ static int unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, tk_err *e) {
         last_ccc = ch.ccc;
       }
     }
-    if (have_k) tk_xf_push(&x, kk.cp, kk.change);
-    for (size_t q = 0; q < nb; q++) tk_xf_push(&x, buf[q].cp, buf[q].change);
+    if (have_k) tk_xf_push(x, kk.cp, kk.change);
+    for (size_t q = 0; q < nb; q++) tk_xf_push(x, buf[q].cp, buf[q].change);
   }
-  tk_xf_range_end(&x);
-  if (tk_xf_end(&x, ns) < 0) goto oom;
+  tk_xf_range_end(x);
+  return 0;
+oom:
+  return -1;
+}
+
+int tk_unorm(tk_scratch *S, tk_ns *ns, int compat, int compose, int quick, tk_err *e) {
+  const unsigned char *s = (const unsigned char *)ns->p;
+  size_t n = ns->len, i;
+  tk_xf x;
+  if (quick && compose && !compat) {
+    /* NFC: only the windows around unstable chars are normalized. A window
+     * starts at the stable char before its first unstable one (a mark may
+     * compose with it) and ends before the next stable char: text splits
+     * before a stable char without changing its normalization. */
+    size_t last_stable = 0, ws = 0;
+    int open = 0, begun = 0, mark_ccc = 0; /* class of the last inert mark since the last stable char */
+    for (i = 0; i < n;) {
+      uint64_t w;
+      if (!open && i + 8 <= n && (memcpy(&w, s + i, 8), !(w & UINT64_C(0x8080808080808080)))) {
+        last_stable = i + 7; /* 8 ASCII chars, all stable */
+        mark_ccc = 0;
+        i += 8;
+        continue;
+      }
+      int l;
+      uint32_t c = i + 4 <= n ? dec_valid(s + i, &l) : tk_utf8_dec(s + i, n - i, &l);
+      int k = c < 0x80 ? NFC_STABLE : nfc_class(S, c);
+      if (k == NFC_INERT_MARK && !open) {
+        /* an inert mark in canonical order after the ones before it stays as
+         * it is: it composes with nothing and reorders nothing */
+        int cc = ccc_of(c);
+        if (cc >= mark_ccc) {
+          mark_ccc = cc;
+          i += (size_t)l;
+          continue;
+        }
+      }
+      if (k == NFC_STABLE) {
+        mark_ccc = 0;
+        if (open) {
+          if (!begun) tk_xf_begin(&x, &S->A, ns);
+          begun = 1;
+          if (unorm_window(S, &x, s, ws, i, 0, 1) < 0) goto oom;
+          open = 0;
+        }
+        last_stable = i;
+      } else if (!open) { /* a char that may change, or a mark out of order */
+        open = 1;
+        ws = last_stable;
+      }
+      i += (size_t)l;
+    }
+    if (open) {
+      if (!begun) tk_xf_begin(&x, &S->A, ns);
+      begun = 1;
+      if (unorm_window(S, &x, s, ws, n, 0, 1) < 0) goto oom;
+    }
+    if (!begun) return 0;
+    if (tk_xf_end(&x, ns) < 0) goto oom;
+    return 0;
+  }
+  int any = !quick;
+  for (i = 0; i < n && !any;) {
+    if (s[i] < 0x80) { /* ASCII never changes under any of the four forms */
+      i++;
+      continue;
+    }
+    int l;
+    uint32_t c = tk_utf8_dec(s + i, n - i, &l);
+    any = interesting(c) || (compat && c >= 0x80 && !tk_norm_unknown(c) &&
+                             utf8proc_get_property((utf8proc_int32_t)c)->decomp_seqindex != UINT16_MAX);
+    i += (size_t)l;
+  }
+  if (!any) return 0;
+  tk_xf_begin(&x, &S->A, ns);
+  if (unorm_window(S, &x, s, 0, n, compat, compose) < 0 || tk_xf_end(&x, ns) < 0) goto oom;
   return 0;
 oom:
   tk_seterr(e, "out of memory");
   return -1;
+}
+
+/* ---- NFC quick check ---------------------------------------------------------------
+ * Most text is in NFC already, and NFC then leaves it and its alignments as
+ * they are. A text made of "stable" chars only is such a text: each one is a
+ * starter (combining class 0) that composes with nothing before it (neither it
+ * nor the first char of its decomposition is the second of a composition, and
+ * the Hangul jamo are left out), so decomposition reorders nothing across
+ * chars, recomposition starts afresh at each char, and each char then comes
+ * back as itself with no change, which is checked by normalizing it alone.
+ * tests/tokenizer/test_nfc_quick.c compares this against the full path. */
+static int is_second(uint32_t c) {
+  if (c < 0x300 || tk_norm_unknown(c)) return 0;
+  const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
+  return p->comb_index != UINT16_MAX && p->comb_index >= 0x8000;
+}
+
+static int is_jamo(uint32_t c) { return c >= 0x1100 && c <= 0x11FF; }
+
+/* Whether NFC gives c back as itself, with no change, when it stands alone. */
+static int nfc_alone_same(tk_scratch *S, uint32_t c) {
+  char u[4];
+  tk_al al[4];
+  int l = tk_utf8_enc(c, u);
+  for (int k = 0; k < l; k++) al[k] = (tk_al){0, (uint32_t)l};
+  tk_ns one = {u, al, (uint32_t)l, 0};
+  char err[8];
+  tk_err e = {err, sizeof err};
+  if (tk_unorm(S, &one, 0, 1, 0, &e) < 0) return -1;
+  if (one.len != (uint32_t)l || memcmp(one.p, u, (size_t)l) != 0) return 0;
+  for (int k = 0; k < l; k++)
+    if (one.al[k].s != 0 || one.al[k].e != (uint32_t)l) return 0;
+  return 1;
+}
+
+/* NFC_STABLE (see above), NFC_INERT_MARK (a combining mark that is not the
+ * second of any composition and stays itself alone: NFC may only move it
+ * among the marks after the same starter), else NFC_CHANGES; -1 out of memory. */
+static int nfc_class_compute(tk_scratch *S, uint32_t c) {
+  if (tk_norm_unknown(c)) return NFC_STABLE; /* the full path leaves it alone too */
+  if (is_jamo(c) || is_second(c)) return NFC_CHANGES;
+  int r;
+  if (ccc_of(c)) {
+    if ((r = nfc_alone_same(S, c)) < 0) return -1;
+    return r ? NFC_INERT_MARK : NFC_CHANGES;
+  }
+  if (c >= 0xA0) {
+    utf8proc_int32_t d[32];
+    int bc = 0;
+    utf8proc_ssize_t dn = utf8proc_decompose_char((utf8proc_int32_t)c, d, 32, UTF8PROC_DECOMPOSE, &bc);
+    if (dn < 1 || dn > 32) return NFC_CHANGES;
+    uint32_t d0 = (uint32_t)d[0];
+    if (is_jamo(d0) || ccc_of(d0) || is_second(d0)) return NFC_CHANGES;
+  }
+  if ((r = nfc_alone_same(S, c)) < 0) return -1;
+  return r ? NFC_STABLE : NFC_CHANGES;
+}
+
+static int nfc_class_new(tk_scratch *S, uint32_t c) {
+  int r = nfc_class_compute(S, c);
+  if (r < 0) return NFC_CHANGES; /* out of memory: take the full path, remember nothing */
+  atomic_store_explicit(&nfc_memo[c], (unsigned char)r, memory_order_relaxed);
+  return r;
 }
 
 static int lowercase(tk_scratch *S, tk_ns *ns, tk_err *e) {
@@ -441,10 +581,10 @@ int tk_norm_apply(const tk_norm *n, tk_scratch *S, tk_ns *ns, tk_err *e) {
       for (size_t i = 0; i < n->nkids; i++)
         if (tk_norm_apply(n->kids[i], S, ns, e) < 0) return -1;
       return 0;
-    case N_NFC: return unorm(S, ns, 0, 1, e);
-    case N_NFD: return unorm(S, ns, 0, 0, e);
-    case N_NFKC: return unorm(S, ns, 1, 1, e);
-    case N_NFKD: return unorm(S, ns, 1, 0, e);
+    case N_NFC: return tk_unorm(S, ns, 0, 1, 1, e);
+    case N_NFD: return tk_unorm(S, ns, 0, 0, 1, e);
+    case N_NFKC: return tk_unorm(S, ns, 1, 1, 1, e);
+    case N_NFKD: return tk_unorm(S, ns, 1, 0, 1, e);
     case N_LOWER: return lowercase(S, ns, e);
     case N_STRIP: return strip(S, ns, n->left, n->right, e);
     case N_PREPEND: return tk_ns_prepend(S, ns, n->str, n->slen, e);

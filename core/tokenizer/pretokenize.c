@@ -41,6 +41,7 @@ struct tk_pretok {
   int add_prefix_space, use_regex;
   tk_regex re;
   int has_re;
+  tk_scan *scan; /* the same split as re, hand-coded, for the patterns scan.c knows */
   int behavior, invert;
   char repl[8];
   size_t repl_len;
@@ -54,6 +55,7 @@ void tk_pretok_free(tk_pretok *p) {
   for (size_t i = 0; i < p->nkids; i++) tk_pretok_free(p->kids[i]);
   free(p->kids);
   if (p->has_re) tk_regex_free(&p->re);
+  tk_scan_free(p->scan);
   free(p);
 }
 
@@ -125,8 +127,12 @@ tk_pretok *tk_pretok_load(const void *json, const char *path, tk_err *e) {
     p->kind = P_SPLIT;
     if (parse_behavior(j, path, &p->behavior, e) < 0) goto fail;
     p->invert = jbool(j, "invert", 0);
-    if (tk_pattern_load(cJSON_GetObjectItemCaseSensitive(j, "pattern"), path, &p->re, e) < 0) goto fail;
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
+    if (tk_pattern_load(pat, path, &p->re, e) < 0) goto fail;
     p->has_re = 1;
+    const cJSON *rx = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
+    if (cJSON_IsString(rx) && tk_scan_new(&p->scan, rx->valuestring, strlen(rx->valuestring), e) < 0)
+      goto fail;
   } else if (!strcmp(type, "Metaspace")) {
     p->kind = P_METASPACE;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "replacement");
@@ -315,7 +321,10 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
       return 0;
     }
     case P_SPLIT:
-      if (tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0) return -1;
+      if (p->scan ? tk_scan_matches(p->scan, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0
+                  : tk_find_matches(&p->re, S, sp->ns.p, sp->ns.len, &m, &nm, e) < 0)
+        return -1;
+      if (tk_splits_reserve(S, out, nm) < 0) goto oom; /* room for every piece at once */
       if (p->invert)
         for (size_t i = 0; i < nm; i++) m[i].m = !m[i].m;
       if (tk_split_by(S, sp, m, nm, p->behavior, out) < 0) goto oom;
@@ -335,7 +344,7 @@ static int apply_one(const tk_pretok *p, tk_scratch *S, tk_split *sp, tk_splits 
       return 0;
     case P_METASPACE: {
       tk_split c = *sp;
-      static tk_regex space = {NULL, NULL, (char *)" ", 1, 0};
+      static tk_regex space = {NULL, NULL, (char *)" ", 1, 0, 0};
       if (tk_ns_replace(S, &c.ns, &space, p->repl, p->repl_len, e) < 0) return -1;
       int starts = c.ns.len >= p->repl_len && memcmp(c.ns.p, p->repl, p->repl_len) == 0;
       if ((p->prepend_scheme == PS_ALWAYS && !starts) ||
@@ -365,6 +374,18 @@ int tk_pretok_apply(const tk_pretok *p, tk_scratch *S, tk_splits *l, tk_err *e) 
   if (p->kind == P_SEQ) {
     for (size_t i = 0; i < p->nkids; i++)
       if (tk_pretok_apply(p->kids[i], S, l, e) < 0) return -1;
+    return 0;
+  }
+  if (p->kind == P_BYTELEVEL && !p->use_regex) {
+    /* one split in, the same split out: marked in place, no new list */
+    for (size_t i = 0; i < l->n; i++) {
+      tk_split *sp = &l->v[i];
+      if (sp->id >= 0) continue;
+      if (sp->bytelevel && tk_bytelevel_materialize(S, sp) < 0) goto oom;
+      if (p->add_prefix_space && sp->ns.len && sp->ns.p[0] != ' ' && tk_ns_prepend(S, &sp->ns, " ", 1, e) < 0)
+        return -1;
+      sp->bytelevel = 1;
+    }
     return 0;
   }
   tk_splits out = {0};

@@ -253,6 +253,9 @@ static int enc_reserve(lacuna_encoding *e, size_t n) {
   return 0;
 }
 
+/* Tokens of one text that a scratch keeps between texts (32 bytes each). */
+#define TOKS_KEEP 65536
+
 static tk_scratch *acquire(const lacuna_tokenizer *tok) {
   tk_scratch *S = atomic_exchange(&((lacuna_tokenizer *)tok)->spare, NULL);
   if (!S) S = tk_scratch_new();
@@ -266,21 +269,18 @@ static void release(const lacuna_tokenizer *tok, tk_scratch *S) {
   if (!atomic_compare_exchange_strong(&((lacuna_tokenizer *)tok)->spare, &expected, S)) tk_scratch_free(S);
 }
 
-/* Char index of the char holding byte b, moving a cursor (cb at a char start). */
-static size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_t *cc) {
-  while (*cb > b) {
-    size_t j = *cb - 1;
-    while (j > 0 && (s[j] & 0xC0) == 0x80) j--;
-    *cb = j;
-    (*cc)--;
-  }
-  for (;;) {
-    size_t l = (size_t)tk_utf8_len(s[*cb]);
-    if (*cb + l > b) break;
-    *cb += l;
-    (*cc)++;
-  }
-  return *cc;
+/* Char index of the char holding byte b of valid UTF-8 s: the number of char
+ * starts (bytes that are not continuations) in s[1..b]. Counted from a cursor
+ * (byte *cb, its index *cc) left at b, forward or back, branch-free. */
+static inline size_t char_at(const unsigned char *s, size_t b, size_t *cb, size_t *cc) {
+  size_t p = *cb, c = *cc;
+  if (b >= p)
+    for (size_t q = p + 1; q <= b; q++) c += (s[q] & 0xC0) != 0x80;
+  else
+    for (size_t q = b + 1; q <= p; q++) c -= (s[q] & 0xC0) != 0x80;
+  *cb = b;
+  *cc = c;
+  return c;
 }
 
 static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *s, size_t n, int add_special,
@@ -288,6 +288,12 @@ static int run_pipeline(const lacuna_tokenizer *tok, tk_scratch *S, const char *
   tk_al *al = tk_alloc(&S->A, (n + 1) * sizeof *al);
   if (!al) goto oom;
   for (size_t i = 0; i < n;) {
+    uint64_t w;
+    if (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & UINT64_C(0x8080808080808080)))) {
+      for (size_t k = 0; k < 8; k++) al[i + k] = (tk_al){(uint32_t)(i + k), (uint32_t)(i + k + 1)};
+      i += 8; /* 8 ASCII bytes, one char each */
+      continue;
+    }
     size_t l = (size_t)tk_utf8_len((unsigned char)s[i]);
     if (i + l > n) l = n - i;
     for (size_t k = 0; k < l; k++) al[i + k] = (tk_al){(uint32_t)i, (uint32_t)(i + l)};
@@ -379,6 +385,14 @@ static int refuse_newer(const char *s, size_t n, int cats, int *unicode15, tk_er
   const unsigned char *u = (const unsigned char *)s;
   *unicode15 = 0;
   for (size_t i = 0; i < n;) {
+    if (i + 8 <= n) { /* 8 ASCII bytes at a time */
+      uint64_t w;
+      memcpy(&w, u + i, 8);
+      if (!(w & UINT64_C(0x8080808080808080))) {
+        i += 8;
+        continue;
+      }
+    }
     if (u[i] < 0xE0) { /* below U+0800: all in lacuna's tables */
       i += u[i] < 0x80 ? 1 : 2;
       continue;
@@ -429,8 +443,8 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     return -1;
   }
   S->unicode15 = unicode15;
-  tk_tok *toks = NULL;
-  size_t nt = 0, ct = 0;
+  tk_tok *toks = S->toks; /* the last text's array, grown as needed */
+  size_t nt = 0, ct = S->toks_cap;
   int rc = run_pipeline(tok, S, s ? s : "", n, add_special_tokens, &toks, &nt, &ct, &E);
   if (rc == 0 && enc_reserve(out, nt) < 0) {
     tk_seterr(&E, "out of memory");
@@ -467,7 +481,13 @@ int lacuna_tokenizer_encode(const lacuna_tokenizer *tok, const char *text, size_
     out->n = nt;
   }
   free(seg);
-  free(toks);
+  if (ct > TOKS_KEEP) { /* a long text's array is not held on to */
+    free(toks);
+    toks = NULL;
+    ct = 0;
+  }
+  S->toks = toks;
+  S->toks_cap = ct;
   release(tok, S);
   free(fixed);
   return rc;

@@ -159,6 +159,10 @@ char *tk_utf8_lossy(const char *s, size_t n, size_t *outlen, int *oom) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, bad = 0;
   *oom = 0;
+  if (lacuna_utf8_check(s, n, &bad)) { /* the common case, checked 8 ASCII bytes at a time */
+    *outlen = n;
+    return NULL;
+  }
   while (i < n) {
     if (u[i] < 0x80) {
       i++;
@@ -618,7 +622,8 @@ int tk_regex_compile(tk_regex *r, const char *pat, size_t n, int literal, tk_err
       tk_regex_free(r);
       return -1;
     }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    /* without JIT (not built in, out of memory) the interpreter runs it */
+    if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0) r->jit |= widen ? 2 : 1;
     *(widen ? &r->code15 : &r->code) = code;
     if (!(w & 2)) break; /* nothing to widen */
   }
@@ -653,8 +658,13 @@ int tk_regex_find(const tk_regex *r, tk_scratch *S, const char *s, size_t n, siz
     *me = *ms + r->litlen;
     return 1;
   }
-  const pcre2_code *code = S->unicode15 && r->code15 ? r->code15 : r->code;
-  int rc = pcre2_match(code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, S->md, S->mc);
+  int use15 = S->unicode15 && r->code15;
+  const pcre2_code *code = use15 ? r->code15 : r->code;
+  /* pcre2_jit_match: the JIT code without pcre2_match's checks (the text is
+   * valid UTF-8 already) */
+  int rc = r->jit & (use15 ? 2 : 1)
+               ? pcre2_jit_match(code, (PCRE2_SPTR)s, n, start, 0, S->md, S->mc)
+               : pcre2_match(code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, S->md, S->mc);
   if (rc == PCRE2_ERROR_NOMATCH) return 0;
   if (rc < 0) {
     PCRE2_UCHAR msg[256];
@@ -714,6 +724,18 @@ oom:
 }
 
 /* ---- splits and scratch ----------------------------------------------------------- */
+int tk_splits_reserve(tk_scratch *S, tk_splits *l, size_t extra) {
+  if (l->n + extra <= l->cap) return 0;
+  size_t cap = l->cap ? l->cap * 2 : 64;
+  while (cap < l->n + extra) cap *= 2;
+  tk_split *v = tk_alloc(&S->A, cap * sizeof *v);
+  if (!v) return -1;
+  if (l->n) memcpy(v, l->v, l->n * sizeof *v);
+  l->v = v;
+  l->cap = cap;
+  return 0;
+}
+
 int tk_splits_push(tk_scratch *S, tk_splits *l, const tk_split *sp) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
@@ -747,13 +769,12 @@ void tk_scratch_free(tk_scratch *S) {
   if (S->md) pcre2_match_data_free(S->md);
   if (S->mc) pcre2_match_context_free(S->mc);
   if (S->js) pcre2_jit_stack_free(S->js);
-  free(S->cache.keys);
-  free(S->cache.ents);
   free(S->cache.slots);
-  free(S->cache.toks);
+  free(S->cache.data);
   free(S->syms);
   free(S->heap);
   free(S->tmp);
+  free(S->toks);
   free(S);
 }
 

@@ -120,6 +120,12 @@ size_t tok_utf8_repair(const unsigned char *s, size_t len, unsigned char *out) {
   return o;
 }
 
+double tok_cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 double tok_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

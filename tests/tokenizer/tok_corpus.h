@@ -29,5 +29,8 @@ size_t tok_utf8_repair(const unsigned char *s, size_t len, unsigned char *out);
 
 /* Milliseconds on a monotonic clock. */
 double tok_now_ms(void);
+/* CPU time of this process (user + system), in ms: steadier than the clock on
+ * a loaded machine, for comparing builds. */
+double tok_cpu_ms(void);
 
 #endif
