@@ -63,6 +63,19 @@ static size_t filler_tokens(const build *b, size_t k) {
 }
 static const char *filler_text(const build *b, size_t k) { return lacuna_pool_text(b->p, b->fill[k]); }
 
+/* render starts fetching a filler's text this many fillers before it copies
+ * it (a software pipeline): the copies overlap the fetches, and the fetched
+ * lines are still in cache when copied (fetching all ~350 first, while
+ * planning, was ~10% slower: tests/bench/run_text.sh). */
+#define PREFETCH_AHEAD 16
+static inline void prefetch_text(const lacuna_pool *p, const lacuna_segment_rec *r) {
+  if (r->len) /* every cache line the text touches, the last partial one included */
+    for (uintptr_t a = (uintptr_t)(p->arena + r->off) & ~(uintptr_t)63,
+                   z = (uintptr_t)(p->arena + r->off + r->len - 1);
+         a <= z; a += 64)
+      __builtin_prefetch((const void *)a);
+}
+
 /* Draws one more filler; 0, or -1 when the pool has none left. */
 static int draw_one(build *b) {
   size_t slot = lacuna_draw_next(&b->draw, b->p, b->g);
@@ -204,13 +217,6 @@ static int plan_fillers(build *b, long long goal) {
   for (size_t k = 0;; k++) {
     if (k == b->nfill && draw_one(b) < 0) return -1;
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
-    /* Start fetching the text now: render copies it soon after, and the
-     * fetches overlap with the remaining draws. */
-    if (r->len) /* every cache line the text touches, the last partial one included */
-      for (uintptr_t a = (uintptr_t)(b->p->arena + r->off) & ~(uintptr_t)63,
-                     z = (uintptr_t)(b->p->arena + r->off + r->len - 1);
-           a <= z; a += 64)
-        __builtin_prefetch((const void *)a);
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
       sum += join + (long long)r->tokens;
@@ -343,6 +349,7 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
   for (size_t j = 0; j < nn; j++) need += nd[j].len;
   if (reserve(o, need) < 0) return fail(b, "out of memory");
   size_t q = 0;
+  size_t ahead = 0; /* fillers whose text fetch has been started */
   for (size_t k = 0; k <= b->m; k++) {
     /* Whole fillers up to the next spot or the last filler (most of them):
      * copied in a tight loop, their counts from the pool. */
@@ -353,6 +360,7 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
       char *dst = o->text + o->len;
       size_t tokens = e.tokens;
       for (; k < stop; k++) {
+        for (; ahead < b->m && ahead < k + PREFETCH_AHEAD; ahead++) prefetch_text(b->p, &seg[b->fill[ahead]]);
         const lacuna_segment_rec *r = &seg[b->fill[k]];
         if (r->len == 0) continue;
         if (e.npieces++) {
@@ -369,6 +377,8 @@ static int render(build *b, lacuna_needle *nd, size_t nn, const size_t *ntok, co
       o->len = (size_t)(dst - o->text);
       e.tokens = tokens;
     }
+    for (; ahead < b->m && ahead < k + PREFETCH_AHEAD; ahead++)
+      prefetch_text(b->p, &b->p->seg[b->fill[ahead]]);
     const char *s = k < b->m ? filler_text(b, k) : NULL;
     size_t n = k < b->m ? filler_len(b, k) : 0, from = 0;
     for (; q < nn && b->spots[q].k == k; q++) {
