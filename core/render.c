@@ -9,6 +9,7 @@
  * Lua: core.render.line(ex, format, split_partial, with_meta) -> json | nil, why
  *      core.render.table(ex, format, split_partial) -> table | nil, why
  * Both also return a note ("mask_history") when LLaMA-Factory needs it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,9 @@ typedef struct out {
 static void jb_add(out *o, const char *s, size_t n) {
   lacuna_jsonbuf *jb = o->jb;
   if (jb->cap - jb->len < n) {
+    if (n > SIZE_MAX - jb->len) luaL_error(o->L, "not enough memory");
     size_t cap = jb->cap ? jb->cap : 1024;
-    while (cap - jb->len < n) cap *= 2;
+    while (cap - jb->len < n) cap = cap > SIZE_MAX / 2 ? jb->len + n : cap * 2; /* no wrap-around */
     char *p = (char *)realloc(jb->data, cap);
     if (!p) luaL_error(o->L, "not enough memory");
     jb->data = p;
@@ -223,6 +225,7 @@ static lacuna_mask_run *runs_of(out *o, const view *v, size_t i, size_t *n) {
   scratch *sc = o->sc;
   *n = lacuna_example_runs(v->ex, i, NULL, 0);
   if (*n > sc->runcap) {
+    if (*n > SIZE_MAX / sizeof *sc->runs) luaL_error(o->L, "not enough memory");
     lacuna_mask_run *r = (lacuna_mask_run *)realloc(sc->runs, *n * sizeof *r);
     if (!r) luaL_error(o->L, "not enough memory");
     sc->runs = r;

@@ -365,10 +365,25 @@ static void task_finished(lacuna_sched *s, int id, int failed, const char *trace
   }
 }
 
+/* Closes the pending to-be-closed variables of a suspended coroutine that
+ * will never be resumed, so that what it holds (a teacher slot, a queue
+ * place) is given back. Without its hook: the closing must not be cut short
+ * by the interrupt or the budget. An error in a closing method is dropped
+ * with the coroutine. */
+static void close_suspended(lua_State *co) {
+  lua_sethook(co, NULL, 0, 0);
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  lua_closethread(co, NULL);
+#else
+  lua_resetthread(co);
+#endif
+}
+
 static void fail_task(lacuna_sched *s, int id, const char *msg) {
   lua_State *L = s->L;
   luaL_traceback(L, s->tasks[id].co, NULL, 0);
   const char *trace = lua_tostring(L, -1);
+  close_suspended(s->tasks[id].co);
   lua_pushstring(L, msg);
   task_finished(s, id, 1, trace);
   lua_pop(L, 1); /* the traceback */

@@ -301,12 +301,13 @@ end
 -- Concurrency window with AIMD: halve on 429 (at most once a second), grow
 -- by 1/limit per success, never above --concurrency.
 function Pool:acquire()
-  if not sched.self() then return end
+  if not sched.self() then return false end
   while self.inflight >= math.max(1, math.floor(self.limit)) do
     self.waiters[#self.waiters + 1] = sched.self()
     sched.park()
   end
   self.inflight = self.inflight + 1
+  return true
 end
 
 function Pool:release()
@@ -476,6 +477,29 @@ function M.read_reply(status, body)
   return result_of(obj)
 end
 
+-- What one attempt of Pool:send holds in the pool: a place among the queued,
+-- a slot of the window, a reserved cost. Pool:send gives each back as it
+-- goes; a task the scheduler fails while it waits (Ctrl-C, a wait nobody
+-- will end) is never resumed, but its to-be-closed variables are closed, and
+-- this gives back what it still held, so the pool's counts stay true.
+local Hold = {}
+Hold.__index = Hold
+function Hold:__close()
+  local pool = self.pool
+  if self.queued then
+    pool.queued = pool.queued - 1
+    local waiters = pool.waiters -- (it may have been waiting for a slot)
+    for i = #waiters, 1, -1 do
+      if waiters[i] == self.task then table.remove(waiters, i) end
+    end
+  end
+  if self.slot then pool.inflight = pool.inflight - 1 end
+  if self.reservation then
+    pool.reserving = pool.reserving - 1
+    pool.reserved = pool.reserving > 0 and pool.reserved - self.reservation or 0
+  end
+end
+
 -- Sends one request with retries; returns the decoded reply and its body.
 function Pool:send(ep, body_text, est_tokens, opts, reservation)
   local cfg = self.cfg
@@ -490,18 +514,23 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
   end
   while true do
     attempt = attempt + 1
+    local hold <close> = setmetatable({ pool = self, queued = true, task = sched.self() }, Hold)
     self.queued = self.queued + 1
     if self.rpm then self.rpm:take(1) end
     if self.tpm then self.tpm:take(est_tokens) end
     local mark, mark_tokens = lim:take(est_tokens)
-    self:acquire()
+    hold.slot = self:acquire()
     self.queued = self.queued - 1
+    hold.queued = false
+    local reserving = self.reserving
     if not self.stop_reason and not self:reserve(reservation) then
       self.stop_reason = string.format("the cost reached $%.4f (--max-cost %g)", self.cost, cfg.max_cost)
     end
+    if self.reserving > reserving then hold.reservation = reservation end
     if self.stop_reason then
       -- Nothing more is paid for once the run stops; the item is recorded as
       -- failed and a rerun with the cache completes it.
+      hold.slot = false
       self:release()
       error("teacher request not sent: the run stopped because " .. self.stop_reason, 0)
     end
@@ -515,9 +544,11 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
     local client = self:http()
     local ok, status, body, retry_after, terr, sends, limits, failure = pcall(client.post, client,
       ep.url, ep.headers, body_text, post_opts)
+    hold.slot = false
     self:release()
     -- (the reply's real cost is accounted by the caller before anything else runs)
     if reservation > 0 then
+      hold.reservation = nil
       self.reserving = self.reserving - 1
       self.reserved = self.reserving > 0 and self.reserved - reservation or 0
     end

@@ -57,9 +57,10 @@ function M:close()
   self.pool_obj = nil
 end
 
--- After Ctrl-C: the requests that were in flight never finished, so the
--- pool's counts of them are stale; the next call gets a new pool (the cache
--- is a file: nothing is lost).
+-- After Ctrl-C: the next call gets a new pool, with its own connections, so
+-- nothing of the interrupted requests is carried over (the cache is a file:
+-- nothing is lost). The old pool's counts are right too (the scheduler closes
+-- what an interrupted call held: tests/teacher/test_pool_interrupt.sh).
 function M:interrupted() self:close() end
 
 function M:tokenizer()
