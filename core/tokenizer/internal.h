@@ -155,6 +155,8 @@ int tk_find_matches(const tk_regex *r, tk_scratch *S, const char *s, size_t n, t
 
 /* ---- the Llama 3 / Qwen split regex, hand-coded (scan.c) --------------------- */
 typedef struct tk_scan tk_scan;
+/* The two split patterns scan.c matches by hand (their exact text). */
+extern const char tk_scan_llama3_pattern[], tk_scan_qwen_pattern[];
 /* *out: a matcher when pat is one of the patterns scan.c knows, else NULL. -1 on error. */
 int tk_scan_new(tk_scan **out, const char *pat, size_t n, tk_err *e);
 void tk_scan_free(tk_scan *sc);

@@ -29,10 +29,11 @@ struct tk_scan {
   _Atomic unsigned char *memo, *memo15; /* per code point: C_KNOWN | C_* bits */
 };
 
-static const char LLAMA3_RE[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-                                "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char QWEN_RE[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-                              "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const char tk_scan_llama3_pattern[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const char tk_scan_qwen_pattern[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                                    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 void tk_scan_free(tk_scan *sc) {
   if (!sc) return;
@@ -45,9 +46,9 @@ void tk_scan_free(tk_scan *sc) {
 int tk_scan_new(tk_scan **out, const char *pat, size_t n, tk_err *e) {
   int digits;
   *out = NULL;
-  if (n == sizeof LLAMA3_RE - 1 && memcmp(pat, LLAMA3_RE, n) == 0)
+  if (n == sizeof tk_scan_llama3_pattern - 1 && memcmp(pat, tk_scan_llama3_pattern, n) == 0)
     digits = 3;
-  else if (n == sizeof QWEN_RE - 1 && memcmp(pat, QWEN_RE, n) == 0)
+  else if (n == sizeof tk_scan_qwen_pattern - 1 && memcmp(pat, tk_scan_qwen_pattern, n) == 0)
     digits = 1;
   else
     return 0;

@@ -9,12 +9,7 @@
 
 #include "tokenizer/internal.h"
 
-static const char *const PATTERNS[2] = {
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-};
+static const char *const PATTERNS[2] = {tk_scan_llama3_pattern, tk_scan_qwen_pattern};
 
 static tk_scratch *S;
 static tk_regex re[2];
