@@ -46,3 +46,13 @@ expect_screen() { # TEXT DESCRIPTION [SECONDS]
 }
 # count_screen TEXT: how many times TEXT is on the screen (and its scrollback)
 count_screen() { screen | grep -cF -- "$1"; }
+# expect_count TEXT N DESCRIPTION [SECONDS]: waits until TEXT is on the screen N
+# times (for a line an earlier command printed too), then checks it is not more.
+expect_count() {
+  local i n=$(( ${4:-10} * 20 ))
+  for ((i = 0; i < n; i++)); do
+    [ "$(count_screen "$1")" -ge "$2" ] && break
+    sleep 0.05
+  done
+  expect_eq "$(count_screen "$1")" "$2" "$3"
+}
