@@ -25,8 +25,9 @@ typedef struct span {
 typedef struct msg {
   char *role;
   size_t rolelen;
-  char *content;
+  char *content; /* shared: the bytes of a Lua string the example anchors (never written, never freed) */
   size_t len, cap;
+  int shared;
   flag train;
   int has_spans; /* 0: the whole content carries the message's flag */
   span *spans;
@@ -38,6 +39,14 @@ struct lacuna_example {
   size_t n, cap;
   int closed;
 };
+
+/* A content this long is not copied: the message points into the Lua string
+ * given, which the example keeps alive in its user value 2 ({[i] = string}).
+ * A 300 MB turn then costs its record's string once, not twice. Shorter
+ * contents are copied (anchoring costs a table slot, copying them nothing). */
+#define SHARE_MIN_BYTES ((size_t)64 << 10)
+#define UV_META 1
+#define UV_SHARED 2
 
 /* ---------------------------------------------------------------- memory */
 
@@ -78,7 +87,7 @@ static void grow(lua_State *L, void **arr, size_t *cap, size_t need, size_t size
 
 static void free_msg(lua_State *L, msg *m) {
   xfree(L, m->role, m->rolelen + 1);
-  xfree(L, m->content, m->cap);
+  if (!m->shared) xfree(L, m->content, m->cap);
   xfree(L, m->spans, m->capspans * sizeof(span));
   memset(m, 0, sizeof *m);
 }
@@ -252,7 +261,7 @@ static void push_flag(lua_State *L, flag f) {
 
 static int ex_new(lua_State *L) {
   /* Created empty before anything is allocated, so __gc is always safe. */
-  lacuna_example *ex = (lacuna_example *)lua_newuserdatauv(L, sizeof *ex, 1);
+  lacuna_example *ex = (lacuna_example *)lua_newuserdatauv(L, sizeof *ex, 2);
   memset(ex, 0, sizeof *ex);
   luaL_setmetatable(L, LACUNA_EXAMPLE_MT);
   return 1;
@@ -261,6 +270,50 @@ static int ex_new(lua_State *L) {
 static int ex_is(lua_State *L) {
   lua_pushboolean(L, luaL_testudata(L, 1, LACUNA_EXAMPLE_MT) != NULL);
   return 1;
+}
+
+/* Sets (or, with nil on top, clears) the anchor of message i (0-based) of the
+ * example at stack index 1; pops the value. */
+static void set_anchor(lua_State *L, size_t i) {
+  if (lua_getiuservalue(L, 1, UV_SHARED) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return;
+    }
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_SHARED);
+  }
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, (lua_Integer)i + 1);
+  lua_pop(L, 1);
+}
+
+/* Pushes message i's anchored string (shared content) and returns 1, or
+ * returns 0 with nothing pushed. The example is at stack index idx. */
+int lacuna_example_push_shared(lua_State *L, int idx, const lacuna_example *ex, size_t i) {
+  if (i >= ex->n || !ex->msgs[i].shared) return 0;
+  if (lua_getiuservalue(L, idx, UV_SHARED) == LUA_TTABLE &&
+      lua_rawgeti(L, -1, (lua_Integer)i + 1) == LUA_TSTRING) {
+    lua_remove(L, -2);
+    return 1;
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
+/* Gives message i a content buffer of its own before it is changed. */
+static void own_content(lua_State *L, msg *m, size_t i) {
+  if (!m->shared) return;
+  char *p = (char *)xrealloc(L, NULL, 0, m->len);
+  if (!p) nomem(L);
+  memcpy(p, m->content, m->len);
+  m->content = p;
+  m->cap = m->len;
+  m->shared = 0;
+  lua_pushnil(L);
+  set_anchor(L, i);
 }
 
 static int ex_add_message(lua_State *L) {
@@ -282,12 +335,20 @@ static int ex_add_message(lua_State *L) {
                                (LUAI_UACINT)bad);
   grow(L, (void **)&ex->msgs, &ex->cap, ex->n + 1, sizeof(msg));
   memset(&m, 0, sizeof m);
+  if (len >= SHARE_MIN_BYTES) { /* anchored before anything is allocated: an error leaks nothing */
+    lua_pushvalue(L, 3);
+    set_anchor(L, ex->n);
+    m.shared = 1;
+  }
   m.train = train;
   m.role = (char *)xrealloc(L, NULL, 0, rolelen + 1);
   if (!m.role) nomem(L);
   memcpy(m.role, role, rolelen + 1);
   m.rolelen = rolelen;
-  if (len > 0) {
+  if (m.shared) {
+    m.content = (char *)content;
+    m.len = len;
+  } else if (len > 0) {
     m.content = (char *)xrealloc(L, NULL, 0, len);
     if (!m.content) {
       xfree(L, m.role, rolelen + 1);
@@ -315,6 +376,7 @@ static int ex_append_part(lua_State *L) {
   /* Text added before the first part keeps the message's own flag. */
   need = m->nspans + ((!m->has_spans && m->len > 0) ? 2 : 1);
   if (len > (size_t)-1 - m->len) nomem(L);
+  own_content(L, m, i);
   grow(L, (void **)&m->spans, &m->capspans, need, sizeof(span));
   grow(L, (void **)&m->content, &m->cap, m->len + len, 1);
   if (!m->has_spans && m->len > 0) {
@@ -414,7 +476,14 @@ static int ex_set_spans(lua_State *L) {
 /* Removes the last message (used to undo a message whose spans failed). */
 static int ex_pop(lua_State *L) {
   lacuna_example *ex = toexample(L);
-  if (ex->n > 0) free_msg(L, &ex->msgs[--ex->n]);
+  if (ex->n > 0) {
+    int shared = ex->msgs[ex->n - 1].shared;
+    free_msg(L, &ex->msgs[--ex->n]);
+    if (shared) {
+      lua_pushnil(L);
+      set_anchor(L, ex->n);
+    }
+  }
   return 0;
 }
 
@@ -423,7 +492,12 @@ static int ex_count(lua_State *L) {
   return 1;
 }
 
-static void push_content(lua_State *L, const msg *m) { lua_pushlstring(L, m->len ? m->content : "", m->len); }
+/* Message i's content as a Lua string (the anchored one itself when shared);
+ * the example is at stack index 1. */
+static void push_content(lua_State *L, const lacuna_example *ex, size_t i) {
+  const msg *m = &ex->msgs[i];
+  if (!lacuna_example_push_shared(L, 1, ex, i)) lua_pushlstring(L, m->len ? m->content : "", m->len);
+}
 
 static int ex_message(lua_State *L) {
   lacuna_example *ex = toexample(L);
@@ -432,7 +506,7 @@ static int ex_message(lua_State *L) {
   lua_createtable(L, 0, 4);
   lua_pushlstring(L, m->role, m->rolelen);
   lua_setfield(L, -2, "role");
-  push_content(L, m);
+  push_content(L, ex, i);
   lua_setfield(L, -2, "content");
   push_flag(L, m->train);
   lua_setfield(L, -2, "train");
@@ -503,7 +577,7 @@ static int ex_snapshot(lua_State *L) {
     set_int(L, "index", i + 1);
     lua_pushlstring(L, m->role, m->rolelen);
     lua_setfield(L, -2, "role");
-    push_content(L, m);
+    push_content(L, ex, i);
     lua_setfield(L, -2, "content");
     lua_pushstring(L, state_names[msg_state(m)]);
     lua_setfield(L, -2, "state");
@@ -549,11 +623,11 @@ static int ex_char_offset(lua_State *L) {
  * that `ex:meta().k = v` just works and the GC owns it. */
 static int ex_meta(lua_State *L) {
   toexample(L);
-  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, 1, UV_META) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, 1);
+    lua_setiuservalue(L, 1, UV_META);
   }
   return 1;
 }
@@ -592,6 +666,8 @@ static int ex_close(lua_State *L) {
   lacuna_example *ex = (lacuna_example *)luaL_checkudata(L, 1, LACUNA_EXAMPLE_MT);
   free_example(L, ex);
   ex->closed = 1;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, UV_SHARED);
   return 0;
 }
 

@@ -30,6 +30,11 @@ size_t lacuna_example_count(const lacuna_example *ex);
 const char *lacuna_example_role(const lacuna_example *ex, size_t i, size_t *len);
 const char *lacuna_example_content(const lacuna_example *ex, size_t i, size_t *len);
 
+/* Pushes message i's content as the Lua string the example shares it with
+ * (a long content is not copied, see example.c) and returns 1; returns 0 with
+ * nothing pushed when the message has its own copy. ex is at stack index idx. */
+int lacuna_example_push_shared(lua_State *L, int idx, const lacuna_example *ex, size_t i);
+
 /* Writes at most cap runs of message i's mask into out (unset flags resolved
  * by the role default: assistant trained, others not) and returns how many
  * runs the mask has; call with cap 0 to size the array. Empty content has 0. */

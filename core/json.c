@@ -884,6 +884,18 @@ void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, siz
   put_string(&e, s, n);
 }
 
+size_t lacuna_json_plain_prefix(const char *s, size_t n) {
+  size_t i = 0;
+  while ((i = special_byte(s, i, n, 1)) < n) {
+    if ((unsigned char)s[i] != 0xE2) return i;
+    if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+        ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9))
+      return i;
+    i++;
+  }
+  return n;
+}
+
 static int key_cmp(const void *a, const void *b) {
   const Key *x = (const Key *)a, *y = (const Key *)b;
   size_t m = x->len < y->len ? x->len : y->len;

@@ -63,6 +63,9 @@ void lacuna_json_encode_into(lua_State *L, int idx, lacuna_jsonbuf *jb);
  * strings, for writers that hold text outside Lua. s must be valid UTF-8
  * (it is not checked again). Raises only on memory errors. */
 void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, size_t n);
+/* The length of the longest prefix of s that lacuna_json_put_string writes
+ * as it is (n: the whole string needs no escape). */
+size_t lacuna_json_plain_prefix(const char *s, size_t n);
 void lacuna_jsonbuf_free(lacuna_jsonbuf *jb);
 
 #endif

@@ -23,6 +23,7 @@
 
 #define MAX_DEPTH 6
 #define RENDER_KEEP_BYTES ((size_t)16 << 20) /* scratch kept between lines */
+#define PIECE_MIN_BYTES ((size_t)64 << 10)   /* a text this long may be written as its own piece */
 
 /* The kinds of JSON object the formats write, each with its key order (the
  * order trainers' documentation shows). */
@@ -52,8 +53,10 @@ typedef struct scratch {
 typedef struct out {
   lua_State *L;
   scratch *sc;
-  lacuna_jsonbuf *jb; /* JSON text; NULL: Lua tables */
-  int shapes;         /* Lua tables: stack index of the shape metatables */
+  const lacuna_example *ex; /* at stack index 1 */
+  lacuna_jsonbuf *jb;       /* JSON text; NULL: Lua tables */
+  int pieces;               /* JSON: Lua strings pushed so far, the line's text up to jb's */
+  int shapes;               /* Lua tables: stack index of the shape metatables */
   int depth;
   int first[MAX_DEPTH];        /* JSON: no member written yet */
   lua_Integer next[MAX_DEPTH]; /* Lua: next array index, 0 for an object */
@@ -143,6 +146,15 @@ static void put_str(out *o, const char *key, const char *s, size_t n) {
     lua_pushlstring(o->L, s, n);
     attach(o);
   }
+}
+
+/* JSON: moves the text in jb onto the stack as the next piece of the line. */
+static void flush_piece(out *o) {
+  if (o->jb->len == 0) return;
+  if (!lua_checkstack(o->L, 2)) luaL_error(o->L, "render: too many pieces");
+  lua_pushlstring(o->L, o->jb->data, o->jb->len);
+  o->jb->len = 0;
+  o->pieces++;
 }
 
 static void put_bool(out *o, const char *key, int b) {
@@ -235,9 +247,28 @@ static lacuna_mask_run *runs_of(out *o, const view *v, size_t i, size_t *n) {
   return sc->runs;
 }
 
+/* A message's text (content, or ShareGPT's value and system). In JSON, a long
+ * text that needs no escape and that the example shares with a Lua string
+ * (example.c) goes into the line as that string, a piece of its own: the line
+ * is then made by one concatenation, with no copy of the text in jb. */
+static void put_text(out *o, const char *key, const mview *m) {
+  if (o->jb && m->len >= PIECE_MIN_BYTES && lacuna_json_plain_prefix(m->content, m->len) == m->len) {
+    member(o, key);
+    jb_add(o, "\"", 1);
+    flush_piece(o);
+    if (lacuna_example_push_shared(o->L, 1, o->ex, m->index - 1))
+      o->pieces++;
+    else /* (its own copy: as put_str would write it, unescaped) */
+      jb_add(o, m->content, m->len);
+    jb_add(o, "\"", 1);
+    return;
+  }
+  put_str(o, key, m->content, m->len);
+}
+
 static void put_role_content(out *o, const mview *m) {
   put_str(o, "role", m->role, m->rolelen);
-  put_str(o, "content", m->content, m->len);
+  put_text(o, "content", m);
 }
 
 /* --------------------------------------------------------- the formats */
@@ -389,11 +420,11 @@ static const char *render_sharegpt(out *o, const view *v, int split_partial, con
     const char *from = sharegpt_from(&m, &model);
     obj_member(o, NULL, SG_TURN);
     put_str(o, "from", from, strlen(from));
-    put_str(o, "value", m.content, m.len);
+    put_text(o, "value", &m);
     obj_end(o);
   }
   arr_end(o);
-  if (first) put_str(o, "system", m0.content, m0.len);
+  if (first) put_text(o, "system", &m0);
   return "";
 }
 
@@ -490,6 +521,7 @@ static int run(lua_State *L, out *o, const char **note) {
     return 0;
   }
   o->L = L;
+  o->ex = ex;
   if (!formats[i].fn(o, &v, split_partial, note)) {
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -528,9 +560,15 @@ static int render_line(lua_State *L) {
       lua_pushfstring(L, "meta: %s", msg ? msg : "cannot be encoded");
       return lua_error(L);
     }
+    lua_remove(L, meta); /* (the pieces are the top values) */
   }
   jb_add(&o, "}", 1);
-  lua_pushlstring(L, jb->data, jb->len);
+  if (o.pieces > 0) {
+    flush_piece(&o);
+    lua_concat(L, o.pieces);
+  } else {
+    lua_pushlstring(L, jb->data, jb->len);
+  }
   if (jb->cap > RENDER_KEEP_BYTES) lacuna_jsonbuf_free(jb); /* one huge line does not pin its copy */
   push_note(L, note);
   return 2;

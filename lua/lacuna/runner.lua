@@ -203,24 +203,27 @@ end
 -- `budget` bytes; beyond that an item's example lines go to an anonymous
 -- temporary file (deleted by the system even on kill -9) and come back when
 -- the item's turn comes. Only lines are spilled: skips and failures are rare
--- and small, and keep their input record for the failure files.
+-- and small, and keep their input record for the failure files. An item whose
+-- turn has come (every earlier one written) is written as soon as it returns:
+-- it never goes through the file, so one huge line is not copied twice more.
 local OrderBuffer = {}
 OrderBuffer.__index = OrderBuffer
 local ITEM_OVERHEAD = 256 -- bytes of Lua tables an in-memory result costs beyond its lines
 
 local function order_buffer(budget)
-  return setmetatable({ budget = budget, held = 0, spilled = 0, spill_bytes = 0, peak_held = 0 }, OrderBuffer)
+  return setmetatable({ budget = budget, held = 0, spilled = 0, spill_bytes = 0, peak_held = 0, taken = 0 },
+    OrderBuffer)
 end
 
--- Called when item w's outcome is ready (in its task): returns what the
+-- Called when item seq's outcome is ready (in its task): returns what the
 -- scheduler keeps until the item's turn, the outcome itself or the offset of
 -- its lines in the spill file.
-function OrderBuffer:keep(w, outcome)
+function OrderBuffer:keep(w, outcome, seq)
   local lines = outcome.examples
   if not lines then return outcome end
   local size = ITEM_OVERHEAD
   for i = 1, #lines do size = size + #lines[i] end
-  if self.held + size <= self.budget or outcome.example_failures then
+  if self.held + size <= self.budget or outcome.example_failures or seq == self.taken + 1 then
     self.held = self.held + size
     if self.held > self.peak_held then self.peak_held = self.held end
     outcome.held = size
@@ -233,7 +236,7 @@ function OrderBuffer:keep(w, outcome)
   end
   local f = self.file
   local at = self.size
-  local text = table.concat(lines, "\n")
+  local text = #lines == 1 and lines[1] or table.concat(lines, "\n")
   local head = string.format("%d %d\n", #lines, #text)
   assert(f:seek("set", at))
   local ok, err = f:write(head, text)
@@ -245,8 +248,11 @@ function OrderBuffer:keep(w, outcome)
   return at
 end
 
--- The outcome kept by keep, when the item's turn has come.
-function OrderBuffer:take(kept)
+-- The outcome kept by keep, when item seq's turn has come (ok: its task
+-- finished without an error, so kept is what keep returned).
+function OrderBuffer:take(seq, ok, kept)
+  self.taken = seq
+  if not ok then return kept end
   if math.type(kept) ~= "integer" then
     if type(kept) == "table" and kept.held then self.held = self.held - kept.held end
     return kept
@@ -257,6 +263,7 @@ function OrderBuffer:take(kept)
   f:read(1) -- the newline after the header
   local text = len > 0 and f:read(len) or ""
   if not text or #text ~= len then error("the order buffer's spill file was cut short", 0) end
+  if n == 1 then return { examples = { text } } end
   local lines, from = {}, 1
   for _ = 1, n - 1 do
     local nl = text:find("\n", from, true)
@@ -311,7 +318,7 @@ function M.execute(r, values, o, sink, pool, run)
   local item_work = make_work(r, values, o, fmt, notes, pool, run.state.tokenizer)
   local buffer = order_buffer(M.order_memory(o))
   local function work(w, seq)
-    return buffer:keep(w, item_work(w, seq))
+    return buffer:keep(w, item_work(w, seq), seq)
   end
   local ok_run, n, interrupted = pcall(sched.run, {
     window = M.window(o),
@@ -323,7 +330,7 @@ function M.execute(r, values, o, sink, pool, run)
     done = function(seq, ok, outcome, trace)
       local w = state.pending[seq]
       state.pending[seq] = nil
-      if ok then outcome = buffer:take(outcome) end
+      outcome = buffer:take(seq, ok, outcome)
       if not ok and teacher.is_deferred(outcome) then
         sink.deferred(w)
       elseif not ok then
