@@ -150,4 +150,39 @@ t.test("caller mistakes raise", function()
   t.raises(function() ex:spans("user", 3, {}) end, "spans: text must be a string")
 end)
 
+-- A long content is shared with its Lua string, not copied (core/example.c):
+-- every reader sees the same text, and changing the message copies it first.
+t.test("long contents are shared and read back the same", function()
+  local formats = require "lacuna.formats"
+  local json = require("lacuna.core").json
+  local big = string.rep("abcdefgh", 20000) -- 160 KB, over the sharing threshold
+  local esc = string.rep("a\"b\n", 40000) -- long, and needs escapes
+  local ex = E.new():system("s"):user(big):assistant(esc)
+  t.eq(ex:message(2).content, big)
+  t.eq(ex:snapshot()[2].content, big)
+  for _, fmt in ipairs({ "axolotl", "openai", "sharegpt", "trl" }) do
+    local line = formats.line(fmt, ex, {})
+    t.eq(line, json.encode(formats.render(fmt, ex, {})), fmt)
+    t.eq(json.decode(line), json.decode(json.encode(formats.render(fmt, ex, {}))), fmt)
+  end
+  -- metadata after a long piece keeps the line whole
+  ex:meta().source = "x"
+  t.eq(json.decode(formats.line("axolotl", ex, {})).meta, { source = "x" })
+  -- append_part on a shared message: the message gets its own copy
+  ex:append_part(2, "TAIL", true)
+  t.eq(ex:message(2).content, big .. "TAIL")
+  t.eq(#big, 160000) -- (the string it shared is unchanged)
+  t.eq(segs(ex, 2), { "0-160000/0-160000:F", "160000-160004/160000-160004:T" })
+  -- pop and add again; close
+  ex:pop()
+  t.eq(#ex, 2)
+  ex:assistant(big)
+  t.eq(ex:message(3).content, big)
+  t.eq(formats.line("axolotl", ex, { meta = false }), json.encode(formats.render("axolotl", ex, { meta = false })))
+  do
+    local closing <close> = ex
+  end
+  t.raises(function() ex:message(1) end, "closed")
+end)
+
 return t.done()
