@@ -175,7 +175,9 @@ static long read_stream(Reader *r, char *dst, size_t want, char *err, size_t err
 }
 
 /* Sets line and len to the next line (without its '\n'). Lines longer than
- * max_line come back as RL_TOOLONG (line counted, contents dropped). */
+ * max_line come back as RL_TOOLONG (line counted, contents dropped); the '\r'
+ * of a CRLF ending does not count, so a file's line endings never decide
+ * which of its lines are read. */
 static int read_line(Reader *r, const char **line, size_t *len, char *err, size_t errlen) {
   for (;;) {
     char *nl = r->end > r->scan ? (char *)memchr(r->buf + r->scan, '\n', r->end - r->scan) : NULL;
@@ -187,7 +189,7 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
       r->consumed += (long long)(next - r->start);
       r->lineno++;
       r->start = r->scan = next;
-      if (r->skipping || *len > r->max_line) {
+      if (r->skipping || *len - (*len > 0 && (*line)[*len - 1] == '\r') > r->max_line) {
         r->skipping = 0;
         return RL_TOOLONG;
       }
@@ -207,7 +209,7 @@ static int read_line(Reader *r, const char **line, size_t *len, char *err, size_
       }
       return RL_END;
     }
-    if (r->end - r->start > r->max_line) {
+    if (r->end - r->start > r->max_line + 1) { /* (+1: a '\r' before the '\n' to come) */
       r->consumed += (long long)(r->end - r->start);
       r->start = r->scan = r->end = 0;
       r->skipping = 1;

@@ -32,6 +32,51 @@ expect_code 1 "stdin: over the limit"
 expect_eq "$(lines "$TMP/stdin.jsonl")" 2 "stdin: the other lines are read"
 expect_in "$(cat "$TMP/stdin.failed.jsonl")" "<stdin>:2: line longer than 1000 bytes" "stdin: named <stdin>"
 
+# the last line with no newline after it: over the limit it fails as any
+# other, at the limit it is read (file and stdin)
+{ record 10; record 20; record 5000; } | head -c -1 >"$TMP/last.jsonl"
+lc run chat_mask -i "$TMP/last.jsonl" -o "$TMP/last_over.jsonl" --max-line-bytes 1000
+expect_code 1 "last line, no newline: over the limit fails"
+expect_eq "$(lines "$TMP/last_over.jsonl")" 2 "last line, no newline: the lines before it are read"
+expect_in "$(cat "$TMP/last_over.failed.jsonl")" "last.jsonl:3: line longer than 1000 bytes" \
+  "last line, no newline: named by its line"
+lc run chat_mask -i "$TMP/last.jsonl" -o "$TMP/last_exact.jsonl" --max-line-bytes "$long_len"
+expect_code 0 "last line, no newline: exactly at the limit is read"
+expect_eq "$(lines "$TMP/last_exact.jsonl")" 3 "last line, no newline: every record is an example"
+lc run chat_mask -i - -o "$TMP/last_stdin.jsonl" --max-line-bytes 1000 <"$TMP/last.jsonl"
+expect_code 1 "stdin, last line, no newline: over the limit fails"
+expect_in "$(cat "$TMP/last_stdin.failed.jsonl")" "<stdin>:3: line longer than 1000 bytes" \
+  "stdin, last line, no newline: named by its line"
+lc run chat_mask -i - -o "$TMP/exact_stdin.jsonl" --max-line-bytes "$long_len" <"$TMP/last.jsonl"
+expect_code 0 "stdin: exactly at the limit is read"
+expect_eq "$(lines "$TMP/exact_stdin.jsonl")" 3 "stdin: every record is an example"
+
+# CRLF: the '\r' is part of the line ending, not of the line: the same lines
+# pass and fail as with '\n'
+sed 's/$/\r/' "$TMP/in.jsonl" >"$TMP/crlf.jsonl"
+lc run chat_mask -i "$TMP/crlf.jsonl" -o "$TMP/crlf_exact.jsonl" --max-line-bytes "$long_len"
+expect_code 0 "CRLF: a line exactly at the limit is read"
+expect_eq "$(lines "$TMP/crlf_exact.jsonl")" 3 "CRLF: every record is an example"
+lc run chat_mask -i - -o "$TMP/crlf_under.jsonl" --max-line-bytes $((long_len - 1)) <"$TMP/crlf.jsonl"
+expect_code 1 "CRLF (stdin): one byte over the limit fails"
+expect_eq "$(lines "$TMP/crlf_under.jsonl")" 2 "CRLF (stdin): the lines before and after it are read"
+expect_in "$(cat "$TMP/crlf_under.failed.jsonl")" "<stdin>:2: line longer than $((long_len - 1)) bytes" \
+  "CRLF (stdin): named by its line"
+
+# a line far longer than the read buffer, skipped while it streams in: in
+# the middle (CRLF) and as the last line with no newline, through a pipe
+python3 -c '
+import sys
+big = "{\"s\":\"" + "z" * (6 << 20) + "\"}"
+ok = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}"
+sys.stdout.write(ok + "\r\n" + big + "\r\n" + ok + "\r\n" + big)' >"$TMP/stream.jsonl"
+lc run chat_mask -i - -o "$TMP/stream.out.jsonl" --max-line-bytes $((1 << 20)) < <(cat "$TMP/stream.jsonl")
+expect_code 1 "stdin: the long lines fail"
+expect_eq "$(lines "$TMP/stream.out.jsonl")" 2 "stdin: the lines between them are read"
+expect_in "$ERR" "4 read = 2 ok (2 examples) + 0 skipped + 2 failed" "stdin: both long lines are counted"
+expect_in "$(cat "$TMP/stream.out.failed.jsonl")" "<stdin>:4: line longer than 1048576 bytes" \
+  "stdin: the last one, with no newline, named by its line"
+
 # a .gz input: the limit is on the decompressed line
 gzip -c "$TMP/in.jsonl" >"$TMP/in.jsonl.gz"
 lc run chat_mask -i "$TMP/in.jsonl.gz" -o "$TMP/gz.jsonl" --max-line-bytes 1000
