@@ -37,6 +37,7 @@
 #define GZ_BUF (1u << 18)               /* compressed input buffer */
 #define WRITE_BUF ((size_t)1 << 20)     /* stdio / zlib output buffer */
 #define DEFAULT_MAX_LINE ((size_t)1 << 30)
+#define MAX_MAX_LINE ((lua_Integer)1 << 62) /* no overflow in the size arithmetic */
 
 /* ------------------------------------------------------------- reader */
 
@@ -426,8 +427,8 @@ static int l_open(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     opts = 2;
   }
-  lua_Integer max_line =
-      opt_int_field(L, opts, "max_line", (lua_Integer)DEFAULT_MAX_LINE, 1, (lua_Integer)DEFAULT_MAX_LINE * 4);
+  /* (any limit memory could hold is taken; the line itself is what costs) */
+  lua_Integer max_line = opt_int_field(L, opts, "max_line", (lua_Integer)DEFAULT_MAX_LINE, 1, MAX_MAX_LINE);
   lua_Integer depth =
       opt_int_field(L, opts, "max_depth", LACUNA_JSON_DEFAULT_DEPTH, 1, LACUNA_JSON_MAX_DEPTH);
   int is_stdin = strcmp(path, "-") == 0;

@@ -86,6 +86,9 @@ expect_in "$(cat "$TMP/gz.failed.jsonl")" "in.jsonl.gz:2: line longer than 1000 
 # the option is checked
 lc run chat_mask -i "$TMP/in.jsonl" -o "$TMP/bad.jsonl" --max-line-bytes 0
 expect_code 2 "--max-line-bytes 0 is a usage error"
+lc run chat_mask -i "$TMP/in.jsonl" -o "$TMP/huge_limit.jsonl" --max-line-bytes 5000000000
+expect_code 0 "a limit over 4 GiB is taken (it was an internal error)"
+expect_eq "$(lines "$TMP/huge_limit.jsonl")" 3 "a limit over 4 GiB reads every line"
 lc help run
 expect_in "$OUT" "--max-line-bytes N" "the option is documented"
 expect_in "$OUT" "536870912 = 512 MiB)" "with its default"
