@@ -230,30 +230,15 @@ static unsigned hex4(const char *p) {
  * unescaped when escaped is set (its escapes already checked: cJSON or the
  * direct pass rejects bad ones and lone surrogates). The output is never
  * longer than the source. */
-static void push_string_source(lua_State *L, const char *s, size_t start, size_t end, int escaped) {
-  if (!escaped) {
-    lua_pushlstring(L, s + start, end - start);
-    return;
-  }
-  /* Unescaped into a scratch buffer kept between calls (a luaL_Buffer this
-   * big would allocate a box per string); pushing copies it before any GC
-   * step could run a decode of its own. */
-  static char *scratch;
-  static size_t scratch_cap;
-  size_t need = end - start;
-  if (need > scratch_cap) {
-    size_t cap = need < 4096 ? 4096 : need;
-    char *grown = (char *)realloc(scratch, cap);
-    if (!grown) luaL_error(L, "not enough memory");
-    scratch = grown;
-    scratch_cap = cap;
-  }
-  char *o = scratch;
+/* Writes the unescaped text of s[start..end) (escapes already checked) to o
+ * and returns its length. o may be s + start itself: the output never runs
+ * ahead of the input, hence memmove. */
+static size_t unescape_into(const char *s, size_t start, size_t end, char *o) {
   size_t k = 0;
   for (size_t p = start; p < end; p++) {
     const char *bs = (const char *)memchr(s + p, '\\', end - p);
     size_t run = (bs ? (size_t)(bs - s) : end) - p;
-    memcpy(o + k, s + p, run);
+    memmove(o + k, s + p, run);
     k += run;
     p += run;
     if (p >= end) break;
@@ -283,7 +268,29 @@ static void push_string_source(lua_State *L, const char *s, size_t start, size_t
       default: o[k++] = c; break; /* \" \\ \/ */
     }
   }
-  lua_pushlstring(L, o, k);
+  return k;
+}
+
+static void push_string_source(lua_State *L, const char *s, size_t start, size_t end, int escaped) {
+  if (!escaped) {
+    lua_pushlstring(L, s + start, end - start);
+    return;
+  }
+  /* Unescaped into a scratch buffer kept between calls (a luaL_Buffer this
+   * big would allocate a box per string); pushing copies it before any GC
+   * step could run a decode of its own. */
+  static char *scratch;
+  static size_t scratch_cap;
+  size_t need = end - start;
+  if (need > scratch_cap) {
+    size_t cap = need < 4096 ? 4096 : need;
+    char *grown = (char *)realloc(scratch, cap);
+    if (!grown) luaL_error(L, "not enough memory");
+    scratch = grown;
+    scratch_cap = cap;
+  }
+  size_t k = unescape_into(s, start, end, scratch);
+  lua_pushlstring(L, scratch, k);
   if (scratch_cap > ((size_t)1 << 20)) { /* one huge string does not pin its copy */
     free(scratch);
     scratch = NULL;
@@ -446,11 +453,22 @@ static int build_values(lua_State *L) {
 
 int lacuna_json_direct = 1;
 
+/* A long escaped string value of a line decoded in place: unescaped over its
+ * own source once the whole line has decoded (a failed pass falls back on
+ * cJSON, which must see the text intact); until then its slot holds a light
+ * userdata, s + start (never NULL, which is null). */
+#define DEFER_MIN_BYTES ((size_t)1 << 20)
+#define DEFER_MAX 32
+
 typedef struct Direct {
   const char *s;
   size_t n, i;
   int depth, max_depth;
   int array_mt, object_mt; /* absolute stack slots of the marker metatables */
+  char *inplace;           /* s, writable: long escaped strings are deferred */
+  int ndeferred;
+  size_t deferred_end[DEFER_MAX]; /* by order of start */
+  size_t deferred_start[DEFER_MAX];
 } Direct;
 
 static int direct_value(lua_State *L, Direct *p);
@@ -465,8 +483,8 @@ static int hex4_ok(const char *s) {
   return 1;
 }
 
-/* The string whose opening quote is at p->i. */
-static int direct_string(lua_State *L, Direct *p) {
+/* The string whose opening quote is at p->i (is_value: not an object key). */
+static int direct_string(lua_State *L, Direct *p, int is_value) {
   const char *s = p->s;
   size_t n = p->n, start = p->i + 1, i = start;
   int escaped = 0;
@@ -504,6 +522,12 @@ static int direct_string(lua_State *L, Direct *p) {
     }
   }
   p->i = i + 1;
+  if (escaped && is_value && p->inplace && i - start >= DEFER_MIN_BYTES && p->ndeferred < DEFER_MAX) {
+    p->deferred_start[p->ndeferred] = start;
+    p->deferred_end[p->ndeferred++] = i;
+    lua_pushlightuserdata(L, p->inplace + start);
+    return 1;
+  }
   push_string_source(L, s, start, i, escaped);
   return 1;
 }
@@ -563,7 +587,7 @@ static int direct_container(lua_State *L, Direct *p, int is_object) {
     for (;;) {
       if (!lua_checkstack(L, 6)) return 0; /* (a container the Lua stack cannot hold) */
       if (is_object) {
-        if (p->i >= p->n || p->s[p->i] != '"' || !direct_string(L, p)) return 0;
+        if (p->i >= p->n || p->s[p->i] != '"' || !direct_string(L, p, 0)) return 0;
         direct_space(p);
         if (p->i >= p->n || p->s[p->i] != ':') return 0;
         p->i++;
@@ -587,7 +611,7 @@ static int direct_value(lua_State *L, Direct *p) {
   switch (c) {
     case '{': return direct_container(L, p, 1);
     case '[': return direct_container(L, p, 0);
-    case '"': return direct_string(L, p);
+    case '"': return direct_string(L, p, 1);
     case 't':
       if (!direct_literal(p, "true", 4)) return 0;
       lua_pushboolean(L, 1);
@@ -610,20 +634,60 @@ static int direct_value(lua_State *L, Direct *p) {
   }
 }
 
+/* If the value at idx is a deferred string, unescapes it in place and
+ * pushes it (returns 1); else returns 0. */
+static int resolve_one(lua_State *L, Direct *p, int idx) {
+  if (lua_type(L, idx) != LUA_TLIGHTUSERDATA) return 0;
+  char *at = (char *)lua_touserdata(L, idx);
+  if (!at) return 0; /* null */
+  size_t start = (size_t)(at - p->inplace);
+  for (int k = 0; k < p->ndeferred; k++) {
+    if (p->deferred_start[k] != start) continue;
+    size_t len = unescape_into(p->s, start, p->deferred_end[k], at);
+    lua_pushlstring(L, at, len);
+    return 1;
+  }
+  return 0;
+}
+
+/* Puts the deferred strings into the tables of the decoded value at idx. */
+static void resolve_deferred(lua_State *L, Direct *p, int idx) {
+  luaL_checkstack(L, 4, "json: stack overflow");
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (resolve_one(L, p, lua_gettop(L))) {
+      lua_pushvalue(L, -3);
+      lua_insert(L, -2);
+      lua_rawset(L, idx); /* (an existing key: allowed during the traversal) */
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+      resolve_deferred(L, p, lua_gettop(L));
+    }
+    lua_pop(L, 1);
+  }
+}
+
 /* Pushes the value of s[start..n) (valid UTF-8) and returns 1, or returns 0
- * with the stack as it was. */
-static int decode_direct(lua_State *L, const char *s, size_t start, size_t n, int max_depth) {
+ * with the stack as it was. inplace (s itself, writable, or NULL): long
+ * escaped strings are unescaped over their source, which the caller then
+ * no longer reads, so that a huge line is not held three times. */
+static int decode_direct(lua_State *L, const char *s, size_t start, size_t n, int max_depth, char *inplace) {
   int top = lua_gettop(L);
   if (!lua_checkstack(L, 8)) return 0;
   push_marker(L, LACUNA_JSON_ARRAY_MT);
   push_marker(L, LACUNA_JSON_OBJECT_MT);
-  Direct p = {s, n, start, 0, max_depth, top + 1, top + 2};
+  Direct p = {s, n, start, 0, max_depth, top + 1, top + 2, inplace, 0, {0}, {0}};
   direct_space(&p);
   if (direct_value(L, &p)) {
     direct_space(&p);
     if (p.i == n) {
       lua_replace(L, top + 1);
       lua_settop(L, top + 1);
+      if (p.ndeferred > 0) {
+        if (resolve_one(L, &p, top + 1))
+          lua_replace(L, top + 1);
+        else if (lua_type(L, top + 1) == LUA_TTABLE)
+          resolve_deferred(L, &p, top + 1);
+      }
       return 1;
     }
   }
@@ -631,7 +695,8 @@ static int decode_direct(lua_State *L, const char *s, size_t start, size_t n, in
   return 0;
 }
 
-int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen) {
+static int decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen,
+                  char *inplace) {
   size_t bad, start = 0, open_string;
   int open_at_end;
   if (max_depth < 1 || max_depth > LACUNA_JSON_MAX_DEPTH) max_depth = LACUNA_JSON_MAX_DEPTH;
@@ -640,7 +705,7 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
     return 0;
   }
   if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) start = 3; /* a byte order mark, as cJSON would skip it */
-  if (lacuna_json_direct && decode_direct(L, s, start, n, max_depth)) return 1;
+  if (lacuna_json_direct && decode_direct(L, s, start, n, max_depth, inplace)) return 1;
   if (!prescan(s, start, n, max_depth, &open_at_end, &open_string, err, errlen)) return 0;
   size_t i = start;
   while (i < n && is_space(s[i])) i++;
@@ -683,6 +748,14 @@ int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, cha
   lacuna_json_arena_release(mark);
   if (status != LUA_OK) lua_error(L);
   return 1;
+}
+
+int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen) {
+  return decode(L, s, n, max_depth, err, errlen, NULL);
+}
+
+int lacuna_json_decode_inplace(lua_State *L, char *s, size_t n, int max_depth, char *err, size_t errlen) {
+  return decode(L, s, n, max_depth, err, errlen, s);
 }
 
 /* ------------------------------------------------------------ encoding */
@@ -882,6 +955,60 @@ static void enc_string(Enc *e, const Frame *f, const char *s, size_t n, int is_k
 void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, size_t n) {
   Enc e = {L, jb, NULL};
   put_string(&e, s, n);
+}
+
+size_t lacuna_json_escape_some(const char *s, size_t n, char *out, size_t cap, size_t *outlen) {
+  static const char hex[] = "0123456789abcdef";
+  size_t i = 0, k = 0;
+  while (i < n) {
+    size_t j = special_byte(s, i, n, 1);
+    if (j > i) {
+      size_t run = j - i < cap - k ? j - i : cap - k;
+      memcpy(out + k, s + i, run);
+      k += run;
+      i += run;
+      if (i < j) break; /* out is full */
+      continue;
+    }
+    unsigned char c = (unsigned char)s[i];
+    char esc[6];
+    size_t elen = 2, skip = 1;
+    esc[0] = '\\';
+    if (c == 0xE2) {
+      if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+          ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
+        memcpy(esc, (unsigned char)s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+        elen = 6;
+        skip = 3;
+      } else {
+        esc[0] = (char)c;
+        elen = 1;
+      }
+    } else if (c == '"' || c == '\\') {
+      esc[1] = (char)c;
+    } else if (c == '\n') {
+      esc[1] = 'n';
+    } else if (c == '\t') {
+      esc[1] = 't';
+    } else if (c == '\r') {
+      esc[1] = 'r';
+    } else if (c == '\b') {
+      esc[1] = 'b';
+    } else if (c == '\f') {
+      esc[1] = 'f';
+    } else {
+      memcpy(esc, "\\u00", 4);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      elen = 6;
+    }
+    if (cap - k < elen) break;
+    memcpy(out + k, esc, elen);
+    k += elen;
+    i += skip;
+  }
+  *outlen = k;
+  return i;
 }
 
 size_t lacuna_json_plain_prefix(const char *s, size_t n) {

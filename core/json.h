@@ -31,6 +31,11 @@
  * byte N" (N 1-based) into err and returns 0. Raises only on memory errors. */
 int lacuna_json_decode(lua_State *L, const char *s, size_t n, int max_depth, char *err, size_t errlen);
 
+/* The same, for a buffer the caller gives up: a long escaped string may be
+ * unescaped over its own text, so s[0..n) must not be read afterwards when
+ * the decode succeeded (the JSONL reader's line). */
+int lacuna_json_decode_inplace(lua_State *L, char *s, size_t n, int max_depth, char *err, size_t errlen);
+
 /* 1 (the default): decode reads plain valid JSON in one direct pass and
  * leaves the rest to cJSON; 0: everything goes through cJSON. Both give the
  * same values and errors: the switch is for the fuzz target that checks so. */
@@ -66,6 +71,11 @@ void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, siz
 /* The length of the longest prefix of s that lacuna_json_put_string writes
  * as it is (n: the whole string needs no escape). */
 size_t lacuna_json_plain_prefix(const char *s, size_t n);
+/* Escapes a prefix of s[0..n) as lacuna_json_put_string does (no quotes)
+ * into out, at most cap bytes (cap >= 6): returns the input bytes consumed
+ * and sets *outlen. Calling it again on the rest continues the same text, so
+ * a long string is escaped in pieces without a copy of the whole. */
+size_t lacuna_json_escape_some(const char *s, size_t n, char *out, size_t cap, size_t *outlen);
 void lacuna_jsonbuf_free(lacuna_jsonbuf *jb);
 
 #endif

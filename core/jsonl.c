@@ -30,6 +30,7 @@
 #include "areas.h"
 #include "crc32.h"
 #include "json.h"
+#include "render.h"
 #include "sys.h"
 
 #define READ_CHUNK ((size_t)1 << 20)    /* least free space before a read */
@@ -319,7 +320,7 @@ int lacuna_jsonl_next(lua_State *L, int idx) {
   int nres = fetch(L, r, &line, &len);
   if (nres >= 0) return nres;
   char err[256];
-  int decoded = lacuna_json_decode(L, line, len, r->max_depth, err, sizeof err);
+  int decoded = lacuna_json_decode_inplace(L, (char *)line, len, r->max_depth, err, sizeof err);
   shrink_buffer(r); /* line is not used below */
   if (decoded) {
     if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
@@ -625,12 +626,19 @@ static void writer_abort(Writer *w) {
   w->state = W_ABORTED;
 }
 
+static int write_piece(void *w, const char *p, size_t n) { return out_write((Writer *)w, p, n); }
+
 int lacuna_jsonl_write(lua_State *L, int idx, int vidx) {
   Writer *w = check_open_writer(L, idx);
   vidx = lua_absindex(L, vidx);
   const char *data;
   size_t len;
-  if (lua_type(L, vidx) == LUA_TSTRING) {
+  int rendered =
+      lua_type(L, vidx) == LUA_TUSERDATA ? lacuna_rendered_line_write(L, vidx, write_piece, w) : -1;
+  if (rendered >= 0) { /* (written in pieces: a long text is escaped on its way out) */
+    data = "";
+    len = 0;
+  } else if (lua_type(L, vidx) == LUA_TSTRING) {
     data = lua_tolstring(L, vidx, &len);
     if (memchr(data, '\n', len)) return luaL_error(L, "jsonl writer: a line must not contain a newline");
   } else {

@@ -19,6 +19,7 @@
 #include "areas.h"
 #include "example.h"
 #include "json.h"
+#include "render.h"
 #include "utf8.h"
 
 #define MAX_DEPTH 6
@@ -56,6 +57,8 @@ typedef struct out {
   const lacuna_example *ex; /* at stack index 1 */
   lacuna_jsonbuf *jb;       /* JSON text; NULL: Lua tables */
   int pieces;               /* JSON: Lua strings pushed so far, the line's text up to jb's */
+  int defer_escapes;        /* JSON: a long shared text that needs escapes may be a piece {text} */
+  int escaped_pieces;       /* pieces {text}, escaped when written */
   int shapes;               /* Lua tables: stack index of the shape metatables */
   int depth;
   int first[MAX_DEPTH];        /* JSON: no member written yet */
@@ -252,16 +255,31 @@ static lacuna_mask_run *runs_of(out *o, const view *v, size_t i, size_t *n) {
  * (example.c) goes into the line as that string, a piece of its own: the line
  * is then made by one concatenation, with no copy of the text in jb. */
 static void put_text(out *o, const char *key, const mview *m) {
-  if (o->jb && m->len >= PIECE_MIN_BYTES && lacuna_json_plain_prefix(m->content, m->len) == m->len) {
-    member(o, key);
-    jb_add(o, "\"", 1);
-    flush_piece(o);
-    if (lacuna_example_push_shared(o->L, 1, o->ex, m->index - 1))
-      o->pieces++;
-    else /* (its own copy: as put_str would write it, unescaped) */
-      jb_add(o, m->content, m->len);
-    jb_add(o, "\"", 1);
-    return;
+  if (o->jb && m->len >= PIECE_MIN_BYTES) {
+    lua_State *L = o->L;
+    luaL_checkstack(L, 6, "render: too many pieces");
+    int plain = lacuna_json_plain_prefix(m->content, m->len) == m->len;
+    int shared = lacuna_example_push_shared(L, 1, o->ex, m->index - 1);
+    if (shared) lua_pop(L, 1);
+    if (plain || (shared && o->defer_escapes)) {
+      member(o, key);
+      jb_add(o, "\"", 1);
+      flush_piece(o);
+      if (shared) {
+        lacuna_example_push_shared(L, 1, o->ex, m->index - 1);
+        if (!plain) { /* {text}: escaped as it is written */
+          lua_createtable(L, 1, 0);
+          lua_insert(L, -2);
+          lua_rawseti(L, -2, 1);
+          o->escaped_pieces++;
+        }
+        o->pieces++;
+      } else { /* (its own copy: as put_str would write it, unescaped) */
+        jb_add(o, m->content, m->len);
+      }
+      jb_add(o, "\"", 1);
+      return;
+    }
   }
   put_str(o, key, m->content, m->len);
 }
@@ -537,8 +555,126 @@ static void push_note(lua_State *L, const char *note) {
     lua_pushnil(L);
 }
 
-/* render.line(ex, format, split_partial, with_meta) -> json line | nil, why;
- * then the note. Upvalue 1: the scratch memory. */
+/* ------------------------------------------------------ RenderedLine */
+
+typedef struct rendered_line {
+  size_t len; /* bytes of the line as written */
+} rendered_line;
+
+#define ESCAPE_CHUNK ((size_t)16 << 10)
+
+/* Bytes text s[0..n) takes once escaped. */
+static size_t escaped_len(const char *s, size_t n) {
+  char buf[ESCAPE_CHUNK];
+  size_t total = 0, i = 0;
+  while (i < n) {
+    size_t k;
+    i += lacuna_json_escape_some(s + i, n - i, buf, sizeof buf, &k);
+    total += k;
+  }
+  return total;
+}
+
+/* Pushes piece k of the line at idx (its uservalue table); returns 1 for a
+ * text to escape (the string pushed), 0 for text as it is. */
+static int push_piece(lua_State *L, int pieces, lua_Integer k) {
+  if (lua_rawgeti(L, pieces, k) == LUA_TSTRING) return 0;
+  lua_rawgeti(L, -1, 1);
+  lua_remove(L, -2);
+  return 1;
+}
+
+int lacuna_rendered_line_write(lua_State *L, int idx, int (*write)(void *ud, const char *p, size_t n),
+                               void *ud) {
+  if (!luaL_testudata(L, idx, LACUNA_RENDERED_LINE_MT)) return -1;
+  luaL_checkstack(L, 4, "render: stack overflow");
+  lua_getiuservalue(L, idx, 1);
+  int pieces = lua_gettop(L), ok = 1;
+  lua_Integer count = (lua_Integer)lua_rawlen(L, pieces);
+  for (lua_Integer k = 1; ok && k <= count; k++) {
+    int escape = push_piece(L, pieces, k);
+    size_t n, i = 0;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!escape) ok = write(ud, s, n);
+    while (escape && ok && i < n) {
+      char buf[ESCAPE_CHUNK];
+      size_t len;
+      i += lacuna_json_escape_some(s + i, n - i, buf, sizeof buf, &len);
+      ok = write(ud, buf, len);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+static int line_len(lua_State *L) {
+  rendered_line *rl = (rendered_line *)luaL_checkudata(L, 1, LACUNA_RENDERED_LINE_MT);
+  lua_pushinteger(L, (lua_Integer)rl->len);
+  return 1;
+}
+
+/* The line as one Lua string (for the callers that need one: the order
+ * buffer's spill file, `lacuna check`). */
+static int line_tostring(lua_State *L) {
+  rendered_line *rl = (rendered_line *)luaL_checkudata(L, 1, LACUNA_RENDERED_LINE_MT);
+  luaL_Buffer b;
+  lua_getiuservalue(L, 1, 1);
+  int pieces = lua_gettop(L);
+  lua_Integer count = (lua_Integer)lua_rawlen(L, pieces);
+  char *dst = luaL_buffinitsize(L, &b, rl->len);
+  size_t at = 0;
+  for (lua_Integer k = 1; k <= count; k++) {
+    int escape = push_piece(L, pieces, k);
+    size_t n, i = 0;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!escape) {
+      memcpy(dst + at, s, n);
+      at += n;
+    }
+    while (escape && i < n) {
+      size_t len;
+      i += lacuna_json_escape_some(s + i, n - i, dst + at, rl->len - at, &len);
+      at += len;
+    }
+    lua_pop(L, 1);
+  }
+  luaL_pushresultsize(&b, at);
+  return 1;
+}
+
+/* Replaces the n pieces on top of the stack with a RenderedLine. */
+static void make_rendered_line(lua_State *L, int n) {
+  int base = lua_gettop(L) - n;
+  size_t len = 0;
+  lua_createtable(L, n, 0);
+  for (int k = 1; k <= n; k++) {
+    size_t sl;
+    const char *s;
+    if (lua_type(L, base + k) == LUA_TSTRING) {
+      lua_tolstring(L, base + k, &sl);
+      len += sl;
+    } else {
+      lua_rawgeti(L, base + k, 1);
+      s = lua_tolstring(L, -1, &sl);
+      len += escaped_len(s, sl);
+      lua_pop(L, 1);
+    }
+    lua_pushvalue(L, base + k);
+    lua_rawseti(L, -2, k);
+  }
+  rendered_line *rl = (rendered_line *)lua_newuserdatauv(L, sizeof *rl, 1);
+  rl->len = len;
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, LACUNA_RENDERED_LINE_MT);
+  lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
+}
+
+/* render.line(ex, format, split_partial, with_meta [, pieces]) -> json line |
+ * nil, why; then the note. pieces: the line may be a RenderedLine (see
+ * render.h) rather than a string. Upvalue 1: the scratch memory. */
 static int render_line(lua_State *L) {
   lacuna_jsonbuf *jb = &((scratch *)lua_touserdata(L, lua_upvalueindex(1)))->jb;
   out o;
@@ -546,6 +682,7 @@ static int render_line(lua_State *L) {
   memset(&o, 0, sizeof o);
   o.jb = jb;
   jb->len = 0;
+  o.defer_escapes = lua_toboolean(L, 5);
   lua_settop(L, 4);
   if (!run(L, &o, &note)) return 2;
   if (lua_toboolean(L, 4) && push_meta(L)) {
@@ -565,7 +702,10 @@ static int render_line(lua_State *L) {
   jb_add(&o, "}", 1);
   if (o.pieces > 0) {
     flush_piece(&o);
-    lua_concat(L, o.pieces);
+    if (o.escaped_pieces > 0)
+      make_rendered_line(L, o.pieces);
+    else
+      lua_concat(L, o.pieces);
   } else {
     lua_pushlstring(L, jb->data, jb->len);
   }
@@ -597,7 +737,15 @@ static int scratch_gc(lua_State *L) {
   return 0;
 }
 
+static const luaL_Reg rendered_line_meta[] = {
+    {"__len", line_len},
+    {"__tostring", line_tostring},
+    {NULL, NULL},
+};
+
 int lacuna_open_render(lua_State *L) {
+  if (luaL_newmetatable(L, LACUNA_RENDERED_LINE_MT)) luaL_setfuncs(L, rendered_line_meta, 0);
+  lua_pop(L, 1);
   lua_newtable(L);
   /* Scratch memory: one per state, reused by every call. */
   scratch *sc = (scratch *)lua_newuserdatauv(L, sizeof *sc, 0);

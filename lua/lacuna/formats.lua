@@ -93,12 +93,15 @@ end
 -- line_writer(name, opts) -> function(ex) returning what line(name, ex, opts)
 -- returns, with name and opts checked once: for a run, which writes every
 -- example of the corpus in one format. ex must be an Example.
+-- opts.pieces: a line whose long texts need escapes may come back as a
+-- RenderedLine (core/render.h), which the JSONL writer writes in pieces and
+-- tostring() makes a string of (`lacuna run` sets it).
 function M.line_writer(name, opts)
   name, opts = check_name_opts(name, opts, "line_writer")
-  local split_partial, meta, notes = opts.split_partial, opts.meta ~= false, opts.notes
+  local split_partial, meta, notes, pieces = opts.split_partial, opts.meta ~= false, opts.notes, opts.pieces
   local advice = name ~= "axolotl" and ADVICE or ""
   return function(ex)
-    local text, why = line_of(ex, name, split_partial, meta)
+    local text, why = line_of(ex, name, split_partial, meta, pieces)
     if not text then
       return nil, string.format("format '%s' cannot represent this example: %s%s", name, why, advice)
     end

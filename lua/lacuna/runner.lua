@@ -109,7 +109,7 @@ end
 local function make_work(r, values, o, fmt, notes, pool, tok)
   local lc = require "lacuna"
   local is_skip, is_example = lc.is_skip, example.is_example
-  local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes }
+  local fopts = { meta = o.meta ~= false, split_partial = o.split_partial, notes = notes, pieces = true }
   -- line(ex) -> the example's JSON line, or nil and why it cannot be written.
   local line
   if fmt == "tokens" then
@@ -236,7 +236,14 @@ function OrderBuffer:keep(w, outcome, seq)
   end
   local f = self.file
   local at = self.size
-  local text = #lines == 1 and lines[1] or table.concat(lines, "\n")
+  local text
+  if #lines == 1 then
+    text = tostring(lines[1]) -- (a RenderedLine becomes its string here)
+  else
+    local texts = {}
+    for i = 1, #lines do texts[i] = tostring(lines[i]) end
+    text = table.concat(texts, "\n")
+  end
   local head = string.format("%d %d\n", #lines, #text)
   assert(f:seek("set", at))
   local ok, err = f:write(head, text)
@@ -850,7 +857,7 @@ function M.check(o, out, pool)
     examples = function(w, lines)
       counts.ok = counts.ok + 1
       counts.examples = counts.examples + #lines
-      for _, l in ipairs(lines) do out:write(l, "\n") end
+      for _, l in ipairs(lines) do out:write(tostring(l), "\n") end
     end,
     skip = function(w, reason)
       counts.skipped = counts.skipped + 1

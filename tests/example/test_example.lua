@@ -185,4 +185,35 @@ t.test("long contents are shared and read back the same", function()
   t.raises(function() ex:message(1) end, "closed")
 end)
 
+-- A line whose long text needs escapes, rendered in pieces (render.line's
+-- fifth argument, what `lacuna run` asks for): the same bytes as the string,
+-- whether made into one (tostring), measured (#) or written by the writer.
+t.test("a rendered line in pieces gives the string's bytes", function()
+  local core = require "lacuna.core"
+  local formats = require "lacuna.formats"
+  local unit = "a\"b\\c\n\t\1\127 é \u{2028}\u{2029} € 𝄞 \u{2027}"
+  local text = string.rep(unit, 70000 // #unit + 1) -- over the 64 KiB piece threshold
+  local ex = E.new():system("s"):user(text):assistant(text .. "!")
+  ex:meta().k = "v"
+  local dir = t.tmpdir()
+  for _, fmt in ipairs({ "axolotl", "openai", "sharegpt", "trl" }) do
+    local want = formats.line(fmt, ex, {})
+    local got = core.render.line(ex, fmt, false, true, true)
+    t.eq(type(got), "userdata", fmt)
+    t.eq(#got, #want, fmt)
+    t.eq(tostring(got), want, fmt)
+    -- the writer: same file bytes and CRC as for the string
+    local a, b = core.jsonl.writer(dir .. "/a.jsonl"), core.jsonl.writer(dir .. "/b.jsonl")
+    assert(a:write(got))
+    assert(b:write(want))
+    t.eq(a:stats(), b:stats(), fmt)
+    assert(a:commit())
+    assert(b:commit())
+    t.eq(t.readfile(dir .. "/a.jsonl"), want .. "\n", fmt)
+  end
+  -- texts that need no escape stay one string
+  local plain = E.new():user(string.rep("x", 100000)):assistant("ok")
+  t.eq(type(core.render.line(plain, "axolotl", false, true, true)), "string")
+end)
+
 return t.done()
