@@ -271,6 +271,17 @@ static size_t unescape_into(const char *s, size_t start, size_t end, char *o) {
   return k;
 }
 
+static char *scratch;
+static size_t scratch_cap;
+
+/* When lacuna.so is unloaded (a stock lua5.4 closing its state), the kept
+ * scratch goes with it rather than becoming a leak. */
+__attribute__((destructor)) static void free_scratch(void) {
+  free(scratch);
+  scratch = NULL;
+  scratch_cap = 0;
+}
+
 static void push_string_source(lua_State *L, const char *s, size_t start, size_t end, int escaped) {
   if (!escaped) {
     lua_pushlstring(L, s + start, end - start);
@@ -279,8 +290,6 @@ static void push_string_source(lua_State *L, const char *s, size_t start, size_t
   /* Unescaped into a scratch buffer kept between calls (a luaL_Buffer this
    * big would allocate a box per string); pushing copies it before any GC
    * step could run a decode of its own. */
-  static char *scratch;
-  static size_t scratch_cap;
   size_t need = end - start;
   if (need > scratch_cap) {
     size_t cap = need < 4096 ? 4096 : need;

@@ -55,6 +55,15 @@ static void hook_free(void *p) {
   if (!parsing) free(p);
 }
 
+/* The kept bottom block goes when lacuna.so is unloaded (see json.c). */
+__attribute__((destructor)) static void free_arena(void) {
+  while (top) {
+    Block *b = top;
+    top = b->below;
+    free(b);
+  }
+}
+
 lacuna_json_arena_mark lacuna_json_arena_begin(void) {
   if (!installed) {
     cJSON_Hooks hooks = {hook_malloc, hook_free};
