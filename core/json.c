@@ -15,6 +15,8 @@
  * userdata makes an error (longjmp) leak nothing. */
 #include "json.h"
 
+#include <pthread.h>
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #ifdef __SSE2__
@@ -271,15 +273,35 @@ static size_t unescape_into(const char *s, size_t start, size_t end, char *o) {
   return k;
 }
 
-static char *scratch;
-static size_t scratch_cap;
+/* One per thread: two runtimes in two threads (include/lacuna.h) decode at
+ * the same time. It is freed when its thread ends, and the main thread's
+ * when lacuna.so is unloaded (a stock lua5.4 closing its state), rather than
+ * becoming a leak. */
+static _Thread_local char *scratch;
+static _Thread_local size_t scratch_cap;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
-/* When lacuna.so is unloaded (a stock lua5.4 closing its state), the kept
- * scratch goes with it rather than becoming a leak. */
-__attribute__((destructor)) static void free_scratch(void) {
+static void free_scratch(void) {
   free(scratch);
   scratch = NULL;
   scratch_cap = 0;
+}
+
+static void free_scratch_at_exit(void *unused) {
+  (void)unused;
+  free_scratch();
+}
+
+static int scratch_key_made;
+static void make_scratch_key(void) {
+  scratch_key_made = pthread_key_create(&scratch_key, free_scratch_at_exit) == 0;
+}
+
+/* (the key goes too: no thread may call into unloaded code when it ends) */
+__attribute__((destructor)) static void free_scratch_at_unload(void) {
+  free_scratch();
+  if (scratch_key_made) pthread_key_delete(scratch_key);
 }
 
 static void push_string_source(lua_State *L, const char *s, size_t start, size_t end, int escaped) {
@@ -293,6 +315,10 @@ static void push_string_source(lua_State *L, const char *s, size_t start, size_t
   size_t need = end - start;
   if (need > scratch_cap) {
     size_t cap = need < 4096 ? 4096 : need;
+    if (!scratch) { /* (the thread's first: freed when it ends) */
+      pthread_once(&scratch_once, make_scratch_key);
+      pthread_setspecific(scratch_key, &scratch_key);
+    }
     char *grown = (char *)realloc(scratch, cap);
     if (!grown) luaL_error(L, "not enough memory");
     scratch = grown;

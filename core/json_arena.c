@@ -3,6 +3,7 @@
 #include "json_arena.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define FIRST_BLOCK ((size_t)64 << 10)
@@ -18,9 +19,12 @@ typedef struct Block {
 /* Data starts after the header, rounded up to ALIGN. */
 #define HEADER ((sizeof(Block) + ALIGN - 1) / ALIGN * ALIGN)
 
-static Block *top;
-static int parsing; /* cJSON's allocations go to the arena */
-static int installed;
+/* Per thread: two runtimes in two threads parse at the same time (the hooks
+ * are cJSON's, process-wide; the state they read is the thread's own). */
+static _Thread_local Block *top;
+static _Thread_local int parsing; /* cJSON's allocations go to the arena */
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+static pthread_key_t arena_key;
 
 static void *block_data(Block *b) { return (char *)b + HEADER; }
 
@@ -55,8 +59,9 @@ static void hook_free(void *p) {
   if (!parsing) free(p);
 }
 
-/* The kept bottom block goes when lacuna.so is unloaded (see json.c). */
-__attribute__((destructor)) static void free_arena(void) {
+/* The kept bottom block goes when its thread ends, or (the main thread's)
+ * when lacuna.so is unloaded (see json.c). */
+static void free_arena(void) {
   while (top) {
     Block *b = top;
     top = b->below;
@@ -64,12 +69,30 @@ __attribute__((destructor)) static void free_arena(void) {
   }
 }
 
-lacuna_json_arena_mark lacuna_json_arena_begin(void) {
-  if (!installed) {
-    cJSON_Hooks hooks = {hook_malloc, hook_free};
-    cJSON_InitHooks(&hooks);
-    installed = 1;
+static void free_arena_at_exit(void *unused) {
+  (void)unused;
+  free_arena();
+}
+
+static int installed;
+static void install_hooks(void) {
+  cJSON_Hooks hooks = {hook_malloc, hook_free};
+  cJSON_InitHooks(&hooks);
+  installed = pthread_key_create(&arena_key, free_arena_at_exit) == 0;
+}
+
+/* (the key and cJSON's hooks go too: nothing may call into unloaded code) */
+__attribute__((destructor)) static void free_arena_at_unload(void) {
+  free_arena();
+  if (installed) {
+    pthread_key_delete(arena_key);
+    cJSON_InitHooks(NULL);
   }
+}
+
+lacuna_json_arena_mark lacuna_json_arena_begin(void) {
+  pthread_once(&hooks_once, install_hooks);
+  if (!top) pthread_setspecific(arena_key, &arena_key); /* (freed when the thread ends) */
   lacuna_json_arena_mark m = {top, top ? top->used : 0};
   parsing = 1;
   return m;
