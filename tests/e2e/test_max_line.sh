@@ -109,24 +109,29 @@ if [ -x /usr/bin/time ] && [ -z "${LACUNA_WRAP:-}" ]; then
     bad "a skipped 20 MB line is not held: peak RSS ${limited} kB, reading it ${unlimited} kB"
 fi
 
-# a long line is written as soon as its item is done, never through the order
-# buffer's spill file (--order-memory 0: every waiting result would go there)
-python3 -c '
+# a line is written as soon as its item is done, never through the order
+# buffer's spill file (--order-memory 0: every waiting result would go there);
+# one whose long text needs escapes (written in pieces) has the right bytes
+gen_escaped() { # N: one record whose user turn is N lines of 99 bytes
+  python3 -c '
 import sys
-t = ("x" * 98 + "\\n") * 400000
+t = ("x" * 98 + "\\n") * int(sys.argv[1])
 sys.stdout.write("{\"messages\":[{\"role\":\"user\",\"content\":\"" + t + "\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}\n")
-' >"$TMP/m40.jsonl"
-lc run chat_mask -i "$TMP/m40.jsonl" -o "$TMP/m40_out.jsonl" --order-memory 0
-expect_code 0 "a 40 MB line with escapes is read"
-expect_eq "$(jq -c .order_buffer.spilled_items "$TMP/m40_out.manifest.json")" 0 "the long line was not spilled"
-expect_true "its example is the same as a small buffer run's" cmp -s "$TMP/m40_out.jsonl" \
-  <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(json.dumps({"messages":[dict(m, train=m["role"]=="assistant") for m in r["messages"]]}, ensure_ascii=False, separators=(",",":")).replace("\u2028","\\u2028").replace("\u2029","\\u2029"))' "$TMP/m40.jsonl")
+' "$1"
+}
+gen_escaped 2000 >"$TMP/esc.jsonl"
+lc run chat_mask -i "$TMP/esc.jsonl" -o "$TMP/esc_out.jsonl" --order-memory 0
+expect_code 0 "a 200 KB line with escapes is read"
+expect_eq "$(jq -c .order_buffer.spilled_items "$TMP/esc_out.manifest.json")" 0 "the line was not spilled"
+expect_true "its example has the right bytes" cmp -s "$TMP/esc_out.jsonl" \
+  <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(json.dumps({"messages":[dict(m, train=m["role"]=="assistant") for m in r["messages"]]}, ensure_ascii=False, separators=(",",":")))' "$TMP/esc.jsonl")
 
-# memory: that line (its text full of JSON escapes) costs about twice its size
-# at peak, not 5-6 times (the read buffer, a decoded copy, the example's copy,
-# the escaped text and the line, and a spill). Not under valgrind or ASan,
-# whose allocators keep freed memory.
+# memory: a 40 MB line, its text full of JSON escapes, costs about twice its
+# size at peak, not 5-6 times (the read buffer, a decoded copy, the example's
+# copy, the escaped text and the line, and a spill). Not under valgrind or
+# ASan, whose allocators keep freed memory.
 if [ -x /usr/bin/time ] && [ -z "${LACUNA_WRAP:-}" ] && ! ldd "$LACUNA" 2>/dev/null | grep -q libasan; then
+  gen_escaped 400000 >"$TMP/m40.jsonl"
   /usr/bin/time -f '%M' -o "$TMP/rss" "$LACUNA" run chat_mask -i "$TMP/m40.jsonl" -o "$TMP/m40_rss.jsonl" -q 2>/dev/null
   big_kb=$(tail -1 "$TMP/rss")
   /usr/bin/time -f '%M' -o "$TMP/rss" "$LACUNA" run chat_mask -i "$TMP/in.jsonl" -o "$TMP/small_rss.jsonl" -q 2>/dev/null
