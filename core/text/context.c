@@ -254,7 +254,8 @@ static int place(build *b, size_t j, double pos, spot *out) {
   size_t start = 0;
   for (size_t k = 0; k < b->m; k++) {
     size_t t = filler_tokens(b, k), end = start + t;
-    if (pos < (double)end || k + 1 == b->m) {
+    if (pos <= (double)end ||
+        k + 1 == b->m) { /* <=: a needle at depth 0 goes first even before a filler of 0 tokens */
       const char *s = filler_text(b, k);
       size_t n = filler_len(b, k), best_b = 0, best_t = 0, ss, se;
       double best = fabs(pos - (double)start);
@@ -468,7 +469,10 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
     if (render(&b, nd, nn, ntok, opts, o) < 0) goto done;
     long long total = (long long)o->tokens;
     if (total <= target && total >= target - SLACK) break;
-    if (b.m == 0 && goal <= 0 && total > target) break; /* the needles alone exceed it */
+    if (b.m == 0 && goal <= 0 && total > target) { /* the text is the needles alone */
+      snprintf(err, errlen, "the needles alone are %lld tokens, over the target %lld", total, target);
+      goto done;
+    }
     if (total > target)
       long_goal = goal < long_goal ? goal : long_goal;
     else

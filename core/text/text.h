@@ -26,7 +26,8 @@ int lacuna_next_sentence(const char *s, size_t n, size_t pos, size_t *start, siz
  * CJK character (ideograph, kana, fullwidth form) is a word of its own.
  * Returns 0 when only whitespace is left. */
 int lacuna_next_word(const char *s, size_t n, size_t pos, size_t *start, size_t *end);
-/* The first code point boundary after i (i < n): never inside a UTF-8 sequence. */
+/* The first code point boundary after i (i < n): never inside a valid UTF-8
+ * sequence; an invalid or truncated sequence advances one byte. */
 size_t lacuna_next_char(const char *s, size_t n, size_t i);
 
 /* ---- counting (count.c) ---- */
@@ -175,9 +176,9 @@ typedef struct {
 } lacuna_context;
 
 /* Needles plus fillers from the pool up to opts->target tokens (in
- * [target - 16, target]; only needles that alone exceed the target give more),
- * needles at their depths; fills each needle's results. 0 on success; -1
- * with err: the pool cannot fill the target, or a counter error. */
+ * [target - 16, target]), needles at their depths; fills each needle's
+ * results. 0 on success; -1 with err: the needles alone exceed the target,
+ * the pool cannot fill it, or a counter error. */
 int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *needles, size_t nneedles,
                          const lacuna_context_opts *opts, lacuna_context *out, char *err, size_t errlen);
 void lacuna_context_free(lacuna_context *c);
