@@ -87,7 +87,7 @@ static lacuna_pieces *new_pieces(lua_State *L) {
 
 static size_t check_max_tokens(lua_State *L, int idx) {
   lua_Integer max = luaL_checkinteger(L, idx);
-  luaL_argcheck(L, max >= 1 && max <= UINT32_MAX, idx, "max_tokens must be >= 1");
+  luaL_argcheck(L, max >= 1 && max <= UINT32_MAX, idx, "max_tokens must be in 1..4294967295");
   return (size_t)max;
 }
 

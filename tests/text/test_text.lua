@@ -39,7 +39,8 @@ t.test("sentences and segments", function()
   -- without a tokenizer: lacuna's approximate counter, the one lc.tokenizer.approximate() is
   local sample = "Approximate counts, 12345 and 中文 too.\n"
   t.eq(text.count(sample), lc.tokenizer.approximate():count(sample))
-  t.raises(function() text.segment("x", 0) end, "max_tokens must be >= 1")
+  t.raises(function() text.segment("x", 0) end, "max_tokens must be in 1..4294967295")
+  t.raises(function() text.segment("x", 1 << 40) end, "max_tokens must be in 1..4294967295")
   t.raises(function() text.segment("x", 5, 42) end, "tokenizer must be")
 end)
 
