@@ -217,6 +217,48 @@ t.test("context: exact under a tokenizer, needles where asked", function()
   t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { #pool + 1 } }) end, "is not a pool slot")
 end)
 
+t.test("context: exact under every fixture tokenizer, whatever merges across the joins", function()
+  local atoms = { "word", "The", "river", "3.14", ". ", "! ", "? ", "\n", "\n\n", " ", "  ", "é", "中文", "文。", "”",
+    "e.g.", "—", "https://example.com/a/b?c=1&d=2", "(", ")", "\t", "😀", "e\u{301}", "\r\n", "ありがとう", "1234567",
+    "don't", "'s", "...", "Mr. Smith", "x" }
+  local needles_of = { "The code is 4242.", " lead space", "trail space ", "\n", "中文。", "x", "😀😀", "don't" }
+  local sp = assert(lc.tokenizer.load(fixtures .. "/tokenizer/sentencepiece.json"))
+  local bl = assert(lc.tokenizer.load(fixtures .. "/tokenizer/bytelevel.json"))
+  for _, tok in ipairs { words, sp, bl } do
+    local g = lc.rng(7)
+    local pool = text.pool { capacity = 5000, seed = 1, tokenizer = tok }
+    for d = 1, 150 do
+      local p = {}
+      for i = 1, g:int(1, 300) do p[i] = atoms[g:int(#atoms)] end
+      assert(pool:add_document(table.concat(p), d, g:int(4, 64)))
+    end
+    local built = 0
+    for round = 1, 120 do
+      local needles, depths = {}, {}
+      for j = 1, g:int(0, 3) do
+        needles[j] = needles_of[g:int(#needles_of)]
+        if g:int(2) == 1 then depths[j] = ({ 0, 1, 0.5, g:float() })[g:int(4)] end
+      end
+      local sep = ({ "\n", " ", "", "\n\n", "|" })[g:int(5)]
+      local target = g:int(20, 1500)
+      local c, err = pool:context(lc.rng(round), { target = target, needles = needles, depths = depths, sep = sep })
+      local where = ("round %d, target %d, sep %q"):format(round, target, sep)
+      if c then
+        built = built + 1
+        t.eq(c.tokens, tok:count(c.text), where)
+        t.truthy(c.tokens <= target and c.tokens >= target - 16, where .. ": " .. c.tokens .. " tokens")
+        for j, n in ipairs(c.needles) do
+          t.eq(c.text:sub(n.byte_start + 1, n.byte_end), needles[j], where)
+          t.eq(n.token, text.token_index(c.text, { n.byte_start }, tok)[1], where .. ", needle " .. j)
+        end
+      else
+        t.truthy(err:find("needles alone are") or err:find("too few segments"), where .. ": " .. err)
+      end
+    end
+    t.truthy(built >= 100, "contexts built: " .. built)
+  end
+end)
+
 t.test("context: caller mistakes and targets it cannot meet", function()
   local pool = corpus_pool { capacity = 10000, seed = 8, tokenizer = words }
   -- needles alone over the target: nil and a message, not a context over the target
