@@ -286,6 +286,10 @@ local function plan(run)
       "tokens; give -p min_tokens=%d or more, or a smaller segment_tokens", p.min_tokens, most,
       most > 1 and "s" or "", p.segment_tokens, most * (p.segment_tokens + 1)), 0)
   end
+  if p.short > 0 and p.short_tokens < p.segment_tokens then
+    error(string.format("short_tokens (%d) must hold a needle segment of up to segment_tokens = %d tokens " ..
+      "(or -p short=0)", p.short_tokens, p.segment_tokens), 0)
+  end
   local a, b = p.template:find("{context}", 1, true)
   if not a or not p.template:find("{instruction}", b + 1, true) then
     error("template must hold {context} and, after it, {instruction}", 0)
@@ -310,6 +314,11 @@ local function plan(run)
   local fillers = math.max(0, ix.total - largest - pool:size())
   if fillers < p.max_tokens then
     local fix = fillers >= p.min_tokens + 16 and string.format(" or -p max_tokens=%d or less", fillers) or ""
+    local st = pool:stats()
+    if st.offered > st.segments then
+      fix = fix .. string.format(" (pool_capacity = %d kept %d of %d segments)", p.pool_capacity, st.segments,
+        st.offered)
+    end
     error(string.format("the pool holds %d tokens outside its largest document (less one per separator), too " ..
       "few for contexts of max_tokens = %d: give more documents%s", fillers, p.max_tokens, fix), 0)
   end

@@ -102,6 +102,12 @@ lc run in2 -i "$CORPUS" -o "$TMP/seg.jsonl" -p qa=extractive -p min_tokens=100 -
 expect_code 2 "needles that cannot fit the shortest context"
 expect_in "$ERR" "min_tokens (100) must hold an item's needles: 1 segment of up to segment_tokens = 200 tokens" \
   "names min_tokens and segment_tokens"
+lc run in2 -i "$CORPUS" -o "$TMP/st.jsonl" -p qa=extractive "${LEN[@]}" -p short_tokens=100
+expect_code 2 "short contexts that cannot hold their needle"
+expect_in "$ERR" "short_tokens (100) must hold a needle segment of up to segment_tokens = 128 tokens" "names short_tokens"
+lc run in2 -i "$CORPUS" -o "$TMP/cap.jsonl" -p qa=extractive "${LEN[@]}" -p pool_capacity=5
+expect_code 2 "a pool capacity too small for the contexts"
+expect_in "$ERR" "(pool_capacity = 5 kept 5 of 61 segments)" "names the pool's capacity"
 head -1 "$CORPUS" >"$TMP/one.jsonl"
 lc run in2 -i "$TMP/one.jsonl" -o "$TMP/one_out.jsonl" -p qa=extractive
 expect_code 2 "one document has no other documents to fill with"
