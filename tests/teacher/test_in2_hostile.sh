@@ -11,7 +11,9 @@ FIX=${LACUNA_FIXTURES:-$TEACHER_DIR/../fixtures}
 LEN=(-p min_tokens=1024 -p max_tokens=3000)
 
 start_server --script "$TEACHER_DIR/scripts/in2_hostile.mjs"
-"$LACUNA" run in2 -i "$FIX/in2/corpus.jsonl" -o "$TMP/t.jsonl" "${LEN[@]}" -p type2=0.4 --model m1 \
+{ cat "$FIX/in2/corpus.jsonl"
+  jq -nc '{id: "zh", text: ("我们今天去公园散步，天气很好。然后我们在北京吃了午饭。" * 12)}'; } >"$TMP/corpus.jsonl"
+"$LACUNA" run in2 -i "$TMP/corpus.jsonl" -o "$TMP/t.jsonl" "${LEN[@]}" -p type2=0.4 --model m1 \
   --base-url "$BASE_URL" --no-progress --cache "$TMP/cache.db" >"$TMP/stdout" 2>"$TMP/stderr"
 CODE=$?
 ERR=$(cat "$TMP/stderr")
@@ -49,6 +51,10 @@ expect_eq "$(jq -c '.meta.in2 | (.needles | length) >= 1 and (.context_tokens | 
   sort -u)" true "needle metadata in every example"
 expect_eq "$(jq -c 'select(.meta.in2.kind == "II") | .meta.in2.gap >= 0' "$TMP/t.jsonl" | sort -u)" true \
   "type II examples record the gap"
+expect_true "answers from inside a CJK run are grounded" test \
+  "$(jq -r 'select(.meta.qa.document == "zh") | .messages[1].content' "$TMP/t.jsonl" | wc -l)" -ge 1
+expect_eq "$(jq -r .reason "$TMP/t.skipped.jsonl" | LC_ALL=C grep -c $'[\xe4-\xe9]')" 0 \
+  "no CJK answer skipped as ungrounded"
 # The fenced block and the reply fixed on a re-ask are kept.
 expect_true "a fenced or re-asked reply is kept" test "$(jq -r '.messages[1].content' "$TMP/t.jsonl" | wc -l)" -ge 2
 "$LACUNA" run "$FIX/in2/check_in2.lua" -i "$TMP/t.jsonl" -o "$TMP/c.jsonl" "${LEN[@]}" -p slack=4 --no-progress \

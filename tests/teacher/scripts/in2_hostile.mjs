@@ -28,6 +28,9 @@ export function reply(req) {
   if (!m) return { content: 'I only answer in2 prompts.' };
   const passage = m[1];
   const reask = req.messages.length > 1;
+  // A passage in Chinese: a two-character answer from inside a run without spaces.
+  const cjk = passage.match(/[\u4e00-\u9fff]{6,}/);
+  if (cjk) return { content: JSON.stringify({ question: '哪里？', answer: cjk[0].slice(2, 4) }) };
   const answer = firstWordOf(passage);
   const good = JSON.stringify({ question: 'Which word opens the passage?', answer });
   switch (kindOf(passage)) {
