@@ -254,8 +254,8 @@ static int place(build *b, size_t j, double pos, spot *out) {
   size_t start = 0;
   for (size_t k = 0; k < b->m; k++) {
     size_t t = filler_tokens(b, k), end = start + t;
-    if (pos <= (double)end ||
-        k + 1 == b->m) { /* <=: a needle at depth 0 goes first even before a filler of 0 tokens */
+    /* <=: a needle at depth 0 goes first, even before a filler of 0 tokens */
+    if (pos <= (double)end || k + 1 == b->m) {
       const char *s = filler_text(b, k);
       size_t n = filler_len(b, k), best_b = 0, best_t = 0, ss, se;
       double best = fabs(pos - (double)start);
