@@ -496,12 +496,16 @@ static int wait_for_events(lacuna_sched *s) {
   return 1;
 }
 
-static void release_item(lacuna_sched *s, item *it) {
-  int *refs[] = {&it->result_ref, &it->trace_ref};
-  clear_refs(s->L, refs, 2);
+static void reset_item(item *it) {
   memset(it, 0, sizeof *it);
   it->root = -1;
   it->result_ref = it->trace_ref = LUA_NOREF;
+}
+
+static void release_item(lacuna_sched *s, item *it) {
+  int *refs[] = {&it->result_ref, &it->trace_ref};
+  clear_refs(s->L, refs, 2);
+  reset_item(it);
 }
 
 /* Calls done(seq, ok, value, traceback) for a finished item. */
@@ -678,7 +682,9 @@ static int sched_run(lua_State *L) {
     free(s->spare_co);
     s->spare_co = NULL;
   }
-  for (int i = 0; i < s->order; i++) release_item(s, &s->items[i]);
+  /* (not release_item: a zeroed slot's refs would be unref'd as ref 0, which
+   * luaL_unref takes for a real one and so empties the registry's free list) */
+  for (int i = 0; i < s->order; i++) reset_item(&s->items[i]);
 
   lua_pushlightuserdata(L, s);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
