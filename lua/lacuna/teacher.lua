@@ -13,7 +13,7 @@
 -- a cache hit (stats.cache_hits), or a coalesced call that shared a reply in
 -- flight (stats.coalesced; no usage, no cost; its result has coalesced = true).
 local core = require "lacuna.core"
-local json, sched, request_key = core.json, core.sched, core.cache.request_key
+local json, sched, request_key, sha256 = core.json, core.sched, core.cache.request_key, core.hash.sha256
 local encode, decode, null = json.encode, json.decode, json.null
 -- Caller mistakes are raised at the recipe's line (core/caller.c); the
 -- recipe-facing methods sit behind a C frame so tail calls keep that line.
@@ -612,18 +612,21 @@ end
 
 -- Checks a recipe's request (raising its mistakes at the recipe's line) and
 -- returns what Pool:request needs: the body and the cache key,
--- sha256(encode(body) .. "\n" .. sample), computed in C without the JSON
--- text, which only a request that is sent needs (Pool:request makes it).
-local function prepare(ep, req)
+-- sha256(encode(body) .. "\n" .. sample). When the request may be sent
+-- (may_send), the JSON text is made once here and the key hashed from it;
+-- a --cache-only run never sends, so its key is computed in C without the text.
+local function prepare(ep, req, may_send)
   local body = build_body(req, ep.model)
   local sample = req.sample or 0
   if math.type(sample) ~= "integer" then raise("teacher:chat: sample must be an integer, got " .. kind(sample)) end
-  return { body = body, key = request_key(body, sample), opts = req }
+  if not may_send then return { body = body, key = request_key(body, sample), opts = req } end
+  local text = encode(body)
+  return { body = body, key = sha256(text .. "\n" .. sample), text = text, opts = req }
 end
 
 -- One chat completion (see M.Teacher:chat).
 function Pool:chat(ep, req, item)
-  return self:request(ep, prepare(ep, req), item)
+  return self:request(ep, prepare(ep, req, self.cfg.cache_mode ~= "only"), item)
 end
 
 -- Waits for the identical request in flight and returns its reply as this
@@ -680,7 +683,7 @@ function Pool:request(ep, p, item)
   end
   local flight = self.flights[key]
   if flight then return self:join_flight(flight, key) end
-  local body_text = encode(body)
+  local body_text = p.text or encode(body)
   -- Outside a scheduler run nothing else can be in flight: no flight needed.
   if sched.self() then
     flight = { waiters = {} }
@@ -756,7 +759,8 @@ function Teacher:chat_many(reqs)
   -- Every request is checked before any is sent, so a mistake in one is
   -- raised here, at the recipe's line, and costs nothing.
   local prepared = {}
-  for i, r in ipairs(reqs) do prepared[i] = prepare(self.ep, r) end
+  local may_send = self.pool.cfg.cache_mode ~= "only"
+  for i, r in ipairs(reqs) do prepared[i] = prepare(self.ep, r, may_send) end
   local pool, ep, item = self.pool, self.ep, self.item
   if not sched.self() or #prepared <= 1 then
     local out = {}
