@@ -214,8 +214,15 @@ static int plan_fillers(build *b, long long goal) {
   if (goal <= 0) return 0;
   long long sum = 0;
   size_t bytes = 0;
+  /* Each filler adds at most this many tokens: what is left of the goal
+   * needs at least (goal - sum) / most more fillers, which lets the draw
+   * fetch its next batch early (lacuna_draw_next). */
+  long long most = (long long)b->p->max_tokens + (long long)b->sep_t;
   for (size_t k = 0;; k++) {
-    if (k == b->nfill && draw_one(b) < 0) return -1;
+    if (k == b->nfill) {
+      b->draw.want = most > 0 ? (size_t)((goal - sum) / most) : 0;
+      if (draw_one(b) < 0) return -1;
+    }
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
