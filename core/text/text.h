@@ -108,11 +108,10 @@ static inline const char *lacuna_pool_text(const lacuna_pool *p, size_t i) {
 /* Draws without replacement (a sparse Fisher-Yates over the slots): each call
  * returns the next slot, skipping segments of excluded documents; SIZE_MAX
  * when none is left, SIZE_MAX - 1 when out of memory. Positions are drawn
- * DRAW_AHEAD at a time (the rng advances by whole batches). A caller that
- * knows it will take at least `want` more slots lets the next batch be drawn
- * when DRAW_EARLY are left instead of none, so that its records are fetched
- * while those are used: the same batches, drawn from the same rng state,
- * only sooner. */
+ * DRAW_AHEAD at a time (the rng advances by whole batches) into a ring that
+ * holds two batches: lacuna_draw_early draws the next one while the last
+ * DRAW_EARLY of this one are taken, so that its records are fetched
+ * meanwhile. */
 #define DRAW_AHEAD 32
 #define DRAW_EARLY 16
 #define DRAW_TABLE 1024 /* cells: a 32K-token context draws ~350 slots */
@@ -121,7 +120,6 @@ typedef struct {
   size_t mask, used, next;
   int borrowed;                              /* key/val belong to a pool's scratch */
   size_t queue[2 * DRAW_AHEAD], qhead, qlen; /* drawn, not yet returned: a ring, counts since init */
-  size_t want;                               /* slots the caller will still take, at least */
   const int64_t *exclude;                    /* sorted */
   size_t nexclude;
 } lacuna_draw;
@@ -134,6 +132,17 @@ int lacuna_draw_init_scratch(lacuna_draw *d, lacuna_scratch *s, const int64_t *e
 void lacuna_draw_free(lacuna_draw *d);
 /* Appends the next batch to the ring (pool.c): 0, or SIZE_MAX - 1 out of memory. */
 size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
+/* The slots drawn and not yet returned (excluded ones among them). */
+static inline size_t lacuna_draw_left(const lacuna_draw *d) { return d->qlen - d->qhead; }
+/* For a caller that will surely take more than lacuna_draw_left(d) slots
+ * (it must be sure: the rng's state after a context must not depend on this):
+ * draws the next batch now when DRAW_EARLY or fewer are left. That is the
+ * batch lacuna_draw_next would draw when the ring runs out, from the same
+ * state, only sooner. 0, or SIZE_MAX - 1 out of memory. */
+static inline size_t lacuna_draw_early(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
+  size_t left = lacuna_draw_left(d);
+  return left && left <= DRAW_EARLY ? lacuna_draw_refill(d, p, g) : 0;
+}
 int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc);
 
 /* Inline: it runs once per filler of every context (~350 times for 32K tokens). */
@@ -146,8 +155,7 @@ static inline int lacuna_draw_excluded(const lacuna_draw *d, int64_t doc) {
 
 static inline size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
   for (;;) {
-    size_t left = d->qlen - d->qhead;
-    if (left == 0 || (left <= DRAW_EARLY && d->want > left)) {
+    if (d->qhead == d->qlen) {
       size_t rc = lacuna_draw_refill(d, p, g);
       if (rc == SIZE_MAX - 1) return rc;
       if (d->qhead == d->qlen) return SIZE_MAX;
