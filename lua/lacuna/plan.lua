@@ -152,9 +152,10 @@ function M.records(r, inputs, read_opts)
 end
 
 -- Runs setup(run_view) as the one task of a scheduled run, so that it may
--- call the teacher. Returns ok, the plan spec or the error text, interrupted.
+-- call the teacher. Returns ok, the plan spec or the error value, interrupted,
+-- and on an error its traceback.
 function M.run_setup(r, run_view, budget)
-  local result, err, done_ok
+  local result, err, done_ok, trace
   local given = false
   local _, interrupted = sched.run {
     window = 1,
@@ -165,13 +166,13 @@ function M.run_setup(r, run_view, budget)
       return true
     end,
     work = function() return r.setup(run_view) end,
-    done = function(_, ok, value)
+    done = function(_, ok, value, tb)
       done_ok = ok
-      if ok then result = value else err = value end
+      if ok then result = value else err, trace = value, tb end
     end,
   }
   if interrupted then return false, "interrupted", true end
-  if not done_ok then return false, err end
+  if not done_ok then return false, err, false, trace end
   return true, M.resolve(result, r.source_path)
 end
 

@@ -106,7 +106,7 @@ local teacher_view = view.teacher
 -- ---- run ----------------------------------------------------------------------------
 
 -- The run's state, lacuna's side: st.r (recipe), st.pool (nil outside
--- setup), st.inputs, st.reports (key -> JSON text, in order st.report_keys),
+-- setup), st.phase ("setup", "finish" or nil), st.inputs, st.reports (key -> JSON text, in order st.report_keys),
 -- st.tokenizer (the handle), st.fields (read-only copies).
 local RUN = { __newindex = cannot_modify("run"), __metatable = "lacuna.run",
               __tostring = function() return "lacuna.run" end }
@@ -118,8 +118,19 @@ local function state(self, fname)
   return st
 end
 
+-- run:records() and run:report() belong to setup and finish (st.phase): from
+-- map, a run kept in an upvalue would report in the order items finish,
+-- which the concurrency decides.
+local function in_phase(st, fname)
+  if not st.phase then
+    raise("run:" .. fname .. " is available in setup and finish only" ..
+      (fname == "report" and " (from map, put statistics in the examples' metadata)" or ""))
+  end
+end
+
 run_methods.records = entry(function(self)
   local st = state(self, "records")
+  in_phase(st, "records")
   return plan.records(st.r, st.inputs, st.read_opts)
 end)
 run_methods.items = entry(function(self, n)
@@ -134,6 +145,7 @@ end)
 -- booleans) is encoded now, so later changes to it do not reach the manifest.
 run_methods.report = entry(function(self, key, value)
   local st = state(self, "report")
+  in_phase(st, "report")
   if type(key) ~= "string" or key == "" then raise("run:report(key, value): key must be a non-empty string") end
   if value == nil then raise("run:report('" .. key .. "', value): value is nil") end
   local ok, text = pcall(json.encode, value)

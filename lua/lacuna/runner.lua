@@ -285,9 +285,9 @@ function M.execute(r, values, o, sink, pool, run)
   assert(run, "execute needs the run made by M.new_run")
   local spec = { kind = "records" }
   if r.setup then
-    run.state.pool = pool
-    local ok, got, interrupted = plan.run_setup(r, run.view, M.budget(o))
-    run.state.pool = nil
+    run.state.pool, run.state.phase = pool, "setup"
+    local ok, got, interrupted, trace = plan.run_setup(r, run.view, M.budget(o))
+    run.state.pool, run.state.phase = nil, nil
     if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
     if not ok and teacher.is_deferred(got) and (o.batch or o.estimate_of) then
       -- (run --batch, --estimate: setup's requests are the first step; the items wait for their answers.)
@@ -299,7 +299,13 @@ function M.execute(r, values, o, sink, pool, run)
         " load its output with `lacuna cache import-batch FILE`, then rerun the same command to plan and" ..
         " run the items", r.source_path, tostring(o.batch_export))
     end
-    if not ok then usage.error("%s: setup failed: %s", r.source_path, first_line(usage.text(got))) end
+    if not ok then
+      -- (exit 2: nothing planned, nothing written; the head of the traceback says where)
+      local msg = usage.is(got) and got.msg or output.text(got)
+      local head = not usage.is(got) and output.traceback_head(trace, 8)
+      head = head and ("\n" .. head:gsub("\t", "  ")):gsub("\n", "\n  ") or ""
+      usage.error("%s: setup failed: %s%s", r.source_path, first_line(msg), head)
+    end
     spec = got
   end
   -- Items make many short-lived tables: Lua 5.4's generational collector
@@ -693,7 +699,9 @@ local function run_opened(r, values, o, out, t0, cpu0)
   if failed_examples == 0 then counts.failed_examples = nil end
 
   local summary = { counts = counts, output = out.plan.out }
+  run.state.phase = "finish"
   local fin_ok, fin_err = call_phase(r, o, "finish", run.view, summary)
+  run.state.phase = nil
   if sys.interrupted() then return interrupted_exit(out, counts) end
 
   local stopped = res.stopped
