@@ -141,15 +141,34 @@ run_methods.groups = entry(function(self, opts)
   state(self, "groups")
   return plan.groups(opts)
 end)
+-- The data behind lacuna's read-only views (summary, params, run.inputs),
+-- copied, so that run:report("counts", summary.counts) reports the counts.
+-- Any other value is returned as it is.
+local function plain(v)
+  if type(v) ~= "userdata" then return v end
+  local mt = debug.getmetatable(v)
+  local t = mt and mt.__pairs and type(mt.__index) == "table" and mt.__index
+  if not t then return v end
+  local c = {}
+  for k, x in next, t do c[k] = plain(x) end
+  return c
+end
+
 -- run:report(key, value): value (JSON data: tables, numbers, strings,
 -- booleans) is encoded now, so later changes to it do not reach the manifest.
 run_methods.report = entry(function(self, key, value)
   local st = state(self, "report")
   in_phase(st, "report")
   if type(key) ~= "string" or key == "" then raise("run:report(key, value): key must be a non-empty string") end
+  if not utf8.len(key) then raise("run:report(key, value): key is not valid UTF-8") end
   if value == nil then raise("run:report('" .. key .. "', value): value is nil") end
-  local ok, text = pcall(json.encode, value)
-  if not ok then raise("run:report('" .. key .. "'): the value is not JSON data: " .. tostring(text)) end
+  local ok, text = pcall(json.encode, plain(value))
+  if not ok then
+    text = tostring(text)
+    -- (the encoder names the path to the fault, which may be thousands of keys deep)
+    if #text > 300 then text = text:sub(1, 300) .. "..." end
+    raise("run:report('" .. key .. "'): the value is not JSON data: " .. text)
+  end
   if not st.reports[key] then st.report_keys[#st.report_keys + 1] = key end
   st.reports[key] = text
 end)

@@ -302,7 +302,8 @@ function M.execute(r, values, o, sink, pool, run)
     if not ok then
       -- (exit 2: nothing planned, nothing written; the head of the traceback says where)
       local msg = usage.is(got) and got.msg or output.text(got)
-      local head = not usage.is(got) and output.traceback_head(trace, 8)
+      -- (lacuna's own frames left out: the recipe's are the ones to read)
+      local head = not usage.is(got) and trace and output.traceback_head(trace:gsub("\n[^\n]*lua/lacuna/[^\n]*", ""), 8)
       head = head and ("\n" .. head:gsub("\t", "  ")):gsub("\n", "\n  ") or ""
       usage.error("%s: setup failed: %s%s", r.source_path, first_line(msg), head)
     end
