@@ -213,7 +213,7 @@ end
 function M.new(r, fields, tok)
   local f = {}
   for k, v in pairs(fields) do f[k] = readonly_copy(v, "run." .. k) end
-  local st = { r = r, inputs = fields.inputs or {}, fields = f, reports = {}, report_keys = {},
+  local st = { r = r, inputs = fields.inputs or {}, fields = f, reports = {}, report_keys = {}, phase = "setup",
                tokenizer = M.tokenizer(tok) }
   return proxy(RUN, st), st
 end

@@ -309,6 +309,7 @@ function M.execute(r, values, o, sink, pool, run)
     end
     spec = got
   end
+  run.state.phase = nil -- (the items: run:report and run:records refuse until finish)
   -- Items make many short-lived tables: Lua 5.4's generational collector
   -- spends much less time on them than the incremental one.
   local previous_gc = collectgarbage("generational")
