@@ -133,7 +133,18 @@ end
 -- for record, file, line in run:records() do ... end in setup: every declared
 -- input record, checked against the recipe's input declaration. A malformed
 -- line or a record that does not match raises "file:line: message".
-function M.records(r, inputs, read_opts)
+-- stdin (-i -) can be read once: st.stdin_read records that a pass has
+-- begun, so that a second pass, or a plan that reads the records again,
+-- fails instead of finding nothing.
+M.STDIN_ONCE = "stdin (-i -) can be read only once: write the input to a file and give its name," ..
+  " or plan the items from what the first pass over run:records() kept"
+function M.records(r, inputs, read_opts, st)
+  for _, path in ipairs(inputs) do
+    if path == "-" and st then
+      if st.stdin_read then raise("run:records(): " .. M.STDIN_ONCE) end
+      st.stdin_read = true
+    end
+  end
   local next_record, close = M.reader(inputs, read_opts)
   return function()
     local v, a, b = next_record()

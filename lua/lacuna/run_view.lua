@@ -131,7 +131,7 @@ end
 run_methods.records = entry(function(self)
   local st = state(self, "records")
   in_phase(st, "records")
-  return plan.records(st.r, st.inputs, st.read_opts)
+  return plan.records(st.r, st.inputs, st.read_opts, st)
 end)
 run_methods.items = entry(function(self, n)
   state(self, "items")

@@ -308,6 +308,10 @@ function M.execute(r, values, o, sink, pool, run)
       usage.error("%s: setup failed: %s%s", r.source_path, first_line(msg), head)
     end
     spec = got
+    if run.state.stdin_read and (spec.kind == "records" or spec.kind == "groups") then
+      usage.error("%s: setup read the records with run:records() and its plan reads them again: %s",
+        r.source_path, plan.STDIN_ONCE)
+    end
   end
   run.state.phase = nil -- (the items: run:report and run:records refuse until finish)
   -- Items make many short-lived tables: Lua 5.4's generational collector
