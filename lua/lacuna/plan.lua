@@ -50,16 +50,32 @@ end
 
 -- The plan setup returned: nil (one item per record), a plan or a list.
 -- Raises a usage error for anything else.
+local ARRAY_MT = getmetatable(json.array {})
 function M.resolve(ret, path)
   if ret == nil then return { kind = "records" } end
   local spec = plans[ret]
   if spec then return spec end
-  if type(ret) == "table" and getmetatable(ret) == nil then
-    local n = #ret
+  if type(ret) == "userdata" then
+    -- A read-only view of lacuna's (a list param, run.inputs): its own
+    -- copy is the list; the items stay read-only views.
+    local mt = debug.getmetatable(ret)
+    if mt and mt.__pairs and type(mt.__index) == "table" then ret = mt.__index end
+  end
+  local mt = type(ret) == "table" and getmetatable(ret)
+  if type(ret) == "table" and (mt == nil or mt == ARRAY_MT) then
+    local n, count = #ret, 0
     for k in next, ret do
       if math.type(k) ~= "integer" or k < 1 or k > n then
         usage.error("%s: setup returned a table that is not a list (key %s); return a list of items," ..
           " run:items(n) or run:groups{...}", path, tostring(k))
+      end
+      count = count + 1
+    end
+    if count ~= n then -- (# found a border past a hole: an item would be nil)
+      for i = 1, n do
+        if ret[i] == nil then
+          usage.error("%s: setup returned a list with a hole: item %d of %d is nil", path, i, n)
+        end
       end
     end
     return { kind = "list", list = ret }
