@@ -26,6 +26,21 @@ lc run "$H" -o "$TMP/e.jsonl" -p what=loop --max-instructions 1000000
 expect_code 2 "a setup that loops forever"
 expect_in "$ERR" "setup failed: instruction limit exceeded (1000000 per item" "stops at the instruction budget"
 
+# SIGTERM stops a setup that loops without a budget: exit 130, nothing committed.
+mkdir -p "$TMP/term"
+"$LACUNA" run "$H" -o "$TMP/term/out.jsonl" -p what=loop --max-instructions 0 --no-progress 2>"$TMP/term.err" &
+pid=$!
+for ((i = 0; i < 1200; i++)); do # (the temporary outputs exist once the run is past its checks)
+  ls "$TMP/term" 2>/dev/null | grep -q '\.tmp\.' && break
+  sleep 0.05
+done
+kill -TERM "$pid"
+wait "$pid"
+CODE=$?
+expect_code 130 "SIGTERM in a setup that loops"
+expect_in "$(cat "$TMP/term.err")" "nothing was written" "says nothing was written"
+expect_eq "$(ls "$TMP/term")" "" "and leaves no file"
+
 # ---- odd plans
 lc run "$H" -o "$TMP/zero.jsonl" -p what=zero
 expect_code 0 "a plan of 0 items"
