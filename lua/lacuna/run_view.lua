@@ -133,13 +133,19 @@ run_methods.records = entry(function(self)
   in_phase(st, "records")
   return plan.records(st.r, st.inputs, st.read_opts, st)
 end)
+-- (st.planned: a plan was made, so that a setup that forgets to return it
+-- is told, not run over its records.)
 run_methods.items = entry(function(self, n)
-  state(self, "items")
-  return plan.items(n)
+  local st = state(self, "items")
+  local p = plan.items(n)
+  st.planned = true
+  return p
 end)
 run_methods.groups = entry(function(self, opts)
-  state(self, "groups")
-  return plan.groups(opts)
+  local st = state(self, "groups")
+  local p = plan.groups(opts)
+  st.planned = true
+  return p
 end)
 -- The data behind lacuna's read-only views (summary, params, run.inputs),
 -- copied, so that run:report("counts", summary.counts) reports the counts.

@@ -308,6 +308,14 @@ function M.execute(r, values, o, sink, pool, run)
       usage.error("%s: setup failed: %s%s", r.source_path, first_line(msg), head)
     end
     spec = got
+    if spec.kind == "records" and run.state.planned then
+      usage.error("%s: setup made a plan (run:items or run:groups) but returned nothing: write `return run:items(...)`",
+        r.source_path)
+    end
+    if spec.kind == "records" and #(o.inputs or {}) == 0 then
+      usage.error("%s: setup returned no plan, so the items are the input records, and there is no input" ..
+        " (-i FILE): give one, or return run:items(n), run:groups{...} or a list", r.source_path)
+    end
     if run.state.stdin_read and (spec.kind == "records" or spec.kind == "groups") then
       usage.error("%s: setup read the records with run:records() and its plan reads them again: %s",
         r.source_path, plan.STDIN_ONCE)

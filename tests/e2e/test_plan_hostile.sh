@@ -76,12 +76,22 @@ expect_eq "$(jq -r '.messages[0].content' "$TMP/lp.jsonl" | tr '\n' /)" "a/b/" "
 lc run "$TMP/listparam.lua" -o "$TMP/lp.jsonl" -p arr=true
 expect_eq "$(jq -r '.messages[0].content' "$TMP/lp.jsonl" | tr '\n' /)" "x/y/" "and an lc.json.array"
 
+lc run "$H" -o "$TMP/unret.jsonl" -p what=unreturned
+expect_code 2 "a plan made but not returned"
+expect_in "$ERR" "setup made a plan (run:items or run:groups) but returned nothing" "is an error, not 0 items"
+lc run "$H" -o "$TMP/noplan.jsonl" -p what=nothing
+expect_code 2 "no plan and no input"
+expect_in "$ERR" "setup returned no plan, so the items are the input records, and there is no input (-i FILE)" \
+  "is an error, not 0 items"
+lc check "$H" -p what=nothing
+expect_code 2 "check: no plan and no input"
+
 # ---- run:records(): read twice from a file; stdin only once
 lc run "$H" -i "$DOCS" -o "$TMP/twice.jsonl" -p what=twice
 expect_in "$ERR" "14 planned = 14 ok" "a file read twice in setup gives its records twice"
 lc run "$H" -i - -o "$TMP/twice.jsonl" -p what=twice <"$DOCS"
 expect_code 2 "stdin read twice in setup"
-expect_in "$ERR" "$H:19: run:records(): stdin (-i -) can be read only once" "is an error at the second pass"
+expect_in "$ERR" "$H:20: run:records(): stdin (-i -) can be read only once" "is an error at the second pass"
 "$LACUNA" run "$P/planner.lua" -i - -o "$TMP/stdin.jsonl" -p mode=by <"$DOCS" >/dev/null 2>"$TMP/stderr"
 CODE=$? ERR=$(cat "$TMP/stderr")
 expect_code 2 "a plan that reads stdin after setup read it"
