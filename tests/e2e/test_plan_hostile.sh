@@ -99,6 +99,27 @@ expect_in "$ERR" "its plan reads them again: stdin (-i -) can be read only once"
 "$LACUNA" run "$P/planner.lua" -i - -o "$TMP/stdin.jsonl" -p mode=by -p scan=false <"$DOCS" >/dev/null 2>"$TMP/stderr"
 expect_in "$(cat "$TMP/stderr")" "4 planned (7 records read) = 4 ok" "stdin read once by the plan"
 
+# groups by an integer field: a key seen again after its group ended is found
+# by its stream (the integer itself; negative ones too) and names both places.
+printf '{"doc":"-3","n":-3}\n{"doc":"5","n":5}\n{"doc":"5b","n":5}\n{"doc":"x","n":7}\n{"doc":"-3b","n":-3}\n{"doc":"s","n":"5"}\n' >"$TMP/int_keys.jsonl"
+cat >"$TMP/by_n.lua" <<'LUA'
+local lc = require "lacuna"
+return lc.recipe { name = "by_n", version = "1",
+  setup = function(run) return run:groups { by = "n" } end,
+  map = function(g)
+    local docs = {}
+    for i, r in ipairs(g) do docs[i] = r.doc end
+    return lc.example():user(table.concat(docs, ",")):assistant("a")
+  end }
+LUA
+lc run "$TMP/by_n.lua" -i "$TMP/int_keys.jsonl" -o "$TMP/by_n.jsonl"
+expect_code 1 "a key seen again"
+expect_in "$ERR" "5 planned (6 records read) = 4 ok (4 examples) + 0 skipped + 1 failed" "fails its group only"
+expect_eq "$(jq -r '.messages[0].content' "$TMP/by_n.jsonl" | tr '\n' /)" "-3/5,5b/x/s/" \
+  "adjacent records group; the string \"5\" is another key than 5"
+expect_in "$(cat "$TMP/by_n.failed.jsonl")" "int_keys.jsonl:5: records with n = -3 are not adjacent (a group of them ended at $TMP/int_keys.jsonl:1)" \
+  "names both lines"
+
 # ---- run:report values
 report_err() { # case message
   lc run "$P/report_values.lua" -o "$TMP/rv.jsonl" -p what="$1"
