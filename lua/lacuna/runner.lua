@@ -305,7 +305,20 @@ function M.execute(r, values, o, sink, pool, run)
       -- (lacuna's own frames left out: the recipe's are the ones to read)
       local head = not usage.is(got) and trace and output.traceback_head(trace:gsub("\n[^\n]*lua/lacuna/[^\n]*", ""), 8)
       head = head and ("\n" .. head:gsub("\t", "  ")):gsub("\n", "\n  ") or ""
-      usage.error("%s: setup failed: %s%s", r.source_path, first_line(msg), head)
+      -- (an error raised without a position, a teacher's failure say, gets
+      -- the recipe's innermost line from the traceback)
+      local at = ""
+      local pos = r.source_path .. ":"
+      if trace and msg:sub(1, #pos) ~= pos then
+        for frame in trace:gmatch("[^\n]+") do
+          local where = frame:match("^%s*(.-:%d+):")
+          if where and where:sub(1, #pos) == pos then
+            at = where .. ": "
+            break
+          end
+        end
+      end
+      usage.error("%s: setup failed: %s%s%s", r.source_path, at, first_line(msg), head)
     end
     spec = got
     if spec.kind == "records" and run.state.planned then

@@ -20,11 +20,12 @@ expect_not_in "$ERR" "lua/lacuna/" "without lacuna's own frames"
 [ ! -e "$TMP/e.jsonl" ] && ok || bad "no output after a failed setup"
 lc run "$H" -o "$TMP/e.jsonl" -p what=table_error
 expect_code 2 "a table thrown by setup"
-expect_in "$ERR" 'setup failed: error value {"code":7}' "is shown as its JSON, not its address"
+expect_in "$ERR" "setup failed: $H:9: error value {\"code\":7}" "is shown as its JSON, not its address"
 expect_not_in "$ERR" "table: 0x" "no address"
 lc run "$H" -o "$TMP/e.jsonl" -p what=loop --max-instructions 1000000
 expect_code 2 "a setup that loops forever"
-expect_in "$ERR" "setup failed: instruction limit exceeded (1000000 per item" "stops at the instruction budget"
+expect_in "$ERR" "setup failed: $H:10: instruction limit exceeded (1000000 per item" \
+  "stops at the instruction budget, at the recipe's line"
 
 # SIGTERM stops a setup that loops without a budget: exit 130, nothing committed.
 mkdir -p "$TMP/term"

@@ -97,4 +97,13 @@ lc check "$PLANNED" -i "$Q" --model m1 --base-url "$BASE_URL" --no-cache --concu
 expect_eq "$CODE" 0 "check ($ERR)"
 expect_in "$(cat "$TMP/stdout")" "# planned items: the first 3 of 24 checked" "check plans and checks 3 items"
 expect_eq "$(stat_get .requests)" 12 "9 requests of setup + 3 of the items, at --concurrency 64"
+stop_server
+
+# ---- a teacher that fails setup's call: exit 2, the recipe's line, nothing written
+start_server --faults 400 --fault-rate 1
+lc run "$PLANNED" -i "$Q" -o "$TMP/tf/out.jsonl" --model m1 --base-url "$BASE_URL" --no-progress --no-cache
+expect_eq "$CODE" 2 "a failed teacher call in setup exits 2"
+expect_in "$ERR" "setup failed: $PLANNED:15: teacher default" "at the recipe's line"
+expect_in "$ERR" "HTTP 400" "with the server's answer"
+expect_true "and writes nothing" test ! -e "$TMP/tf/out.jsonl"
 finish
