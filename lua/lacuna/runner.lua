@@ -288,7 +288,7 @@ function M.execute(r, values, o, sink, pool, run)
     run.state.pool, run.state.phase = pool, "setup"
     local ok, got, interrupted, trace = plan.run_setup(r, run.view, M.budget(o))
     run.state.pool, run.state.phase = nil, nil
-    if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
+    if interrupted then return { read = 0, processed = 0, interrupted = true, setup_interrupted = true, notes = {} } end
     if not ok and teacher.is_deferred(got) and (o.batch or o.estimate_of) then
       -- (run --batch, --estimate: setup's requests are the first step; the items wait for their answers.)
       return { read = 0, processed = 0, notes = {}, deferred_setup = true }
@@ -649,10 +649,10 @@ local function summary_lines(counts, wall, rep, info)
   if info.stopped then stderr("lacuna: stopped early: " .. info.stopped .. "; everything done so far is kept") end
 end
 
-local function interrupted_exit(out, counts)
+local function interrupted_exit(out, counts, in_setup)
   out:abort()
-  stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written%s",
-    counts.planned or counts.read,
+  stderr(string.format("lacuna: interrupted %s; nothing was written%s",
+    in_setup and "in setup, before any item" or string.format("after %d of the items read", counts.planned or counts.read),
     out.direct and " but the examples already sent" or " (the previous outputs, if any, are unchanged)"))
   return 130, counts
 end
@@ -718,7 +718,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
   -- (plan: setup runs inside M.execute, as a scheduled task.)
   local run = M.new_run(r, values, o, o.inputs)
   local res, rep = run_items(r, values, o, out, counts, run)
-  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
+  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts, res.setup_interrupted) end
   if counts.deferred > 0 then return deferred_exit(out, counts, rep, o) end
   counts.deferred = nil
   -- In the manifest only when some example could not be written.

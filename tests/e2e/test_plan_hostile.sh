@@ -39,7 +39,7 @@ kill -TERM "$pid"
 wait "$pid"
 CODE=$?
 expect_code 130 "SIGTERM in a setup that loops"
-expect_in "$(cat "$TMP/term.err")" "nothing was written" "says nothing was written"
+expect_in "$(cat "$TMP/term.err")" "interrupted in setup, before any item; nothing was written" "says where, and that nothing was written"
 expect_eq "$(ls "$TMP/term")" "" "and leaves no file"
 
 # ---- odd plans
