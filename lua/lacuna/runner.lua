@@ -329,6 +329,10 @@ function M.execute(r, values, o, sink, pool, run)
       usage.error("%s: setup returned no plan, so the items are the input records, and there is no input" ..
         " (-i FILE): give one, or return run:items(n), run:groups{...} or a list", r.source_path)
     end
+    if spec.kind == "groups" and #(o.inputs or {}) == 0 then
+      usage.error("%s: setup returned run:groups{...}, which groups the input records, and there is no input" ..
+        " (-i FILE)", r.source_path)
+    end
     if run.state.stdin_read and (spec.kind == "records" or spec.kind == "groups") then
       usage.error("%s: setup read the records with run:records() and its plan reads them again: %s",
         r.source_path, plan.STDIN_ONCE)

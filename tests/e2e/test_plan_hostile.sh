@@ -86,6 +86,9 @@ expect_in "$ERR" "setup returned no plan, so the items are the input records, an
   "is an error, not 0 items"
 lc check "$H" -p what=nothing
 expect_code 2 "check: no plan and no input"
+lc run "$P/planner.lua" -o "$TMP/nogroups.jsonl" -p mode=by
+expect_code 2 "groups and no input"
+expect_in "$ERR" "setup returned run:groups{...}, which groups the input records, and there is no input" "is an error"
 
 # ---- run:records(): read twice from a file; stdin only once
 lc run "$H" -i "$DOCS" -o "$TMP/twice.jsonl" -p what=twice
