@@ -29,10 +29,11 @@ local function new_plan(spec)
 end
 
 function M.items(n)
-  if math.type(n) ~= "integer" and not (type(n) == "number" and n == math.floor(n)) then
-    raise("run:items(n): n must be an integer, got " .. type(n))
-  end
+  local given = n
   n = math.tointeger(n)
+  if type(given) ~= "number" or not n then
+    raise("run:items(n): n must be an integer, got " .. (type(given) == "number" and tostring(given) or type(given)))
+  end
   if n < 0 then raise("run:items(n): n must be >= 0, got " .. n) end
   return new_plan { kind = "items", n = n }
 end

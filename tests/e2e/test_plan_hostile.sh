@@ -57,6 +57,11 @@ expect_eq "$(jq -c .item "$TMP/odd.failed.jsonl" | tr '\n' ' ')" '"<function>" [
 expect_eq "$(jq -c '.sanitized | length' "$TMP/odd.failed.jsonl" | tr '\n' ' ')" '1 0 1 1 ' "and says so"
 lc run "$H" -o "$TMP/f.jsonl" -p what=float_n
 expect_in "$ERR" "$H:14: run:items(n): n must be an integer" "run:items(1.5) at the recipe's line"
+for n in "2^63" "math.huge" "0/0"; do
+  printf 'local lc = require "lacuna"\nreturn lc.recipe { name = "n", version = "1",\n  setup = function(run) return run:items(%s) end, map = function() end }\n' "$n" >"$TMP/n.lua"
+  lc run "$TMP/n.lua" -o "$TMP/n.jsonl"
+  expect_in "$ERR" "n.lua:3: run:items(n): n must be an integer, got " "run:items($n) is refused at the recipe's line"
+done
 lc run "$H" -o "$TMP/f.jsonl" -p what=not_a_list
 expect_code 2 "a table with a hole"
 expect_in "$ERR" "setup returned a" "is refused"
