@@ -40,6 +40,9 @@ end
 
 function M.groups(opts)
   if type(opts) ~= "table" then raise("run:groups{by = FIELD} or run:groups{size = N}: expected a table") end
+  for k in pairs(opts) do
+    if k ~= "by" and k ~= "size" then raise("run:groups: unknown option '" .. tostring(k) .. "' (by or size)") end
+  end
   local by, size = opts.by, opts.size
   if (by == nil) == (size == nil) then raise("run:groups: give exactly one of by = FIELD or size = N") end
   if by ~= nil and (type(by) ~= "string" or by == "") then raise("run:groups: by must be a field name") end
