@@ -62,6 +62,9 @@ for n in "2^63" "math.huge" "0/0"; do
   lc run "$TMP/n.lua" -o "$TMP/n.jsonl"
   expect_in "$ERR" "n.lua:3: run:items(n): n must be an integer, got " "run:items($n) is refused at the recipe's line"
 done
+printf 'local lc = require "lacuna"\nreturn lc.recipe { name = "n", version = "1",\n  setup = function(run) return run:groups { by = "doc", sise = 2 } end, map = function() end }\n' >"$TMP/n.lua"
+lc run "$TMP/n.lua" -i "$DOCS" -o "$TMP/n.jsonl"
+expect_in "$ERR" "n.lua:3: run:groups: unknown option 'sise' (by or size)" "run:groups with a misspelt option"
 lc run "$H" -o "$TMP/f.jsonl" -p what=not_a_list
 expect_code 2 "a table with a hole"
 expect_in "$ERR" "setup returned a" "is refused"
