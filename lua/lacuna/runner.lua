@@ -272,6 +272,28 @@ function OrderBuffer:close()
   self.file = nil
 end
 
+-- The text of a failed setup or finish: the message, prefixed with the
+-- recipe's innermost line when it has no position (a teacher's failure, the
+-- instruction budget), then the head of the traceback without lacuna's own
+-- frames (the recipe's are the ones to read).
+local function phase_failure(r, msg, trace)
+  local at, pos = "", r.source_path .. ":"
+  if trace and msg:sub(1, #pos) ~= pos then
+    for frame in trace:gmatch("[^\n]+") do
+      local where = frame:match("^%s*(.-:%d+):")
+      if where and where:sub(1, #pos) == pos then
+        at = where .. ": "
+        break
+      end
+    end
+  end
+  -- (finish's traceback goes on below the call that ran it: cut there)
+  trace = trace and trace:gsub("\n[^\n]*in field 'call_limited'.*$", "")
+  local head = trace and output.traceback_head(trace:gsub("\n[^\n]*lua/lacuna/[^\n]*", ""), 8)
+  head = head and ("\n" .. head:gsub("\t", "  ")):gsub("\n", "\n  ") or ""
+  return at .. first_line(msg) .. head
+end
+
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
 -- sink.deferred(w) (the item waits for the batch file), and after
@@ -302,23 +324,7 @@ function M.execute(r, values, o, sink, pool, run)
     if not ok then
       -- (exit 2: nothing planned, nothing written; the head of the traceback says where)
       local msg = usage.is(got) and got.msg or output.text(got)
-      -- (lacuna's own frames left out: the recipe's are the ones to read)
-      local head = not usage.is(got) and trace and output.traceback_head(trace:gsub("\n[^\n]*lua/lacuna/[^\n]*", ""), 8)
-      head = head and ("\n" .. head:gsub("\t", "  ")):gsub("\n", "\n  ") or ""
-      -- (an error raised without a position, a teacher's failure say, gets
-      -- the recipe's innermost line from the traceback)
-      local at = ""
-      local pos = r.source_path .. ":"
-      if trace and msg:sub(1, #pos) ~= pos then
-        for frame in trace:gmatch("[^\n]+") do
-          local where = frame:match("^%s*(.-:%d+):")
-          if where and where:sub(1, #pos) == pos then
-            at = where .. ": "
-            break
-          end
-        end
-      end
-      usage.error("%s: setup failed: %s%s%s", r.source_path, at, first_line(msg), head)
+      usage.error("%s: setup failed: %s", r.source_path, phase_failure(r, msg, not usage.is(got) and trace))
     end
     spec = got
     if spec.kind == "records" and run.state.planned then
@@ -766,7 +772,10 @@ local function run_opened(r, values, o, out, t0, cpu0)
       failed_examples = failed_examples, format = o.format, notes = res.notes })
   end
   if not fin_ok then
-    stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
+    -- (call_limited's message carries its traceback after the first line)
+    local text = output.text(fin_err)
+    stderr("lacuna: " .. r.source_path .. ": finish failed: " ..
+      phase_failure(r, first_line(text), text:match("\n(stack traceback:.*)$")))
     return 1, counts
   end
   return (counts.failed > 0 or failed_examples > 0 or stopped) and 1 or 0, counts

@@ -158,6 +158,13 @@ summary_err() { # case message
   expect_in "$ERR" "finish failed: $P/report_values.lua:$2" "[$1] is refused at the recipe's line"
   expect_eq "$(mf "$TMP/rv.manifest.json" .counts.ok)" 2 "[$1] the counts are unchanged"
 }
+lc run "$P/report_values.lua" -o "$TMP/rv.jsonl" -p what=finish_error
+expect_code 1 "an error in finish"
+expect_in "$ERR" "report_values.lua: finish failed: $P/report_values.lua:31: finish went wrong
+  stack traceback:
+    [C]: in function 'error'
+    $P/report_values.lua:31: in function" "names the recipe's line, with its traceback"
+expect_not_in "$ERR" "call_limited" "and no frame of lacuna's"
 summary_err rawset "26: bad argument #1 to 'rawset' (table expected, got userdata)"
 summary_err rawset_counts "27: bad argument #1 to 'rawset' (table expected, got userdata)"
 summary_err metatable "28: bad argument #1 to 'setmetatable'"
