@@ -167,6 +167,8 @@ function M.records(r, inputs, read_opts, st)
   end
   local next_record, close = M.reader(inputs, read_opts)
   return function()
+    -- (an iterator kept for map would hand records out in completion order)
+    if st and not st.phase then raise("run:records(): the iterator works in setup and finish only") end
     local v, a, b = next_record()
     if v == nil then return nil end
     if v == false then

@@ -177,6 +177,9 @@ expect_in "$ERR" "stash_run.lua:8: run:report is available in setup and finish o
 expect_eq "$(mf "$TMP/stash.manifest.json" .report)" null "and reports nothing in completion order"
 lc run "$P/stash_run.lua" -o "$TMP/stash.jsonl" -p what=records
 expect_in "$ERR" "stash_run.lua:9: run:records is available in setup and finish only" "run:records from map"
+lc run "$P/stash_run.lua" -i "$DOCS" -o "$TMP/stash.jsonl" -p what=iterator
+expect_in "$ERR" "stash_run.lua:10: run:records(): the iterator works in setup and finish only" \
+  "setup's run:records() iterator called from map"
 
 # ---- accounting: every item ends as ok, skip or failure; files, summary and manifest agree
 lc run "$P/accounting.lua" -o "$TMP/acc.jsonl" --format openai
