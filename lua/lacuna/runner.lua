@@ -278,7 +278,10 @@ end
 -- frames (the recipe's are the ones to read).
 local function phase_failure(r, msg, trace)
   local at, pos = "", r.source_path .. ":"
-  if trace and msg:sub(1, #pos) ~= pos then
+  -- (error(msg, 0) in the recipe itself is a message meant as it is)
+  local own = trace and trace:match("^stack traceback:\n%s*%[C%]: in function 'error'\n%s*([^\n]*)")
+  own = own and own:sub(1, #pos) == pos
+  if trace and not own and msg:sub(1, #pos) ~= pos then
     for frame in trace:gmatch("[^\n]+") do
       local where = frame:match("^%s*(.-:%d+):")
       if where and where:sub(1, #pos) == pos then

@@ -20,7 +20,8 @@ expect_not_in "$ERR" "lua/lacuna/" "without lacuna's own frames"
 [ ! -e "$TMP/e.jsonl" ] && ok || bad "no output after a failed setup"
 lc run "$H" -o "$TMP/e.jsonl" -p what=table_error
 expect_code 2 "a table thrown by setup"
-expect_in "$ERR" "setup failed: $H:9: error value {\"code\":7}" "is shown as its JSON, not its address"
+expect_in "$ERR" 'setup failed: error value {"code":7}' "is shown as its JSON, not its address"
+expect_in "$ERR" "$H:9: in function" "with the recipe's line in the traceback"
 expect_not_in "$ERR" "table: 0x" "no address"
 lc run "$H" -o "$TMP/e.jsonl" -p what=loop --max-instructions 1000000
 expect_code 2 "a setup that loops forever"
