@@ -7,6 +7,7 @@
 local core = require "lacuna.core"
 local usage = require "lacuna.usage"
 local output = require "lacuna.output"
+local shard_split = require "lacuna.shard"
 
 local json, jsonl, sys = core.json, core.jsonl, core.sys
 local ordered = output.ordered
@@ -30,16 +31,21 @@ local function read_manifest(out)
   return m
 end
 
--- Whether two decoded JSON values are equal (key order aside).
-local function same(a, b)
-  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+-- nil when two decoded JSON values are equal (key order aside), else the
+-- path of a difference under name ("reproduce.meta", "params.policy").
+local function differ(a, b, name)
+  if type(a) ~= "table" or type(b) ~= "table" then
+    if a == b then return nil end
+    return name
+  end
   for k, v in pairs(a) do
-    if not same(v, b[k]) then return false end
+    local d = differ(v, b[k], name .. "." .. tostring(k))
+    if d then return d end
   end
   for k in pairs(b) do
-    if a[k] == nil then return false end
+    if a[k] == nil then return name .. "." .. tostring(k) end
   end
-  return true
+  return nil
 end
 
 -- outs without the side files of another output in the list, so that a
@@ -61,8 +67,27 @@ function M.outputs_only(outs)
   return kept
 end
 
+local function is_int(v) return math.type(v) == "integer" end
+
+-- Raises unless a manifest's shard field is a shard's: integers, index < count,
+-- and the range that the split gives that index of that many items.
+local function check_shard_field(out, sh)
+  local fields_ok = is_int(sh.index) and is_int(sh.count) and is_int(sh.first_item) and is_int(sh.last_item)
+    and is_int(sh.total_items) and sh.count >= 1 and sh.index >= 0 and sh.index < sh.count and sh.total_items >= 0
+  if not fields_ok then
+    usage.error("merge: %s: its manifest's shard (index, count, first_item, last_item, total_items) is malformed", out)
+  end
+  local first, last = shard_split.range(sh.total_items, sh.index, sh.count)
+  if sh.first_item ~= first or sh.last_item ~= last then
+    usage.error("merge: %s: shard %d/%d of %d items holds items %d..%d, not %d..%d: the manifest was altered",
+      out, sh.index, sh.count, sh.total_items, sh.first_item, sh.last_item, first, last)
+  end
+end
+
 -- Loads and checks the shards; returns them sorted by index, each {out=, m=}.
-function M.check(outs)
+-- want = {lo =, hi =} asks for shards lo..hi only (--jobs inside a shard of
+-- its own); by default every shard 0..n-1.
+function M.check(outs, want)
   outs = M.outputs_only(outs)
   if #outs == 0 then usage.error("merge: which shards? (lacuna merge OUT SHARD_OUT...)") end
   local shards, by_index = {}, {}
@@ -73,11 +98,11 @@ function M.check(outs)
     if type(sh) ~= "table" then
       usage.error("merge: %s is not a shard (its run had no --shard i/n)", out)
     end
+    check_shard_field(out, sh)
     ref = ref or { out = out, m = m }
     for _, k in ipairs(SAME_RUN) do
-      if not same(m[k], ref.m[k]) then
-        usage.error("merge: %s and %s are not shards of the same run: their %s differ", ref.out, out, k)
-      end
+      local d = differ(ref.m[k], m[k], k)
+      if d then usage.error("merge: %s and %s are not shards of the same run: their %s differ", ref.out, out, d) end
     end
     if sh.count ~= ref.m.shard.count or sh.total_items ~= ref.m.shard.total_items then
       usage.error("merge: %s is shard %d/%d of %d items, %s is shard %d/%d of %d items: not the same run",
@@ -88,28 +113,35 @@ function M.check(outs)
       usage.error("merge: %s and %s are both shard %d/%d", by_index[sh.index].out, out, sh.index, sh.count)
     end
     if m.stopped_early then
-      usage.error("merge: shard %d/%d (%s) stopped early (%s): rerun it to complete it", sh.index, sh.count,
-        out, tostring(m.stopped_early))
+      usage.error("merge: shard %d/%d (%s) stopped early (%s): its items are not all done, so it cannot be merged; "
+        .. "rerun it without that limit", sh.index, sh.count, out, tostring(m.stopped_early))
     end
-    local c = m.counts or {}
-    local done = (c.ok or 0) + (c.skipped or 0) + (c.failed or 0)
-    local want = sh.last_item - sh.first_item + 1
-    if done ~= want then
+    local c = type(m.counts) == "table" and m.counts or {}
+    local function num(v) return is_int(v) and v or 0 end
+    local done = num(c.ok) + num(c.skipped) + num(c.failed)
+    local want_items = sh.last_item - sh.first_item + 1
+    if done ~= want_items then
       usage.error("merge: shard %d/%d (%s) accounts for %d of its %d items: rerun it to complete it",
-        sh.index, sh.count, out, done, want)
+        sh.index, sh.count, out, done, want_items)
     end
     by_index[sh.index] = { out = out, m = m }
   end
   local n = ref.m.shard.count
+  local lo, hi = want and want.lo or 0, want and want.hi or n - 1
   local missing = {}
-  for i = 0, n - 1 do
+  for i = lo, hi do
     if by_index[i] then shards[#shards + 1] = by_index[i] else missing[#missing + 1] = tostring(i) end
   end
   if #missing > 0 then
     usage.error("merge: shard%s %s of %d missing (give every shard's output)", #missing > 1 and "s" or "",
       table.concat(missing, ", "), n)
   end
-  local next_item = 1
+  if #shards ~= #outs then
+    for i, s in pairs(by_index) do
+      if i < lo or i > hi then usage.error("merge: %s is shard %d/%d, not one of %d..%d", s.out, i, n, lo, hi) end
+    end
+  end
+  local next_item = shards[1].m.shard.first_item
   for _, s in ipairs(shards) do
     if s.m.shard.first_item ~= next_item then
       usage.error("merge: shard %d/%d (%s) starts at item %d, expected %d", s.m.shard.index, n, s.out,
@@ -174,15 +206,19 @@ local function teacher_sum(shards)
     "prompt_tokens", "completion_tokens", "cost_usd", "cache", "cache_mode" })
 end
 
-local ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "inputs", "outputs", "counts",
+local ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "inputs", "outputs", "counts", "shard",
   "merged_shards", "teacher", "trusted", "limits", "wall_seconds", "cpu_seconds", "finished_at", "reproduce" }
 
 -- Writes the merged set at out_path from the shard outputs; returns the
 -- counts. The merged manifest sums the counts and the teacher's accounting;
 -- what only a shard can say (its recipe report, format notes, times) is kept
--- per shard in merged_shards, in shard order.
-function M.merge(out_path, outs)
-  local shards = M.check(outs)
+-- per shard in merged_shards, in shard order. opts.as_shard = {index=,
+-- count=}: outs are the shards index*N .. index*N+N-1 of count*N (N = #outs)
+-- and the merged set is written as shard index/count of the run.
+function M.merge(out_path, outs, opts)
+  local as = opts and opts.as_shard
+  local per = as and #M.outputs_only(outs)
+  local shards = M.check(outs, as and { lo = as.index * per, hi = as.index * per + per - 1 })
   local inputs = {}
   for _, s in ipairs(shards) do
     for _, suffix in ipairs({ "", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
@@ -210,19 +246,22 @@ function M.merge(out_path, outs)
     wall = math.max(wall, m.wall_seconds or 0)
     cpu = cpu + (m.cpu_seconds or 0)
     per_shard[#per_shard + 1] = ordered({ shard = ordered(m.shard, SHARD_KEYS), output = s.out,
-      counts = ordered(m.counts, COUNT_KEYS),
+      counts = ordered(m.counts, COUNT_KEYS), merged_shards = m.merged_shards,
       report = m.report, format_notes = m.format_notes, teacher = m.teacher, wall_seconds = m.wall_seconds,
       cpu_seconds = m.cpu_seconds, finished_at = m.finished_at },
-      { "shard", "output", "counts", "report", "format_notes", "teacher", "wall_seconds", "cpu_seconds",
+      { "shard", "output", "counts", "merged_shards", "report", "format_notes", "teacher", "wall_seconds", "cpu_seconds",
         "finished_at" })
   end
   local ref = shards[1].m
+  local merged_shard = as and ordered({ index = as.index, count = as.count,
+    first_item = ref.shard.first_item, last_item = shards[#shards].m.shard.last_item,
+    total_items = ref.shard.total_items }, SHARD_KEYS) or nil
   local committed = out:commit(function(files)
     return ordered({
       lacuna_version = ref.lacuna_version, recipe = ordered(ref.recipe, RECIPE_KEYS), params = ref.params,
       seed = ref.seed,
       format = ref.format, inputs = ref.inputs, outputs = ordered(files, { "examples", "skipped", "failed" }),
-      counts = ordered(counts, COUNT_KEYS), merged_shards = json.array(per_shard), teacher = teacher_sum(shards),
+      counts = ordered(counts, COUNT_KEYS), shard = merged_shard, merged_shards = json.array(per_shard), teacher = teacher_sum(shards),
       trusted = ref.trusted, limits = ref.limits, wall_seconds = wall, cpu_seconds = cpu,
       finished_at = sys.utc_iso8601(), reproduce = ref.reproduce,
     }, ORDER)

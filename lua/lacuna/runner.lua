@@ -555,10 +555,12 @@ local function reproduce_options(o)
     teachers = teachers or {}
     teachers[name] = t.model
   end
-  return output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
-    meta = o.meta == false and false or nil, split_partial = o.split_partial or nil,
-    max_failures = o.max_failures, max_cost = o.max_cost },
+  local r = output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
+    split_partial = o.split_partial or nil, max_failures = o.max_failures, max_cost = o.max_cost },
     { "model", "teachers", "limit", "meta", "split_partial", "max_failures", "max_cost" })
+  -- (only --no-meta is recorded; `x == false and false or nil` would be nil)
+  if o.meta == false then r.meta = false end
+  return r
 end
 
 -- The versions of Lua and the libraries this build runs with (lacuna version

@@ -4,10 +4,16 @@
 -- The shards' outputs live in OUT.jobs/ until the merge, so that a rerun
 -- after a crash reruns them from the cache. Ctrl-C or SIGTERM reaches the
 -- parent, which passes it on to the shards once and waits for them.
+--
+-- Inside a shard i/n of its own (--shard, a Slurm array task, an Indexed
+-- Job) the N processes take shards i*N+j of n*N, j = 0..N-1: together the
+-- same items as shard i/n (shard.first is exact), merged into OUT as shard
+-- i/n, so that `lacuna merge` joins the array's outputs as usual.
 local core = require "lacuna.core"
 local usage = require "lacuna.usage"
 local output = require "lacuna.output"
 local merge = require "lacuna.merge"
+local shard = require "lacuna.shard"
 
 local sys, spawn = core.sys, core.spawn
 
@@ -83,7 +89,13 @@ end
 -- them into o.output. Returns the exit code.
 function M.run(cmd, o)
   local n = o.jobs
-  if o.shard then usage.error("--jobs runs the shards itself: give --jobs or --shard i/n, not both") end
+  local outer = shard.resolve(o.shard, o.shard_count)
+  if outer and outer.count * n > shard.MAX_COUNT then
+    usage.error("--jobs %d of shard %d/%d: more than %d shards", n, outer.index, outer.count, shard.MAX_COUNT)
+  end
+  -- (each process would count its own failures and spend its own budget)
+  if o.max_failures then usage.error("--jobs and --max-failures: the shards would each count their own failures") end
+  if o.max_cost then usage.error("--jobs and --max-cost: the shards would each spend the whole budget") end
   if not o.output or o.output == "-" then usage.error("--jobs needs -o FILE (the shards are merged into it)") end
   if o.batch_export then usage.error("--jobs and --batch-export: export the batch without --jobs") end
   local plan = output.plan(o.output, o.inputs)
@@ -93,7 +105,7 @@ function M.run(cmd, o)
   if not okd then usage.error("--jobs: %s", derr) end
   local args = own_args()
   table.remove(args, 1) -- "run"
-  local own = { ["--jobs"] = true, ["-o"] = true, ["--output"] = true }
+  local own = { ["--jobs"] = true, ["-o"] = true, ["--output"] = true, ["--shard"] = true, ["--shard-count"] = true }
   -- The recipe, params, format, tokenizer and inputs are checked here once,
   -- rather than failing in every shard.
   local r = require("lacuna.runner").prepare(o)
@@ -120,8 +132,8 @@ function M.run(cmd, o)
   for i = 0, n - 1 do
     outs[i + 1] = string.format("%s/shard-%d-of-%d.jsonl", dir, i, n)
     -- (shard 0's progress line stands for the run's: the shards go at one pace)
-    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", string.format("%d/%d", i, n),
-      i > 0 and "--no-progress" or nil })
+    local sub = outer and string.format("%d/%d", outer.index * n + i, outer.count * n) or string.format("%d/%d", i, n)
+    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", sub, i > 0 and "--no-progress" or nil })
     table.insert(child, 1, "run")
     local pid, err = spawn.self(child, pgid)
     if not pid then
@@ -137,16 +149,22 @@ function M.run(cmd, o)
     io.stderr:write("lacuna: interrupted; the shards stopped, nothing was merged (rerun the same command to resume)\n")
     return 130
   end
-  local worst = 0
+  -- A shard that stopped (2), was interrupted (130) or was killed by another
+  -- signal (128 + s): nothing is merged, and the exit code is 130 when a
+  -- shard was interrupted, else 2 (the run's outputs were not written).
+  local code = 0
   for i = 0, n - 1 do
     local c = codes[i] or 2
     if c ~= 0 and c ~= 1 then
-      io.stderr:write(string.format("lacuna: --jobs: shard %d/%d exited with code %d; nothing was merged\n", i, n, c))
-      worst = math.max(worst, c)
+      local how = (c > 128 and c ~= 130) and string.format("was killed by signal %d", c - 128)
+        or string.format("exited with code %d", c)
+      io.stderr:write(string.format("lacuna: --jobs: shard %d/%d %s; nothing was merged "
+        .. "(rerun the same command)\n", i, n, how))
+      code = (c == 130 or code == 130) and 130 or 2
     end
   end
-  if worst ~= 0 then return worst == 130 and 130 or (worst > 2 and worst or 2) end
-  local counts = merge.merge(o.output, outs)
+  if code ~= 0 then return code end
+  local counts = merge.merge(o.output, outs, outer and { as_shard = outer } or nil)
   if not counts then return 130 end
   for _, path in ipairs(outs) do
     for _, suffix in ipairs({ "", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
