@@ -109,6 +109,13 @@ function M.check(outs, want)
         ref.out, ref.m.shard.index, ref.m.shard.count, ref.m.shard.total_items, out, sh.index, sh.count,
         sh.total_items)
     end
+    for _, k in ipairs({ "input_bytes", "model_files_sha256" }) do
+      local d = differ(ref.m.shard[k], sh[k], k)
+      if d then
+        usage.error("merge: %s and %s are not shards of the same run: their %s differ (%s)", ref.out, out, d,
+          k == "input_bytes" and "an input changed between their runs" or "another tokenizer or chat template")
+      end
+    end
     if by_index[sh.index] then
       usage.error("merge: %s and %s are both shard %d/%d", by_index[sh.index].out, out, sh.index, sh.count)
     end
@@ -168,7 +175,7 @@ local function append(out, k, path)
   rd:close()
 end
 
-local SHARD_KEYS = { "index", "count", "first_item", "last_item", "total_items" }
+local SHARD_KEYS = { "index", "count", "first_item", "last_item", "total_items", "input_bytes", "model_files_sha256" }
 local RECIPE_KEYS = { "name", "version", "sha256", "path", "requires", "modules" }
 
 local COUNT_KEYS = { "planned", "read", "ok", "examples", "skipped", "failed", "failed_examples" }
@@ -255,7 +262,8 @@ function M.merge(out_path, outs, opts)
   local ref = shards[1].m
   local merged_shard = as and ordered({ index = as.index, count = as.count,
     first_item = ref.shard.first_item, last_item = shards[#shards].m.shard.last_item,
-    total_items = ref.shard.total_items }, SHARD_KEYS) or nil
+    total_items = ref.shard.total_items, input_bytes = ref.shard.input_bytes,
+    model_files_sha256 = ref.shard.model_files_sha256 }, SHARD_KEYS) or nil
   local committed = out:commit(function(files)
     return ordered({
       lacuna_version = ref.lacuna_version, recipe = ordered(ref.recipe, RECIPE_KEYS), params = ref.params,

@@ -2,6 +2,7 @@
 -- plan's work items, so that concatenating the shards' outputs in shard order
 -- gives the single run's bytes (lacuna merge). Each item keeps its global
 -- index, file:line and RNG stream: what it makes does not depend on the shard.
+local core = require "lacuna.core"
 local usage = require "lacuna.usage"
 
 local M = {}
@@ -106,6 +107,36 @@ end
 -- total * index // count + 1 without the product (it could pass 2^63).
 function M.first(total, index, count)
   return (total // count) * index + (total % count) * index // count + 1
+end
+
+-- What else must be the same in every shard of a run, beyond the manifest's
+-- recipe, params, seed, format, inputs and options: the inputs' sizes (an
+-- input rewritten between two shards' runs, same path and line count, would
+-- mix two datasets; a size costs no read) and, for --format tokens, the
+-- SHA-256 of the tokenizer's files (another --tokenizer would mix token ids).
+-- Recorded in the shard's manifest; lacuna merge compares them.
+function M.identity(o)
+  local sys, sha256_file = core.sys, core.hash.sha256_file
+  local sizes = {}
+  for i, path in ipairs(o.inputs or {}) do
+    local st = sys.stat(path)
+    sizes[i] = st and st.size or -1
+  end
+  local files
+  if o.format == "tokens" and o.tokenizer then
+    local parts = {}
+    local st = sys.stat(o.tokenizer)
+    local dir = st and st.dir and o.tokenizer or nil
+    local names = dir and { dir .. "/tokenizer.json", dir .. "/tokenizer_config.json", dir .. "/chat_template.jinja" }
+      or { o.tokenizer }
+    if o.chat_template then names[#names + 1] = o.chat_template end
+    for _, path in ipairs(names) do
+      local h = sys.stat(path) and sha256_file(path)
+      if h then parts[#parts + 1] = h end
+    end
+    files = core.hash.sha256(table.concat(parts, "\n"))
+  end
+  return core.json.array(sizes), files
 end
 
 -- A shard counts the items before it takes its range, so it reads its inputs

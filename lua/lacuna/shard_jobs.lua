@@ -176,7 +176,10 @@ function M.run(cmd, o)
     io.stderr:write(string.format("lacuna: --jobs %d: %d ok (%d examples) + %d skipped + %d failed -> %s\n",
       n, counts.ok or 0, counts.examples or 0, counts.skipped or 0, counts.failed or 0, o.output))
   end
-  return ((counts.failed or 0) > 0 or (counts.failed_examples or 0) > 0) and 1 or 0
+  -- (a shard exits 1 for failed items, and also when its recipe's finish failed)
+  local some_one = false
+  for i = 0, n - 1 do some_one = some_one or codes[i] == 1 end
+  return (some_one or (counts.failed or 0) > 0 or (counts.failed_examples or 0) > 0) and 1 or 0
 end
 
 return M

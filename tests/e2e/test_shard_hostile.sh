@@ -95,6 +95,14 @@ expect_in "$ERR" "nometa1.jsonl are not shards of the same run: their reproduce.
 lc "${RUN[@]}" -o "$TMP/work1.jsonl" --shard 1/3 -p work=7
 lc merge "$TMP/x.jsonl" "$TMP/s0.jsonl" "$TMP/work1.jsonl" "$TMP/s2.jsonl"
 expect_in "$ERR" "their params.work differ" "another param value is named"
+cp "$IN" "$TMP/nums.bak"
+sed -i "s/{\"n\":200}/{\"n\":2000}/" "$IN" # (rewritten between two shards' runs: same path and line count)
+lc "${RUN[@]}" -o "$TMP/edited1.jsonl" --shard 1/3
+mv "$TMP/nums.bak" "$IN"
+lc merge "$TMP/x.jsonl" "$TMP/s0.jsonl" "$TMP/edited1.jsonl" "$TMP/s2.jsonl"
+expect_code 2 "a shard of a rewritten input"
+expect_in "$ERR" "edited1.jsonl are not shards of the same run: their input_bytes.1 differ (an input changed" \
+  "the changed input is said"
 cp "$TMP/s1.manifest.json" "$TMP/s1.manifest.bak"
 jq '.shard.first_item = null' "$TMP/s1.manifest.bak" >"$TMP/s1.manifest.json"
 lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl
@@ -137,6 +145,13 @@ expect_code 2 "--jobs with --max-cost"
 expect_in "$ERR" "each spend the whole budget" "says why"
 lc "${RUN[@]}" -o "$TMP/mf.jsonl" --jobs 2 --max-failures 3
 expect_code 2 "--jobs with --max-failures"
+# A recipe whose finish fails: exit 1 as in the single run, not 0
+FIN=$(dirname "$BUSY")/finish_fails.lua
+lc run "$FIN" -i "$TMP/five.jsonl" -q --no-progress -o "$TMP/fin.jsonl"
+expect_code 1 "finish fails: the single run exits 1"
+lc run "$FIN" -i "$TMP/five.jsonl" -q --no-progress -o "$TMP/finj.jsonl" --jobs 2
+expect_code 1 "finish fails in the shards: --jobs exits 1 too"
+expect_in "$ERR" "finish failed" "and says why"
 
 # ---- kill -9 at seeded random moments, then the documented rerun
 WORK=(-p work=150000)
