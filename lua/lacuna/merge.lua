@@ -188,20 +188,29 @@ local function sum_fields(into, from, keys)
   end
 end
 
--- The merged teacher accounting: sums of the shards' (per model too); nil
--- when no shard called the teacher.
-local function teacher_sum(shards)
-  local t, models, any = {}, {}, false
-  for _, s in ipairs(shards) do
-    local st = s.m.teacher
+local RETRY_CAUSES = { "429", "5xx", "timeout", "reset", "bad_body" }
+
+-- The merged teacher accounting: sums of the shards' (per model and per retry
+-- cause too), and of extra (the --jobs setup run's, whose requests no shard
+-- made); nil when nothing called the teacher.
+local function teacher_sum(shards, extra)
+  local t, models, causes, any = {}, {}, nil, false
+  local sources = {}
+  for _, s in ipairs(shards) do sources[#sources + 1] = s.m.teacher end
+  if extra then sources[#sources + 1] = extra end
+  for _, st in ipairs(sources) do
     if type(st) == "table" then
       any = true
       sum_fields(t, st, TEACHER_SUMS)
-      for model, u in pairs(st.models or {}) do
+      for model, u in pairs(type(st.models) == "table" and st.models or {}) do
         models[model] = models[model] or {}
         sum_fields(models[model], u, { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
       end
-      t.cache, t.cache_mode = st.cache, st.cache_mode
+      if type(st.retries_by_cause) == "table" then
+        causes = causes or {}
+        sum_fields(causes, st.retries_by_cause, RETRY_CAUSES)
+      end
+      t.cache, t.cache_mode = t.cache or st.cache, t.cache_mode or st.cache_mode
     end
   end
   if not any then return nil end
@@ -209,8 +218,9 @@ local function teacher_sum(shards)
     models[model] = ordered(u, { "requests", "cached", "prompt_tokens", "completion_tokens", "cost_usd" })
   end
   t.models = models
-  return ordered(t, { "models", "requests", "retries", "cache_hits", "coalesced", "rate_limited", "failures",
-    "prompt_tokens", "completion_tokens", "cost_usd", "cache", "cache_mode" })
+  t.retries_by_cause = causes and ordered(causes, RETRY_CAUSES)
+  return ordered(t, { "models", "requests", "retries", "retries_by_cause", "cache_hits", "coalesced", "rate_limited",
+    "failures", "prompt_tokens", "completion_tokens", "cost_usd", "cache", "cache_mode" })
 end
 
 local ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "inputs", "outputs", "counts", "shard",
@@ -222,6 +232,7 @@ local ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "inputs"
 -- per shard in merged_shards, in shard order. opts.as_shard = {index=,
 -- count=}: outs are the shards index*N .. index*N+N-1 of count*N (N = #outs)
 -- and the merged set is written as shard index/count of the run.
+-- opts.setup_teacher: the teacher accounting of a setup run before the shards.
 function M.merge(out_path, outs, opts)
   local as = opts and opts.as_shard
   local per = as and #M.outputs_only(outs)
@@ -269,7 +280,8 @@ function M.merge(out_path, outs, opts)
       lacuna_version = ref.lacuna_version, recipe = ordered(ref.recipe, RECIPE_KEYS), params = ref.params,
       seed = ref.seed,
       format = ref.format, inputs = ref.inputs, outputs = ordered(files, { "examples", "skipped", "failed" }),
-      counts = ordered(counts, COUNT_KEYS), shard = merged_shard, merged_shards = json.array(per_shard), teacher = teacher_sum(shards),
+      counts = ordered(counts, COUNT_KEYS), shard = merged_shard, merged_shards = json.array(per_shard),
+      teacher = teacher_sum(shards, opts and opts.setup_teacher),
       trusted = ref.trusted, limits = ref.limits, wall_seconds = wall, cpu_seconds = cpu,
       finished_at = sys.utc_iso8601(), reproduce = ref.reproduce,
     }, ORDER)

@@ -109,6 +109,7 @@ function M.run(cmd, o)
   -- The recipe, params, format, tokenizer and inputs are checked here once,
   -- rather than failing in every shard.
   local r = require("lacuna.runner").prepare(o)
+  local setup_teacher
   -- A setup runs first, alone (--limit 0): the teacher answers it gets land in
   -- the cache and every shard plans from the same ones (at temperature > 0 two
   -- shards asking at once would each get their own).
@@ -124,6 +125,9 @@ function M.run(cmd, o)
       return 130
     end
     if codes[0] ~= 0 and codes[0] ~= 1 then return codes[0] or 2 end
+    -- (its requests go into the merged accounting: no shard made them)
+    local sm = output.read_manifest(dir .. "/setup.jsonl")
+    setup_teacher = sm and sm.teacher
     for _, suffix in ipairs({ ".jsonl", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
       os.remove(dir .. "/setup" .. suffix)
     end
@@ -164,7 +168,7 @@ function M.run(cmd, o)
     end
   end
   if code ~= 0 then return code end
-  local counts = merge.merge(o.output, outs, outer and { as_shard = outer } or nil)
+  local counts = merge.merge(o.output, outs, { as_shard = outer, setup_teacher = setup_teacher })
   if not counts then return 130 end
   for _, path in ipairs(outs) do
     for _, suffix in ipairs({ "", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do

@@ -207,6 +207,9 @@ reset_stats
 expect_eq "$?" 0 "plan_setup --jobs 2"
 same_set "$TMP/psj.jsonl" "$TMP/ps.jsonl" "a setup calling the teacher, --jobs 2"
 expect_eq "$(stat_get '[.completed[]] | add')" "$single_requests" "--jobs 2 sends the single run's requests, setup's once"
+expect_eq "$(jq -c '.teacher | [.requests, .prompt_tokens, .completion_tokens]' "$TMP/psj.manifest.json")" \
+  "$(jq -c '.teacher | [.requests, .prompt_tokens, .completion_tokens]' "$TMP/ps.manifest.json")" \
+  "--jobs 2's merged manifest counts setup's requests and tokens (made by no shard)"
 expect_eq "$(jq '.merged_shards | map(.report.calibration.choice) | unique | length' "$TMP/psj.manifest.json")" 1 \
   "both shards' reports saw the same calibration"
 
