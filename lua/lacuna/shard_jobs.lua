@@ -124,7 +124,14 @@ function M.run(cmd, o)
       io.stderr:write("lacuna: interrupted during setup; nothing was merged\n")
       return 130
     end
-    if codes[0] ~= 0 and codes[0] ~= 1 then return codes[0] or 2 end
+    local c = codes[0] or 2
+    if c ~= 0 and c ~= 1 then
+      if c > 128 and c ~= 130 then
+        io.stderr:write(string.format("lacuna: --jobs: the setup run was killed by signal %d; nothing was merged\n",
+          c - 128))
+      end
+      return c == 130 and 130 or 2
+    end
     -- (its requests go into the merged accounting: no shard made them)
     local sm = output.read_manifest(dir .. "/setup.jsonl")
     setup_teacher = sm and sm.teacher
