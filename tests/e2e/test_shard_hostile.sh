@@ -153,6 +153,42 @@ lc run "$FIN" -i "$TMP/five.jsonl" -q --no-progress -o "$TMP/finj.jsonl" --jobs 
 expect_code 1 "finish fails in the shards: --jobs exits 1 too"
 expect_in "$ERR" "finish failed" "and says why"
 
+# ---- lacuna cache merge: the first cache given keeps a conflicting entry;
+# corrupt, foreign and newer caches are refused (exit 2) before DEST exists.
+entry() { # key-number question answer: one line of `lacuna cache export`
+  printf '{"key":"%064d","model":"m1","request":{"messages":[{"role":"user","content":"%s"}],"model":"m1"},' "$1" "$2"
+  printf '"response":{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"%s"}}],' "$3"
+  printf '"usage":{"prompt_tokens":1,"completion_tokens":2}},"prompt_tokens":1,"completion_tokens":2}\n'
+}
+{ entry 1 q1 a1; entry 2 q2 a2; } >"$TMP/ea.jsonl"
+{ entry 2 q2 another; entry 3 q3 a3; } >"$TMP/eb.jsonl"
+lc cache import "$TMP/ea.jsonl" --cache "$TMP/ca.db"
+lc cache import "$TMP/eb.jsonl" --cache "$TMP/cb.db"
+lc cache merge "$TMP/cm.db" "$TMP/ca.db" "$TMP/cb.db"
+expect_code 1 "cache merge with a conflicting entry"
+expect_in "$ERR" "cb.db into $TMP/cm.db: 1 added, 0 already present, 1 conflicting" "the conflict is counted"
+lc cache export - --cache "$TMP/cm.db"
+expect_eq "$(echo "$OUT" | jq -r '.response.choices[0].message.content' | tr '\n' ' ')" "a1 a2 a3 " \
+  "DEST keeps the first answer it got (ca.db's for key 2)"
+lc cache merge "$TMP/cm.db" "$TMP/cm.db"
+expect_code 0 "a cache merged with itself"
+expect_in "$ERR" "0 added, 3 already present, 0 conflicting" "adds nothing"
+echo "not a database" >"$TMP/junk.db"
+: >"$TMP/empty.db"
+cp "$TMP/ca.db" "$TMP/newer.db"
+python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE meta SET value = '99' WHERE key = 'schema'\"); c.commit()" "$TMP/newer.db"
+lc cache merge "$TMP/fresh.db" "$TMP/newer.db"
+expect_code 2 "cache merge from a cache of a newer schema"
+expect_in "$ERR" "newer.db: cache schema 99 is newer than this lacuna understands" "says so"
+lc cache merge "$TMP/newer.db" "$TMP/ca.db"
+expect_code 2 "cache merge into a cache of a newer schema"
+for src in junk empty nonexistent; do
+  lc cache merge "$TMP/fresh.db" "$TMP/$src.db"
+  expect_code 2 "cache merge from a $src file"
+  expect_in "$ERR" "$src.db" "the $src source is named"
+done
+[ -e "$TMP/fresh.db" ] && bad "a refused cache merge creates no DEST" || ok
+
 # ---- kill -9 at seeded random moments, then the documented rerun
 WORK=(-p work=150000)
 ms() { echo "$(( $(date +%s%N) / 1000000 ))"; }
