@@ -15,7 +15,8 @@ local ordered = output.ordered
 local M = {}
 
 -- The manifest fields that say which run a shard belongs to.
-local SAME_RUN = { "recipe", "params", "seed", "format", "inputs", "trusted", "reproduce" }
+-- (lacuna_version: another build may write other bytes for the same item)
+local SAME_RUN = { "lacuna_version", "recipe", "params", "seed", "format", "inputs", "trusted", "reproduce" }
 
 local function read_manifest(out)
   local path = output.side_path(out, ".manifest.json")

@@ -114,6 +114,9 @@ expect_in "$ERR" "s1.jsonl: its manifest's shard" "index 7 of 3 is refused"
 jq '.shard.first_item = 2' "$TMP/s1.manifest.bak" >"$TMP/s1.manifest.json"
 lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl
 expect_in "$ERR" "s1.jsonl: shard 1/3 of 240 items holds items 2..160, not 81..160" "an altered range is refused"
+jq '.lacuna_version = "0.0.1"' "$TMP/s1.manifest.bak" >"$TMP/s1.manifest.json"
+lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl
+expect_in "$ERR" "s1.jsonl are not shards of the same run: their lacuna_version differ" "another lacuna's shard"
 jq '.stopped_early = "more than 3 failures (--max-failures)"' "$TMP/s1.manifest.bak" >"$TMP/s1.manifest.json"
 lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl
 expect_in "$ERR" "stopped early (more than 3 failures (--max-failures)): its items are not all done" \
