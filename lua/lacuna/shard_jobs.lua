@@ -90,6 +90,7 @@ end
 function M.run(cmd, o)
   local n = o.jobs
   local outer = shard.resolve(o.shard, o.shard_count)
+  if outer and outer.count == 1 then outer = nil end -- (--shard 0/1: the whole run)
   if outer and outer.count * n > shard.MAX_COUNT then
     usage.error("--jobs %d of shard %d/%d: more than %d shards", n, outer.index, outer.count, shard.MAX_COUNT)
   end
