@@ -18,6 +18,19 @@ local M = {}
 -- (lacuna_version: another build may write other bytes for the same item)
 local SAME_RUN = { "lacuna_version", "recipe", "params", "seed", "format", "inputs", "trusted", "reproduce" }
 
+-- Holds out's lock (OUT.lock, as a run writing it does) until the merge
+-- ends, so that a shard still running, or rerun meanwhile, cannot change
+-- its files between the check and the copy. A lock that cannot be created
+-- (a read-only directory) is not needed: no run can write there either.
+local function hold_lock(out, locks)
+  local lock, _, holder = sys.lock(output.side_path(out, ".lock"))
+  if lock then
+    locks[#locks + 1] = lock
+  elseif holder and holder > 0 then
+    usage.error("merge: %s is being written by a lacuna run (pid %d): wait for it to finish", out, holder)
+  end
+end
+
 local function read_manifest(out)
   local path = output.side_path(out, ".manifest.json")
   local f = io.open(path, "rb")
@@ -85,15 +98,17 @@ local function check_shard_field(out, sh)
   end
 end
 
--- Loads and checks the shards; returns them sorted by index, each {out=, m=}.
+-- Loads and checks the shards; returns them sorted by index, each {out=, m=};
+-- with a table locks, holds each shard's lock in it.
 -- want = {lo =, hi =} asks for shards lo..hi only (--jobs inside a shard of
 -- its own); by default every shard 0..n-1.
-function M.check(outs, want)
+function M.check(outs, want, locks)
   outs = M.outputs_only(outs)
   if #outs == 0 then usage.error("merge: which shards? (lacuna merge OUT SHARD_OUT...)") end
   local shards, by_index = {}, {}
   local ref
   for _, out in ipairs(outs) do
+    if locks then hold_lock(out, locks) end
     local m = read_manifest(out)
     local sh = m.shard
     if type(sh) ~= "table" then
@@ -237,7 +252,8 @@ local ORDER = { "lacuna_version", "recipe", "params", "seed", "format", "inputs"
 function M.merge(out_path, outs, opts)
   local as = opts and opts.as_shard
   local per = as and #M.outputs_only(outs)
-  local shards = M.check(outs, as and { lo = as.index * per, hi = as.index * per + per - 1 })
+  local locks = {}
+  local shards = M.check(outs, as and { lo = as.index * per, hi = as.index * per + per - 1 }, locks)
   local inputs = {}
   for _, s in ipairs(shards) do
     for _, suffix in ipairs({ "", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
@@ -287,6 +303,7 @@ function M.merge(out_path, outs, opts)
       finished_at = sys.utc_iso8601(), reproduce = ref.reproduce,
     }, ORDER)
   end)
+  for _, lock in ipairs(locks) do lock:release() end
   if not committed then
     io.stderr:write("lacuna merge: interrupted; nothing was written\n")
     return nil

@@ -135,6 +135,17 @@ lc merge "$TMP/x.jsonl" "$TMP/s2.jsonl" "$TMP/s0.jsonl" "$TMP/s1.jsonl"
 expect_code 1 "the intact shards, in any order, merge"
 same_set "$TMP/x.jsonl" "$TMP/single.jsonl" "3 shards"
 
+# A shard being written (here: rerun) is not merged until it is done
+"$LACUNA" "${RUN[@]}" -o "$TMP/s1.jsonl" --shard 1/3 -p work=2000000 2>/dev/null &
+pid=$!
+for ((i = 0; i < 600; i++)); do [ -e "$TMP/s1.lock" ] && break; sleep 0.05; done
+lc merge "$TMP/x2.jsonl" "$TMP"/s[0-2].jsonl
+expect_code 2 "merge while a shard is written"
+expect_in "$ERR" "s1.jsonl is being written by a lacuna run (pid $pid)" "names the shard and the writer"
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[ -e "$TMP/x2.jsonl" ] && bad "nothing merged while a shard was written" || ok
+
 # ---- --jobs edge cases
 head -n 5 "$IN" >"$TMP/five.jsonl"
 lc run "$BUSY" -i "$TMP/five.jsonl" -q --no-progress -o "$TMP/five_single.jsonl"
