@@ -705,7 +705,8 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
     m.counts = output.ordered(counts, { "planned", "read", "ok", "examples", "skipped", "failed", "failed_examples" })
-    local input_bytes, model_files = require("lacuna.shard").identity(o)
+    local input_bytes, model_files
+    if res.shard then input_bytes, model_files = require("lacuna.shard").identity(o) end
     m.shard = res.shard and output.ordered({ index = o.shard.index, count = o.shard.count,
       first_item = res.shard.first, last_item = res.shard.last, total_items = res.shard.total,
       input_bytes = input_bytes, model_files_sha256 = model_files },
