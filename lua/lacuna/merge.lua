@@ -23,10 +23,13 @@ local SAME_RUN = { "lacuna_version", "recipe", "params", "seed", "format", "inpu
 -- its files between the check and the copy. A lock that cannot be created
 -- (a read-only directory) is not needed: no run can write there either.
 local function hold_lock(out, locks)
-  local lock, _, holder = sys.lock(output.side_path(out, ".lock"))
+  local path = output.side_path(out, ".lock")
+  if locks[path] then return end -- (a shard given twice: refused as such later)
+  local lock, _, holder = sys.lock(path)
   if lock then
     locks[#locks + 1] = lock
-  elseif holder and holder > 0 then
+    locks[path] = true
+  elseif holder and holder > 0 and holder ~= sys.pid() then -- (own: the same shard by another path)
     usage.error("merge: %s is being written by a lacuna run (pid %d): wait for it to finish", out, holder)
   end
 end

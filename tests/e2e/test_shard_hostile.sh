@@ -127,6 +127,8 @@ head -c 3000 "$TMP/s1.bak" >"$TMP/s1.jsonl" # (cut mid-line, as a kill -9 during
 lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl
 expect_in "$ERR" "s1.jsonl is incomplete" "a shard cut mid-line is refused"
 mv "$TMP/s1.bak" "$TMP/s1.jsonl"
+lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl "$TMP/./s1.jsonl"
+expect_in "$ERR" "s1.jsonl are both shard 1/3" "one shard by two paths"
 echo '{"n":1}' >"$TMP/stray.jsonl"
 lc merge "$TMP/x.jsonl" "$TMP"/s[0-2].jsonl "$TMP/stray.jsonl"
 expect_in "$ERR" "stray.jsonl has no manifest" "a stray file is named"
