@@ -92,6 +92,12 @@ lc "${RUN[@]}" -o "$TMP/nometa1.jsonl" --shard 1/3 --no-meta
 lc merge "$TMP/x.jsonl" "$TMP/s0.jsonl" "$TMP/nometa1.jsonl" "$TMP/s2.jsonl"
 expect_code 2 "a --no-meta shard among shards with metadata"
 expect_in "$ERR" "nometa1.jsonl are not shards of the same run: their reproduce.meta differ" "the option is named"
+# (--no-meta was left out of the manifest's reproduce options: merge could
+# not see it, and lacuna pack of a --no-meta set failed to reproduce it)
+expect_eq "$(jq -c .reproduce.meta "$TMP/nometa1.manifest.json")" "false" "--no-meta is in the manifest"
+lc run chat_mask -i "$LACUNA_SRC/recipes/samples/chat.jsonl" -o "$TMP/nometa.jsonl" --no-meta -q
+lc pack "$TMP/nometa.jsonl"
+expect_code 0 "lacuna pack of a --no-meta set"
 lc "${RUN[@]}" -o "$TMP/work1.jsonl" --shard 1/3 -p work=7
 lc merge "$TMP/x.jsonl" "$TMP/s0.jsonl" "$TMP/work1.jsonl" "$TMP/s2.jsonl"
 expect_in "$ERR" "their params.work differ" "another param value is named"
