@@ -32,12 +32,12 @@ gone() {
   done
   return 1
 }
-# children PID: waits (up to 60 s) until PID has child processes; prints them.
+# children PID N: waits (up to 60 s) until PID has N child processes; prints them.
 children() {
   local i kids
-  for ((i = 0; i < 600; i++)); do
+  for ((i = 0; i < 1200; i++)); do
     kids=$(pgrep -P "$1" | tr '\n' ' ')
-    [ -n "$kids" ] && { echo "$kids"; return 0; }
+    [ "$(echo $kids | wc -w)" -ge "$2" ] && { echo "$kids"; return 0; }
     kill -0 "$1" 2>/dev/null || return 1
     sleep 0.05
   done
@@ -229,7 +229,7 @@ for round in 1 2 3; do
   out=$TMP/kc$round.jsonl
   "$LACUNA" "${RUN[@]}" "${WORK[@]}" -o "$out" --jobs 3 2>"$TMP/kc.err" &
   pid=$!
-  kids=$(children "$pid")
+  kids=$(children "$pid" 3)
   delay; sleep "$LAST_DELAY"
   victim=$(echo "$kids" | tr ' ' '\n' | sed -n "$((RANDOM % 3 + 1))p")
   kill -9 "$victim" 2>/dev/null
@@ -250,7 +250,7 @@ for round in 1 2 3; do
   out=$TMP/kp$round.jsonl
   "$LACUNA" "${RUN[@]}" "${WORK[@]}" -o "$out" --jobs 3 2>/dev/null &
   pid=$!
-  children "$pid" >/dev/null
+  children "$pid" 3 >/dev/null
   delay; sleep "$LAST_DELAY"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null
@@ -279,7 +279,7 @@ done
 # SIGTERM to the --jobs parent: exit 130, the shards stop, nothing merged
 "$LACUNA" "${RUN[@]}" "${WORK[@]}" -o "$TMP/term.jsonl" --jobs 2 2>"$TMP/term.err" &
 pid=$!
-children "$pid" >/dev/null
+children "$pid" 2 >/dev/null
 kill -TERM "$pid"
 wait "$pid"
 expect_eq "$?" 130 "SIGTERM to --jobs: exit 130"
