@@ -19,6 +19,10 @@ local sys, spawn = core.sys, core.spawn
 
 local M = {}
 
+-- More processes than any machine has cores: a typo (--jobs 100000) must not
+-- fork that many.
+M.MAX_JOBS = 1024
+
 -- This process's arguments after the program name (Linux: /proc/self/cmdline).
 local function own_args()
   local f = io.open("/proc/self/cmdline", "rb")
@@ -89,6 +93,7 @@ end
 -- them into o.output. Returns the exit code.
 function M.run(cmd, o)
   local n = o.jobs
+  if n > M.MAX_JOBS then usage.error("--jobs %d: at most %d processes (one per core is the point)", n, M.MAX_JOBS) end
   local outer = shard.resolve(o.shard, o.shard_count)
   if outer and outer.count == 1 then outer = nil end -- (--shard 0/1: the whole run)
   if outer and outer.count * n > shard.MAX_COUNT then

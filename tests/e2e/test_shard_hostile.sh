@@ -162,6 +162,10 @@ expect_code 0 "--jobs 7 on 5 items"
 same_set "$TMP/five7.jsonl" "$TMP/five_single.jsonl" "--jobs 7 on 5 items (two empty shards)"
 lc "${RUN[@]}" -o "$TMP/j0.jsonl" --jobs 0
 expect_code 2 "--jobs 0"
+lc "${RUN[@]}" -o "$TMP/j0.jsonl" --jobs 100000
+expect_code 2 "--jobs 100000 forks nothing"
+expect_in "$ERR" "at most 1024 processes" "says the limit"
+[ -e "$TMP/j0.jobs" ] && bad "--jobs 100000 makes no shard directory" || ok
 lc "${RUN[@]}" -o "$TMP/mc.jsonl" --jobs 2 --max-cost 1
 expect_code 2 "--jobs with --max-cost"
 expect_in "$ERR" "each spend the whole budget" "says why"
