@@ -20,6 +20,16 @@ for i in $(seq 1 300); do
   [ "$i" = 250 ] && echo 'not json at all'
 done >"$Q"
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo missing; fi; }
+# two_children PID: waits (up to 60 s) until PID has started its 2 shards.
+two_children() {
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    [ "$(pgrep -P "$1" | wc -l)" -ge 2 ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
 # gone PATTERN: waits (up to 60 s, the processes may be slow to stop under
 # load or ASan) until no process matches; 0 when none is left.
 gone() {
@@ -239,7 +249,8 @@ reset_stats
 sdb=$TMP/sig.db
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/sig.jsonl" "${COMMON[@]}" --cache "$sdb" --jobs 2 --concurrency 2 2>"$TMP/sigerr" &
 pid=$!
-sleep 0.6
+two_children "$pid" # (the parent catches signals before it starts them)
+sleep 0.3
 kill -TERM "$pid"
 wait "$pid"
 expect_eq "$?" 130 "--jobs: SIGTERM gives 130"
@@ -255,7 +266,8 @@ expect_true "at most 300 + 4 requests answered ($(stat_get '[.completed[]] | add
 # kill -9 of the parent takes the shards with it (PR_SET_PDEATHSIG)
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/k9.jsonl" "${COMMON[@]}" --cache "$TMP/k9.db" --jobs 2 --concurrency 1 2>/dev/null &
 pid=$!
-sleep 0.5
+two_children "$pid"
+sleep 0.3
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 expect_true "kill -9 of the parent stops the shards" gone "$TMP/k9.jobs/shard"
