@@ -72,8 +72,10 @@ stuck_run() { # NAME OPTIONS...: a run against the stuck-item server, logged
 stuck_run defaults
 expect_true "defaults: the others complete while the first item is stuck ($DONE of $((N - 1)))" \
   test "$DONE" -ge $(( (N - 1) * 9 / 10 ))
-expect_true "defaults: in flight while one item is stuck as without it (median $MEDIAN, baseline $BASE_MEDIAN)" \
-  test "$MEDIAN" -ge $((BASE_MEDIAN - 2))
+# A stalled client would have about 1 in flight (the stuck request); the
+# baseline's median is printed for comparison (it moves with the machine's load).
+expect_true "defaults: in flight while one item is stuck (median $MEDIAN, baseline $BASE_MEDIAN) at least half the window" \
+  test "$MEDIAN" -ge $((CONC / 2))
 spilled=$(jq '.limits.order_items' "$TMP/defaults.manifest.json")
 expect_true "defaults: the manifest records the order buffer ($spilled items)" test "$spilled" -ge 4096
 
@@ -95,7 +97,15 @@ OPTS=(--model m1 --no-progress -q --concurrency $CONC --max-retries 10 --retry-b
       --base-url "$BASE_URL" --order-memory 0)
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/kill.jsonl" "${OPTS[@]}" &
 pid=$!
-sleep 2.5 # the stuck item is still failing; most others are done and spilled
+# Kill once every other item's reply is in the cache: the stuck item is still
+# failing (its 8 failures take 4 s), so the finished results wait in the spill
+# file, and no reply is on its way (one would be asked again, rightly).
+cached() { "$LACUNA" cache stats --cache "$db" 2>/dev/null | awk '/^entries:/ { print $2 }'; }
+for _ in $(seq 400); do
+  [ "$(cached)" -ge $((N - 1)) ] 2>/dev/null && break
+  sleep 0.025
+done
+expect_eq "$(cached)" $((N - 1)) "kill -9: every other item is in the cache while the stuck one still fails"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 [ -e "$TMP/kill.jsonl" ] && bad "kill -9: the killed run left an output" || ok
