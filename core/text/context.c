@@ -214,8 +214,18 @@ static int plan_fillers(build *b, long long goal) {
   if (goal <= 0) return 0;
   long long sum = 0;
   size_t bytes = 0;
+  /* Each filler adds at most this many tokens: while what is left of the
+   * goal is more than the drawn slots can fill, more are surely needed and
+   * the draw may fetch its next batch early (lacuna_draw_early). */
+  long long most = (long long)b->p->max_tokens + (long long)b->sep_t;
   for (size_t k = 0;; k++) {
-    if (k == b->nfill && draw_one(b) < 0) return -1;
+    if (k == b->nfill) {
+      size_t left = lacuna_draw_left(&b->draw);
+      if (left <= DRAW_EARLY && goal - sum > (long long)left * most &&
+          lacuna_draw_early(&b->draw, b->p, b->g) == SIZE_MAX - 1)
+        return fail(b, "out of memory");
+      if (draw_one(b) < 0) return -1;
+    }
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {

@@ -374,7 +374,8 @@ static int p_sample(lua_State *L) {
   if (lacuna_draw_init(&d, ex, nex) < 0) return push_fail(L, "out of memory");
   lua_createtable(L, (int)(k < 1 << 20 ? k : 0), 0);
   for (lua_Integer i = 1; i <= k; i++) {
-    size_t slot = lacuna_draw_next(&d, &p->pool, g);
+    size_t slot = (size_t)(k - i + 1) > lacuna_draw_left(&d) ? lacuna_draw_early(&d, &p->pool, g) : 0;
+    if (slot != SIZE_MAX - 1) slot = lacuna_draw_next(&d, &p->pool, g);
     if (slot >= SIZE_MAX - 1) {
       lacuna_draw_free(&d);
       return push_fail(L, slot == SIZE_MAX
