@@ -601,10 +601,12 @@ local function reproduce_options(o)
     teachers = teachers or {}
     teachers[name] = t.model
   end
-  return output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
-    meta = o.meta == false and false or nil, split_partial = o.split_partial or nil,
-    max_failures = o.max_failures, max_cost = o.max_cost },
+  local r = output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
+    split_partial = o.split_partial or nil, max_failures = o.max_failures, max_cost = o.max_cost },
     { "model", "teachers", "limit", "meta", "split_partial", "max_failures", "max_cost" })
+  -- (only --no-meta is recorded; `x == false and false or nil` would be nil)
+  if o.meta == false then r.meta = false end
+  return r
 end
 
 -- The versions of Lua and the libraries this build runs with (lacuna version
@@ -751,9 +753,12 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
     m.counts = output.ordered(counts, { "planned", "read", "ok", "examples", "skipped", "failed", "failed_examples" })
+    local input_bytes, model_files
+    if res.shard then input_bytes, model_files = require("lacuna.shard").identity(o) end
     m.shard = res.shard and output.ordered({ index = o.shard.index, count = o.shard.count,
-      first_item = res.shard.first, last_item = res.shard.last, total_items = res.shard.total },
-      { "index", "count", "first_item", "last_item", "total_items" })
+      first_item = res.shard.first, last_item = res.shard.last, total_items = res.shard.total,
+      input_bytes = input_bytes, model_files_sha256 = model_files },
+      { "index", "count", "first_item", "last_item", "total_items", "input_bytes", "model_files_sha256" })
     m.stopped_early = stopped
     m.report = run_view.report(run.state)
     m.teacher = M.teacher_manifest(rep)
