@@ -44,8 +44,11 @@ static const struct {
 static int load_embedded(lua_State *L) {
   const lacuna_blob *blob = lua_touserdata(L, lua_upvalueindex(1));
   const char *modname = luaL_checkstring(L, 1);
-  /* Chunk names point at the source tree so tracebacks read lua/lacuna/x.lua:N. */
-  if (luaL_loadbufferx(L, blob->data, blob->size, blob->chunk, "t") != LUA_OK) return lua_error(L);
+  /* Embedded modules are our own bytecode, compiled at build time with their
+   * debug information (core/tools/lua_precompile.c): their chunk names point at
+   * the source tree so tracebacks read lua/lacuna/x.lua:N. Only this loader
+   * takes binary chunks; recipes and user modules load as text. */
+  if (luaL_loadbufferx(L, blob->data, blob->size, blob->chunk, "b") != LUA_OK) return lua_error(L);
   lua_pushstring(L, modname);
   lua_call(L, 1, 1);
   return 1;

@@ -496,12 +496,16 @@ static int wait_for_events(lacuna_sched *s) {
   return 1;
 }
 
-static void release_item(lacuna_sched *s, item *it) {
-  int *refs[] = {&it->result_ref, &it->trace_ref};
-  clear_refs(s->L, refs, 2);
+static void reset_item(item *it) {
   memset(it, 0, sizeof *it);
   it->root = -1;
   it->result_ref = it->trace_ref = LUA_NOREF;
+}
+
+static void release_item(lacuna_sched *s, item *it) {
+  int *refs[] = {&it->result_ref, &it->trace_ref};
+  clear_refs(s->L, refs, 2);
+  reset_item(it);
 }
 
 /* Calls done(seq, ok, value, traceback) for a finished item. */
@@ -678,7 +682,9 @@ static int sched_run(lua_State *L) {
     free(s->spare_co);
     s->spare_co = NULL;
   }
-  for (int i = 0; i < s->order; i++) release_item(s, &s->items[i]);
+  /* (not release_item: a zeroed slot's refs would be unref'd as ref 0, which
+   * luaL_unref takes for a real one and so empties the registry's free list) */
+  for (int i = 0; i < s->order; i++) reset_item(&s->items[i]);
 
   lua_pushlightuserdata(L, s);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
@@ -875,13 +881,65 @@ static int sched_now(lua_State *L) {
   return 1;
 }
 
+/* ---- unmetered library code ---- */
+
+/* What sched.unmetered suspended: the thread's hook, given back by __close on
+ * return and on an error unwinding through it. */
+typedef struct saved_hook {
+  lua_Hook hook;
+  int mask, count;
+} saved_hook;
+
+#define SAVED_HOOK_MT "lacuna.sched.saved_hook"
+
+static int saved_hook_close(lua_State *L) {
+  saved_hook *sv = luaL_checkudata(L, 1, SAVED_HOOK_MT);
+  lua_sethook(L, sv->hook, sv->mask, sv->count);
+  return 0;
+}
+
+static int unmetered_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status, (void)ctx;
+  return lua_gettop(L) - 1; /* f's results, above the saved hook */
+}
+
+/* sched.unmetered(f, ...) -> f(...) with the calling thread's count hook off.
+ * The hook charges a recipe's own instructions against its budget, but in
+ * Lua 5.4 any count hook makes every instruction of the thread stop in
+ * luaG_traceexec; lacuna's own per-request code (the teacher's transport and
+ * retry policy) calls no recipe code, so it runs without it. f may yield; the
+ * hook stays off until f returns or raises (its closing restores it, so a
+ * recipe's pcall around a failed call runs metered again). A limit already
+ * exceeded (the hook set to fire at the next instruction) fires again at once. */
+static int sched_unmetered(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  int nargs = lua_gettop(L) - 1;
+  saved_hook *sv = lua_newuserdatauv(L, sizeof *sv, 0);
+  sv->hook = lua_gethook(L);
+  sv->mask = lua_gethookmask(L);
+  sv->count = lua_gethookcount(L);
+  luaL_setmetatable(L, SAVED_HOOK_MT);
+  lua_insert(L, 1);
+  lua_toclose(L, 1);
+  lua_sethook(L, NULL, 0, 0);
+  lua_callk(L, nargs, LUA_MULTRET, 0, unmetered_k);
+  return unmetered_k(L, LUA_OK, 0);
+}
+
 static const luaL_Reg sched_funcs[] = {
-    {"run", sched_run},         {"call_limited", sched_call_limited},
-    {"sleep", sched_sleep},     {"self", sched_self},
-    {"park", sched_park},       {"unpark", sched_unpark},
-    {"spawn", sched_spawn},     {"join", sched_join},
-    {"now", sched_now},         {"bridge", sched_bridge},
-    {"waiting", sched_waiting}, {NULL, NULL},
+    {"run", sched_run},
+    {"call_limited", sched_call_limited},
+    {"sleep", sched_sleep},
+    {"self", sched_self},
+    {"park", sched_park},
+    {"unpark", sched_unpark},
+    {"spawn", sched_spawn},
+    {"join", sched_join},
+    {"now", sched_now},
+    {"bridge", sched_bridge},
+    {"waiting", sched_waiting},
+    {"unmetered", sched_unmetered},
+    {NULL, NULL},
 };
 
 int lacuna_open_sched(lua_State *L) {
@@ -889,6 +947,11 @@ int lacuna_open_sched(lua_State *L) {
     sched_runtime *rt = lua_newuserdatauv(L, sizeof *rt, 0);
     memset(rt, 0, sizeof *rt);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, SAVED_HOOK_MT)) {
+    lua_pushcfunction(L, saved_hook_close);
+    lua_setfield(L, -2, "__close");
   }
   lua_pop(L, 1);
   luaL_newlib(L, sched_funcs);

@@ -29,8 +29,11 @@ local function words_of(text)
 end
 
 -- nil if every content word of answer occurs in the needle texts, else why not.
+-- A word with non-ASCII bytes may be part of a longer run there (CJK has no
+-- spaces: 北京 inside 我们去北京), so it only has to occur in the text.
 local function ungrounded(answer, needle_texts)
-  local have = words_of(table.concat(needle_texts, "\n"))
+  local joined = table.concat(needle_texts, "\n")
+  local have, lower = words_of(joined), joined:lower()
   local content, missing, seen = 0, {}, {}
   for word in answer:gmatch("[%w\128-\255]+") do
     local w = word:lower()
@@ -38,7 +41,7 @@ local function ungrounded(answer, needle_texts)
     if not seen[w] and (not STOPWORDS[w] or (#word > 1 and not word:find("%l"))) then
       seen[w] = true
       content = content + 1
-      if not have[w] then missing[#missing + 1] = w end
+      if not have[w] and not (w:find("[\128-\255]") and lower:find(w, 1, true)) then missing[#missing + 1] = w end
     end
   end
   if content == 0 then
@@ -278,6 +281,18 @@ local function plan(run)
   if p.max_tokens < p.min_tokens + 16 then
     error(string.format("max_tokens (%d) must be at least min_tokens + 16 (%d)", p.max_tokens, p.min_tokens + 16), 0)
   end
+  -- A long context holds its needles whole: as many segments as an item can
+  -- take, each up to segment_tokens and a separator, within the shortest target.
+  local most = p.qa == "teacher" and p.type2 > 0 and p.type2_segments or 1
+  if most * (p.segment_tokens + 1) > p.min_tokens then
+    error(string.format("min_tokens (%d) must hold an item's needles: %d segment%s of up to segment_tokens = %d " ..
+      "tokens; give -p min_tokens=%d or more, or a smaller segment_tokens", p.min_tokens, most,
+      most > 1 and "s" or "", p.segment_tokens, most * (p.segment_tokens + 1)), 0)
+  end
+  if p.short > 0 and p.short_tokens < p.segment_tokens then
+    error(string.format("short_tokens (%d) must hold a needle segment of up to segment_tokens = %d tokens " ..
+      "(or -p short=0)", p.short_tokens, p.segment_tokens), 0)
+  end
   local a, b = p.template:find("{context}", 1, true)
   if not a or not p.template:find("{instruction}", b + 1, true) then
     error("template must hold {context} and, after it, {instruction}", 0)
@@ -299,11 +314,16 @@ local function plan(run)
   -- Every long context needs max_tokens of fillers from other documents.
   local largest = 0
   for _, d in ipairs(ix.docs) do largest = math.max(largest, ix.doc_tokens[d]) end
-  local fillers = ix.total - largest - pool:size()
+  local fillers = math.max(0, ix.total - largest - pool:size())
   if fillers < p.max_tokens then
+    local fix = fillers >= p.min_tokens + 16 and string.format(" or -p max_tokens=%d or less", fillers) or ""
+    local st = pool:stats()
+    if st.offered > st.segments then
+      fix = fix .. string.format(" (pool_capacity = %d kept %d of %d segments)", p.pool_capacity, st.segments,
+        st.offered)
+    end
     error(string.format("the pool holds %d tokens outside its largest document (less one per separator), too " ..
-      "few for contexts of max_tokens = %d: give more documents or -p max_tokens=%d or less", fillers,
-      p.max_tokens, fillers), 0)
+      "few for contexts of max_tokens = %d: give more documents%s", fillers, p.max_tokens, fix), 0)
   end
 
   local segments = pool:size()

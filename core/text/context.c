@@ -214,8 +214,18 @@ static int plan_fillers(build *b, long long goal) {
   if (goal <= 0) return 0;
   long long sum = 0;
   size_t bytes = 0;
+  /* Each filler adds at most this many tokens: while what is left of the
+   * goal is more than the drawn slots can fill, more are surely needed and
+   * the draw may fetch its next batch early (lacuna_draw_early). */
+  long long most = (long long)b->p->max_tokens + (long long)b->sep_t;
   for (size_t k = 0;; k++) {
-    if (k == b->nfill && draw_one(b) < 0) return -1;
+    if (k == b->nfill) {
+      size_t left = lacuna_draw_left(&b->draw);
+      if (left <= DRAW_EARLY && goal - sum > (long long)left * most &&
+          lacuna_draw_early(&b->draw, b->p, b->g) == SIZE_MAX - 1)
+        return fail(b, "out of memory");
+      if (draw_one(b) < 0) return -1;
+    }
     const lacuna_segment_rec *r = &b->p->seg[b->fill[k]];
     long long join = k ? (long long)b->sep_t : 0;
     if (sum + join + (long long)r->tokens < goal) {
@@ -254,7 +264,8 @@ static int place(build *b, size_t j, double pos, spot *out) {
   size_t start = 0;
   for (size_t k = 0; k < b->m; k++) {
     size_t t = filler_tokens(b, k), end = start + t;
-    if (pos < (double)end || k + 1 == b->m) {
+    /* <=: a needle at depth 0 goes first, even before a filler of 0 tokens */
+    if (pos <= (double)end || k + 1 == b->m) {
       const char *s = filler_text(b, k);
       size_t n = filler_len(b, k), best_b = 0, best_t = 0, ss, se;
       double best = fabs(pos - (double)start);
@@ -468,7 +479,10 @@ int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *nd, size_
     if (render(&b, nd, nn, ntok, opts, o) < 0) goto done;
     long long total = (long long)o->tokens;
     if (total <= target && total >= target - SLACK) break;
-    if (b.m == 0 && goal <= 0 && total > target) break; /* the needles alone exceed it */
+    if (b.m == 0 && goal <= 0 && total > target) { /* the text is the needles alone */
+      snprintf(err, errlen, "the needles alone are %lld tokens, over the target %lld", total, target);
+      goto done;
+    }
     if (total > target)
       long_goal = goal < long_goal ? goal : long_goal;
     else

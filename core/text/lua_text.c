@@ -87,7 +87,7 @@ static lacuna_pieces *new_pieces(lua_State *L) {
 
 static size_t check_max_tokens(lua_State *L, int idx) {
   lua_Integer max = luaL_checkinteger(L, idx);
-  luaL_argcheck(L, max >= 1 && max <= UINT32_MAX, idx, "max_tokens must be >= 1");
+  luaL_argcheck(L, max >= 1 && max <= UINT32_MAX, idx, "max_tokens must be in 1..4294967295");
   return (size_t)max;
 }
 
@@ -344,7 +344,8 @@ static int64_t *check_exclude(lua_State *L, int idx, size_t *n, size_t extra, in
   *n = 0;
   lua_Integer k = 0;
   if (!lua_isnoneornil(L, idx)) {
-    luaL_checktype(L, idx, LUA_TTABLE);
+    if (!lua_istable(L, idx))
+      luaL_error(L, "exclude must be a list of document ids, got %s", luaL_typename(L, idx));
     k = luaL_len(L, idx);
   }
   size_t need = (size_t)(k > 0 ? k : 0) + extra + 1;
@@ -374,7 +375,8 @@ static int p_sample(lua_State *L) {
   if (lacuna_draw_init(&d, ex, nex) < 0) return push_fail(L, "out of memory");
   lua_createtable(L, (int)(k < 1 << 20 ? k : 0), 0);
   for (lua_Integer i = 1; i <= k; i++) {
-    size_t slot = lacuna_draw_next(&d, &p->pool, g);
+    size_t slot = (size_t)(k - i + 1) > lacuna_draw_left(&d) ? lacuna_draw_early(&d, &p->pool, g) : 0;
+    if (slot != SIZE_MAX - 1) slot = lacuna_draw_next(&d, &p->pool, g);
     if (slot >= SIZE_MAX - 1) {
       lacuna_draw_free(&d);
       return push_fail(L, slot == SIZE_MAX
@@ -433,8 +435,11 @@ static int p_context(lua_State *L) {
   lacuna_needle nd_few[4];
   lua_getfield(L, 3, "exclude");
   int64_t *ex = check_exclude(L, lua_gettop(L), &o.nexclude, nn, ex_few, sizeof ex_few / sizeof *ex_few);
-  if (!lua_isnil(L, depths_idx))
+  if (!lua_isnil(L, depths_idx)) {
     luaL_argcheck(L, lua_istable(L, depths_idx), 3, "depths must be a list of numbers");
+    if ((size_t)luaL_len(L, depths_idx) > nn)
+      return luaL_error(L, "depths has %d entries for %d needles", (int)luaL_len(L, depths_idx), (int)nn);
+  }
   lacuna_needle *nd = nn <= 4 ? nd_few : lua_newuserdatauv(L, nn * sizeof *nd, 0);
   for (size_t j = 0; j < nn; j++) {
     memset(&nd[j], 0, sizeof nd[j]);
@@ -509,7 +514,8 @@ static int p_len(lua_State *L) {
 static int p_tostring(lua_State *L) {
   LPool *p = luaL_checkudata(L, 1, POOL_MT);
   if (p->open)
-    lua_pushfstring(L, "lacuna.TextPool (%d of %d segments)", (int)p->pool.n, (int)p->pool.capacity);
+    lua_pushfstring(L, "lacuna.TextPool (%I of %I segments)", (lua_Integer)p->pool.n,
+                    (lua_Integer)p->pool.capacity);
   else
     lua_pushliteral(L, "lacuna.TextPool (closed)");
   return 1;

@@ -87,6 +87,7 @@ int lacuna_pool_offer(lacuna_pool *p, const char *s, size_t n, size_t tokens, in
   if (arena_room(p, n) < 0) return -1;
   memcpy(p->arena + p->arena_used, s, n);
   p->seg[slot] = (lacuna_segment_rec){p->arena_used, (uint32_t)n, (uint32_t)tokens, doc};
+  if (tokens > p->max_tokens) p->max_tokens = tokens;
   p->arena_used += n;
   if (slot == p->n) {
     p->n++;
@@ -208,14 +209,13 @@ int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc) {
 /* Slots are drawn DRAW_AHEAD at a time and their records prefetched, so that
  * the cache misses of a draw overlap; the order is that of one at a time. */
 size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
-  d->qhead = d->qlen = 0;
-  while (d->qlen < DRAW_AHEAD && d->next < p->n) {
+  for (size_t added = 0; added < DRAW_AHEAD && d->next < p->n; added++) {
     size_t i = d->next++, j = i + (size_t)lacuna_rng_below(g, p->n - i), pick;
     if (swap_out(d, i, j, &pick) < 0) return SIZE_MAX - 1;
     /* A quarter of the 24-byte records straddle two cache lines: fetch both. */
     __builtin_prefetch(&p->seg[pick]);
     __builtin_prefetch((const char *)&p->seg[pick] + sizeof *p->seg - 1);
-    d->queue[d->qlen++] = pick;
+    d->queue[d->qlen++ % (2 * DRAW_AHEAD)] = pick;
   }
-  return d->qlen ? 0 : SIZE_MAX;
+  return 0;
 }

@@ -43,9 +43,12 @@ static uint32_t decode(const unsigned char *s, size_t n, size_t i, size_t *len) 
 }
 
 size_t lacuna_next_char(const char *s, size_t n, size_t i) {
-  size_t j = i + 1;
-  while (j < n && j - i < 4 && ((unsigned char)s[j] & 0xC0) == 0x80) j++;
-  return j;
+  /* A whole sequence, or else one byte: invalid and stray bytes are
+   * characters of their own, so a run of them can still be cut. */
+  unsigned char c = (unsigned char)s[i];
+  size_t k = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1, j = i + 1;
+  while (j < n && j - i < k && ((unsigned char)s[j] & 0xC0) == 0x80) j++;
+  return j - i == k ? j : i + 1; /* a truncated sequence: its bytes one by one */
 }
 
 static int is_cjk(uint32_t cp) {

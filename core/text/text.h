@@ -26,7 +26,8 @@ int lacuna_next_sentence(const char *s, size_t n, size_t pos, size_t *start, siz
  * CJK character (ideograph, kana, fullwidth form) is a word of its own.
  * Returns 0 when only whitespace is left. */
 int lacuna_next_word(const char *s, size_t n, size_t pos, size_t *start, size_t *end);
-/* The first code point boundary after i (i < n): never inside a UTF-8 sequence. */
+/* The first code point boundary after i (i < n): never inside a valid UTF-8
+ * sequence; an invalid or truncated sequence advances one byte. */
 size_t lacuna_next_char(const char *s, size_t n, size_t i);
 
 /* ---- counting (count.c) ---- */
@@ -87,6 +88,7 @@ typedef struct lacuna_pool {
   lacuna_segment_rec *seg;
   size_t n, slots, capacity; /* used, allocated, bound */
   uint64_t offered;          /* segments ever offered (Algorithm R's i) */
+  size_t max_tokens;         /* the most tokens of a segment ever kept: a bound for planning */
   char *arena;
   size_t arena_used, arena_cap, dead; /* bytes of replaced segments */
   lacuna_rng rng;                     /* the reservoir's draws */
@@ -107,15 +109,19 @@ static inline const char *lacuna_pool_text(const lacuna_pool *p, size_t i) {
 /* Draws without replacement (a sparse Fisher-Yates over the slots): each call
  * returns the next slot, skipping segments of excluded documents; SIZE_MAX
  * when none is left, SIZE_MAX - 1 when out of memory. Positions are drawn
- * DRAW_AHEAD at a time (the rng advances by whole batches). */
+ * DRAW_AHEAD at a time (the rng advances by whole batches) into a ring that
+ * holds two batches: lacuna_draw_early draws the next one while the last
+ * DRAW_EARLY of this one are taken, so that its records are fetched
+ * meanwhile. */
 #define DRAW_AHEAD 32
+#define DRAW_EARLY 16
 #define DRAW_TABLE 1024 /* cells: a 32K-token context draws ~350 slots */
 typedef struct {
   size_t *key, *val; /* open addressing: displaced slot positions */
   size_t mask, used, next;
-  int borrowed;                          /* key/val belong to a pool's scratch */
-  size_t queue[DRAW_AHEAD], qhead, qlen; /* drawn, not yet returned */
-  const int64_t *exclude;                /* sorted */
+  int borrowed;                              /* key/val belong to a pool's scratch */
+  size_t queue[2 * DRAW_AHEAD], qhead, qlen; /* drawn, not yet returned: a ring, counts since init */
+  const int64_t *exclude;                    /* sorted */
   size_t nexclude;
 } lacuna_draw;
 
@@ -125,8 +131,19 @@ int lacuna_draw_init(lacuna_draw *d, const int64_t *exclude_sorted, size_t nexcl
 int lacuna_draw_init_scratch(lacuna_draw *d, lacuna_scratch *s, const int64_t *exclude_sorted,
                              size_t nexclude);
 void lacuna_draw_free(lacuna_draw *d);
-/* The next batch (pool.c): 0, or SIZE_MAX / SIZE_MAX - 1 as below. */
+/* Appends the next batch to the ring (pool.c): 0, or SIZE_MAX - 1 out of memory. */
 size_t lacuna_draw_refill(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g);
+/* The slots drawn and not yet returned (excluded ones among them). */
+static inline size_t lacuna_draw_left(const lacuna_draw *d) { return d->qlen - d->qhead; }
+/* For a caller that will surely take more than lacuna_draw_left(d) slots
+ * (it must be sure: the rng's state after a context must not depend on this):
+ * draws the next batch now when DRAW_EARLY or fewer are left. That is the
+ * batch lacuna_draw_next would draw when the ring runs out, from the same
+ * state, only sooner. 0, or SIZE_MAX - 1 out of memory. */
+static inline size_t lacuna_draw_early(lacuna_draw *d, const lacuna_pool *p, lacuna_rng *g) {
+  size_t left = lacuna_draw_left(d);
+  return left && left <= DRAW_EARLY ? lacuna_draw_refill(d, p, g) : 0;
+}
 int lacuna_draw_excluded_search(const lacuna_draw *d, int64_t doc);
 
 /* Inline: it runs once per filler of every context (~350 times for 32K tokens). */
@@ -141,9 +158,10 @@ static inline size_t lacuna_draw_next(lacuna_draw *d, const lacuna_pool *p, lacu
   for (;;) {
     if (d->qhead == d->qlen) {
       size_t rc = lacuna_draw_refill(d, p, g);
-      if (rc) return rc;
+      if (rc == SIZE_MAX - 1) return rc;
+      if (d->qhead == d->qlen) return SIZE_MAX;
     }
-    size_t pick = d->queue[d->qhead++];
+    size_t pick = d->queue[d->qhead++ % (2 * DRAW_AHEAD)];
     if (!lacuna_draw_excluded(d, p->seg[pick].doc)) return pick;
   }
 }
@@ -175,9 +193,9 @@ typedef struct {
 } lacuna_context;
 
 /* Needles plus fillers from the pool up to opts->target tokens (in
- * [target - 16, target]; only needles that alone exceed the target give more),
- * needles at their depths; fills each needle's results. 0 on success; -1
- * with err: the pool cannot fill the target, or a counter error. */
+ * [target - 16, target]), needles at their depths; fills each needle's
+ * results. 0 on success; -1 with err: the needles alone exceed the target,
+ * the pool cannot fill it, or a counter error. */
 int lacuna_context_build(lacuna_pool *p, lacuna_rng *g, lacuna_needle *needles, size_t nneedles,
                          const lacuna_context_opts *opts, lacuna_context *out, char *err, size_t errlen);
 void lacuna_context_free(lacuna_context *c);

@@ -1,5 +1,8 @@
 # Writes OUT: a C file holding every Lua module (lacuna.<name>) and shipped recipe
-# as byte arrays, preloaded by name at run time (core/module.c).
+# as byte arrays, preloaded by name at run time (core/module.c). Modules are
+# stored as bytecode compiled by PRECOMPILE (core/tools/lua_precompile.c, debug
+# information kept) into the folder BYTECODE, so a start does not parse them;
+# recipes stay source text, as users read and load them (text mode only).
 function(append_blob var name chunk path)
   file(READ ${path} hex HEX)
   string(LENGTH "${hex}" hexlen)
@@ -21,7 +24,12 @@ foreach(path ${MODULES})
   # lacuna/init.lua stays lacuna.init (module.c runs it); deeper init.lua name their folder
   string(REGEX REPLACE "^(lacuna/.+)/init$" "\\1" mod "${mod}")
   string(REPLACE "/" "." mod "${mod}")
-  append_blob(code "${mod}" "lua/${rel}" ${path})
+  set(luac "${BYTECODE}/${mod}.luac")
+  execute_process(COMMAND ${PRECOMPILE} "@lua/${rel}" ${path} ${luac} RESULT_VARIABLE failed)
+  if(failed)
+    message(FATAL_ERROR "cannot compile ${path} to bytecode")
+  endif()
+  append_blob(code "${mod}" "lua/${rel}" ${luac})
 endforeach()
 set(modules "${code_entries}")
 set(code_entries "")

@@ -17,6 +17,16 @@ function M.run(dest, sources, say)
     say("usage: lacuna cache merge DEST SRC...")
     return 2
   end
+  -- Every source must open before DEST is created: a mistyped source leaves
+  -- no empty cache behind.
+  for _, src in ipairs(sources) do
+    local s, serr = ccache.open(src, { readonly = true })
+    if not s then
+      say("lacuna: cache %s", serr)
+      return 2
+    end
+    s:close()
+  end
   local d, err = ccache.open(dest)
   if not d then
     say("lacuna: cache %s", err)

@@ -64,14 +64,44 @@ end
 
 -- JSON and file params (lc.json, lc.file) read what the command line names:
 -- `-p k=@FILE` reads FILE; lc.json also takes the JSON text inline.
+-- The file is read whole, and its text goes into the manifest (and a pack)
+-- as the param's value: past M.MAX_FILE_BYTES it is refused, which also ends
+-- the read of an endless file (/dev/zero) instead of filling memory.
+M.MAX_FILE_BYTES = 64 * 1024 * 1024
 local function read_file(path)
   if path == "" then return nil, "no file name after @" end
   local f, err = io.open(path, "rb")
   if not f then return nil, "cannot read " .. tostring(err) end
-  local text, rerr = f:read("a")
+  local chunks, size = {}, 0
+  while true do
+    local chunk, rerr = f:read(1 << 20)
+    if not chunk then
+      if rerr then
+        f:close()
+        return nil, "cannot read " .. path .. ": " .. tostring(rerr)
+      end
+      break
+    end
+    size = size + #chunk
+    if size > M.MAX_FILE_BYTES then
+      f:close()
+      return nil, string.format("%s is larger than %d MiB, the most a param holds (its text goes into the" ..
+        " manifest); give the recipe the data as an input (-i) instead", path, M.MAX_FILE_BYTES >> 20)
+    end
+    chunks[#chunks + 1] = chunk
+  end
   f:close()
-  if not text then return nil, "cannot read " .. path .. ": " .. tostring(rerr) end
-  return text
+  return table.concat(chunks)
+end
+
+-- "line L, byte B" of the first invalid UTF-8 in text, or nil when it is valid.
+local function bad_utf8(text)
+  local _, at = utf8.len(text)
+  if not _ then
+    local line = 1
+    for _ in text:sub(1, at - 1):gmatch("\n") do line = line + 1 end
+    return string.format("line %d, byte %d: invalid UTF-8", line, at)
+  end
 end
 
 -- "byte N: message" from the JSON decoder, as "line L, column C: message".
@@ -108,6 +138,8 @@ function parsers.file(p, s)
   local path = s:sub(1, 1) == "@" and s:sub(2) or s
   local text, err = read_file(path)
   if not text then return nil, err end
+  local bad = bad_utf8(text)
+  if bad then return nil, path .. ": " .. bad .. " (a param's text must be UTF-8)" end
   if not p.lines then return text end
   local out = {}
   for line in text:gmatch("[^\n]+") do
@@ -150,9 +182,24 @@ end
 -- (lacuna reproduce checks a pack's values as the command line's are.)
 M.check_value = check_value
 
-local function declare(kind, default, doc, opts)
+-- The options a declaration takes, and their types; lines only for lc.file.
+local option_types = { min = "number", max = "number", required = "boolean", lines = "boolean" }
+
+-- fixed: the declaration's own fields (an enum's choices, a list's element type).
+local function declare(kind, default, doc, opts, fixed)
+  if doc ~= nil and type(doc) ~= "string" then raise(kind .. " param: doc must be a string") end
+  if opts ~= nil and type(opts) ~= "table" then raise(kind .. " param: options must be a table") end
   local p = setmetatable({ kind = kind, default = default, doc = doc or "" }, Param)
-  for k, v in pairs(opts or {}) do p[k] = v end
+  for k, v in pairs(opts or {}) do
+    local want = option_types[k]
+    if not want or (k == "lines" and kind ~= "file") then
+      raise(string.format("%s param: unknown option '%s' (options: min, max, required%s)", kind, tostring(k),
+        kind == "file" and ", lines" or ""))
+    end
+    if type(v) ~= want then raise(string.format("%s param: option %s must be a %s", kind, k, want)) end
+    p[k] = v
+  end
+  for k, v in pairs(fixed or {}) do p[k] = v end
   if default ~= nil then
     local err = check_value(p, default)
     if err then raise("default of " .. kind .. " param: " .. err) end
@@ -181,19 +228,16 @@ function M.bool(default, doc, opts)
 end
 function M.enum(choices, default, doc, opts)
   if type(choices) ~= "table" or #choices == 0 then raise("enum needs a non-empty list of choices") end
-  local o = opts or {}
-  o.choices = choices
-  local p = declare("enum", default, doc, o)
-  return p
+  for i, c in ipairs(choices) do
+    if type(c) ~= "string" then raise("enum choice " .. i .. " must be a string, got " .. type(c)) end
+  end
+  return declare("enum", default, doc, opts, { choices = { table.unpack(choices) } })
 end
 function M.list(of, default, doc, opts)
-  if not parsers[of] or of == "list" or of == "enum" then
+  if not parsers[of] or of == "list" or of == "enum" or of == "json" or of == "file" then
     raise("list elements must be int, number, string or bool")
   end
-  local o = opts or {}
-  o.of = of
-  local p = declare("list", default, doc, o)
-  return p
+  return declare("list", default, doc, opts, { of = of })
 end
 
 -- lc.json(default, doc): any JSON value (tables, lists, numbers, strings),

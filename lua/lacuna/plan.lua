@@ -29,16 +29,20 @@ local function new_plan(spec)
 end
 
 function M.items(n)
-  if math.type(n) ~= "integer" and not (type(n) == "number" and n == math.floor(n)) then
-    raise("run:items(n): n must be an integer, got " .. type(n))
-  end
+  local given = n
   n = math.tointeger(n)
+  if type(given) ~= "number" or not n then
+    raise("run:items(n): n must be an integer, got " .. (type(given) == "number" and tostring(given) or type(given)))
+  end
   if n < 0 then raise("run:items(n): n must be >= 0, got " .. n) end
   return new_plan { kind = "items", n = n }
 end
 
 function M.groups(opts)
   if type(opts) ~= "table" then raise("run:groups{by = FIELD} or run:groups{size = N}: expected a table") end
+  for k in pairs(opts) do
+    if k ~= "by" and k ~= "size" then raise("run:groups: unknown option '" .. tostring(k) .. "' (by or size)") end
+  end
   local by, size = opts.by, opts.size
   if (by == nil) == (size == nil) then raise("run:groups: give exactly one of by = FIELD or size = N") end
   if by ~= nil and (type(by) ~= "string" or by == "") then raise("run:groups: by must be a field name") end
@@ -50,16 +54,32 @@ end
 
 -- The plan setup returned: nil (one item per record), a plan or a list.
 -- Raises a usage error for anything else.
+local ARRAY_MT = getmetatable(json.array {})
 function M.resolve(ret, path)
   if ret == nil then return { kind = "records" } end
   local spec = plans[ret]
   if spec then return spec end
-  if type(ret) == "table" and getmetatable(ret) == nil then
-    local n = #ret
+  if type(ret) == "userdata" then
+    -- A read-only view of lacuna's (a list param, run.inputs): its own
+    -- copy is the list; the items stay read-only views.
+    local mt = debug.getmetatable(ret)
+    if mt and mt.__pairs and type(mt.__index) == "table" then ret = mt.__index end
+  end
+  local mt = type(ret) == "table" and getmetatable(ret)
+  if type(ret) == "table" and (mt == nil or mt == ARRAY_MT) then
+    local n, count = #ret, 0
     for k in next, ret do
       if math.type(k) ~= "integer" or k < 1 or k > n then
         usage.error("%s: setup returned a table that is not a list (key %s); return a list of items," ..
           " run:items(n) or run:groups{...}", path, tostring(k))
+      end
+      count = count + 1
+    end
+    if count ~= n then -- (# found a border past a hole: an item would be nil)
+      for i = 1, n do
+        if ret[i] == nil then
+          usage.error("%s: setup returned a list with a hole: item %d of %d is nil", path, i, n)
+        end
       end
     end
     return { kind = "list", list = ret }
@@ -133,9 +153,22 @@ end
 -- for record, file, line in run:records() do ... end in setup: every declared
 -- input record, checked against the recipe's input declaration. A malformed
 -- line or a record that does not match raises "file:line: message".
-function M.records(r, inputs, read_opts)
+-- stdin (-i -) can be read once: st.stdin_read records that a pass has
+-- begun, so that a second pass, or a plan that reads the records again,
+-- fails instead of finding nothing.
+M.STDIN_ONCE = "stdin (-i -) can be read only once: write the input to a file and give its name," ..
+  " or plan the items from what the first pass over run:records() kept"
+function M.records(r, inputs, read_opts, st)
+  for _, path in ipairs(inputs) do
+    if path == "-" and st then
+      if st.stdin_read then raise("run:records(): " .. M.STDIN_ONCE) end
+      st.stdin_read = true
+    end
+  end
   local next_record, close = M.reader(inputs, read_opts)
   return function()
+    -- (an iterator kept for map would hand records out in completion order)
+    if st and not st.phase then raise("run:records(): the iterator works in setup and finish only") end
     local v, a, b = next_record()
     if v == nil then return nil end
     if v == false then
@@ -152,9 +185,10 @@ function M.records(r, inputs, read_opts)
 end
 
 -- Runs setup(run_view) as the one task of a scheduled run, so that it may
--- call the teacher. Returns ok, the plan spec or the error text, interrupted.
+-- call the teacher. Returns ok, the plan spec or the error value, interrupted,
+-- and on an error its traceback.
 function M.run_setup(r, run_view, budget)
-  local result, err, done_ok
+  local result, err, done_ok, trace
   local given = false
   local _, interrupted = sched.run {
     window = 1,
@@ -165,13 +199,13 @@ function M.run_setup(r, run_view, budget)
       return true
     end,
     work = function() return r.setup(run_view) end,
-    done = function(_, ok, value)
+    done = function(_, ok, value, tb)
       done_ok = ok
-      if ok then result = value else err = value end
+      if ok then result = value else err, trace = value, tb end
     end,
   }
   if interrupted then return false, "interrupted", true end
-  if not done_ok then return false, err end
+  if not done_ok then return false, err, false, trace end
   return true, M.resolve(result, r.source_path)
 end
 
@@ -232,9 +266,29 @@ function M.source(spec, inputs, state, o)
   -- Groups. A malformed line inside a group fails the group it falls in.
   local by, size = spec.by, spec.size
   local ahead -- a record read past the end of the previous group
-  -- Values of `by` whose group has ended, each with where it ended, as one
-  -- integer (file number * 2^32 + line): one table entry per group, no string.
-  local closed_keys, file_number, file_names = {}, {}, {}
+  -- Values of `by` whose group has ended, each with where it ended (file
+  -- number * 2^32 + line), kept as the key's stream (its 60-bit hash; the
+  -- key itself when an integer) and that place, packed 16 bytes an entry into
+  -- one string per bucket: no key string is kept, and the collector has
+  -- nothing to walk (a table entry per group made 1M groups take 2x the
+  -- memory and 5x the time of groups by count).
+  local ENTRY, BUCKET_MASK = 16, 0xffff
+  local closed_buckets, file_number, file_names = {}, {}, {}
+  local function closed_at(h)
+    local b = closed_buckets[(h & BUCKET_MASK) + 1]
+    if not b then return nil end
+    local packed, from = string.pack("<i8", h), 1
+    while true do
+      local at = b:find(packed, from, true)
+      if not at then return nil end
+      if (at - 1) % ENTRY == 0 then return (string.unpack("<i8", b, at + 8)) end
+      from = at + 1
+    end
+  end
+  local function close_key(h, at)
+    local i = (h & BUCKET_MASK) + 1
+    closed_buckets[i] = (closed_buckets[i] or "") .. string.pack("<i8i8", h, at)
+  end
   local function where(file, line)
     local n = file_number[file]
     if not n then
@@ -252,7 +306,7 @@ function M.source(spec, inputs, state, o)
     if not first then return nil end
     groups = groups + 1
     local list, bad = { first.record }, first.bad
-    local key = groups
+    local key, stream = groups, groups
     if by then
       if not bad then
         key = first.record[by]
@@ -261,11 +315,15 @@ function M.source(spec, inputs, state, o)
           bad = string.format("%s:%d: field '%s' must be a string or an integer to group by, got %s",
             first.file, first.line, by, key == nil and "nothing" or kt)
           key = groups
-        elseif closed_keys[key] then
-          bad = string.format("%s:%d: records with %s = %s are not adjacent (a group of them ended at %s);" ..
-            " run:groups{by = ...} groups adjacent records", first.file, first.line, by, json.encode(key),
-            place(closed_keys[key]))
-          key = groups
+        else
+          stream = M.stream(key)
+          local ended = closed_at(stream)
+          if ended then
+            bad = string.format("%s:%d: records with %s = %s are not adjacent (a group of them ended at %s);" ..
+              " run:groups{by = ...} groups adjacent records", first.file, first.line, by, json.encode(key),
+              place(ended))
+            key, stream = groups, groups
+          end
         end
       end
       if not bad then
@@ -280,7 +338,7 @@ function M.source(spec, inputs, state, o)
           list[#list + 1] = w.record
           last = w
         end
-        closed_keys[key] = where(last.file, last.line)
+        close_key(stream, where(last.file, last.line))
       end
     else
       while #list < size do
@@ -294,7 +352,7 @@ function M.source(spec, inputs, state, o)
       end
     end
     return push { record = list, records = true, bad = bad, file = first.file, line = first.line,
-                  stream = M.stream(key) }
+                  stream = stream }
   end
 end
 

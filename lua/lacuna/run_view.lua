@@ -106,7 +106,7 @@ local teacher_view = view.teacher
 -- ---- run ----------------------------------------------------------------------------
 
 -- The run's state, lacuna's side: st.r (recipe), st.pool (nil outside
--- setup), st.inputs, st.reports (key -> JSON text, in order st.report_keys),
+-- setup), st.phase ("setup", "finish" or nil), st.inputs, st.reports (key -> JSON text, in order st.report_keys),
 -- st.tokenizer (the handle), st.fields (read-only copies).
 local RUN = { __newindex = cannot_modify("run"), __metatable = "lacuna.run",
               __tostring = function() return "lacuna.run" end }
@@ -118,26 +118,63 @@ local function state(self, fname)
   return st
 end
 
+-- run:records() and run:report() belong to setup and finish (st.phase): from
+-- map, a run kept in an upvalue would report in the order items finish,
+-- which the concurrency decides.
+local function in_phase(st, fname)
+  if not st.phase then
+    raise("run:" .. fname .. " is available in setup and finish only" ..
+      (fname == "report" and " (from map, put statistics in the examples' metadata)" or ""))
+  end
+end
+
 run_methods.records = entry(function(self)
   local st = state(self, "records")
-  return plan.records(st.r, st.inputs, st.read_opts)
+  in_phase(st, "records")
+  return plan.records(st.r, st.inputs, st.read_opts, st)
 end)
+-- (st.planned: a plan was made, so that a setup that forgets to return it
+-- is told, not run over its records.)
 run_methods.items = entry(function(self, n)
-  state(self, "items")
-  return plan.items(n)
+  local st = state(self, "items")
+  local p = plan.items(n)
+  st.planned = true
+  return p
 end)
 run_methods.groups = entry(function(self, opts)
-  state(self, "groups")
-  return plan.groups(opts)
+  local st = state(self, "groups")
+  local p = plan.groups(opts)
+  st.planned = true
+  return p
 end)
+-- The data behind lacuna's read-only views (summary, params, run.inputs),
+-- copied, so that run:report("counts", summary.counts) reports the counts.
+-- Any other value is returned as it is.
+local function plain(v)
+  if type(v) ~= "userdata" then return v end
+  local mt = debug.getmetatable(v)
+  local t = mt and mt.__pairs and type(mt.__index) == "table" and mt.__index
+  if not t then return v end
+  local c = {}
+  for k, x in next, t do c[k] = plain(x) end
+  return c
+end
+
 -- run:report(key, value): value (JSON data: tables, numbers, strings,
 -- booleans) is encoded now, so later changes to it do not reach the manifest.
 run_methods.report = entry(function(self, key, value)
   local st = state(self, "report")
+  in_phase(st, "report")
   if type(key) ~= "string" or key == "" then raise("run:report(key, value): key must be a non-empty string") end
+  if not utf8.len(key) then raise("run:report(key, value): key is not valid UTF-8") end
   if value == nil then raise("run:report('" .. key .. "', value): value is nil") end
-  local ok, text = pcall(json.encode, value)
-  if not ok then raise("run:report('" .. key .. "'): the value is not JSON data: " .. tostring(text)) end
+  local ok, text = pcall(json.encode, plain(value))
+  if not ok then
+    text = tostring(text)
+    -- (the encoder names the path to the fault, which may be thousands of keys deep)
+    if #text > 300 then text = text:sub(1, 300) .. "..." end
+    raise("run:report('" .. key .. "'): the value is not JSON data: " .. text)
+  end
   if not st.reports[key] then st.report_keys[#st.report_keys + 1] = key end
   st.reports[key] = text
 end)
@@ -182,7 +219,7 @@ end
 function M.new(r, fields, tok)
   local f = {}
   for k, v in pairs(fields) do f[k] = readonly_copy(v, "run." .. k) end
-  local st = { r = r, inputs = fields.inputs or {}, fields = f, reports = {}, report_keys = {},
+  local st = { r = r, inputs = fields.inputs or {}, fields = f, reports = {}, report_keys = {}, phase = "setup",
                tokenizer = M.tokenizer(tok) }
   return proxy(RUN, st), st
 end

@@ -286,6 +286,31 @@ function OrderBuffer:close()
   self.file = nil
 end
 
+-- The text of a failed setup or finish: the message, prefixed with the
+-- recipe's innermost line when it has no position (a teacher's failure, the
+-- instruction budget), then the head of the traceback without lacuna's own
+-- frames (the recipe's are the ones to read).
+local function phase_failure(r, msg, trace)
+  local at, pos = "", r.source_path .. ":"
+  -- (error(msg, 0) in the recipe itself is a message meant as it is)
+  local own = trace and trace:match("^stack traceback:\n%s*%[C%]: in function 'error'\n%s*([^\n]*)")
+  own = own and own:sub(1, #pos) == pos
+  if trace and not own and msg:sub(1, #pos) ~= pos then
+    for frame in trace:gmatch("[^\n]+") do
+      local where = frame:match("^%s*(.-:%d+):")
+      if where and where:sub(1, #pos) == pos then
+        at = where .. ": "
+        break
+      end
+    end
+  end
+  -- (finish's traceback goes on below the call that ran it: cut there)
+  trace = trace and trace:gsub("\n[^\n]*in field 'call_limited'.*$", "")
+  local head = trace and output.traceback_head(trace:gsub("\n[^\n]*lua/lacuna/[^\n]*", ""), 8)
+  head = head and ("\n" .. head:gsub("\t", "  ")):gsub("\n", "\n  ") or ""
+  return at .. first_line(msg) .. head
+end
+
 -- Runs recipe r over the inputs, sending each outcome to sink in input order:
 -- sink.examples(w, lines), sink.skip(w, reason), sink.fail(w, message, traceback),
 -- sink.deferred(w) (the item waits for the batch file), and after
@@ -299,10 +324,10 @@ function M.execute(r, values, o, sink, pool, run)
   assert(run, "execute needs the run made by M.new_run")
   local spec = { kind = "records" }
   if r.setup then
-    run.state.pool = pool
-    local ok, got, interrupted = plan.run_setup(r, run.view, M.budget(o))
-    run.state.pool = nil
-    if interrupted then return { read = 0, processed = 0, interrupted = true, notes = {} } end
+    run.state.pool, run.state.phase = pool, "setup"
+    local ok, got, interrupted, trace = plan.run_setup(r, run.view, M.budget(o))
+    run.state.pool, run.state.phase = nil, nil
+    if interrupted then return { read = 0, processed = 0, interrupted = true, setup_interrupted = true, notes = {} } end
     if not ok and teacher.is_deferred(got) and (o.batch or o.estimate_of) then
       -- (run --batch, --estimate: setup's requests are the first step; the items wait for their answers.)
       return { read = 0, processed = 0, notes = {}, deferred_setup = true }
@@ -313,9 +338,30 @@ function M.execute(r, values, o, sink, pool, run)
         " load its output with `lacuna cache import-batch FILE`, then rerun the same command to plan and" ..
         " run the items", r.source_path, tostring(o.batch_export))
     end
-    if not ok then usage.error("%s: setup failed: %s", r.source_path, first_line(usage.text(got))) end
+    if not ok then
+      -- (exit 2: nothing planned, nothing written; the head of the traceback says where)
+      local msg = usage.is(got) and got.msg or output.text(got)
+      usage.error("%s: setup failed: %s", r.source_path, phase_failure(r, msg, not usage.is(got) and trace))
+    end
     spec = got
+    if spec.kind == "records" and run.state.planned then
+      usage.error("%s: setup made a plan (run:items or run:groups) but returned nothing: write `return run:items(...)`",
+        r.source_path)
+    end
+    if spec.kind == "records" and #(o.inputs or {}) == 0 then
+      usage.error("%s: setup returned no plan, so the items are the input records, and there is no input" ..
+        " (-i FILE): give one, or return run:items(n), run:groups{...} or a list", r.source_path)
+    end
+    if spec.kind == "groups" and #(o.inputs or {}) == 0 then
+      usage.error("%s: setup returned run:groups{...}, which groups the input records, and there is no input" ..
+        " (-i FILE)", r.source_path)
+    end
+    if run.state.stdin_read and (spec.kind == "records" or spec.kind == "groups") then
+      usage.error("%s: setup read the records with run:records() and its plan reads them again: %s",
+        r.source_path, plan.STDIN_ONCE)
+    end
   end
+  run.state.phase = nil -- (the items: run:report and run:records refuse until finish)
   -- Items make many short-lived tables: Lua 5.4's generational collector
   -- spends much less time on them than the incremental one.
   local previous_gc = collectgarbage("generational")
@@ -569,10 +615,12 @@ local function reproduce_options(o)
     teachers = teachers or {}
     teachers[name] = t.model
   end
-  return output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
-    meta = o.meta == false and false or nil, split_partial = o.split_partial or nil,
-    max_failures = o.max_failures, max_cost = o.max_cost },
+  local r = output.ordered({ model = o.model, teachers = teachers, limit = o.limit,
+    split_partial = o.split_partial or nil, max_failures = o.max_failures, max_cost = o.max_cost },
     { "model", "teachers", "limit", "meta", "split_partial", "max_failures", "max_cost" })
+  -- (only --no-meta is recorded; `x == false and false or nil` would be nil)
+  if o.meta == false then r.meta = false end
+  return r
 end
 
 -- The versions of Lua and the libraries this build runs with (lacuna version
@@ -630,10 +678,10 @@ local function summary_lines(counts, wall, rep, info)
   if info.stopped then stderr("lacuna: stopped early: " .. info.stopped .. "; everything done so far is kept") end
 end
 
-local function interrupted_exit(out, counts)
+local function interrupted_exit(out, counts, in_setup)
   out:abort()
-  stderr(string.format("lacuna: interrupted after %d of the items read; nothing was written%s",
-    counts.planned or counts.read,
+  stderr(string.format("lacuna: interrupted %s; nothing was written%s",
+    in_setup and "in setup, before any item" or string.format("after %d of the items read", counts.planned or counts.read),
     out.direct and " but the examples already sent" or " (the previous outputs, if any, are unchanged)"))
   return 130, counts
 end
@@ -699,7 +747,7 @@ local function run_opened(r, values, o, out, t0, cpu0)
   -- (plan: setup runs inside M.execute, as a scheduled task.)
   local run = M.new_run(r, values, o, o.inputs)
   local res, rep = run_items(r, values, o, out, counts, run)
-  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts) end
+  if res.interrupted or sys.interrupted() then return interrupted_exit(out, counts, res.setup_interrupted) end
   if counts.deferred > 0 then return deferred_exit(out, counts, rep, o) end
   counts.deferred = nil
   -- In the manifest only when some example could not be written.
@@ -707,7 +755,9 @@ local function run_opened(r, values, o, out, t0, cpu0)
   if failed_examples == 0 then counts.failed_examples = nil end
 
   local summary = { counts = counts, output = out.plan.out }
+  run.state.phase = "finish"
   local fin_ok, fin_err = call_phase(r, o, "finish", run.view, summary)
+  run.state.phase = nil
   if sys.interrupted() then return interrupted_exit(out, counts) end
 
   local stopped = res.stopped
@@ -717,9 +767,12 @@ local function run_opened(r, values, o, out, t0, cpu0)
     m.format_notes = next(res.notes) and res.notes or nil
     m.outputs = output.ordered(files, { "examples", "skipped", "failed" })
     m.counts = output.ordered(counts, { "planned", "read", "ok", "examples", "skipped", "failed", "failed_examples" })
+    local input_bytes, model_files
+    if res.shard then input_bytes, model_files = require("lacuna.shard").identity(o) end
     m.shard = res.shard and output.ordered({ index = o.shard.index, count = o.shard.count,
-      first_item = res.shard.first, last_item = res.shard.last, total_items = res.shard.total },
-      { "index", "count", "first_item", "last_item", "total_items" })
+      first_item = res.shard.first, last_item = res.shard.last, total_items = res.shard.total,
+      input_bytes = input_bytes, model_files_sha256 = model_files },
+      { "index", "count", "first_item", "last_item", "total_items", "input_bytes", "model_files_sha256" })
     m.stopped_early = stopped
     m.report = run_view.report(run.state)
     m.teacher = M.teacher_manifest(rep)
@@ -741,7 +794,10 @@ local function run_opened(r, values, o, out, t0, cpu0)
       failed_examples = failed_examples, format = o.format, notes = res.notes })
   end
   if not fin_ok then
-    stderr("lacuna: " .. r.source_path .. ": finish failed: " .. first_line(fin_err))
+    -- (call_limited's message carries its traceback after the first line)
+    local text = output.text(fin_err)
+    stderr("lacuna: " .. r.source_path .. ": finish failed: " ..
+      phase_failure(r, first_line(text), text:match("\n(stack traceback:.*)$")))
     return 1, counts
   end
   return (counts.failed > 0 or failed_examples > 0 or stopped) and 1 or 0, counts

@@ -4,14 +4,24 @@
 -- The shards' outputs live in OUT.jobs/ until the merge, so that a rerun
 -- after a crash reruns them from the cache. Ctrl-C or SIGTERM reaches the
 -- parent, which passes it on to the shards once and waits for them.
+--
+-- Inside a shard i/n of its own (--shard, a Slurm array task, an Indexed
+-- Job) the N processes take shards i*N+j of n*N, j = 0..N-1: together the
+-- same items as shard i/n (shard.first is exact), merged into OUT as shard
+-- i/n, so that `lacuna merge` joins the array's outputs as usual.
 local core = require "lacuna.core"
 local usage = require "lacuna.usage"
 local output = require "lacuna.output"
 local merge = require "lacuna.merge"
+local shard = require "lacuna.shard"
 
 local sys, spawn = core.sys, core.spawn
 
 local M = {}
+
+-- More processes than any machine has cores: a typo (--jobs 100000) must not
+-- fork that many.
+M.MAX_JOBS = 1024
 
 -- This process's arguments after the program name (Linux: /proc/self/cmdline).
 local function own_args()
@@ -83,7 +93,15 @@ end
 -- them into o.output. Returns the exit code.
 function M.run(cmd, o)
   local n = o.jobs
-  if o.shard then usage.error("--jobs runs the shards itself: give --jobs or --shard i/n, not both") end
+  if n > M.MAX_JOBS then usage.error("--jobs %d: at most %d processes (one per core is the point)", n, M.MAX_JOBS) end
+  local outer = shard.resolve(o.shard, o.shard_count)
+  if outer and outer.count == 1 then outer = nil end -- (--shard 0/1: the whole run)
+  if outer and outer.count * n > shard.MAX_COUNT then
+    usage.error("--jobs %d of shard %d/%d: more than %d shards", n, outer.index, outer.count, shard.MAX_COUNT)
+  end
+  -- (each process would count its own failures and spend its own budget)
+  if o.max_failures then usage.error("--jobs and --max-failures: the shards would each count their own failures") end
+  if o.max_cost then usage.error("--jobs and --max-cost: the shards would each spend the whole budget") end
   if not o.output or o.output == "-" then usage.error("--jobs needs -o FILE (the shards are merged into it)") end
   if o.batch_export then usage.error("--jobs and --batch-export: export the batch without --jobs") end
   local plan = output.plan(o.output, o.inputs)
@@ -93,10 +111,11 @@ function M.run(cmd, o)
   if not okd then usage.error("--jobs: %s", derr) end
   local args = own_args()
   table.remove(args, 1) -- "run"
-  local own = { ["--jobs"] = true, ["-o"] = true, ["--output"] = true }
+  local own = { ["--jobs"] = true, ["-o"] = true, ["--output"] = true, ["--shard"] = true, ["--shard-count"] = true }
   -- The recipe, params, format, tokenizer and inputs are checked here once,
   -- rather than failing in every shard.
   local r = require("lacuna.runner").prepare(o)
+  local setup_teacher
   -- A setup runs first, alone (--limit 0): the teacher answers it gets land in
   -- the cache and every shard plans from the same ones (at temperature > 0 two
   -- shards asking at once would each get their own).
@@ -111,7 +130,17 @@ function M.run(cmd, o)
       io.stderr:write("lacuna: interrupted during setup; nothing was merged\n")
       return 130
     end
-    if codes[0] ~= 0 and codes[0] ~= 1 then return codes[0] or 2 end
+    local c = codes[0] or 2
+    if c ~= 0 and c ~= 1 then
+      if c > 128 and c ~= 130 then
+        io.stderr:write(string.format("lacuna: --jobs: the setup run was killed by signal %d; nothing was merged\n",
+          c - 128))
+      end
+      return c == 130 and 130 or 2
+    end
+    -- (its requests go into the merged accounting: no shard made them)
+    local sm = output.read_manifest(dir .. "/setup.jsonl")
+    setup_teacher = sm and sm.teacher
     for _, suffix in ipairs({ ".jsonl", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
       os.remove(dir .. "/setup" .. suffix)
     end
@@ -120,8 +149,8 @@ function M.run(cmd, o)
   for i = 0, n - 1 do
     outs[i + 1] = string.format("%s/shard-%d-of-%d.jsonl", dir, i, n)
     -- (shard 0's progress line stands for the run's: the shards go at one pace)
-    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", string.format("%d/%d", i, n),
-      i > 0 and "--no-progress" or nil })
+    local sub = outer and string.format("%d/%d", outer.index * n + i, outer.count * n) or string.format("%d/%d", i, n)
+    local child = rewrite(args, cmd, own, { "-o", outs[i + 1], "--shard", sub, i > 0 and "--no-progress" or nil })
     table.insert(child, 1, "run")
     local pid, err = spawn.self(child, pgid)
     if not pid then
@@ -137,16 +166,22 @@ function M.run(cmd, o)
     io.stderr:write("lacuna: interrupted; the shards stopped, nothing was merged (rerun the same command to resume)\n")
     return 130
   end
-  local worst = 0
+  -- A shard that stopped (2), was interrupted (130) or was killed by another
+  -- signal (128 + s): nothing is merged, and the exit code is 130 when a
+  -- shard was interrupted, else 2 (the run's outputs were not written).
+  local code = 0
   for i = 0, n - 1 do
     local c = codes[i] or 2
     if c ~= 0 and c ~= 1 then
-      io.stderr:write(string.format("lacuna: --jobs: shard %d/%d exited with code %d; nothing was merged\n", i, n, c))
-      worst = math.max(worst, c)
+      local how = (c > 128 and c ~= 130) and string.format("was killed by signal %d", c - 128)
+        or string.format("exited with code %d", c)
+      io.stderr:write(string.format("lacuna: --jobs: shard %d/%d %s; nothing was merged "
+        .. "(rerun the same command)\n", i, n, how))
+      code = (c == 130 or code == 130) and 130 or 2
     end
   end
-  if worst ~= 0 then return worst == 130 and 130 or (worst > 2 and worst or 2) end
-  local counts = merge.merge(o.output, outs)
+  if code ~= 0 then return code end
+  local counts = merge.merge(o.output, outs, { as_shard = outer, setup_teacher = setup_teacher })
   if not counts then return 130 end
   for _, path in ipairs(outs) do
     for _, suffix in ipairs({ "", ".skipped.jsonl", ".failed.jsonl", ".manifest.json" }) do
@@ -158,7 +193,10 @@ function M.run(cmd, o)
     io.stderr:write(string.format("lacuna: --jobs %d: %d ok (%d examples) + %d skipped + %d failed -> %s\n",
       n, counts.ok or 0, counts.examples or 0, counts.skipped or 0, counts.failed or 0, o.output))
   end
-  return ((counts.failed or 0) > 0 or (counts.failed_examples or 0) > 0) and 1 or 0
+  -- (a shard exits 1 for failed items, and also when its recipe's finish failed)
+  local some_one = false
+  for i = 0, n - 1 do some_one = some_one or codes[i] == 1 end
+  return (some_one or (counts.failed or 0) > 0 or (counts.failed_examples or 0) > 0) and 1 or 0
 end
 
 return M

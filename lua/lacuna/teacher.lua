@@ -13,7 +13,7 @@
 -- a cache hit (stats.cache_hits), or a coalesced call that shared a reply in
 -- flight (stats.coalesced; no usage, no cost; its result has coalesced = true).
 local core = require "lacuna.core"
-local json, sched, request_key = core.json, core.sched, core.cache.request_key
+local json, sched, request_key, sha256 = core.json, core.sched, core.cache.request_key, core.hash.sha256
 local encode, decode, null = json.encode, json.decode, json.null
 -- Caller mistakes are raised at the recipe's line (core/caller.c); the
 -- recipe-facing methods sit behind a C frame so tail calls keep that line.
@@ -501,7 +501,11 @@ function Hold:__close()
 end
 
 -- Sends one request with retries; returns the decoded reply and its body.
-function Pool:send(ep, body_text, est_tokens, opts, reservation)
+-- timeout: the request's own (teacher:chat's timeout=), or nil. It touches
+-- no recipe value (the body is text by now), so Pool:request runs it with
+-- sched.unmetered: the instruction budget is the recipe's, and lacuna's own
+-- per-request code runs faster without the count hook.
+function Pool:send(ep, body_text, est_tokens, timeout, reservation)
   local cfg = self.cfg
   reservation = reservation or 0
   local max_retries = cfg.max_retries or 6
@@ -537,9 +541,9 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
     self.stats.requests = self.stats.requests + 1
     -- (the transport's options: one table for every request without its own timeout)
     local post_opts = self.post_opts
-    if opts.timeout or not post_opts then
-      post_opts = { timeout = opts.timeout or cfg.timeout or 120, stall = cfg.stall or 60 }
-      if not opts.timeout then self.post_opts = post_opts end
+    if timeout or not post_opts then
+      post_opts = { timeout = timeout or cfg.timeout or 120, stall = cfg.stall or 60 }
+      if not timeout then self.post_opts = post_opts end
     end
     local client = self:http()
     local ok, status, body, retry_after, terr, sends, limits, failure = pcall(client.post, client,
@@ -585,7 +589,7 @@ function Pool:send(ep, body_text, est_tokens, opts, reservation)
     end
     -- A wait longer than a request may take (a daily limit's Retry-After)
     -- would look like a hang: the item fails now, saying how long.
-    local max_wait = opts.timeout or cfg.timeout or 120
+    local max_wait = timeout or cfg.timeout or 120
     if retryable and retry_after and retry_after > max_wait then
       why = string.format("%s (the server asks to retry after %.0f s, more than --timeout %g s)", why,
         retry_after, max_wait)
@@ -612,18 +616,23 @@ end
 
 -- Checks a recipe's request (raising its mistakes at the recipe's line) and
 -- returns what Pool:request needs: the body and the cache key,
--- sha256(encode(body) .. "\n" .. sample), computed in C without the JSON
--- text, which only a request that is sent needs (Pool:request makes it).
-local function prepare(ep, req)
+-- sha256(encode(body) .. "\n" .. sample). When the request may be sent
+-- (may_send), the JSON text is made once here and the key hashed from it;
+-- a --cache-only run never sends, so its key is computed in C without the text.
+local function prepare(ep, req, may_send)
   local body = build_body(req, ep.model)
   local sample = req.sample or 0
   if math.type(sample) ~= "integer" then raise("teacher:chat: sample must be an integer, got " .. kind(sample)) end
-  return { body = body, key = request_key(body, sample), opts = req }
+  -- (timeout is read here, where a recipe's metamethods run metered)
+  local timeout = req.timeout
+  if not may_send then return { body = body, key = request_key(body, sample), timeout = timeout } end
+  local text = encode(body)
+  return { body = body, key = sha256(text .. "\n" .. sample), text = text, timeout = timeout }
 end
 
 -- One chat completion (see M.Teacher:chat).
 function Pool:chat(ep, req, item)
-  return self:request(ep, prepare(ep, req), item)
+  return self:request(ep, prepare(ep, req, self.cfg.cache_mode ~= "only"), item)
 end
 
 -- Waits for the identical request in flight and returns its reply as this
@@ -680,13 +689,14 @@ function Pool:request(ep, p, item)
   end
   local flight = self.flights[key]
   if flight then return self:join_flight(flight, key) end
-  local body_text = encode(body)
+  local body_text = p.text or encode(body)
   -- Outside a scheduler run nothing else can be in flight: no flight needed.
   if sched.self() then
     flight = { waiters = {} }
     self.flights[key] = flight
   end
-  local ok, obj, raw = pcall(self.send, self, ep, body_text, estimate_tokens(body), p.opts, self:reservation(body))
+  local ok, obj, raw = pcall(sched.unmetered, self.send, self, ep, body_text, estimate_tokens(body), p.timeout,
+    self:reservation(body))
   if ok and cache then
     local put_ok, err = cache:put(key, { model = body.model, request = body_text, body = raw,
       prompt_tokens = usage_tokens(obj.usage, "prompt_tokens"),
@@ -756,7 +766,8 @@ function Teacher:chat_many(reqs)
   -- Every request is checked before any is sent, so a mistake in one is
   -- raised here, at the recipe's line, and costs nothing.
   local prepared = {}
-  for i, r in ipairs(reqs) do prepared[i] = prepare(self.ep, r) end
+  local may_send = self.pool.cfg.cache_mode ~= "only"
+  for i, r in ipairs(reqs) do prepared[i] = prepare(self.ep, r, may_send) end
   local pool, ep, item = self.pool, self.ep, self.item
   if not sched.self() or #prepared <= 1 then
     local out = {}

@@ -43,21 +43,34 @@ BYTES=$(stat -c %s "$IN")
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A WALL CPU
 status=0
+overheads=()
 # GNU time's user+sys count the children the measured process waited for:
-# with --jobs N, the N shard processes.
-for jobs in 1 "$JOBS"; do
-  walls=() cpus=()
-  for ((r = 0; r < REPS; r++)); do
+# with --jobs N, the N shard processes. The two runs alternate (1, N, 1, N,
+# ...), so that a load that comes and goes weighs on both alike.
+declare -A WALLS CPUS
+for ((r = 0; r < REPS; r++)); do
+  for jobs in 1 "$JOBS"; do
     rm -f "$WORK/out_$jobs".*
     t0=$EPOCHREALTIME
     /usr/bin/time -f '%U %S' -o "$WORK/time" "$LACUNA" run chat_mask -i "$IN" -o "$WORK/out_$jobs.jsonl" \
       --format tokens --tokenizer "$TOKENIZER" --jobs "$jobs" -q --no-progress --no-cache || status=1
     t1=$EPOCHREALTIME
-    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-    cpus+=("$(awk '{ printf "%.3f", $1 + $2 }' "$WORK/time")")
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    WALLS[$jobs]+="$wall "
+    CPUS[$jobs]+="$(awk '{ printf "%.3f", $1 + $2 }' "$WORK/time") "
+    # What --jobs adds to the slowest shard's own time: the checks before the
+    # shards start, starting them, and the merge (a serial step).
+    if [[ $jobs != 1 ]] && command -v jq >/dev/null; then
+      slowest=$(jq '[.merged_shards[].wall_seconds] | max' "$WORK/out_$jobs.manifest.json")
+      overheads+=("$(awk -v w="$wall" -v s="$slowest" 'BEGIN { printf "%.3f", w - s }')")
+    fi
   done
-  WALL[$jobs]=$(median "${walls[@]}")
-  CPU[$jobs]=$(median "${cpus[@]}")
+done
+for jobs in 1 "$JOBS"; do
+  # shellcheck disable=SC2086 # (word splitting of the lists is the point)
+  WALL[$jobs]=$(median ${WALLS[$jobs]})
+  # shellcheck disable=SC2086
+  CPU[$jobs]=$(median ${CPUS[$jobs]})
 done
 if cmp -s "$WORK/out_1.jsonl" "$WORK/out_$JOBS.jsonl"; then same=yes; else same=NO; status=1; fi
 
@@ -72,5 +85,8 @@ done
 echo
 awk -v a="${WALL[1]}" -v b="${WALL[$JOBS]}" -v n="$JOBS" 'BEGIN { printf "speed-up --jobs %d / --jobs 1: %.2fx (goal >= 1.8x on 2 free cores)\n", n, a / b }'
 awk -v a="${CPU[1]}" -v b="${CPU[$JOBS]}" 'BEGIN { printf "CPU time --jobs N / --jobs 1: %.2f (the cost of sharding: every shard counts the items and runs setup)\n", b / a }'
+if ((${#overheads[@]})); then
+  echo "--jobs $JOBS wall beyond its slowest shard (checks, start, merge), median: $(median "${overheads[@]}") s"
+fi
 echo "outputs byte-identical: $same"
 exit $status

@@ -9,6 +9,10 @@
 --     tables, counting with lacuna's counter and with the counter in Lua;
 --     prints median CPU seconds of REPS runs and whether all made the same
 --     bytes (what each side does: the comment above the timed runs below);
+--   lua5.4 text_bench.lua side SEGMENTS CORPUS N buf|str
+--     the same pool, then N contexts into a buffer or as strings, the C side
+--     alone (for perf record and valgrind --tool=callgrind: the instructions
+--     of a context are the difference between two N, divided by it);
 --   lua5.4 text_bench.lua exact MODEL CORPUS N
 --     a pool segmented with the tokenizer at MODEL (one pass over the
 --     corpus), then N exact 32,768-token contexts; prints CPU seconds.
@@ -86,6 +90,26 @@ local st = pool:stats()
 if mode == "pool" then
   print(lc.json.encode { build_s = build_s, segments = st.segments, offered = st.offered, text_bytes = st.text_bytes,
                          arena_bytes = st.arena_bytes, record_bytes = st.record_bytes })
+  return
+end
+
+if mode == "side" then -- the C side alone, for profiles: N contexts into a buffer ("buf") or as strings ("str")
+  local n, how, null, buf, g, pick = tonumber(arg[4]), arg[5], assert(io.open("/dev/null", "wb")), lc.text.buffer(),
+    lc.rng(42), lc.rng(7)
+  null:setvbuf("no")
+  local needles = {}
+  for i = 1, n do needles[i] = { pool:get(pick:int(#pool)) } end
+  local t0 = clock()
+  for i = 1, n do
+    local o = { target = TARGET, needles = { needles[i][1] }, exclude = { needles[i][3] } }
+    if how == "buf" then
+      assert(pool:context(g, o, buf))
+      buf:write(null)
+    else
+      null:write(assert(pool:context(g, o)).text)
+    end
+  end
+  print(lc.json.encode { contexts = n, how = how, us = n > 0 and (clock() - t0) / n * 1e6 or 0 })
   return
 end
 

@@ -97,6 +97,42 @@ expect_in "$ERR" "-p qa=extractive" "suggests the no-key mode"
 expect_not_in "$ERR" "teacher:chat: no model" "no item was tried"
 [ ! -e "$TMP/nm.jsonl" ] && ok || bad "no output when setup stops for the missing model"
 
+# ---- hostile corpora and parameters
+lc run in2 -i "$CORPUS" -o "$TMP/seg.jsonl" -p qa=extractive -p min_tokens=100 -p max_tokens=3000 -p segment_tokens=200
+expect_code 2 "needles that cannot fit the shortest context"
+expect_in "$ERR" "min_tokens (100) must hold an item's needles: 1 segment of up to segment_tokens = 200 tokens" \
+  "names min_tokens and segment_tokens"
+lc run in2 -i "$CORPUS" -o "$TMP/st.jsonl" -p qa=extractive "${LEN[@]}" -p short_tokens=100
+expect_code 2 "short contexts that cannot hold their needle"
+expect_in "$ERR" "short_tokens (100) must hold a needle segment of up to segment_tokens = 128 tokens" "names short_tokens"
+lc run in2 -i "$CORPUS" -o "$TMP/cap.jsonl" -p qa=extractive "${LEN[@]}" -p pool_capacity=5
+expect_code 2 "a pool capacity too small for the contexts"
+expect_in "$ERR" "(pool_capacity = 5 kept 5 of 61 segments)" "names the pool's capacity"
+head -1 "$CORPUS" >"$TMP/one.jsonl"
+lc run in2 -i "$TMP/one.jsonl" -o "$TMP/one_out.jsonl" -p qa=extractive
+expect_code 2 "one document has no other documents to fill with"
+expect_in "$ERR" "the pool holds 0 tokens outside its largest document" "no negative count"
+expect_not_in "$ERR" "max_tokens=-" "no negative max_tokens suggested"
+{ head -3 "$CORPUS"; echo '{"id": "x"}'; } >"$TMP/notext.jsonl"
+lc run in2 -i "$TMP/notext.jsonl" -o "$TMP/nt.jsonl" -p qa=extractive "${LEN[@]}"
+expect_in "$ERR" "notext.jsonl:4: field 'text': missing (expected string)" "a record without text: file, line, field"
+{ head -3 "$CORPUS"; printf '{"id": "cut", "text": "abc'; } >"$TMP/cut.jsonl"
+lc run in2 -i "$TMP/cut.jsonl" -o "$TMP/cut_out.jsonl" -p qa=extractive "${LEN[@]}"
+expect_in "$ERR" "cut.jsonl:4: byte 27: unexpected end of input" "a truncated last line: file and line"
+# Empty and blank documents, a 20,000-byte word, CJK without spaces, NUL bytes and CRLF:
+# every item ends ok or skipped, and what is kept keeps in2's promises.
+{ cat "$CORPUS"
+  jq -nc '{id: "empty", text: ""}, {id: "blank", text: " \n\t "}, {id: "big", text: ("x" * 20000)},
+    {id: "cjk", text: ("我们今天去公园散步天气很好然后吃了午饭。" * 100)},
+    {id: "nul", text: ("Zero\u0000byte here. In 1999 the Example Company made 42 widgets.\r\nAnother.\r\n" * 20)}'
+} >"$TMP/hostile.jsonl"
+lc run in2 -i "$TMP/hostile.jsonl" -o "$TMP/h.jsonl" -p qa=extractive "${LEN[@]}"
+expect_code 0 "a hostile corpus"
+h_items=$(jq .report.plan.items "$TMP/h.manifest.json")
+expect_eq "$(($(lines "$TMP/h.jsonl") + $(lines "$TMP/h.skipped.jsonl")))" "$h_items" "every item ok or skipped"
+lc run "$CHECK" -i "$TMP/h.jsonl" -o "$TMP/hc.jsonl" "${LEN[@]}" -p slack=8
+expect_in "$ERR" "0 skipped + 0 failed" "hostile corpus: lengths, offsets and loss ($(head -c 300 "$TMP/hc.skipped.jsonl"))"
+
 # ---- 2,000 examples: depths uniform, lengths spread evenly
 lc run in2 -i "$CORPUS" -o "$TMP/big.jsonl" -p qa=extractive -p items=2000 -p min_tokens=256 -p max_tokens=1024
 expect_code 0 "2,000 items"

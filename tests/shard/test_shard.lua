@@ -13,7 +13,9 @@ local FIX = "../fixtures/plan/"
 t.test("parse i/n", function()
   t.eq(shard.parse("0/1").index, 0)
   t.eq(shard.parse("3/4").count, 4)
-  for _, bad in ipairs({ "4/4", "1/0", "-1/2", "1", "a/b", "1/2/3", "" }) do
+  t.eq(shard.parse("01/02").index, 1)
+  for _, bad in ipairs({ "4/4", "3/3", "1/0", "-1/2", "1", "a/b", "1/2/3", "", " 1/2", "1/2 ", "1 /2", "+1/2", "0x1/2",
+    "1/99999999999999999999", "0/1000000001" }) do
     local ok, err = pcall(shard.parse, bad)
     t.truthy(not ok and usage.is(err), "refused: " .. bad)
   end
@@ -31,6 +33,26 @@ t.test("ranges cover 1..total once, contiguous, sizes within one", function()
       end
       t.eq(next_item, total + 1, "the last shard ends at total")
       t.truthy(max - min <= 1, "balanced")
+    end
+  end
+end)
+
+t.test("the split of huge counts does not overflow", function()
+  local big = shard.MAX_COUNT
+  local first, last = shard.range(1 << 40, big - 1, big)
+  t.eq(last, 1 << 40, "the last shard ends at total")
+  t.eq(first, (1 << 40) - (1 << 40) // big, "and starts total/n before")
+  t.eq(shard.first(12, big - 1, big), 12, "12 items in 10^9 shards: the last one holds item 12")
+  -- (sub-shards i*N+j of n*N cover exactly shard i/n: --jobs inside a shard)
+  for _, total in ipairs({ 0, 1, 5, 202, 1001 }) do
+    for n = 1, 5 do
+      for jobs = 1, 4 do
+        for i = 0, n - 1 do
+          local f, l = shard.range(total, i, n)
+          t.eq(shard.first(total, i * jobs, n * jobs), f, "sub-shards start where the shard starts")
+          t.eq(shard.first(total, i * jobs + jobs, n * jobs) - 1, l, "and end where it ends")
+        end
+      end
     end
   end
 end)
@@ -61,6 +83,62 @@ t.test("defaults from Slurm job arrays and Kubernetes Indexed Jobs", function()
   t.raises(function() shard.from_env(3, env {}) end, "JOB_COMPLETION_INDEX")
   t.raises(function() shard.from_env(nil, env { SLURM_ARRAY_TASK_ID = "x", SLURM_ARRAY_TASK_COUNT = "2" }) end,
     "not an integer")
+end)
+
+-- What Slurm sets in a task of sbatch --array=SPEC.
+local function slurm(id, min, max, step, count)
+  return env { SLURM_ARRAY_TASK_ID = tostring(id), SLURM_ARRAY_TASK_MIN = tostring(min),
+    SLURM_ARRAY_TASK_MAX = tostring(max), SLURM_ARRAY_TASK_STEP = tostring(step),
+    SLURM_ARRAY_TASK_COUNT = count and tostring(count) }
+end
+
+t.test("real Slurm arrays: every task of --array=1-16, 0-15:2, 3-9:3 takes its own position", function()
+  for _, spec in ipairs({ { 1, 16, 1 }, { 0, 15, 1 }, { 0, 14, 2 }, { 3, 9, 3 }, { 5, 5, 1 } }) do
+    local min, max, step = spec[1], spec[2], spec[3]
+    local count = (max - min) // step + 1
+    local seen = {}
+    for id = min, max, step do
+      for _, with_count in ipairs({ true, false }) do -- (Slurm before _COUNT existed)
+        local s = shard.from_env(nil, slurm(id, min, max, step, with_count and count or nil))
+        t.eq(s.count, count, ("--array=%d-%d:%d task %d: count"):format(min, max, step, id))
+        seen[s.index] = (seen[s.index] or 0) + 1
+      end
+    end
+    for i = 0, count - 1 do t.eq(seen[i], 2, ("--array=%d-%d:%d: position %d taken once"):format(min, max, step, i)) end
+  end
+end)
+
+t.test("Slurm variables that do not describe an even array are refused", function()
+  local function refused(e, what, why)
+    local ok, err = pcall(shard.from_env, nil, e)
+    t.truthy(not ok and usage.is(err), "refused: " .. what)
+    if why then t.truthy(tostring(err):find(why, 1, true), what .. ": says " .. why .. " in " .. tostring(err)) end
+  end
+  refused(env { SLURM_ARRAY_TASK_ID = "1" }, "an ID alone", "SLURM_ARRAY_TASK_COUNT")
+  refused(env { SLURM_ARRAY_TASK_COUNT = "4" }, "a count alone", "SLURM_ARRAY_TASK_ID")
+  refused(slurm(2, 1, 5, 1, 3), "--array=1,2,5 task 2 (uneven)", "--array=0-2")
+  refused(slurm(5, 1, 5, 1, 3), "--array=1,2,5 task 5 (uneven)", "--array=0-2")
+  refused(slurm(2, 0, 6, 0, 4), "step 0", "STEP")
+  refused(slurm(2, 0, 6, -2, 4), "negative step", "STEP")
+  refused(env { SLURM_ARRAY_TASK_ID = "1", SLURM_ARRAY_TASK_COUNT = "0" }, "count 0", "COUNT")
+  refused(env { SLURM_ARRAY_TASK_ID = "1e0", SLURM_ARRAY_TASK_COUNT = "2" }, "1e0", "not an integer")
+  refused(env { SLURM_ARRAY_TASK_ID = "0x1", SLURM_ARRAY_TASK_COUNT = "2" }, "0x1", "not an integer")
+  refused(env { SLURM_ARRAY_TASK_ID = "1.0", SLURM_ARRAY_TASK_COUNT = "2" }, "1.0", "not an integer")
+  refused(env { SLURM_ARRAY_TASK_ID = "-1", SLURM_ARRAY_TASK_COUNT = "2" }, "-1", "not position")
+  refused(env { JOB_COMPLETION_INDEX = "x", LACUNA_SHARD_COUNT = "2" }, "index x", "not an integer")
+  refused(env { JOB_COMPLETION_INDEX = "0", LACUNA_SHARD_COUNT = "0" }, "count 0", "0 <= i < n")
+  t.eq(shard.from_env(nil, env { SLURM_ARRAY_TASK_ID = " 3 ", SLURM_ARRAY_TASK_COUNT = "4\n" }).index, 3,
+    "spaces around a value")
+end)
+
+t.test("--shard wins over the environment; --shard-count must agree with it", function()
+  local flag = shard.parse("1/4")
+  local s = shard.resolve(flag, nil, env { SLURM_ARRAY_TASK_ID = "0", SLURM_ARRAY_TASK_COUNT = "2" })
+  t.eq(s.index, 1)
+  t.eq(s.count, 4)
+  t.eq(shard.resolve(flag, 4, env {}).count, 4, "--shard-count equal to n")
+  t.raises(function() shard.resolve(flag, 3, env {}) end, "disagree")
+  t.eq(shard.resolve(nil, nil, env {}), nil, "no shard")
 end)
 
 local drain = require "plan_drain"

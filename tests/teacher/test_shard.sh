@@ -20,6 +20,26 @@ for i in $(seq 1 300); do
   [ "$i" = 250 ] && echo 'not json at all'
 done >"$Q"
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo missing; fi; }
+# two_children PID: waits (up to 60 s) until PID has started its 2 shards.
+two_children() {
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    [ "$(pgrep -P "$1" | wc -l)" -ge 2 ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+# gone PATTERN: waits (up to 60 s, the processes may be slow to stop under
+# load or ASan) until no process matches; 0 when none is left.
+gone() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    pgrep -f "$1" >/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
 same_set() { # merged single description: examples, skipped and failed files byte-identical
   local f
   for f in "" .skipped .failed; do
@@ -44,7 +64,7 @@ done
 codes=""
 for p in "${pids[@]}"; do wait "$p"; codes="$codes$?"; done
 expect_eq "$codes" "1011" "the shards holding a failure exit 1, shard 1 (items 76-151) exits 0"
-expect_eq "$(jq -c .shard "$TMP/s1.manifest.json")" \
+expect_eq "$(jq -c ".shard | del(.input_bytes, .model_files_sha256)" "$TMP/s1.manifest.json")" \
   '{"index":1,"count":4,"first_item":76,"last_item":151,"total_items":303}' "shard 1's range in its manifest"
 out=$("$LACUNA" merge "$TMP/m.jsonl" "$TMP/s3.jsonl" "$TMP/s1.jsonl" "$TMP/s0.jsonl" "$TMP/s2.jsonl" 2>&1)
 expect_eq "$?" 1 "merge exits 1 when items failed"
@@ -100,6 +120,29 @@ same_set "$TMP/km.jsonl" "$TMP/single.jsonl" "after kill -9 and a rerun"
 # The rerun resends only what the killed shard had in flight (--concurrency 2).
 expect_true "at most 300 + 2 requests answered ($(stat_get '[.completed[]] | add'))" \
   test "$(stat_get '[.completed[]] | add')" -le 302
+
+# ---- kill -9 of one of 4 shards running at once against one cache, at
+# seeded random moments: the rerun completes, the merge is the single run's,
+# and the shared cache stays readable by every shard.
+RANDOM=4242
+for round in 1 2; do
+  rdb=$TMP/rk$round.db
+  pids=()
+  for i in 0 1 2 3; do
+    "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/rk$round.$i.jsonl" "${COMMON[@]}" --cache "$rdb" --shard "$i/4" 2>/dev/null &
+    pids+=($!)
+  done
+  victim=$((RANDOM % 4))
+  sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 80 + 5) / 100 }')"
+  kill -9 "${pids[$victim]}" 2>/dev/null
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/rk$round.$victim.jsonl" "${COMMON[@]}" --cache "$rdb" --shard "$victim/4"
+  expect_eq "$?" "$([ "$victim" = 1 ] && echo 0 || echo 1)" "round $round: shard $victim's rerun after kill -9 completes"
+  "$LACUNA" merge "$TMP/rk$round.jsonl" "$TMP/rk$round".[0-3].jsonl -q
+  same_set "$TMP/rk$round.jsonl" "$TMP/single.jsonl" "round $round: 4 shards on one cache, one killed and rerun"
+  "$LACUNA" cache stats --cache "$rdb" >/dev/null
+  expect_eq "$?" 0 "round $round: the shared cache is intact"
+done
 
 # ---- one cache per machine, joined by lacuna cache merge
 for i in 0 1 2; do
@@ -174,6 +217,9 @@ reset_stats
 expect_eq "$?" 0 "plan_setup --jobs 2"
 same_set "$TMP/psj.jsonl" "$TMP/ps.jsonl" "a setup calling the teacher, --jobs 2"
 expect_eq "$(stat_get '[.completed[]] | add')" "$single_requests" "--jobs 2 sends the single run's requests, setup's once"
+expect_eq "$(jq -c '.teacher | [.requests, .prompt_tokens, .completion_tokens]' "$TMP/psj.manifest.json")" \
+  "$(jq -c '.teacher | [.requests, .prompt_tokens, .completion_tokens]' "$TMP/ps.manifest.json")" \
+  "--jobs 2's merged manifest counts setup's requests and tokens (made by no shard)"
 expect_eq "$(jq '.merged_shards | map(.report.calibration.choice) | unique | length' "$TMP/psj.manifest.json")" 1 \
   "both shards' reports saw the same calibration"
 
@@ -185,8 +231,12 @@ same_set "$TMP/j.jsonl" "$TMP/single.jsonl" "--jobs 2"
 expect_eq "$(jq -c .counts "$TMP/j.manifest.json")" "$(jq -c .counts "$TMP/single.manifest.json")" "--jobs 2 counts"
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/j3.jsonl" "${COMMON[@]}" --cache "$jdb" --jobs 3 --window 4
 same_set "$TMP/j3.jsonl" "$TMP/single.jsonl" "--jobs 3 from the cache, another window"
-"$LACUNA" run "$ASK" -i "$Q" -o "$TMP/x.jsonl" "${COMMON[@]}" --jobs 2 --shard 0/2 2>"$TMP/err"
-expect_eq "$?" 2 "--jobs with --shard: exit 2"
+# --jobs inside a shard: shard 0/2 as sub-shards 0 and 1 of 4, written as shard 0/2
+"$LACUNA" run "$ASK" -i "$Q" -o "$TMP/x.jsonl" "${COMMON[@]}" --cache "$jdb" --jobs 2 --shard 0/2 2>"$TMP/err"
+expect_eq "$?" 1 "--jobs 2 --shard 0/2 (item 71 fails)"
+expect_eq "$(jq -c '[.shard.index, .shard.count, .shard.first_item, .shard.last_item, (.merged_shards | map(.shard.count))]' \
+  "$TMP/x.manifest.json")" "[0,2,1,151,[4,4]]" "--jobs 2 --shard 0/2 writes shard 0/2 from shards 0, 1 of 4"
+rm -f "$TMP"/x.*
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/x.jsonl" "${COMMON[@]}" --jobs 2 -p samples=zero 2>"$TMP/err"
 expect_eq "$?" 2 "--jobs with a bad param: exit 2"
 expect_eq "$(grep -c "samples" "$TMP/err")" 1 "the error is said once, before any shard starts"
@@ -199,13 +249,13 @@ reset_stats
 sdb=$TMP/sig.db
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/sig.jsonl" "${COMMON[@]}" --cache "$sdb" --jobs 2 --concurrency 2 2>"$TMP/sigerr" &
 pid=$!
-sleep 0.6
+two_children "$pid" # (the parent catches signals before it starts them)
+sleep 0.3
 kill -TERM "$pid"
 wait "$pid"
 expect_eq "$?" 130 "--jobs: SIGTERM gives 130"
 [ -e "$TMP/sig.jsonl" ] && bad "--jobs: an interrupted run merges nothing" || ok
-sleep 0.2
-expect_eq "$(pgrep -f "$TMP/sig.jobs/shard" | wc -l | tr -d ' ')" 0 "no shard process outlives the parent"
+expect_true "no shard process outlives the parent" gone "$TMP/sig.jobs/shard"
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/sig.jsonl" "${COMMON[@]}" --cache "$sdb" --jobs 2
 expect_eq "$?" 1 "the rerun completes"
 same_set "$TMP/sig.jsonl" "$TMP/single.jsonl" "--jobs 2 after SIGTERM and a rerun"
@@ -216,11 +266,11 @@ expect_true "at most 300 + 4 requests answered ($(stat_get '[.completed[]] | add
 # kill -9 of the parent takes the shards with it (PR_SET_PDEATHSIG)
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/k9.jsonl" "${COMMON[@]}" --cache "$TMP/k9.db" --jobs 2 --concurrency 1 2>/dev/null &
 pid=$!
-sleep 0.5
+two_children "$pid"
+sleep 0.3
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
-sleep 0.3
-expect_eq "$(pgrep -f "$TMP/k9.jobs/shard" | wc -l | tr -d ' ')" 0 "kill -9 of the parent stops the shards"
+expect_true "kill -9 of the parent stops the shards" gone "$TMP/k9.jobs/shard"
 "$LACUNA" run "$ASK" -i "$Q" -o "$TMP/k9.jsonl" "${COMMON[@]}" --cache "$TMP/k9.db" --jobs 2 2>/dev/null
 same_set "$TMP/k9.jsonl" "$TMP/single.jsonl" "--jobs 2 after kill -9 of the parent and a rerun"
 

@@ -1,7 +1,8 @@
--- Builds IN2-style contexts with the real Llama 3 tokenizer for
--- test_llama3.sh: a pool of 128-token segments from the conformance corpora
+-- Builds IN2-style contexts with a real tokenizer (Llama 3, Qwen3, Llama 2)
+-- for test_llama3.sh: a pool of 128-token segments from the conformance corpora
 -- (one document per record), then contexts with 1 to 3 needles (segments of
--- other documents) at targets from 1K to 32K tokens, joined with "\n" or " ".
+-- other documents, some with whitespace at an edge) at targets from 1K to 32K
+-- tokens, joined with "\n", " ", "" or "\n\n".
 -- Writes the texts NUL-separated (hf_dump.mjs's corpus format) and one JSON
 -- line per context with our counts and needle offsets.
 --   lua5.4 llama3_contexts.lua MODEL_DIR CORPUS_DIR OUT.txt OUT.jsonl
@@ -29,9 +30,11 @@ for i = 1, 48 do
   local needles, exclude = {}, {}
   for k = 1, 1 + (i % 3) do
     local s, _, d = pool:get(g:int(#pool))
+    -- whitespace at a needle's edge merges with the join's in most tokenizers
+    if (i + k) % 5 == 0 then s = " " .. s elseif (i + k) % 7 == 0 then s = s .. "\n " end
     needles[k], exclude[k] = s, d
   end
-  local sep = i % 4 == 0 and " " or "\n"
+  local sep = ({ "\n", " ", "", "\n\n" })[i % 4 + 1]
   local c = assert(pool:context(g, { target = target, needles = needles, exclude = exclude, sep = sep }))
   texts[i] = c.text
   local ns = {}

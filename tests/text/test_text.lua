@@ -39,7 +39,8 @@ t.test("sentences and segments", function()
   -- without a tokenizer: lacuna's approximate counter, the one lc.tokenizer.approximate() is
   local sample = "Approximate counts, 12345 and 中文 too.\n"
   t.eq(text.count(sample), lc.tokenizer.approximate():count(sample))
-  t.raises(function() text.segment("x", 0) end, "max_tokens must be >= 1")
+  t.raises(function() text.segment("x", 0) end, "max_tokens must be in 1..4294967295")
+  t.raises(function() text.segment("x", 1 << 40) end, "max_tokens must be in 1..4294967295")
   t.raises(function() text.segment("x", 5, 42) end, "tokenizer must be")
 end)
 
@@ -66,6 +67,52 @@ t.test("segment: random text, invalid UTF-8 included", function()
         if utf8.len(s) then t.truthy(utf8.len(seg), "valid UTF-8 stays valid") end
       end
       t.truthy(not s:sub(at):find("%S"), "nothing left over in round " .. round)
+    end
+  end
+end)
+
+t.test("segment: invalid bytes are characters of their own", function()
+  -- A run of stray continuation bytes or a truncated sequence used to be one
+  -- indivisible "character" (up to 4 bytes), so a segment went over the limit.
+  local segs, counts = text.segment(("\x80"):rep(6), 1)
+  t.eq(table.concat(segs), ("\x80"):rep(6))
+  for i, c in ipairs(counts) do t.truthy(c <= 1, "segment " .. i .. " has " .. c .. " tokens") end
+  local sp = assert(lc.tokenizer.load(fixtures .. "/tokenizer/sentencepiece.json")) -- byte fallback
+  segs, counts = text.segment("ab \xe4\xbd cd", 2, sp)
+  t.eq(table.concat(segs), "ab\xe4\xbdcd")
+  for i, c in ipairs(counts) do t.truthy(c <= 2, "segment " .. i .. " has " .. c .. " tokens") end
+  -- a valid character is never cut, even when alone it is over the limit
+  segs = text.segment("😀😀😀", 1, sp)
+  t.eq(segs, { "😀", "😀", "😀" })
+end)
+
+t.test("segment: hostile documents lose no text and give no empty segment", function()
+  local docs = {
+    ("我们今天去公园散步天气很好然后吃了午饭"):rep(20), ("the quick brown fox jumps over the lazy dog "):rep(30),
+    "See https://example.com/" .. ("abcdefghij0123456789"):rep(40) .. " ok.",
+    ("👩‍👩‍👧‍👦 e\u{301}\u{302} 🇫🇷 a\u{327}\u{301}b "):rep(20), ("Line one.\r\nLine two\r\n\r\nPara two. "):rep(20),
+    ("abc\0def. ghi\0\0 jkl. "):rep(20), ("ok \xff\xfe \xe4\xbd text \xc3 more. \x80\x80\x80 "):rep(20), "",
+    " \t\r\n  \n\n \f\v ", ("x"):rep(3000), "e" .. ("\u{301}"):rep(300),
+  }
+  local sp = assert(lc.tokenizer.load(fixtures .. "/tokenizer/sentencepiece.json"))
+  local bl = assert(lc.tokenizer.load(fixtures .. "/tokenizer/bytelevel.json"))
+  for _, tok in ipairs { false, words, sp, bl } do
+    for d, s in ipairs(docs) do
+      for _, max in ipairs { 1, 3, 16 } do
+        local segs, counts = assert(text.segment(s, max, tok or nil))
+        local at = 1
+        for i, seg in ipairs(segs) do
+          local where = ("doc %d, max %d, segment %d"):format(d, max, i)
+          t.truthy(#seg > 0, where .. " is empty")
+          local a, b = s:find(seg, at, true)
+          t.truthy(a and not s:sub(at, a - 1):find("[^ \t\r\n\f\v]"), where .. ": text lost before it")
+          at = (b or at) + 1
+          t.eq(counts[i], text.count(seg, tok or nil), where)
+          t.truthy(counts[i] <= max or (utf8.len(seg) or #seg) == 1, where .. " over the limit")
+          if utf8.len(s) then t.truthy(utf8.len(seg), where .. " cut inside a character") end
+        end
+        t.truthy(not s:sub(at):find("[^ \t\r\n\f\v]"), ("doc %d, max %d: text left over"):format(d, max))
+      end
     end
   end
 end)
@@ -168,6 +215,89 @@ t.test("context: exact under a tokenizer, needles where asked", function()
   end
   for _, s in ipairs(others) do t.truthy(not c.text:find(s, 1, true), "a segment of the needle's document") end
   t.raises(function() pool:context(lc.rng(1), { target = 10, needles = { #pool + 1 } }) end, "is not a pool slot")
+end)
+
+t.test("context: exact under every fixture tokenizer, whatever merges across the joins", function()
+  local atoms = { "word", "The", "river", "3.14", ". ", "! ", "? ", "\n", "\n\n", " ", "  ", "é", "中文", "文。", "”",
+    "e.g.", "—", "https://example.com/a/b?c=1&d=2", "(", ")", "\t", "😀", "e\u{301}", "\r\n", "ありがとう", "1234567",
+    "don't", "'s", "...", "Mr. Smith", "x" }
+  local needles_of = { "The code is 4242.", " lead space", "trail space ", "\n", "中文。", "x", "😀😀", "don't" }
+  local sp = assert(lc.tokenizer.load(fixtures .. "/tokenizer/sentencepiece.json"))
+  local bl = assert(lc.tokenizer.load(fixtures .. "/tokenizer/bytelevel.json"))
+  for _, tok in ipairs { words, sp, bl } do
+    local g = lc.rng(7)
+    local pool = text.pool { capacity = 5000, seed = 1, tokenizer = tok }
+    for d = 1, 150 do
+      local p = {}
+      for i = 1, g:int(1, 300) do p[i] = atoms[g:int(#atoms)] end
+      assert(pool:add_document(table.concat(p), d, g:int(4, 64)))
+    end
+    local built = 0
+    for round = 1, 120 do
+      local needles, depths = {}, {}
+      for j = 1, g:int(0, 3) do
+        needles[j] = needles_of[g:int(#needles_of)]
+        if g:int(2) == 1 then depths[j] = ({ 0, 1, 0.5, g:float() })[g:int(4)] end
+      end
+      local sep = ({ "\n", " ", "", "\n\n", "|" })[g:int(5)]
+      local target = g:int(20, 1500)
+      local c, err = pool:context(lc.rng(round), { target = target, needles = needles, depths = depths, sep = sep })
+      local where = ("round %d, target %d, sep %q"):format(round, target, sep)
+      if c then
+        built = built + 1
+        t.eq(c.tokens, tok:count(c.text), where)
+        t.truthy(c.tokens <= target and c.tokens >= target - 16, where .. ": " .. c.tokens .. " tokens")
+        for j, n in ipairs(c.needles) do
+          t.eq(c.text:sub(n.byte_start + 1, n.byte_end), needles[j], where)
+          t.eq(n.token, text.token_index(c.text, { n.byte_start }, tok)[1], where .. ", needle " .. j)
+        end
+      else
+        t.truthy(err:find("needles alone are") or err:find("too few segments"), where .. ": " .. err)
+      end
+    end
+    t.truthy(built >= 100, "contexts built: " .. built)
+  end
+end)
+
+t.test("context: caller mistakes and targets it cannot meet", function()
+  local pool = corpus_pool { capacity = 10000, seed = 8, tokenizer = words }
+  -- needles alone over the target: nil and a message, not a context over the target
+  local many = {}
+  for i = 1, 30 do many[i] = "Needle number " .. i .. "." end
+  t.fails("the needles alone are 120 tokens, over the target 100", pool:context(lc.rng(1), { target = 100, needles = many }))
+  local empty = text.pool { capacity = 5, seed = 1 }
+  t.fails("needles alone are", empty:context(lc.rng(1), { target = 3, needles = { "one two three four five" } }))
+  t.fails("too few segments", empty:context(lc.rng(1), { target = 3 }))
+  -- exactly at the target with no filler is fine
+  local c = assert(pool:context(lc.rng(1), { target = 5, needles = { "The code is 4242." } }))
+  t.eq(c.tokens, 5)
+  t.eq(c.fillers, 0)
+  t.raises(function() pool:context(lc.rng(1), { target = 100, needles = { "a" }, depths = { 0 / 0 } }) end,
+    "depths[1] = -nan is outside [0, 1]")
+  t.raises(function() pool:context(lc.rng(1), { target = 100, needles = { "a" }, depths = { 0.5, 0.2 } }) end,
+    "depths has 2 entries for 1 needles")
+  t.raises(function() pool:context(lc.rng(1), { target = 100, exclude = "3" }) end,
+    "exclude must be a list of document ids, got string")
+  t.raises(function() pool:context(lc.rng(1), { target = 2.5 }) end, "target must be an integer >= 1")
+  t.raises(function() pool:context(lc.rng(1), { target = -1 }) end, "target must be an integer >= 1")
+  t.eq(tostring(text.pool { capacity = math.maxinteger, seed = 1 }),
+    "lacuna.TextPool (0 of " .. math.maxinteger .. " segments)")
+  -- capacity 1: still a uniform reservoir, one segment
+  local one = text.pool { capacity = 1, seed = 4 }
+  for i = 1, 100 do one:add("seg " .. i, i) end
+  t.eq(#one, 1)
+  t.fails("fewer segments", one:sample(lc.rng(1), 1, { select(3, one:get(1)) }))
+  t.eq(one:sample(lc.rng(1), 0), {})
+end)
+
+t.test("context: a needle at depth 0 comes first, before a filler of 0 tokens too", function()
+  local pool = text.pool { capacity = 100, seed = 2 }
+  pool:add("Zero.", 1, 0) -- as a tokenizer that drops its bytes would count it
+  for d = 2, 30 do pool:add("Filler words of document " .. d .. ".", d) end
+  for seed = 1, 40 do
+    local c = assert(pool:context(lc.rng(seed), { target = 60, needles = { "Needle." }, depths = { 0 } }))
+    t.eq(c.needles[1].byte_start, 0, "seed " .. seed)
+  end
 end)
 
 t.test("context: approximate counter sums the pieces", function()

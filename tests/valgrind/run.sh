@@ -28,7 +28,7 @@ fi
 # Timing-bound tests: they deliver signals at chosen moments, measure RSS or
 # wait on deadlines that a 20-50x slower process misses, or drive other
 # programs (C hosts, lua5.4) that this wrapper does not reach.
-SLOW="test_signals test_commit_window test_concurrent test_sandbox test_embed_threads test_embed_threads_json test_c_api"
+SLOW="test_signals test_commit_window test_concurrent test_sandbox test_embed_threads test_embed_threads_json test_c_api test_shard_hostile"
 
 if [ $# -gt 0 ]; then
   tests=("$@")

@@ -196,7 +196,7 @@ function M.main(o)
     shard.check_inputs(o.inputs, "--jobs")
     return require("lacuna.shard_jobs").run(M, o)
   end
-  if not o.shard then o.shard = shard.from_env(o.shard_count) end
+  o.shard = shard.resolve(o.shard, o.shard_count)
   if o.shard then shard.check_inputs(o.inputs, "--shard") end
   return (runner.run(o))
 end
