@@ -931,45 +931,51 @@ static void enc_float(Enc *e, const Frame *f, lua_Number v) {
   out_add(e, buf, (size_t)len);
 }
 
+/* The escape of the special byte s[i] (one special_byte stopped at) into esc;
+ * returns its length and sets *skip to the bytes it stands for, or returns 0
+ * for a 0xE2 that does not begin U+2028/U+2029 (it passes through raw). */
+static size_t escape_at(const char *s, size_t i, size_t n, char esc[6], size_t *skip) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char c = (unsigned char)s[i];
+  *skip = 1;
+  esc[0] = '\\';
+  if (c == 0xE2) {
+    if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+        ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
+      memcpy(esc, (unsigned char)s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+      *skip = 3;
+      return 6;
+    }
+    return 0;
+  }
+  switch (c) {
+    case '"':
+    case '\\': esc[1] = (char)c; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\b': esc[1] = 'b'; return 2;
+    case '\f': esc[1] = 'f'; return 2;
+    default:
+      memcpy(esc, "\\u00", 4);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      return 6;
+  }
+}
+
 /* RFC 8259 escaping of valid UTF-8; non-ASCII passes through raw except
  * U+2028/U+2029, which JavaScript treats as line ends. */
 static void put_string(Enc *e, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
   out_reserve(e, n + 2);
   out_char(e, '"');
   size_t run = 0, i = 0;
   while ((i = special_byte(s, i, n, 1)) < n) {
-    unsigned char c = (unsigned char)s[i];
     char esc[6];
-    size_t elen = 2, skip = 1;
-    esc[0] = '\\';
-    if (c == 0xE2) {
-      if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-          ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
-        memcpy(esc, (unsigned char)s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-        elen = 6;
-        skip = 3;
-      } else {
-        i++;
-        continue;
-      }
-    } else if (c == '"' || c == '\\') {
-      esc[1] = (char)c;
-    } else if (c == '\n') {
-      esc[1] = 'n';
-    } else if (c == '\t') {
-      esc[1] = 't';
-    } else if (c == '\r') {
-      esc[1] = 'r';
-    } else if (c == '\b') {
-      esc[1] = 'b';
-    } else if (c == '\f') {
-      esc[1] = 'f';
-    } else {
-      memcpy(esc, "\\u00", 4);
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      elen = 6;
+    size_t skip, elen = escape_at(s, i, n, esc, &skip);
+    if (elen == 0) {
+      i++;
+      continue;
     }
     out_add(e, s + run, i - run);
     out_add(e, esc, elen);
@@ -993,7 +999,6 @@ void lacuna_json_put_string(lua_State *L, lacuna_jsonbuf *jb, const char *s, siz
 }
 
 size_t lacuna_json_escape_some(const char *s, size_t n, char *out, size_t cap, size_t *outlen) {
-  static const char hex[] = "0123456789abcdef";
   size_t i = 0, k = 0;
   while (i < n) {
     size_t j = special_byte(s, i, n, 1);
@@ -1005,37 +1010,11 @@ size_t lacuna_json_escape_some(const char *s, size_t n, char *out, size_t cap, s
       if (i < j) break; /* out is full */
       continue;
     }
-    unsigned char c = (unsigned char)s[i];
     char esc[6];
-    size_t elen = 2, skip = 1;
-    esc[0] = '\\';
-    if (c == 0xE2) {
-      if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-          ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
-        memcpy(esc, (unsigned char)s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-        elen = 6;
-        skip = 3;
-      } else {
-        esc[0] = (char)c;
-        elen = 1;
-      }
-    } else if (c == '"' || c == '\\') {
-      esc[1] = (char)c;
-    } else if (c == '\n') {
-      esc[1] = 'n';
-    } else if (c == '\t') {
-      esc[1] = 't';
-    } else if (c == '\r') {
-      esc[1] = 'r';
-    } else if (c == '\b') {
-      esc[1] = 'b';
-    } else if (c == '\f') {
-      esc[1] = 'f';
-    } else {
-      memcpy(esc, "\\u00", 4);
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      elen = 6;
+    size_t skip, elen = escape_at(s, i, n, esc, &skip);
+    if (elen == 0) { /* a raw 0xE2 */
+      esc[0] = s[i];
+      elen = 1;
     }
     if (cap - k < elen) break;
     memcpy(out + k, esc, elen);
