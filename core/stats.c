@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <zlib.h>
@@ -569,6 +570,12 @@ static int l_scan(lua_State *L) {
     t.has_count = !lua_isnil(L, -1);
   } else {
     lua_pushnil(L);
+  }
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: is a directory", path);
+    return 2;
   }
   s->f = gzopen(path, "rb");
   if (s->f) gzbuffer(s->f, 1 << 20);

@@ -218,6 +218,9 @@ t.test("bad lines are named (file:line: field) and counted, good ones kept", fun
   local none, err = stats.collect(dir .. "/absent.jsonl")
   t.eq(none, nil)
   t.truthy(err:find("absent.jsonl: cannot open", 1, true))
+  -- a directory is named as one (it opened, then failed as "read error after line 0")
+  none, err = stats.collect(dir)
+  t.eq({ none, err }, { nil, dir .. ": is a directory" })
 end)
 
 t.test("CRLF line ends and a last line without a newline", function()
