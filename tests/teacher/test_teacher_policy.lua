@@ -100,6 +100,16 @@ t.test("the JSON-Schema subset of chat_json", function()
   t.eq(select(2, check('{"answer":"A","steps":[1]}')), "reply.steps[1]: expected string")
   t.eq(select(2, check('{"answer":"A","steps":[],"n":1.5}')), "reply.n: expected integer")
   t.eq(select(2, check('["A"]')), "reply: expected object")
+  -- Several bad fields: the first by name is reported, whatever the hash order
+  -- of this process (the re-ask quoting it must be the same in every run).
+  local wide = { type = "object", properties = {} }
+  local bad = {}
+  for i = 1, 40 do
+    wide.properties["f" .. string.format("%02d", i)] = { type = "string" }
+    bad[#bad + 1] = string.format('"f%02d":%d', i, i)
+  end
+  local reply = json.decode("{" .. table.concat(bad, ",", 1, 40) .. "}")
+  t.eq(select(2, teacher.check_schema(reply, wide, "reply")), "reply.f01: expected string")
 end)
 
 t.test("a transport failure is retried, then reported with the URL and attempts", function()
