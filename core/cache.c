@@ -27,7 +27,6 @@
 #include "sha256.h"
 
 #define CACHE_MT "lacuna.Cache"
-#define KEYBUF_MT "lacuna.cache.keybuf"
 /* request_key's buffer is freed after a request larger than this, so one
  * huge request does not keep its size for the rest of the run. */
 #define KEYBUF_KEEP_BYTES (1 << 20)
@@ -735,17 +734,6 @@ static const luaL_Reg cache_meta[] = {
     {NULL, NULL},
 };
 
-/* The buffer request_key encodes into, reused from call to call (an upvalue
- * of request_key, freed by its __gc). */
-static lacuna_jsonbuf *check_keybuf(lua_State *L, int idx) {
-  return (lacuna_jsonbuf *)luaL_checkudata(L, idx, KEYBUF_MT);
-}
-
-static int keybuf_gc(lua_State *L) {
-  lacuna_jsonbuf_free(check_keybuf(L, 1));
-  return 0;
-}
-
 /* cache.request_key(body, sample) -> key: the teacher's cache key of a
  * request, sha256(json.encode(body) .. "\n" .. sample) in lowercase hex,
  * computed without making the JSON text or the concatenation Lua strings (a
@@ -753,7 +741,8 @@ static int keybuf_gc(lua_State *L) {
 static int l_request_key(lua_State *L) {
   luaL_checkany(L, 1);
   lua_Integer sample = luaL_checkinteger(L, 2);
-  lacuna_jsonbuf *jb = check_keybuf(L, lua_upvalueindex(1));
+  /* the buffer it encodes into, reused from call to call */
+  lacuna_jsonbuf *jb = lacuna_json_check_buffer(L, lua_upvalueindex(1));
   lua_settop(L, 2);
   jb->len = 0;
   lacuna_json_encode_into(L, 1, jb);
@@ -794,13 +783,7 @@ int lacuna_open_cache(lua_State *L) {
   }
   lua_pop(L, 1);
   luaL_newlib(L, cache_funcs);
-  lacuna_jsonbuf *jb = (lacuna_jsonbuf *)lua_newuserdatauv(L, sizeof *jb, 0);
-  memset(jb, 0, sizeof *jb);
-  if (luaL_newmetatable(L, KEYBUF_MT)) {
-    lua_pushcfunction(L, keybuf_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  lacuna_json_push_buffer(L);
   lua_pushcclosure(L, l_request_key, 1);
   lua_setfield(L, -2, "request_key");
   lua_pushliteral(L, LACUNA_CACHE_DEFAULT_PATH);

@@ -1219,13 +1219,16 @@ void lacuna_jsonbuf_free(lacuna_jsonbuf *jb) {
   memset(jb, 0, sizeof *jb);
 }
 
+lacuna_jsonbuf *lacuna_json_check_buffer(lua_State *L, int idx) {
+  return (lacuna_jsonbuf *)luaL_checkudata(L, idx, BUF_MT);
+}
+
 static int buf_gc(lua_State *L) {
-  lacuna_jsonbuf_free((lacuna_jsonbuf *)luaL_checkudata(L, 1, BUF_MT));
+  lacuna_jsonbuf_free(lacuna_json_check_buffer(L, 1));
   return 0;
 }
 
-/* Pushes a userdata owning an empty lacuna_jsonbuf. */
-static lacuna_jsonbuf *push_jsonbuf(lua_State *L) {
+lacuna_jsonbuf *lacuna_json_push_buffer(lua_State *L) {
   lacuna_jsonbuf *jb = (lacuna_jsonbuf *)lua_newuserdatauv(L, sizeof *jb, 0);
   memset(jb, 0, sizeof *jb);
   if (luaL_newmetatable(L, BUF_MT)) {
@@ -1238,7 +1241,7 @@ static lacuna_jsonbuf *push_jsonbuf(lua_State *L) {
 
 void lacuna_json_encode(lua_State *L, int idx, luaL_Buffer *b) {
   idx = lua_absindex(L, idx);
-  lacuna_jsonbuf *jb = push_jsonbuf(L);
+  lacuna_jsonbuf *jb = lacuna_json_push_buffer(L);
   lacuna_json_encode_into(L, idx, jb);
   lua_pushlstring(L, jb->data ? jb->data : "", jb->len);
   lacuna_jsonbuf_free(jb);
@@ -1271,7 +1274,7 @@ static int l_decode(lua_State *L) {
 static int l_encode(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
-  lacuna_jsonbuf *jb = push_jsonbuf(L);
+  lacuna_jsonbuf *jb = lacuna_json_push_buffer(L);
   lacuna_json_encode_into(L, 1, jb);
   lua_pushlstring(L, jb->data ? jb->data : "", jb->len);
   lacuna_jsonbuf_free(jb); /* now, not at the next collection */

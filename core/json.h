@@ -78,4 +78,9 @@ size_t lacuna_json_plain_prefix(const char *s, size_t n);
 size_t lacuna_json_escape_some(const char *s, size_t n, char *out, size_t cap, size_t *outlen);
 void lacuna_jsonbuf_free(lacuna_jsonbuf *jb);
 
+/* Pushes a userdata owning an empty lacuna_jsonbuf (freed by its __gc), for a
+ * buffer reused from call to call; lacuna_json_check_buffer gets it back. */
+lacuna_jsonbuf *lacuna_json_push_buffer(lua_State *L);
+lacuna_jsonbuf *lacuna_json_check_buffer(lua_State *L, int idx);
+
 #endif

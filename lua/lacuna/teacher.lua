@@ -19,6 +19,7 @@ local encode, decode, null = json.encode, json.decode, json.null
 -- recipe-facing methods sit behind a C frame so tail calls keep that line.
 local raise, entry = core.caller.error, core.caller.entry
 local kind = require("lacuna.params").kind
+local keyorder = require "lacuna.keyorder"
 
 local M = {}
 
@@ -794,21 +795,6 @@ local function unfence(text)
   return inner or text
 end
 
--- A table's keys in a fixed order (type name, then value), so that the first
--- bad field named, and so the re-ask and its cache key, are the same in every
--- run: pairs' order follows string hashes, which are seeded per process.
-local function sorted_keys(tbl)
-  local keys = {}
-  for k in pairs(tbl) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b)
-    local ta, tb = type(a), type(b)
-    if ta ~= tb then return ta < tb end
-    if ta == "string" or ta == "number" then return a < b end
-    return tostring(a) < tostring(b)
-  end)
-  return keys
-end
-
 local function check_schema(v, schema, path)
   if type(schema) ~= "table" then return true end
   local t = schema.type
@@ -832,8 +818,10 @@ local function check_schema(v, schema, path)
     for _, k in ipairs(schema.required or {}) do
       if v[k] == nil then return false, path .. ": missing field '" .. k .. "'" end
     end
+    -- (in a fixed order, so that the first bad field named, and so the re-ask
+    -- quoting it and its cache key, are the same in every run)
     local props = schema.properties or {}
-    for _, k in ipairs(sorted_keys(props)) do
+    for _, k in ipairs(keyorder.keys(props)) do
       if v[k] ~= nil then
         local ok, err = check_schema(v[k], props[k], path .. "." .. tostring(k))
         if not ok then return false, err end

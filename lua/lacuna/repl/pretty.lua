@@ -8,6 +8,7 @@
 local core = require "lacuna.core"
 local conv = require "lacuna.inspect_conv"
 local term = require "lacuna.inspect_term"
+local keyorder = require "lacuna.keyorder"
 
 local M = {}
 
@@ -50,12 +51,7 @@ local function ordered_keys(t)
   for k in next, t do
     if not (math.type(k) == "integer" and k >= 1 and k <= n) then rest[#rest + 1] = k end
   end
-  table.sort(rest, function(a, b)
-    local ta, tb = type(a), type(b)
-    if ta ~= tb then return ta < tb end
-    if ta == "number" or ta == "string" then return a < b end
-    return tostring(a) < tostring(b)
-  end)
+  table.sort(rest, keyorder.less)
   for _, k in ipairs(rest) do keys[#keys + 1] = k end
   return keys, n
 end
